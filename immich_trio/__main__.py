@@ -1,0 +1,3 @@
+from immich_trio.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Metadata extraction: the exiftool client and the pure tag-to-record mapping."""

@@ -1,0 +1,374 @@
+"""Decode a photo once, shrinking on load, and write Immich's preview, thumbnail and optional
+fullsize files plus the thumbhash (pipeline.md §5). Synchronous and thread-safe: the actor
+runs it in ``trio.to_thread.run_sync`` under a CapacityLimiter.
+
+Pillow decodes everything (JPEG with libjpeg-turbo's DCT scaling via ``draft()``), with
+pillow-heif for HEIC/HEIF and pillow-jxl-plugin for JPEG XL; rawpy decodes camera RAW; pyvips
+decodes high-bit-depth HDR AVIF, which Pillow only delivers as 8 bits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import struct
+import tempfile
+from pathlib import Path
+
+import attrs
+import numpy as np
+import pillow_heif
+import pillow_jxl  # noqa: F401  (registers the JPEG XL plugin with Pillow)
+from PIL import Image
+
+from .colour import (
+    PRIMARIES_BT709,
+    Cicp,
+    display_p3_icc,
+    is_srgb_profile,
+    read_cicp,
+    rgb_icc,
+    tone_map_hdr,
+    transform_to,
+)
+from .options import Colorspace, ThumbnailError, ThumbnailOptions, ThumbnailResult
+from .raw import RAW_EXTENSIONS, decode_raw
+from .thumbhash import MAX_SIDE as THUMBHASH_MAX_SIDE
+from .thumbhash import rgba_to_thumbhash
+
+__all__ = ["WEB_SUPPORTED_EXTENSIONS", "generate_image_thumbnails", "needs_fullsize"]
+
+pillow_heif.register_heif_opener()
+# Immich decodes with no pixel limit; Pillow's bomb check would reject big panoramas.
+Image.MAX_IMAGE_PIXELS = None
+
+WEB_SUPPORTED_EXTENSIONS = frozenset({".avif", ".bmp", ".gif", ".jpeg", ".jpg", ".png", ".webp"})
+_HEAD_BYTES = 256 * 1024  # enough to hold a HEIF/AVIF `meta` box
+_LANCZOS = Image.Resampling.LANCZOS
+_REDUCING_GAP = 3.0  # box-reduce first when shrinking > 3x: faster, visually the same
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+@attrs.frozen(kw_only=True)
+class _Decoded:
+    image: Image.Image
+    """RGB, RGBA or CMYK pixels, not yet oriented, possibly shrunk on load."""
+    orientation: int
+    width: int
+    """Unoriented full size of the source."""
+    height: int
+    icc: bytes | None
+    """Profile of the pixels; None means sRGB."""
+    embedded_jpeg: bytes | None = None
+
+
+def needs_fullsize(source: Path, options: ThumbnailOptions) -> bool:
+    """Whether Immich writes a fullsize file: enabled and the original is not web-displayable.
+
+    (Equirectangular panoramas also get one; the caller knows the projection.)
+    """
+    return options.fullsize.enabled and source.suffix.lower() not in WEB_SUPPORTED_EXTENSIONS
+
+
+def generate_image_thumbnails(
+    source: Path,
+    *,
+    preview_path: Path,
+    thumbnail_path: Path,
+    fullsize_path: Path | None,
+    options: ThumbnailOptions,
+) -> ThumbnailResult:
+    """Write the preview, thumbnail (and fullsize when ``fullsize_path`` is given) of ``source``.
+
+    Raises ThumbnailError for unreadable input or failed writes; no output file is left
+    half-written or orphaned then.
+    """
+    try:
+        outputs, result = _render(source, preview_path, thumbnail_path, fullsize_path, options)
+    except ThumbnailError:
+        raise
+    except MemoryError as exc:
+        raise ThumbnailError(f"{source.name}: out of memory while decoding") from exc
+    except Exception as exc:
+        # Decoders raise anything from OSError to SyntaxError, struct.error or library errors
+        # on corrupt input; a bad file must fail its job, not the worker.
+        raise ThumbnailError(f"{source.name}: cannot decode image: {exc}") from exc
+    _write_all(outputs)
+    return result
+
+
+def _render(
+    source: Path,
+    preview_path: Path,
+    thumbnail_path: Path,
+    fullsize_path: Path | None,
+    options: ThumbnailOptions,
+) -> tuple[list[tuple[Path, bytes]], ThumbnailResult]:
+    convert_full = fullsize_path is not None
+    decoded = _decode(source, None if convert_full else options.preview.size, options)
+    if decoded.embedded_jpeg is not None:
+        convert_full = False  # the embedded JPEG itself becomes the fullsize file
+    target: Colorspace = "srgb" if is_srgb_profile(decoded.icc) else options.colorspace
+    out_icc = display_p3_icc() if target == "p3" else None
+    swap = decoded.orientation in (5, 6, 7, 8)
+    width, height = (decoded.height, decoded.width) if swap else (decoded.width, decoded.height)
+
+    outputs: list[tuple[Path, bytes]] = []
+    fullsize_size: tuple[int, int] | None = None
+    image = _normalise_mode(decoded.image)
+    if convert_full:
+        image = _convert(_orient(image, decoded.orientation), decoded.icc, target)
+        preview = _resize(image, _fit_outside(width, height, options.preview.size))
+        fo = options.fullsize
+        outputs.append((fullsize_path, _encode(image, fo.format, fo.quality, fo.progressive, out_icc)))  # type: ignore[arg-type]
+        fullsize_size = image.size
+    else:
+        pw, ph = _fit_outside(width, height, options.preview.size)
+        preview = _resize(image, (ph, pw) if swap else (pw, ph))
+        preview = _convert(_orient(preview, decoded.orientation), decoded.icc, target)
+        if fullsize_path is not None and decoded.embedded_jpeg is not None:
+            outputs.append((fullsize_path, _with_orientation(decoded.embedded_jpeg, decoded.orientation)))
+            fullsize_size = (width, height)
+    thumbnail = _resize(preview, _fit_outside(width, height, options.thumbnail.size))
+    po, to = options.preview, options.thumbnail
+    outputs.append((preview_path, _encode(preview, po.format, po.quality, po.progressive, out_icc)))
+    outputs.append((thumbnail_path, _encode(thumbnail, to.format, to.quality, to.progressive, out_icc)))
+
+    small = _resize(thumbnail, _fit_inside(*thumbnail.size, THUMBHASH_MAX_SIDE)).convert("RGBA")
+    result = ThumbnailResult(
+        width=width,
+        height=height,
+        preview_path=preview_path,
+        preview_size=preview.size,
+        thumbnail_path=thumbnail_path,
+        thumbnail_size=thumbnail.size,
+        fullsize_path=fullsize_path if fullsize_size is not None else None,
+        fullsize_size=fullsize_size,
+        thumbhash=rgba_to_thumbhash(small.width, small.height, small.tobytes()),
+        is_transparent=image.mode == "RGBA",
+        colorspace=target,
+        used_embedded_preview=decoded.embedded_jpeg is not None,
+    )
+    return outputs, result
+
+
+# -- decoding ---------------------------------------------------------------------------------
+
+
+def _decode(source: Path, short_side: int | None, options: ThumbnailOptions) -> _Decoded:
+    if source.suffix.lower() in RAW_EXTENSIONS:
+        raw = decode_raw(
+            source,
+            short_side=short_side,
+            min_embedded=options.preview.size,
+            extract_embedded=options.extract_embedded,
+        )
+        return _Decoded(
+            image=raw.image,
+            orientation=raw.orientation,
+            width=raw.full_width,
+            height=raw.full_height,
+            icc=None,
+            embedded_jpeg=raw.embedded_jpeg,
+        )
+    with source.open("rb") as f:
+        head = f.read(_HEAD_BYTES)
+    cicp = read_cicp(head) if head[4:8] == b"ftyp" else None
+    if cicp is not None and cicp.is_hdr:
+        return _decode_hdr(source, cicp, short_side)
+    image = Image.open(source)
+    width, height = image.size
+    if image.format in ("HEIF", "AVIF"):
+        orientation = 1  # HEIF ignores EXIF orientation; the decoder applied irot/imir
+    else:
+        orientation = int(image.getexif().get(0x0112, 1) or 1)
+        orientation = orientation if orientation in _TRANSPOSE else 1
+    if image.format == "JPEG" and short_side is not None and min(width, height) > short_side:
+        # Ask for the aspect-correct size so libjpeg can use its largest DCT scale (1/8..1/2).
+        scale = short_side / min(width, height)
+        image.draft(image.mode, (max(1, int(width * scale)), max(1, int(height * scale))))
+    image.load()
+    icc = image.info.get("icc_profile") or None
+    if icc is None and cicp is not None and not cicp.is_srgb:
+        icc = _cicp_profile(cicp)
+    return _Decoded(image=image, orientation=orientation, width=width, height=height, icc=icc)
+
+
+def _cicp_profile(cicp: Cicp) -> bytes | None:
+    if cicp.primaries == PRIMARIES_BT709:
+        return None
+    try:
+        return rgb_icc(cicp.primaries, f"CICP primaries {cicp.primaries}")
+    except KeyError:
+        return None  # unknown primaries: treat as sRGB
+
+
+def _decode_hdr(source: Path, cicp: Cicp, short_side: int | None) -> _Decoded:
+    """PQ/HLG HEIF or AVIF: shrink the signal, then tone-map to SDR in its own primaries."""
+    signal: np.ndarray
+    alpha: np.ndarray | None = None
+    try:
+        import pyvips
+
+        vimage = pyvips.Image.new_from_file(str(source), access="sequential")
+        width, height = vimage.width, vimage.height
+        if short_side is not None and min(width, height) > short_side:
+            vimage = vimage.resize(short_side / min(width, height), kernel="lanczos3")
+        peak = 65535.0 if vimage.format == "ushort" else 255.0
+        dtype = np.uint16 if vimage.format == "ushort" else np.uint8
+        pixels = np.ndarray(
+            buffer=vimage.write_to_memory(), dtype=dtype, shape=(vimage.height, vimage.width, vimage.bands)
+        )
+    except Exception:
+        # No libheif decoder for this file in libvips (HEVC): take Pillow's 8-bit pixels.
+        pil = Image.open(source)
+        width, height = pil.size
+        pil = pil.convert("RGBA" if "A" in pil.mode else "RGB")
+        if short_side is not None and min(width, height) > short_side:
+            pil = _resize(pil, _fit_outside(width, height, short_side))
+        pixels = np.asarray(pil)
+        peak = 255.0
+    signal = pixels[..., :3].astype(np.float32) / peak
+    if pixels.shape[-1] == 4:
+        alpha = (pixels[..., 3].astype(np.float32) / peak * 255.0 + 0.5).astype(np.uint8)
+    rgb = tone_map_hdr(signal, cicp.transfer)  # type: ignore[arg-type]
+    image = Image.fromarray(rgb, "RGB")
+    if alpha is not None:
+        image.putalpha(Image.fromarray(alpha, "L"))
+    return _Decoded(image=image, orientation=1, width=width, height=height, icc=_cicp_profile(cicp))
+
+
+def _normalise_mode(image: Image.Image) -> Image.Image:
+    """RGB, RGBA (only when something is actually transparent) or CMYK."""
+    mode = image.mode
+    if mode in ("RGB", "CMYK"):
+        return image
+    if mode.startswith("I") or mode == "F":
+        data = np.asarray(image).astype(np.float64)
+        if data.max(initial=0) > 255:
+            data = data / 257.0
+        image = Image.fromarray(np.clip(data + 0.5, 0, 255).astype(np.uint8), "L")
+        mode = "L"
+    has_alpha = mode in ("RGBA", "LA", "La", "PA", "RGBa") or (mode == "P" and "transparency" in image.info)
+    if has_alpha:
+        image = image.convert("RGBA")
+        if image.getchannel("A").getextrema()[0] == 255:
+            return image.convert("RGB")
+        return image
+    return image.convert("RGB")
+
+
+def _orient(image: Image.Image, orientation: int) -> Image.Image:
+    method = _TRANSPOSE.get(orientation)
+    return image.transpose(method) if method is not None else image
+
+
+def _convert(image: Image.Image, icc: bytes | None, target: Colorspace) -> Image.Image:
+    """To ``target`` (from the source profile) and to RGB/RGBA."""
+    space = icc[16:20] if icc and len(icc) >= 20 else b""
+    if image.mode == "CMYK":
+        if space == b"CMYK":
+            return transform_to(image, icc, target)  # type: ignore[arg-type]
+        return image.convert("RGB")
+    if icc is None or space != b"RGB " or (target == "srgb" and is_srgb_profile(icc)):
+        return image  # sRGB already, or a profile (e.g. grey) that does not fit the pixels
+    return transform_to(image, icc, target)
+
+
+# -- resizing ---------------------------------------------------------------------------------
+
+
+def _fit_outside(width: int, height: int, short: int) -> tuple[int, int]:
+    """Scale so the short side is ``short``; never enlarge."""
+    if min(width, height) <= short:
+        return width, height
+    if width <= height:
+        return short, max(1, round(height * short / width))
+    return max(1, round(width * short / height)), short
+
+
+def _fit_inside(width: int, height: int, longest: int) -> tuple[int, int]:
+    if max(width, height) <= longest:
+        return width, height
+    scale = longest / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    if image.size == size:
+        return image
+    if image.mode == "RGBA":
+        # Premultiply, or transparent pixels' colours bleed into the edges.
+        premultiplied = image.convert("RGBa").resize(size, _LANCZOS, reducing_gap=_REDUCING_GAP)
+        return premultiplied.convert("RGBA")
+    return image.resize(size, _LANCZOS, reducing_gap=_REDUCING_GAP)
+
+
+# -- encoding and writing ---------------------------------------------------------------------
+
+
+def _encode(image: Image.Image, fmt: str, quality: int, progressive: bool, icc: bytes | None) -> bytes:
+    buffer = io.BytesIO()
+    extra: dict[str, object] = {"icc_profile": icc} if icc else {}
+    if fmt == "jpeg":
+        if image.mode == "RGBA":
+            # JPEG has no alpha: flatten onto white, as documents and logos expect.
+            flat = Image.new("RGB", image.size, (255, 255, 255))
+            flat.paste(image, mask=image.getchannel("A"))
+            image = flat
+        subsampling = 0 if quality >= 80 else 2  # 4:4:4 from q80 up, like Immich
+        image.save(buffer, "JPEG", quality=quality, progressive=progressive, subsampling=subsampling, **extra)
+    else:
+        image.save(buffer, "WEBP", quality=quality, **extra)
+    return buffer.getvalue()
+
+
+def _with_orientation(jpeg: bytes, orientation: int) -> bytes:
+    """The JPEG with an EXIF segment carrying ``orientation`` right after SOI."""
+    if orientation == 1 or jpeg[:2] != b"\xff\xd8":
+        return jpeg
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    payload = exif.tobytes()
+    if not payload.startswith(b"Exif\x00\x00"):
+        payload = b"Exif\x00\x00" + payload
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:]
+
+
+def _write_all(outputs: list[tuple[Path, bytes]]) -> None:
+    written: list[Path] = []
+    try:
+        for path, data in outputs:
+            _write_atomic(path, data)
+            written.append(path)
+    except OSError as exc:
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise ThumbnailError(f"cannot write {exc.filename or 'thumbnail'}: {exc.strerror or exc}") from exc
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Temp file in the same folder, fsync, rename: readers see the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o644)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,111 @@
+"""Process configuration read from the environment, with Immich's variable names first."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import quote
+
+import attrs
+
+LOG_LEVELS = ("verbose", "debug", "log", "warn", "error", "fatal")
+ROLES = ("api", "worker", "all")
+
+
+class ConfigError(Exception):
+    """Invalid configuration; ``str()`` is one line naming the variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"Invalid configuration: {variable} {problem}")
+        self.variable = variable
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    host: str = "0.0.0.0"
+    port: int = 2283
+    media_location: Path = Path("./data")
+    # None: start the embedded PostgreSQL in <media>/postgres.
+    db_url: str | None = None
+    log_level: str = "log"
+    # True when IMMICH_LOG_LEVEL was set: the system config may then not change the level.
+    log_level_from_env: bool = False
+    allow_setup: bool = True
+    role: str = "all"
+    machine_learning_url: str | None = None
+    trusted_proxies: tuple[str, ...] = ()
+
+    @property
+    def uses_embedded_db(self) -> bool:
+        return self.db_url is None
+
+    @property
+    def embedded_db_dir(self) -> Path:
+        return self.media_location / "postgres"
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be an integer, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(name, f"must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("true", "1", "yes"):
+        return True
+    if raw.lower() in ("false", "0", "no"):
+        return False
+    raise ConfigError(name, f"must be true or false, got {raw!r}")
+
+
+def _db_url(env: Mapping[str, str]) -> str | None:
+    url = env.get("DB_URL")
+    if url:
+        if not url.startswith(("postgres://", "postgresql://")):
+            raise ConfigError("DB_URL", f"must start with postgresql://, got {url[:20]!r}")
+        return url
+    names = ("DB_HOSTNAME", "DB_PORT", "DB_USERNAME", "DB_PASSWORD", "DB_DATABASE_NAME")
+    if not any(env.get(n) for n in names):
+        return None
+    host = env.get("DB_HOSTNAME") or "database"
+    port = _int(env, "DB_PORT", 5432, 1, 65535)
+    user = quote(env.get("DB_USERNAME") or "postgres", safe="")
+    password = quote(env.get("DB_PASSWORD") or "postgres", safe="")
+    database = quote(env.get("DB_DATABASE_NAME") or "immich", safe="")
+    return f"postgresql://{user}:{password}@{host}:{port}/{database}"
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from ``env`` (default: the process environment)."""
+    env = os.environ if env is None else env
+    level = (env.get("IMMICH_LOG_LEVEL") or "log").lower()
+    if level not in LOG_LEVELS:
+        raise ConfigError("IMMICH_LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+    role = (env.get("IMMICH_ROLE") or "all").lower()
+    if role not in ROLES:
+        raise ConfigError("IMMICH_ROLE", f"must be one of {', '.join(ROLES)}, got {role!r}")
+    media = env.get("IMMICH_MEDIA_LOCATION") or "./data"
+    proxies = tuple(p.strip() for p in (env.get("IMMICH_TRUSTED_PROXIES") or "").split(",") if p.strip())
+    return Settings(
+        host=env.get("IMMICH_HOST") or "0.0.0.0",
+        port=_int(env, "IMMICH_PORT", 2283, 0, 65535),
+        media_location=Path(media).expanduser().resolve(),
+        db_url=_db_url(env),
+        log_level=level,
+        log_level_from_env=bool(env.get("IMMICH_LOG_LEVEL")),
+        allow_setup=_bool(env, "IMMICH_ALLOW_SETUP", True),
+        role=role,
+        machine_learning_url=env.get("IMMICH_MACHINE_LEARNING_URL") or None,
+        trusted_proxies=proxies,
+    )

@@ -1,0 +1,220 @@
+"""The Quart-Trio application: every spec operation routed, checked and answered as Immich does."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from quart import Response, request
+from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException
+
+from immich_trio.http import auth as auth_mod
+from immich_trio.http import registry, spec
+from immich_trio.http.context import Ctx, Reply
+from immich_trio.http.dto import dumps
+from immich_trio.http.errors import HttpError, NotImplementedYet, ServiceUnavailable, ValidationFailed, failed_message
+from immich_trio.runtime import Runtime
+from immich_trio.sql.errors import DatabaseUnavailable
+
+log = logging.getLogger("immich_trio.http")
+
+# One module per Immich API tag; importing it registers its operations.
+TAG_MODULES = (
+    "server",
+    "authentication",
+    "users",
+    "users_admin",
+    "api_keys",
+    "sessions",
+    "system_metadata",
+    "system_config",
+)
+# Routes of our own, outside the spec (the coverage test allows exactly these).
+OWN_ROUTES = (
+    ("GET", "/.well-known/immich"),
+    ("GET", "/custom.css"),
+    ("GET", "/api/reactor/status"),
+    ("GET", "/metrics"),
+)
+JSON_BODY_LIMIT = 10 * 1024 * 1024
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+def quart_path(path: str) -> str:
+    return path.replace("{", "<").replace("}", ">")
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    data = body if isinstance(body, bytes) else dumps(body)
+    response = Response(data, status=status, content_type="application/json; charset=utf-8")
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def error_response(exc: HttpError) -> Response:
+    return json_response(json.dumps(exc.body()).encode(), exc.status)
+
+
+def strong_etag(data: bytes) -> str:
+    digest = base64.b64encode(hashlib.sha1(data).digest()).decode()[:27]
+    return f'"{len(data):x}-{digest}"'
+
+
+def _single_http_error(exc: BaseException) -> BaseException:
+    """Unwrap exception groups of one error (nurseries inside handlers wrap errors)."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _parse_query(op: spec.Operation) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    issues: list[dict[str, Any]] = []
+    for param in op.parameters:
+        if param.get("in") != "query":
+            continue
+        name = param["name"]
+        schema = param.get("schema", {})
+        raw = request.args.getlist(name)
+        if not raw:
+            if param.get("required"):
+                issues.append(spec._invalid_type(str(spec.resolve(schema).get("type", "string")), None, [name], True))
+            continue
+        is_array = spec.resolve(schema).get("type") == "array"
+        value, errs = spec.coerce_parameter(schema, raw if is_array else raw[-1], [name])
+        issues.extend(errs)
+        values[name] = value
+    if issues:
+        raise ValidationFailed(issues)
+    return values
+
+
+def _parse_path(op: spec.Operation, raw: dict[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    issues: list[dict[str, Any]] = []
+    for param in op.parameters:
+        if param.get("in") != "path":
+            continue
+        name = param["name"]
+        value, errs = spec.coerce_parameter(param.get("schema", {}), raw.get(name, ""), [name])
+        issues.extend(errs)
+        values[name] = value
+    if issues:
+        raise ValidationFailed(issues)
+    return values
+
+
+def _respond(op: spec.Operation, result: Any) -> Response:
+    if isinstance(result, Response):
+        return result
+    reply = result if isinstance(result, Reply) else Reply(body=result)
+    status = reply.status or op.success_status
+    if reply.body is None:
+        response = Response(b"", status=status)
+    else:
+        response = json_response(reply.body, status)
+    for name, value in reply.headers.items():
+        response.headers[name] = value
+    for cookie in reply.cookies:
+        response.headers.add("Set-Cookie", cookie)
+    return response
+
+
+def _make_view(runtime: Runtime, op: spec.Operation, handler: registry.Handler | None) -> Callable[..., Awaitable[Response]]:
+    async def view(**raw_path: str) -> Response:
+        try:
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            auth = None
+            if not op.public:
+                query_creds = {k: request.args[k] for k in ("key", "slug", "sessionKey", "apiKey") if k in request.args}
+                auth = await auth_mod.resolve(runtime, headers, query_creds)
+                auth_mod.check_route(op, auth)
+            if handler is None:
+                raise NotImplementedYet(op.operation_id)
+            ctx = Ctx(
+                runtime=runtime,
+                request=request,
+                op=op,
+                auth=auth,
+                path=_parse_path(op, raw_path),
+                query=_parse_query(op),
+            )
+            return _respond(op, await handler(ctx))
+        except BaseException as raw_exc:
+            exc = _single_http_error(raw_exc)
+            if isinstance(exc, HttpError):
+                return error_response(exc)
+            if isinstance(exc, DatabaseUnavailable):
+                log.warning("database unavailable during %s: %s", op.operation_id, exc)
+                return error_response(ServiceUnavailable("Database unavailable"))
+            if isinstance(exc, Exception):
+                log.exception("%s failed", op.operation_id)
+                name = handler.__name__ if handler is not None else op.operation_id
+                return error_response(HttpError(failed_message(name)))
+            raise
+
+    view.__name__ = f"op_{op.operation_id}"
+    return view
+
+
+def create_app(runtime: Runtime) -> QuartTrio:
+    app = QuartTrio("immich_trio")
+    app.config["MAX_CONTENT_LENGTH"] = JSON_BODY_LIMIT
+    app.config["BODY_TIMEOUT"] = 24 * 3600
+    app.config["RESPONSE_TIMEOUT"] = 24 * 3600
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    for name in TAG_MODULES:
+        importlib.import_module(f"immich_trio.http.{name}")
+    handlers = registry.handlers()
+    for op in spec.operations().values():
+        handler = handlers.get(op.operation_id)
+        if handler is None and op.hidden:
+            twin = spec.twin_of(op)
+            handler = handlers.get(twin.operation_id) if twin else None
+        app.add_url_rule(
+            quart_path(op.path),
+            endpoint=op.operation_id,
+            view_func=_make_view(runtime, op, handler),
+            methods=[op.method],
+        )
+    from immich_trio.http import own_routes
+
+    own_routes.register(app, runtime)
+
+    @app.errorhandler(HTTPException)
+    async def http_exception(exc: HTTPException) -> Response:
+        if exc.code in (404, 405):
+            return error_response(HttpError(f"Cannot {request.method} {request.path}").with_status(404))
+        if exc.code == 413:
+            return error_response(HttpError("request entity too large").with_status(413))
+        return error_response(HttpError(exc.description or exc.name).with_status(exc.code or 500))
+
+    @app.after_request
+    async def finish(response: Response) -> Response:
+        correlation = request.headers.get(CORRELATION_HEADER) or uuid.uuid4().hex
+        response.headers[CORRELATION_HEADER] = correlation
+        if (
+            request.method in ("GET", "HEAD")
+            and response.status_code == 200
+            and response.mimetype == "application/json"
+            and "ETag" not in response.headers
+        ):
+            data = await response.get_data(as_text=False)
+            etag = strong_etag(data)
+            response.headers["ETag"] = etag
+            if etag in request.headers.get("If-None-Match", ""):
+                not_modified = Response(b"", status=304)
+                not_modified.headers["ETag"] = etag
+                not_modified.headers[CORRELATION_HEADER] = correlation
+                return not_modified
+        return response
+
+    return app

@@ -1,0 +1,174 @@
+"""Credential resolution in Immich's order, and the route-level checks (behaviour.md §3)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from immich_trio import crypto
+from immich_trio.http.context import Auth, AuthApiKey, AuthSession, AuthUser
+from immich_trio.http.errors import Forbidden, Unauthorized
+from immich_trio.http.spec import ALL, Operation
+from immich_trio.runtime import Runtime
+from immich_trio.sql import auth as q
+
+SESSION_TOUCH_AFTER = timedelta(hours=1)
+_APP_VERSION = re.compile(r"immich[-_](android|ios|unknown)[/_]([0-9][^\s;)]*)", re.IGNORECASE)
+
+
+def parse_cookies(header: str | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in (header or "").split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep:
+            out.setdefault(name, value)
+    return out
+
+
+def device_from_user_agent(ua: str, headers: Mapping[str, str]) -> tuple[str | None, str, str]:
+    """(appVersion, deviceType, deviceOS) as Immich derives them for a session."""
+    match = _APP_VERSION.search(ua)
+    app_version = match.group(2) if match else None
+    device_type = headers.get("devicemodel") or ""
+    device_os = headers.get("devicetype") or ""
+    if not device_os:
+        for needle, os_name in (
+            ("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iOS"), ("Mac OS", "Mac OS"),
+            ("Windows", "Windows"), ("Linux", "Linux"),
+        ):
+            if needle in ua:
+                device_os = os_name
+                break
+    if not device_type:
+        for needle, type_name in (("Firefox", "Firefox"), ("Edg/", "Edge"), ("Chrome", "Chrome"), ("Safari", "Safari")):
+            if needle in ua:
+                device_type = type_name
+                break
+    if match and not device_os:
+        device_os = {"android": "Android", "ios": "iOS"}.get(match.group(1).lower(), "")
+    return app_version, device_type, device_os
+
+
+def _user(row: Mapping[str, Any]) -> AuthUser:
+    return AuthUser(
+        id=row["userId"],
+        email=row["email"],
+        name=row["name"],
+        is_admin=row["isAdmin"],
+        quota_size_in_bytes=row["quotaSizeInBytes"],
+        quota_usage_in_bytes=row["quotaUsageInBytes"],
+        storage_label=row["storageLabel"],
+    )
+
+
+def _decode_share_key(key: str) -> bytes | None:
+    if len(key) == 100 and re.fullmatch(r"[0-9a-fA-F]+", key):
+        return bytes.fromhex(key)
+    try:
+        return base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _session_token(headers: Mapping[str, str], query: Mapping[str, str], cookies: Mapping[str, str]) -> str | None:
+    for name in ("x-immich-user-token", "x-immich-session-token"):
+        if headers.get(name):
+            return headers[name]
+    if query.get("sessionKey"):
+        return query["sessionKey"]
+    authorization = headers.get("authorization") or ""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return cookies.get("immich_access_token") or None
+
+
+async def resolve(
+    runtime: Runtime, headers: Mapping[str, str], query: Mapping[str, str], *, allow_query: bool = True
+) -> Auth | None:
+    """The request's credentials, or None when it carries none; 401 when they are invalid.
+
+    The first kind present wins even when it is invalid, as in Immich.
+    """
+    if not allow_query:
+        query = {}
+    cookies = parse_cookies(headers.get("cookie"))
+    share_key = headers.get("x-immich-share-key") or query.get("key")
+    share_slug = headers.get("x-immich-share-slug") or query.get("slug")
+    if share_key:
+        decoded = _decode_share_key(share_key)
+        async with runtime.pool.connection() as conn:
+            row = await q.shared_link_by_key(conn, decoded) if decoded else None
+        return _shared_link_auth(runtime, row, "Invalid share key")
+    if share_slug:
+        async with runtime.pool.connection() as conn:
+            row = await q.shared_link_by_slug(conn, share_slug)
+        return _shared_link_auth(runtime, row, "Invalid share slug")
+    token = _session_token(headers, query, cookies)
+    if token:
+        return await _session_auth(runtime, token, headers)
+    api_key = headers.get("x-api-key") or query.get("apiKey")
+    if api_key:
+        async with runtime.pool.connection() as conn:
+            row = await q.api_key_by_hash(conn, crypto.hash_token(api_key))
+        if row is None or row["userDeletedAt"] is not None:
+            raise Unauthorized("Invalid API key")
+        key = AuthApiKey(id=row["id"], name=row["name"], permissions=tuple(row["permissions"]))
+        return Auth(user=_user(row), api_key=key)
+    return None
+
+
+def _shared_link_auth(runtime: Runtime, row: Mapping[str, Any] | None, message: str) -> Auth:
+    if row is None or row["userDeletedAt"] is not None:
+        raise Unauthorized(message)
+    expires: datetime | None = row["expiresAt"]
+    if expires is not None and expires < runtime.now():
+        raise Unauthorized(message)
+    return Auth(user=_user(row), shared_link=dict(row))
+
+
+async def _session_auth(runtime: Runtime, token: str, headers: Mapping[str, str]) -> Auth:
+    async with runtime.pool.connection() as conn:
+        row = await q.session_by_token(conn, crypto.hash_token(token))
+        now = runtime.now()
+        if (
+            row is None
+            or row["userDeletedAt"] is not None
+            or (row["expiresAt"] is not None and row["expiresAt"] < now)
+        ):
+            raise Unauthorized("Invalid user token")
+        app_version, device_type, device_os = device_from_user_agent(headers.get("user-agent") or "", headers)
+        stale = now - row["updatedAt"] > SESSION_TOUCH_AFTER
+        if stale or (app_version and app_version != row["appVersion"]):
+            await q.touch_session(
+                conn, row["id"], app_version or row["appVersion"],
+                device_type or row["deviceType"], device_os or row["deviceOS"],
+            )
+    session = AuthSession(
+        id=row["id"],
+        updated_at=row["updatedAt"],
+        app_version=row["appVersion"],
+        pin_expires_at=row["pinExpiresAt"],
+        expires_at=row["expiresAt"],
+    )
+    return Auth(user=_user(row), session=session)
+
+
+def check_route(op: Operation, auth: Auth | None) -> None:
+    """Route-level checks after resolution: authentication, shared links, admin, API-key permission."""
+    if op.public:
+        return
+    if auth is None:
+        raise Unauthorized("Authentication required")
+    if auth.shared_link is not None and not op.shared_link:
+        raise Forbidden()
+    if op.admin_only and not auth.user.is_admin:
+        raise Forbidden()
+    if auth.api_key is not None and op.permission is not None:
+        granted = auth.api_key.permissions
+        if ALL not in granted and op.permission not in granted:
+            raise Forbidden(f"Missing required permission: {op.permission}")

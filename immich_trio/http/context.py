@@ -1,0 +1,120 @@
+"""Per-request context handed to operation handlers: who is calling, validated input, replies."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+import attrs
+from psycopg import AsyncConnection
+from quart import Request
+
+from immich_trio.http import spec
+from immich_trio.http.dto import from_wire
+from immich_trio.http.errors import BadRequest, ValidationFailed
+from immich_trio.runtime import Runtime
+
+T = TypeVar("T")
+
+
+@attrs.frozen(kw_only=True)
+class AuthUser:
+    id: UUID
+    email: str
+    name: str
+    is_admin: bool
+    quota_size_in_bytes: int | None
+    quota_usage_in_bytes: int
+    storage_label: str | None
+
+
+@attrs.frozen(kw_only=True)
+class AuthSession:
+    id: UUID
+    updated_at: datetime
+    app_version: str | None
+    pin_expires_at: datetime | None
+    expires_at: datetime | None
+
+
+@attrs.frozen(kw_only=True)
+class AuthApiKey:
+    id: UUID
+    name: str
+    permissions: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class Auth:
+    """The resolved credentials of a request (AuthDto in Immich)."""
+
+    user: AuthUser
+    session: AuthSession | None = None
+    api_key: AuthApiKey | None = None
+    # The shared_link row when the request came with a key or slug.
+    shared_link: dict[str, Any] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Reply:
+    """A handler's answer when it needs more than a body: status, headers, cookies."""
+
+    body: Any = None
+    status: int | None = None
+    headers: dict[str, str] = attrs.field(factory=dict)
+    cookies: tuple[str, ...] = ()  # full Set-Cookie values
+
+
+@attrs.define(kw_only=True)
+class Ctx:
+    runtime: Runtime
+    request: Request
+    op: spec.Operation
+    auth: Auth | None
+    path: dict[str, Any]
+    query: dict[str, Any]
+
+    @property
+    def user(self) -> AuthUser:
+        assert self.auth is not None, "authenticated route"
+        return self.auth.user
+
+    @property
+    def pool(self) -> Any:
+        return self.runtime.pool
+
+    @asynccontextmanager
+    async def db(self) -> AsyncIterator[AsyncConnection[Any]]:
+        async with self.runtime.pool.connection() as conn:
+            yield conn
+
+    async def json(self) -> Any:
+        """The request body as validated JSON (against the operation's schema)."""
+        raw = await self.request.get_data(as_text=False)
+        if not raw:
+            data: Any = {}
+        else:
+            import json
+
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                raise BadRequest("Unexpected token in JSON body") from None
+        if self.op.body_schema is not None:
+            issues = spec.validate(self.op.body_schema, data)
+            if issues:
+                raise ValidationFailed(issues)
+        return data
+
+    async def body(self, cls: type[T]) -> T:
+        """The request body validated against the spec and structured into ``cls``."""
+        data = await self.json()
+        try:
+            return from_wire(cls, data)  # type: ignore[no-any-return]
+        except Exception as exc:  # cattrs raises grouped errors; the spec check ran first
+            raise ValidationFailed(
+                [{"code": "custom", "path": [], "message": f"Invalid input: {exc}"}]
+            ) from None

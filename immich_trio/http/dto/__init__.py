@@ -1,0 +1,103 @@
+"""Wire DTOs: attrs classes with snake_case fields, camelCase on the wire through one converter.
+
+A field whose value is ``OMIT`` is left out of the JSON, as Immich leaves out ``undefined``
+properties; ``None`` is written as ``null``. Datetimes are written as Immich's
+``YYYY-MM-DDTHH:mm:ss.sssZ``. A field's wire name can be forced with
+``attrs.field(metadata={"wire": "name"})``.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from datetime import UTC, date, datetime
+from typing import Any, Final
+from uuid import UUID
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, override
+
+
+class _Omit(enum.Enum):
+    OMIT = "OMIT"
+
+    def __repr__(self) -> str:
+        return "OMIT"
+
+
+OMIT: Final = _Omit.OMIT
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def iso_z(value: datetime) -> str:
+    """Immich's JSON date form: UTC with milliseconds and a ``Z``."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+converter = cattrs.Converter()
+converter.register_unstructure_hook(datetime, iso_z)
+converter.register_unstructure_hook(date, lambda d: d.isoformat())
+converter.register_unstructure_hook(UUID, str)
+converter.register_structure_hook(UUID, lambda v, _: UUID(str(v)))
+
+
+def _parse_datetime(value: Any, _: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    text = str(value)
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    return datetime.fromisoformat(text)
+
+
+converter.register_structure_hook(datetime, _parse_datetime)
+
+
+def _wire_name(a: attrs.Attribute[Any]) -> str:
+    return str(a.metadata.get("wire", camel(a.name)))
+
+
+def _make_unstructure(cls: type) -> Any:
+    fields = [(a.name, _wire_name(a)) for a in attrs.fields(cls)]
+    unstructure = converter.unstructure
+
+    def unstructure_dto(obj: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, wire in fields:
+            value = getattr(obj, name)
+            if value is OMIT:
+                continue
+            out[wire] = unstructure(value)
+        return out
+
+    return unstructure_dto
+
+
+def _make_structure(cls: type) -> Any:
+    overrides = {a.name: override(rename=_wire_name(a)) for a in attrs.fields(cls)}
+    return make_dict_structure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
+
+
+converter.register_unstructure_hook_factory(attrs.has, _make_unstructure)
+converter.register_structure_hook_factory(attrs.has, _make_structure)
+
+
+def to_wire(obj: Any) -> Any:
+    """The JSON-ready form of a DTO, a list of DTOs, or plain data."""
+    return converter.unstructure(obj)
+
+
+def dumps(obj: Any) -> bytes:
+    return json.dumps(to_wire(obj), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def from_wire(cls: type[Any], data: Any) -> Any:
+    return converter.structure(data, cls)

@@ -1,0 +1,65 @@
+"""Routes outside the spec: Immich's hidden ones and ours (supervision status, metrics)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Response, request
+from quart_trio import QuartTrio
+
+from immich_trio.http import auth as auth_mod
+from immich_trio.http import metrics
+from immich_trio.http.errors import Forbidden, HttpError, ServiceUnavailable, Unauthorized
+from immich_trio.runtime import Runtime
+from immich_trio.sql.errors import DatabaseUnavailable
+
+
+def _status_tree(runtime: Runtime) -> dict[str, Any]:
+    if runtime.status is None:
+        return {"supervisors": []}
+    return runtime.status()
+
+
+def register(app: QuartTrio, runtime: Runtime) -> None:
+    from immich_trio.http.app import error_response, json_response
+
+    @app.route("/.well-known/immich", methods=["GET"])
+    async def well_known() -> Response:
+        return json_response({"api": {"endpoint": "/api"}})
+
+    @app.route("/custom.css", methods=["GET"])
+    async def custom_css() -> Response:
+        from immich_trio import sysconfig
+
+        try:
+            async with runtime.pool.connection() as conn:
+                config = await sysconfig.load(conn)
+        except DatabaseUnavailable:
+            return error_response(ServiceUnavailable("Database unavailable"))
+        return Response(config["theme"]["customCss"], content_type="text/css; charset=utf-8")
+
+    @app.route("/api/reactor/status", methods=["GET"])
+    async def reactor_status() -> Response:
+        """Admin only: an admin's session, or an admin's API key holding ``all``."""
+        try:
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            query = {k: request.args[k] for k in ("sessionKey", "apiKey") if k in request.args}
+            auth = await auth_mod.resolve(runtime, headers, query)
+            if auth is None:
+                raise Unauthorized("Authentication required")
+            if auth.shared_link is not None or not auth.user.is_admin:
+                raise Forbidden()
+            if auth.api_key is not None and "all" not in auth.api_key.permissions:
+                raise Forbidden("Missing required permission: all")
+        except HttpError as exc:
+            return error_response(exc)
+        except DatabaseUnavailable:
+            # The tree is what an operator needs most when the database is down, but we
+            # cannot check credentials: refuse rather than leak.
+            return error_response(ServiceUnavailable("Database unavailable"))
+        return json_response(_status_tree(runtime))
+
+    @app.route("/metrics", methods=["GET"])
+    async def prometheus() -> Response:
+        text = metrics.render(_status_tree(runtime))
+        return Response(text, content_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,148 @@
+"""The server's supervision tree: database, migrations, media actors and the HTTP front."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
+
+import attrs
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve as hypercorn_serve
+
+from immich_trio import IMMICH_VERSION_STRING
+from immich_trio.config import Settings
+from immich_trio.reactor import Backoff, Restart, RestartLimit, Supervisor
+from immich_trio.runtime import Runtime
+from immich_trio.sql import server as server_sql
+from immich_trio.sql.embedded import run_embedded_postgres, socket_dir_for, url_for
+from immich_trio.sql.migrate import migrate
+from immich_trio.sql.pool import Pool
+
+log = logging.getLogger("immich_trio")
+
+SHUTDOWN_GRACE = 10.0
+# The database may take a while to come back; keep trying rather than give up.
+DATABASE_LIMIT = RestartLimit(max_restarts=1000, window=60.0)
+DATABASE_BACKOFF = Backoff(initial=0.2, factor=2.0, cap=5.0)
+_PY_LEVELS = {
+    "verbose": logging.DEBUG,
+    "debug": logging.DEBUG,
+    "log": logging.INFO,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "fatal": logging.CRITICAL,
+}
+
+
+def setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=_PY_LEVELS[settings.log_level],
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    logging.getLogger("hypercorn.access").setLevel(logging.WARNING)
+
+
+def database_url(settings: Settings) -> str:
+    if settings.db_url is not None:
+        return settings.db_url
+    return url_for(socket_dir_for(settings.embedded_db_dir.absolute()), "immich")
+
+
+def make_media_folders(settings: Settings) -> None:
+    for folder in ("upload", "thumbs", "encoded-video", "profile", "library", "backups"):
+        (settings.media_location / folder).mkdir(parents=True, exist_ok=True)
+
+
+async def apply_migrations(pool: Pool, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    async with pool.connection() as conn:
+        applied = await migrate(conn)
+        await server_sql.record_version(conn, IMMICH_VERSION_STRING)
+    if applied:
+        log.info("applied migrations: %s", ", ".join(applied))
+    task_status.started()
+
+
+def build_tree(settings: Settings, runtime: Runtime) -> Supervisor:
+    """The whole server as a supervision tree (also used by tests, with their own settings)."""
+    from immich_trio.http.app import create_app
+
+    root = Supervisor("immich-trio", wall_clock=runtime.now)
+    database = Supervisor("database", limit=DATABASE_LIMIT, backoff=DATABASE_BACKOFF)
+    if settings.uses_embedded_db:
+        database.add_task(
+            "postgres",
+            partial(run_embedded_postgres, settings.embedded_db_dir.absolute()),
+            limit=DATABASE_LIMIT,
+            backoff=DATABASE_BACKOFF,
+        )
+    database.add_task("pool", runtime.pool.run, limit=DATABASE_LIMIT, backoff=DATABASE_BACKOFF)
+    root.add_supervisor(database, limit=DATABASE_LIMIT)
+    root.add_task(
+        "migrations",
+        partial(apply_migrations, runtime.pool),
+        restart=Restart.TRANSIENT,
+        limit=DATABASE_LIMIT,
+        backoff=DATABASE_BACKOFF,
+    )
+
+    app = create_app(runtime)
+
+    async def http(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        config = HypercornConfig()
+        config.bind = [f"{settings.host}:{settings.port}"]
+        config.accesslog = None
+        config.keep_alive_timeout = 75
+        config.graceful_timeout = 5
+
+        async def serve_until_cancelled(*, task_status: trio.TaskStatus[list[str]]) -> None:
+            await hypercorn_serve(app, config, task_status=task_status)  # type: ignore[arg-type]
+
+        async with trio.open_nursery() as nursery:
+            binds = await nursery.start(serve_until_cancelled)
+            log.info("listening on %s", ", ".join(binds))
+            task_status.started()
+
+    root.add_task("http", http)
+    runtime.status = lambda: {"supervisors": [root.snapshot().to_dict()], "database": _pool_status(runtime)}
+    return root
+
+
+def _pool_status(runtime: Runtime) -> dict[str, Any]:
+    return attrs.asdict(runtime.pool.statistics())
+
+
+@asynccontextmanager
+async def _signals(on_signal: Callable[[], None]) -> Any:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as receiver:
+        async with trio.open_nursery() as nursery:
+
+            async def watch() -> None:
+                async for _ in receiver:
+                    on_signal()
+                    return
+
+            nursery.start_soon(watch)
+            yield
+            nursery.cancel_scope.cancel()
+
+
+async def serve(settings: Settings, *, task_status: trio.TaskStatus[Runtime] = trio.TASK_STATUS_IGNORED) -> None:
+    """Run the server until SIGINT/SIGTERM, then shut down within ``SHUTDOWN_GRACE`` seconds."""
+    make_media_folders(settings)
+    pool = Pool(database_url(settings))
+    runtime = Runtime(settings=settings, pool=pool)
+    root = build_tree(settings, runtime)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(root.run)
+        task_status.started(runtime)
+        stop = trio.Event()
+        async with _signals(stop.set):
+            await stop.wait()
+        log.info("shutting down")
+        await root.shutdown(deadline=trio.current_time() + SHUTDOWN_GRACE)
+        nursery.cancel_scope.cancel()

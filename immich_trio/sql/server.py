@@ -1,0 +1,61 @@
+"""Queries behind the Server tag: admin existence, usage statistics, version history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import AsyncConnection
+
+ADMIN_EXISTS = (
+    """SELECT EXISTS (SELECT 1 FROM "user" WHERE "isAdmin" AND "deletedAt" IS NULL) AS exists"""
+)
+
+USAGE_BY_USER = """
+SELECT u.id AS "userId", u.name AS "userName", u."quotaSizeInBytes",
+       count(a.id) FILTER (WHERE a.type = 'IMAGE') AS photos,
+       count(a.id) FILTER (WHERE a.type = 'VIDEO') AS videos,
+       coalesce(sum(e."fileSizeInByte"), 0)::bigint AS usage,
+       coalesce(sum(e."fileSizeInByte") FILTER (WHERE a.type = 'IMAGE'), 0)::bigint AS "usagePhotos",
+       coalesce(sum(e."fileSizeInByte") FILTER (WHERE a.type = 'VIDEO'), 0)::bigint AS "usageVideos"
+FROM "user" u
+LEFT JOIN asset a ON a."ownerId" = u.id AND a."deletedAt" IS NULL
+LEFT JOIN asset_exif e ON e."assetId" = a.id
+WHERE u."deletedAt" IS NULL
+GROUP BY u.id
+ORDER BY u."createdAt" ASC
+"""
+
+VERSION_HISTORY = 'SELECT id, "createdAt", version FROM version_history ORDER BY "createdAt" DESC'
+LAST_VERSION = 'SELECT version FROM version_history ORDER BY "createdAt" DESC LIMIT 1'
+RECORD_VERSION = "INSERT INTO version_history (version) VALUES (%s)"
+METADATA = "SELECT value FROM system_metadata WHERE key = %s"
+
+
+async def admin_exists(conn: AsyncConnection[Any]) -> bool:
+    cur = await conn.execute(ADMIN_EXISTS)
+    row = await cur.fetchone()
+    return bool(row and row["exists"])
+
+
+async def usage_by_user(conn: AsyncConnection[Any]) -> list[dict[str, Any]]:
+    cur = await conn.execute(USAGE_BY_USER)
+    return await cur.fetchall()  # type: ignore[no-any-return]
+
+
+async def version_history(conn: AsyncConnection[Any]) -> list[dict[str, Any]]:
+    cur = await conn.execute(VERSION_HISTORY)
+    return await cur.fetchall()  # type: ignore[no-any-return]
+
+
+async def record_version(conn: AsyncConnection[Any], version: str) -> None:
+    """Add a version_history row when the running version differs from the last one."""
+    cur = await conn.execute(LAST_VERSION)
+    row = await cur.fetchone()
+    if row is None or row["version"] != version:
+        await conn.execute(RECORD_VERSION, (version,))
+
+
+async def metadata(conn: AsyncConnection[Any], key: str) -> Any:
+    cur = await conn.execute(METADATA, (key,))
+    row = await cur.fetchone()
+    return None if row is None else row["value"]

