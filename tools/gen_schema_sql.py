@@ -328,7 +328,7 @@ def render_initial(ref: Json) -> str:
     tables = {n: t for n, t in ref["tables"].items() if n not in VECTOR_TABLES}
     out = [HEADER]
 
-    out.append(section("Extensions (all trusted contrib modules)"))
+    out.append(section("Extensions (contrib; all but earthdistance are trusted)"))
     out += [f"CREATE EXTENSION IF NOT EXISTS {e};" for e in EXTENSIONS]
 
     out.append(section("Enum types"))

@@ -132,6 +132,9 @@ def _make_view(runtime: Runtime, op: spec.Operation, handler: registry.Handler |
     async def view(**raw_path: str) -> Response:
         try:
             headers = {k.lower(): v for k, v in request.headers.items()}
+            # HTTP/2 clients (and Quart's test client) may split cookies over several headers.
+            if len(cookie_headers := request.headers.getlist("Cookie")) > 1:
+                headers["cookie"] = "; ".join(cookie_headers)
             auth = None
             if not op.public:
                 query_creds = {k: request.args[k] for k in ("key", "slug", "sessionKey", "apiKey") if k in request.args}

@@ -15,8 +15,11 @@ from immich_trio.http.errors import Forbidden, Unauthorized
 from immich_trio.http.spec import ALL, Operation
 from immich_trio.runtime import Runtime
 from immich_trio.sql import auth as q
+from immich_trio.sql import sessions as sessions_q
 
 SESSION_TOUCH_AFTER = timedelta(hours=1)
+# An elevated (PIN-unlocked) session in use is kept unlocked for at least this long.
+PIN_KEEP_ALIVE = timedelta(minutes=5)
 _APP_VERSION = re.compile(r"immich[-_](android|ios|unknown)[/_]([0-9][^\s;)]*)", re.IGNORECASE)
 
 
@@ -148,11 +151,15 @@ async def _session_auth(runtime: Runtime, token: str, headers: Mapping[str, str]
                 conn, row["id"], app_version or row["appVersion"],
                 device_type or row["deviceType"], device_os or row["deviceOS"],
             )
+        pin_expires_at: datetime | None = row["pinExpiresAt"]
+        if pin_expires_at is not None and now < pin_expires_at < now + PIN_KEEP_ALIVE:
+            pin_expires_at = now + PIN_KEEP_ALIVE
+            await sessions_q.set_pin_expires(conn, row["id"], pin_expires_at)
     session = AuthSession(
         id=row["id"],
         updated_at=row["updatedAt"],
         app_version=row["appVersion"],
-        pin_expires_at=row["pinExpiresAt"],
+        pin_expires_at=pin_expires_at,
         expires_at=row["expiresAt"],
     )
     return Auth(user=_user(row), session=session)

@@ -1,1 +1,357 @@
-"""Placeholder: being written."""
+"""Tag "Users": the caller's own account, preferences, license, onboarding, and profile images."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import trio
+from quart import Response
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+
+from immich_trio import crypto, sysconfig
+from immich_trio.http.context import Ctx
+from immich_trio.http.dto.users import (
+    CreateProfileImageResponseDto,
+    OnboardingResponseDto,
+    UserAdminResponseDto,
+    UserLicense,
+    UserPreferencesResponseDto,
+    UserResponseDto,
+    license_dto,
+    merge_preferences,
+    partial_preferences,
+    preferences_dto,
+    user_admin_dto,
+    user_dto,
+)
+from immich_trio.http.errors import BadRequest, NotFound
+from immich_trio.http.registry import operation
+from immich_trio.sql import users as q
+from immich_trio.storage import layout
+
+EMAIL_IN_USE = "Email already in use by another account"
+PREFERENCES = "preferences"
+LICENSE = "license"
+ONBOARDING = "onboarding"
+# Multipart parts other than the file are tiny form fields; bound what we hold of them.
+MAX_FORM_FIELD_BYTES = 64 * 1024
+
+
+def _media_types() -> dict[str, Any]:
+    from importlib import resources
+
+    text = resources.files("immich_trio.http").joinpath("media-types.json").read_text("utf-8")
+    return json.loads(text)["extensions"]  # type: ignore[no-any-return]
+
+
+_MEDIA_TYPES = _media_types()
+
+
+def mime_of(path: str) -> str:
+    """Content type by the last extension (media-types.json), else application/octet-stream."""
+    entry = _MEDIA_TYPES.get(Path(path).suffix.lower())
+    return str(entry["mime"][0]) if entry else "application/octet-stream"
+
+
+def is_profile_extension(filename: str) -> bool:
+    entry = _MEDIA_TYPES.get(Path(filename).suffix.lower())
+    return bool(entry and "profile" in entry.get("flags", ()))
+
+
+async def hash_password(password: str) -> str:
+    return await trio.to_thread.run_sync(crypto.hash_password, password)
+
+
+async def load_user(
+    ctx: Ctx, user_id: UUID | str, *, with_deleted: bool = False
+) -> dict[str, Any] | None:
+    async with ctx.db() as conn:
+        return await q.get_user(conn, user_id, with_deleted=with_deleted)
+
+
+async def update_preferences(
+    ctx: Ctx, user_id: UUID | str, update: dict[str, Any]
+) -> UserPreferencesResponseDto:
+    """Merge a UserPreferencesUpdateDto (raw wire dict) into the stored partial and answer the result.
+
+    ``avatar.color`` is not a preference of its own: it sets the user's avatar colour.
+    """
+    async with ctx.db() as conn, conn.transaction():
+        stored = await q.get_metadata(conn, user_id, PREFERENCES)
+        merged = merge_preferences(stored if isinstance(stored, dict) else None, update)
+        partial = partial_preferences(merged)
+        await q.set_metadata(conn, user_id, PREFERENCES, partial)
+        color = (update.get("avatar") or {}).get("color")
+        if color:
+            await q.update_user(conn, user_id, {"avatarColor": color})
+    return preferences_dto(partial)
+
+
+async def get_preferences(ctx: Ctx, user_id: UUID | str) -> UserPreferencesResponseDto:
+    async with ctx.db() as conn:
+        stored = await q.get_metadata(conn, user_id, PREFERENCES)
+    return preferences_dto(stored if isinstance(stored, dict) else None)
+
+
+@operation("getMyUser")
+async def get_my_user(ctx: Ctx) -> UserAdminResponseDto:
+    row = await load_user(ctx, ctx.user.id)
+    if row is None:
+        raise BadRequest("User not found")
+    return user_admin_dto(row)
+
+
+@operation("updateMyUser")
+async def update_my_user(ctx: Ctx) -> UserAdminResponseDto:
+    data = await ctx.json()
+    values: dict[str, Any] = {}
+    if "email" in data:
+        values["email"] = data["email"].lower()
+    if "name" in data:
+        values["name"] = data["name"]
+    if "avatarColor" in data:
+        values["avatarColor"] = data["avatarColor"]
+    if data.get("password"):
+        values["password"] = await hash_password(data["password"])
+        values["shouldChangePassword"] = False
+    async with ctx.db() as conn, conn.transaction():
+        if values.get("email"):
+            holder = await q.id_by_email(conn, values["email"])
+            if holder is not None and holder != ctx.user.id:
+                raise BadRequest(EMAIL_IN_USE)
+        row = await q.update_user(conn, ctx.user.id, values)
+    if row is None:
+        raise BadRequest("User not found")
+    return user_admin_dto(row)
+
+
+@operation("getMyPreferences")
+async def get_my_preferences(ctx: Ctx) -> UserPreferencesResponseDto:
+    return await get_preferences(ctx, ctx.user.id)
+
+
+@operation("updateMyPreferences")
+async def update_my_preferences(ctx: Ctx) -> UserPreferencesResponseDto:
+    return await update_preferences(ctx, ctx.user.id, await ctx.json())
+
+
+@operation("getUserLicense")
+async def get_user_license(ctx: Ctx) -> UserLicense:
+    async with ctx.db() as conn:
+        value = await q.get_metadata(conn, ctx.user.id, LICENSE)
+    dto = license_dto(value if isinstance(value, dict) else None)
+    if dto is None:
+        raise NotFound()
+    return dto
+
+
+@operation("setUserLicense")
+async def set_user_license(ctx: Ctx) -> UserLicense:
+    data = await ctx.json()
+    # Immich also checks the activation key's signature against its client-license public
+    # key; that key is not part of this project, so only the key's shape is checked.
+    if not data["licenseKey"].startswith("IMCL-"):
+        raise BadRequest("Invalid license key")
+    value = {
+        "licenseKey": data["licenseKey"],
+        "activationKey": data["activationKey"],
+        "activatedAt": ctx.runtime.now().isoformat(),
+    }
+    async with ctx.db() as conn:
+        await q.set_metadata(conn, ctx.user.id, LICENSE, value)
+    dto = license_dto(value)
+    assert dto is not None
+    return dto
+
+
+@operation("deleteUserLicense")
+async def delete_user_license(ctx: Ctx) -> None:
+    async with ctx.db() as conn:
+        await q.delete_metadata(conn, ctx.user.id, LICENSE)
+
+
+@operation("getUserOnboarding")
+async def get_user_onboarding(ctx: Ctx) -> OnboardingResponseDto:
+    async with ctx.db() as conn:
+        value = await q.get_metadata(conn, ctx.user.id, ONBOARDING)
+    onboarded = bool(value.get("isOnboarded")) if isinstance(value, dict) else False
+    return OnboardingResponseDto(is_onboarded=onboarded)
+
+
+@operation("setUserOnboarding")
+async def set_user_onboarding(ctx: Ctx) -> OnboardingResponseDto:
+    dto = await ctx.body(OnboardingResponseDto)
+    async with ctx.db() as conn:
+        await q.set_metadata(conn, ctx.user.id, ONBOARDING, {"isOnboarded": dto.is_onboarded})
+    return dto
+
+
+@operation("deleteUserOnboarding")
+async def delete_user_onboarding(ctx: Ctx) -> None:
+    async with ctx.db() as conn:
+        await q.delete_metadata(conn, ctx.user.id, ONBOARDING)
+
+
+@operation("searchUsers")
+async def search_users(ctx: Ctx) -> list[UserResponseDto]:
+    async with ctx.db() as conn:
+        config = await sysconfig.load(conn)
+        if ctx.user.is_admin or config["server"]["publicUsers"]:
+            rows = await q.list_users(conn)
+        else:
+            own = await q.get_user(conn, ctx.user.id)
+            rows = [own] if own else []
+    return [user_dto(row) for row in rows]
+
+
+@operation("getUser")
+async def get_user(ctx: Ctx) -> UserResponseDto:
+    row = await load_user(ctx, ctx.path["id"])
+    if row is None:
+        raise NotFound("User not found")
+    return user_dto(row)
+
+
+# --- profile images ---------------------------------------------------------------------
+
+
+async def _remove_file(media: Path, path: str) -> None:
+    """Delete a file we own (inside the media root); a missing file is fine."""
+    if not path or not layout.is_within(media, Path(path)):
+        return
+    await trio.Path(path).unlink(missing_ok=True)
+
+
+async def _receive_profile_image(ctx: Ctx) -> tuple[Path, int]:
+    """Stream the multipart ``file`` part to ``<media>/profile/<userId>/``; return (path, size).
+
+    The body is consumed chunk by chunk and written as it arrives; nothing but the current
+    chunk is held in memory. A partly written file is removed if anything fails.
+    """
+    request = ctx.request
+    boundary = request.mimetype_params.get("boundary")
+    if request.mimetype != "multipart/form-data" or not boundary:
+        raise BadRequest("File is required")
+    decoder = MultipartDecoder(boundary.encode(), MAX_FORM_FIELD_BYTES)
+    media = ctx.runtime.settings.media_location
+    target: Path | None = None
+    out: Any = None  # trio's async file wrapper (its class is not exported)
+    writing = False  # the current part is the file we keep
+    size = 0
+    done = False
+    try:
+        async for chunk in request.body:
+            decoder.receive_data(chunk)
+            while not done:
+                event = decoder.next_event()
+                if isinstance(event, NeedData):
+                    break
+                if isinstance(event, File) and event.name == "file" and target is None:
+                    filename = event.filename.encode("latin-1", "replace").decode(
+                        "utf-8", "replace"
+                    )
+                    if not is_profile_extension(filename):
+                        raise BadRequest(f"Unsupported file type {filename}")
+                    target = layout.new_profile_image_path(
+                        media, ctx.user.id, Path(filename).suffix
+                    )
+                    await trio.Path(target.parent).mkdir(parents=True, exist_ok=True)
+                    out = await trio.open_file(target, "wb")
+                    writing = True
+                elif isinstance(event, (Field, File)):
+                    writing = False
+                elif isinstance(event, Data):
+                    if writing and out is not None:
+                        await out.write(event.data)
+                        size += len(event.data)
+                    if not event.more_data and writing and out is not None:
+                        writing = False
+                        await out.aclose()
+                elif isinstance(event, Epilogue):
+                    done = True
+        decoder.receive_data(None)
+        if out is not None:
+            await out.aclose()
+        if target is None:
+            raise BadRequest("File is required")
+        if size == 0:
+            raise BadRequest("File is empty")
+        return target, size
+    except BaseException:
+        with trio.move_on_after(5, shield=True):
+            if out is not None:
+                await out.aclose()
+            if target is not None:
+                await trio.Path(target).unlink(missing_ok=True)
+        raise
+
+
+@operation("createProfileImage")
+async def create_profile_image(ctx: Ctx) -> CreateProfileImageResponseDto:
+    path, _size = await _receive_profile_image(ctx)
+    now = ctx.runtime.now()
+    try:
+        async with ctx.db() as conn, conn.transaction():
+            before = await q.get_user(conn, ctx.user.id)
+            if before is None:
+                raise BadRequest("User not found")
+            await q.update_user(
+                conn, ctx.user.id, {"profileImagePath": str(path), "profileChangedAt": now}
+            )
+    except BaseException:
+        with trio.move_on_after(5, shield=True):
+            await trio.Path(path).unlink(missing_ok=True)
+        raise
+    await _remove_file(ctx.runtime.settings.media_location, before["profileImagePath"])
+    return CreateProfileImageResponseDto(
+        user_id=ctx.user.id, profile_image_path=str(path), profile_changed_at=now
+    )
+
+
+@operation("deleteProfileImage")
+async def delete_profile_image(ctx: Ctx) -> None:
+    async with ctx.db() as conn, conn.transaction():
+        row = await q.get_user(conn, ctx.user.id)
+        if row is None:
+            raise BadRequest("User not found")
+        if not row["profileImagePath"]:
+            raise BadRequest("Can't delete a missing profile Image")
+        await q.update_user(
+            conn, ctx.user.id, {"profileImagePath": "", "profileChangedAt": ctx.runtime.now()}
+        )
+    await _remove_file(ctx.runtime.settings.media_location, row["profileImagePath"])
+
+
+def _weak_etag(size: int, mtime: float) -> str:
+    return f'W/"{size:x}-{int(mtime * 1000):x}"'
+
+
+@operation("getProfileImage")
+async def get_profile_image(ctx: Ctx) -> Response:
+    # File endpoints answer every failure with a bare 404 (behaviour.md §2).
+    row = await load_user(ctx, ctx.path["id"])
+    if row is None or not row["profileImagePath"]:
+        raise NotFound()
+    path = trio.Path(row["profileImagePath"])
+    try:
+        stat = await path.stat()
+        data = await path.read_bytes()
+    except OSError:
+        raise NotFound() from None
+    etag = _weak_etag(stat.st_size, stat.st_mtime)
+    headers = {
+        "Cache-Control": "public, max-age=0",
+        "Accept-Ranges": "bytes",
+        "Last-Modified": format_datetime(
+            datetime.fromtimestamp(int(stat.st_mtime), tz=UTC), usegmt=True
+        ),
+        "ETag": etag,
+    }
+    if etag in ctx.request.headers.get("If-None-Match", ""):
+        return Response(b"", status=304, headers=headers)
+    return Response(data, status=200, content_type=mime_of(str(path)), headers=headers)

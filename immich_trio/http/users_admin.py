@@ -1,1 +1,199 @@
-"""Placeholder: being written."""
+"""Tag "Users (admin)": creating, editing, soft-deleting and restoring users, and their details."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from uuid import UUID
+
+from immich_trio.http.context import Ctx
+from immich_trio.http.dto.sessions import SessionResponseDto, session_dto
+from immich_trio.http.dto.users import (
+    AssetStatsResponseDto,
+    UserAdminResponseDto,
+    UserPreferencesResponseDto,
+    user_admin_dto,
+)
+from immich_trio.http.errors import BadRequest, Forbidden
+from immich_trio.http.registry import operation
+from immich_trio.http.users import EMAIL_IN_USE, get_preferences, hash_password, update_preferences
+from immich_trio.sql import sessions as sessions_q
+from immich_trio.sql import users as q
+
+USER_NOT_FOUND = "User not found"
+LABEL_IN_USE = "Storage label already in use by another account"
+
+# Characters a file name may not hold (the storage label becomes a folder name).
+_UNSAFE = re.compile(r'[/?<>\\:*|"\x00-\x1f\x80-\x9f]')
+_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
+
+
+def sanitize_storage_label(label: str) -> str:
+    """A label safe as a single folder name: dots dropped, unsafe characters removed."""
+    text = _UNSAFE.sub("", label.replace(".", ""))
+    if _RESERVED.match(text):
+        return ""
+    text = text.rstrip(". ")
+    return text.encode()[:255].decode("utf-8", "ignore")
+
+
+def _storage_label(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    return sanitize_storage_label(value) or None
+
+
+async def _find_or_fail(ctx: Ctx, user_id: UUID | str, *, with_deleted: bool) -> dict[str, Any]:
+    async with ctx.db() as conn:
+        row = await q.get_user(conn, user_id, with_deleted=with_deleted)
+    if row is None:
+        raise BadRequest(USER_NOT_FOUND)
+    return row
+
+
+@operation("searchUsersAdmin")
+async def search_users_admin(ctx: Ctx) -> list[UserAdminResponseDto]:
+    async with ctx.db() as conn:
+        rows = await q.list_users(
+            conn, with_deleted=bool(ctx.query.get("withDeleted")), user_id=ctx.query.get("id")
+        )
+    return [user_admin_dto(row) for row in rows]
+
+
+@operation("createUserAdmin")
+async def create_user_admin(ctx: Ctx) -> UserAdminResponseDto:
+    data = await ctx.json()
+    values: dict[str, Any] = {
+        "email": data["email"].lower(),
+        "name": data["name"],
+        "isAdmin": bool(data.get("isAdmin", False)),
+    }
+    for key in ("avatarColor", "quotaSizeInBytes", "shouldChangePassword"):
+        if data.get(key) is not None:
+            values[key] = data[key]
+    label = _storage_label(data.get("storageLabel"))
+    if label is not None:
+        values["storageLabel"] = label
+    if data["password"]:
+        values["password"] = await hash_password(data["password"])
+    if data.get("pinCode"):
+        values["pinCode"] = await hash_password(data["pinCode"])
+    async with ctx.db() as conn, conn.transaction():
+        if await q.id_by_email(conn, values["email"]) is not None:
+            raise BadRequest("Email is not available")
+        if not values["isAdmin"] and not await q.admin_exists(conn):
+            raise BadRequest("The first registered account must the administrator.")
+        if label is not None and await q.id_by_storage_label(conn, label) is not None:
+            raise BadRequest(LABEL_IN_USE)
+        row = await q.create_user(conn, values)
+    return user_admin_dto(row)
+
+
+@operation("getUserAdmin")
+async def get_user_admin(ctx: Ctx) -> UserAdminResponseDto:
+    return user_admin_dto(await _find_or_fail(ctx, ctx.path["id"], with_deleted=True))
+
+
+@operation("updateUserAdmin")
+async def update_user_admin(ctx: Ctx) -> UserAdminResponseDto:
+    user_id: UUID = UUID(str(ctx.path["id"]))
+    data = await ctx.json()
+    if "isAdmin" in data and data["isAdmin"] != ctx.user.is_admin and ctx.user.id == user_id:
+        raise BadRequest("Admin status can only be changed by another admin")
+    values: dict[str, Any] = {}
+    for key in ("name", "avatarColor", "isAdmin", "shouldChangePassword", "quotaSizeInBytes"):
+        if key in data:
+            values[key] = data[key]
+    if data.get("email"):
+        values["email"] = data["email"].lower()
+    if "storageLabel" in data:
+        values["storageLabel"] = _storage_label(data["storageLabel"])
+    if data.get("password"):
+        values["password"] = await hash_password(data["password"])
+    if "pinCode" in data:
+        values["pinCode"] = await hash_password(data["pinCode"]) if data["pinCode"] else None
+    async with ctx.db() as conn, conn.transaction():
+        before = await q.get_user(conn, user_id)
+        if before is None:
+            raise BadRequest(USER_NOT_FOUND)
+        if values.get("email"):
+            holder = await q.id_by_email(conn, values["email"])
+            if holder is not None and holder != user_id:
+                raise BadRequest(EMAIL_IN_USE)
+        if values.get("storageLabel"):
+            holder = await q.id_by_storage_label(conn, values["storageLabel"])
+            if holder is not None and holder != user_id:
+                raise BadRequest(LABEL_IN_USE)
+        await q.update_user(conn, user_id, values)
+        if (
+            values.get("quotaSizeInBytes")
+            and values["quotaSizeInBytes"] != before["quotaSizeInBytes"]
+        ):
+            await q.sync_usage(conn, user_id)
+        row = await q.get_user(conn, user_id, with_deleted=True)
+    assert row is not None
+    return user_admin_dto(row)
+
+
+@operation("deleteUserAdmin")
+async def delete_user_admin(ctx: Ctx) -> UserAdminResponseDto:
+    """Soft delete: ``deleted`` (purged after the configured delay) or ``removing`` with force."""
+    user_id = ctx.path["id"]
+    data = await ctx.json()
+    force = bool(data.get("force"))
+    now = ctx.runtime.now()
+    async with ctx.db() as conn, conn.transaction():
+        user = await q.get_user(conn, user_id)
+        if user is None:
+            raise BadRequest(USER_NOT_FOUND)
+        if user["isAdmin"]:
+            raise Forbidden("Cannot delete admin user")
+        await q.soft_delete_albums(conn, user_id, now)
+        status = "removing" if force else "deleted"
+        row = await q.update_user(conn, user_id, {"status": status, "deletedAt": now})
+    assert row is not None
+    return user_admin_dto(row)
+
+
+@operation("restoreUserAdmin")
+async def restore_user_admin(ctx: Ctx) -> UserAdminResponseDto:
+    user_id = ctx.path["id"]
+    async with ctx.db() as conn, conn.transaction():
+        if await q.get_user(conn, user_id, with_deleted=True) is None:
+            raise BadRequest(USER_NOT_FOUND)
+        await q.restore_albums(conn, user_id)
+        row = await q.update_user(conn, user_id, {"status": "active", "deletedAt": None})
+    assert row is not None
+    return user_admin_dto(row)
+
+
+@operation("getUserPreferencesAdmin")
+async def get_user_preferences_admin(ctx: Ctx) -> UserPreferencesResponseDto:
+    user = await _find_or_fail(ctx, ctx.path["id"], with_deleted=True)
+    return await get_preferences(ctx, user["id"])
+
+
+@operation("updateUserPreferencesAdmin")
+async def update_user_preferences_admin(ctx: Ctx) -> UserPreferencesResponseDto:
+    user = await _find_or_fail(ctx, ctx.path["id"], with_deleted=True)
+    return await update_preferences(ctx, user["id"], await ctx.json())
+
+
+@operation("getUserSessionsAdmin")
+async def get_user_sessions_admin(ctx: Ctx) -> list[SessionResponseDto]:
+    async with ctx.db() as conn:
+        rows = await sessions_q.sessions_of_user(conn, ctx.path["id"], ctx.runtime.now())
+    return [session_dto(row) for row in rows]
+
+
+@operation("getUserStatisticsAdmin")
+async def get_user_statistics_admin(ctx: Ctx) -> AssetStatsResponseDto:
+    async with ctx.db() as conn:
+        stats = await q.asset_statistics(
+            conn,
+            ctx.path["id"],
+            visibility=ctx.query.get("visibility"),
+            is_favorite=ctx.query.get("isFavorite"),
+            is_trashed=ctx.query.get("isTrashed"),
+        )
+    return AssetStatsResponseDto(**stats)

@@ -123,15 +123,18 @@ class Child:
                     except Exception as exc:
                         error = exc
                         self.last_error = ErrorInfo.capture(exc, wall_clock)
-                    # A run that returned without started() (a one-shot job) still counts as
-                    # started, so the next sibling waits for it to finish.
-                    report_started()
+                    if error is None:
+                        # A run that returned without started() (a one-shot job) counts as
+                        # started, so the next sibling waits for it to finish. One that
+                        # raised before started() is retried before any sibling starts.
+                        report_started()
                     if self.stop_requested:
                         break
                     if self.restart is Restart.TEMPORARY or (
                         error is None and self.restart is Restart.TRANSIENT
                     ):
                         self.state = ChildState.STOPPED if error is None else ChildState.FAILED
+                        report_started()
                         return
                     now = trio.current_time()
                     while restart_times and restart_times[0] <= now - self.limit.window:
@@ -139,6 +142,7 @@ class Child:
                     if len(restart_times) >= self.limit.max_restarts:
                         self.state = ChildState.FAILED
                         escalate(SupervisorEscalation(supervisor, self.name, error, self.restarts))
+                        report_started()
                         return
                     delay = self.backoff.delay(len(restart_times))
                     restart_times.append(now)
@@ -146,6 +150,7 @@ class Child:
                     self.state = ChildState.BACKING_OFF
                     await trio.sleep(delay)
             self.state = ChildState.STOPPED
+            report_started()  # stopped on request before it ever started
         finally:
             self._scope = None
             if self.state is not ChildState.FAILED:

@@ -44,7 +44,9 @@ async def api_keys_of_user(conn: AsyncConnection[Any], user_id: UUID) -> list[di
     return await cur.fetchall()  # type: ignore[no-any-return]
 
 
-async def api_key_of_user(conn: AsyncConnection[Any], key_id: UUID, user_id: UUID) -> dict[str, Any] | None:
+async def api_key_of_user(
+    conn: AsyncConnection[Any], key_id: UUID, user_id: UUID
+) -> dict[str, Any] | None:
     cur = await conn.execute(API_KEY_OF_USER, (key_id, user_id))
     return await cur.fetchone()  # type: ignore[no-any-return]
 

@@ -29,7 +29,9 @@ SELECT u.*, (SELECT m.value FROM user_metadata m WHERE m."userId" = u.id AND m.k
 FROM "user" u WHERE u.id = %s
 """
 
-ADMIN_EXISTS = """SELECT EXISTS (SELECT 1 FROM "user" WHERE "isAdmin" AND "deletedAt" IS NULL) AS found"""
+ADMIN_EXISTS = (
+    """SELECT EXISTS (SELECT 1 FROM "user" WHERE "isAdmin" AND "deletedAt" IS NULL) AS found"""
+)
 
 EMAIL_EXISTS = """SELECT EXISTS (SELECT 1 FROM "user" WHERE email = %s) AS found"""
 

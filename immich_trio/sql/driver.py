@@ -215,7 +215,7 @@ class TrioConnection(psycopg.AsyncConnection[Row]):
         self.lock = _ConnectionLock()  # type: ignore[assignment]
 
     @classmethod
-    async def connect(  # type: ignore[override]
+    async def connect(
         cls,
         conninfo: str = "",
         *,
@@ -223,6 +223,7 @@ class TrioConnection(psycopg.AsyncConnection[Row]):
         prepare_threshold: int | None = 5,
         context: AdaptContext | None = None,
         row_factory: AsyncRowFactory[Row] | None = None,
+        cursor_factory: type[psycopg.AsyncCursor[Row]] | None = None,
         **kwargs: ConnParam,
     ) -> TrioConnection[Row]:
         params = conninfo_to_dict(conninfo, **kwargs)
@@ -255,6 +256,8 @@ class TrioConnection(psycopg.AsyncConnection[Row]):
         rv._autocommit = bool(autocommit)
         if row_factory is not None:
             rv.row_factory = row_factory
+        if cursor_factory is not None:
+            rv.cursor_factory = cursor_factory
         if context is not None:
             rv._adapters = AdaptersMap(context.adapters)
         rv.prepare_threshold = prepare_threshold
@@ -282,7 +285,7 @@ class TrioConnection(psycopg.AsyncConnection[Row]):
         except StopIteration as ex:
             rv = ex.value
             return rv
-        except trio.Cancelled:
+        except (trio.Cancelled, KeyboardInterrupt):
             await self._drain_after_cancel(gen, s, fileno)
             raise
 
@@ -346,7 +349,7 @@ async def connect(
     (e.g. ``connect_timeout=5``) or ``prepare_threshold``/``context``.
     """
     extra: dict[str, Any] = {
-        k: kwargs.pop(k) for k in ("prepare_threshold", "context") if k in kwargs
+        k: kwargs.pop(k) for k in ("prepare_threshold", "context", "cursor_factory") if k in kwargs
     }
     params = _with_utc(dict(conninfo_to_dict(conninfo, **kwargs)))
     conn: TrioConnection[DictRow] = await TrioConnection.connect(

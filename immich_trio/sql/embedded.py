@@ -8,6 +8,7 @@ authentication. Run as root, the server runs as the system user ``embedded_postg
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -122,6 +123,8 @@ class EmbeddedPostgres:
             self.url = None
             await self._stop(proc)
             self.pid = None
+            with contextlib.suppress(OSError):
+                os.rmdir(self.socket_dir)  # empty once postgres removed its socket
 
     # -- steps ---------------------------------------------------------------
 
@@ -183,8 +186,9 @@ class EmbeddedPostgres:
     def _clear_stale_server(self) -> None:
         """Deal with ``postmaster.pid`` left by a crash of this process or the server.
 
-        A server still running on our data dir (we were killed without stopping it) is
-        stopped: this process owns the server. A pid file naming a dead or unrelated
+        An orphaned server still running on our data dir (we were killed without stopping
+        it) is stopped: this process owns the server. One owned by another live process
+        is left alone and reported. A pid file naming a dead or unrelated
         process (pids are reused, e.g. in containers) is removed, since postgres would
         refuse to start if the pid happens to be alive.
         """
@@ -201,6 +205,18 @@ class EmbeddedPostgres:
         except psutil.Error:
             proc, cmdline = None, []
         if proc is not None and str(self.data_dir) in cmdline:
+            try:
+                parent = proc.ppid()
+            except psutil.Error:
+                parent = 1
+            if parent not in (0, 1, os.getpid()) and psutil.pid_exists(parent):
+                # Another live process runs this server (a second instance on the same
+                # media folder): killing it would make the two fight.
+                raise EmbeddedPostgresDied(
+                    f"PostgreSQL (pid {pid}) already runs on {self.data_dir}, "
+                    f"owned by process {parent}",
+                    returncode=None,
+                )
             logger.warning("stopping a leftover PostgreSQL (pid %d) on %s", pid, self.data_dir)
             proc.send_signal(signal.SIGINT)
             try:

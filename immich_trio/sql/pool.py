@@ -34,6 +34,7 @@ DEFAULT_MAX_IDLE = 300.0
 # Cleanup on return (rollback) gets this long before the connection is discarded.
 RESET_TIMEOUT = 5.0
 MAINTENANCE_INTERVAL = 10.0
+HEALTH_CHECK_READS = 4
 
 Connection = TrioConnection[dict[str, Any]]
 
@@ -181,6 +182,8 @@ class Pool:
                 f"({self.max_size} in use)"
             )
         try:
+            if not self._running:
+                raise PoolClosed("the database pool shut down")
             conn = self._take_idle()
             if conn is None:
                 conn = await self._connect()
@@ -208,8 +211,13 @@ class Pool:
         if conn.closed:
             return False
         try:
-            if _ready(conn.pgconn.socket, WAIT_R):
+            # A server closing the connection sends a FATAL message, then EOF: the second
+            # read sees the EOF and raises. Notifications are read once and done.
+            for _ in range(HEALTH_CHECK_READS):
+                if not _ready(conn.pgconn.socket, WAIT_R):
+                    break
                 conn.pgconn.consume_input()
+                conn.pgconn.is_busy()  # parse what was read
         except (psycopg.OperationalError, OSError):
             return False
         return not conn.closed and conn.pgconn.transaction_status == _IDLE

@@ -66,12 +66,16 @@ async def create_session(
     return row  # type: ignore[no-any-return]
 
 
-async def sessions_of_user(conn: AsyncConnection[Any], user_id: UUID, now: datetime) -> list[dict[str, Any]]:
+async def sessions_of_user(
+    conn: AsyncConnection[Any], user_id: UUID, now: datetime
+) -> list[dict[str, Any]]:
     cur = await conn.execute(SESSIONS_OF_USER, (user_id, now))
     return await cur.fetchall()  # type: ignore[no-any-return]
 
 
-async def session_of_user(conn: AsyncConnection[Any], session_id: UUID, user_id: UUID) -> dict[str, Any] | None:
+async def session_of_user(
+    conn: AsyncConnection[Any], session_id: UUID, user_id: UUID
+) -> dict[str, Any] | None:
     cur = await conn.execute(SESSION_OF_USER, (session_id, user_id))
     return await cur.fetchone()  # type: ignore[no-any-return]
 
@@ -85,11 +89,15 @@ async def delete_session(conn: AsyncConnection[Any], session_id: UUID) -> None:
     await conn.execute(DELETE_SESSION, (session_id,))
 
 
-async def delete_other_sessions(conn: AsyncConnection[Any], user_id: UUID, keep: UUID | None) -> None:
+async def delete_other_sessions(
+    conn: AsyncConnection[Any], user_id: UUID, keep: UUID | None
+) -> None:
     await conn.execute(DELETE_OTHER_SESSIONS, (user_id, keep, keep))
 
 
-async def set_pin_expires(conn: AsyncConnection[Any], session_id: UUID, expires_at: datetime | None) -> None:
+async def set_pin_expires(
+    conn: AsyncConnection[Any], session_id: UUID, expires_at: datetime | None
+) -> None:
     await conn.execute(SET_PIN_EXPIRES, (expires_at, session_id))
 
 
@@ -97,7 +105,9 @@ async def lock_all_sessions(conn: AsyncConnection[Any], user_id: UUID) -> None:
     await conn.execute(LOCK_ALL_SESSIONS, (user_id,))
 
 
-async def set_pending_sync_reset(conn: AsyncConnection[Any], session_id: UUID, value: bool) -> dict[str, Any]:
+async def set_pending_sync_reset(
+    conn: AsyncConnection[Any], session_id: UUID, value: bool
+) -> dict[str, Any]:
     cur = await conn.execute(SET_PENDING_SYNC_RESET, (value, session_id))
     row = await cur.fetchone()
     assert row is not None

@@ -7,6 +7,7 @@ value, or null); passwords and PIN hashes are never selected here.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -30,7 +31,9 @@ ORDER BY u."createdAt" DESC
 
 ID_BY_EMAIL = 'SELECT id FROM "user" WHERE email = %s'
 ID_BY_STORAGE_LABEL = 'SELECT id FROM "user" WHERE "storageLabel" = %s'
-ADMIN_EXISTS = 'SELECT EXISTS (SELECT 1 FROM "user" WHERE "isAdmin" AND "deletedAt" IS NULL) AS exists'
+ADMIN_EXISTS = (
+    'SELECT EXISTS (SELECT 1 FROM "user" WHERE "isAdmin" AND "deletedAt" IS NULL) AS exists'
+)
 
 GET_METADATA = 'SELECT value FROM user_metadata WHERE "userId" = %s AND key = %s'
 UPSERT_METADATA = """
@@ -57,23 +60,35 @@ WHERE "ownerId" = %(owner)s
 # Columns a caller may set through ``update_user`` / ``create_user`` (wire name = column name).
 WRITABLE = frozenset(
     {
-        "email", "name", "password", "pinCode", "avatarColor", "isAdmin", "shouldChangePassword",
-        "storageLabel", "quotaSizeInBytes", "profileImagePath", "profileChangedAt", "status",
+        "email",
+        "name",
+        "password",
+        "pinCode",
+        "avatarColor",
+        "isAdmin",
+        "shouldChangePassword",
+        "storageLabel",
+        "quotaSizeInBytes",
+        "profileImagePath",
+        "profileChangedAt",
+        "status",
         "deletedAt",
     }
 )
 
 
-async def get_user(conn: AsyncConnection[Any], user_id: UUID | str, *, with_deleted: bool = False) -> dict[str, Any] | None:
+async def get_user(
+    conn: AsyncConnection[Any], user_id: UUID | str, *, with_deleted: bool = False
+) -> dict[str, Any] | None:
     cur = await conn.execute(GET_USER, {"id": user_id, "with_deleted": with_deleted})
-    return await cur.fetchone()  # type: ignore[no-any-return]
+    return await cur.fetchone()
 
 
 async def list_users(
     conn: AsyncConnection[Any], *, with_deleted: bool = False, user_id: UUID | str | None = None
 ) -> list[dict[str, Any]]:
     cur = await conn.execute(LIST_USERS, {"with_deleted": with_deleted, "id": user_id})
-    return await cur.fetchall()  # type: ignore[no-any-return]
+    return await cur.fetchall()
 
 
 async def id_by_email(conn: AsyncConnection[Any], email: str) -> UUID | None:
@@ -105,10 +120,12 @@ def _checked(values: Mapping[str, Any]) -> dict[str, Any]:
 async def create_user(conn: AsyncConnection[Any], values: Mapping[str, Any]) -> dict[str, Any]:
     """Insert a user (``password``/``pinCode`` already hashed) and return its DTO row."""
     cols = _checked(values)
-    query = sql.SQL('WITH u AS (INSERT INTO "user" ({cols}) VALUES ({vals}) RETURNING *) SELECT {out} FROM u').format(
+    query = sql.SQL(
+        'WITH u AS (INSERT INTO "user" ({cols}) VALUES ({vals}) RETURNING *) SELECT {out} FROM u'
+    ).format(
         cols=sql.SQL(", ").join(sql.Identifier(c) for c in cols),
         vals=sql.SQL(", ").join(sql.Placeholder(c) for c in cols),
-        out=sql.SQL(USER_COLUMNS),  # type: ignore[arg-type]
+        out=sql.SQL(USER_COLUMNS),
     )
     cur = await conn.execute(query, cols)
     row = await cur.fetchone()
@@ -116,7 +133,9 @@ async def create_user(conn: AsyncConnection[Any], values: Mapping[str, Any]) -> 
     return row  # type: ignore[no-any-return]
 
 
-async def update_user(conn: AsyncConnection[Any], user_id: UUID | str, values: Mapping[str, Any]) -> dict[str, Any] | None:
+async def update_user(
+    conn: AsyncConnection[Any], user_id: UUID | str, values: Mapping[str, Any]
+) -> dict[str, Any] | None:
     """Set the given columns and return the user's DTO row (None if the user is gone)."""
     cols = _checked(values)
     if cols:
@@ -136,7 +155,9 @@ async def get_metadata(conn: AsyncConnection[Any], user_id: UUID | str, key: str
     return row["value"] if row else None
 
 
-async def set_metadata(conn: AsyncConnection[Any], user_id: UUID | str, key: str, value: Any) -> None:
+async def set_metadata(
+    conn: AsyncConnection[Any], user_id: UUID | str, key: str, value: Any
+) -> None:
     await conn.execute(UPSERT_METADATA, (user_id, key, Jsonb(value)))
 
 
@@ -154,8 +175,49 @@ async def asset_statistics(
 ) -> dict[str, int]:
     cur = await conn.execute(
         ASSET_STATISTICS,
-        {"owner": owner_id, "visibility": visibility, "favorite": is_favorite, "trashed": bool(is_trashed)},
+        {
+            "owner": owner_id,
+            "visibility": visibility,
+            "favorite": is_favorite,
+            "trashed": bool(is_trashed),
+        },
     )
     row = await cur.fetchone()
     assert row is not None
     return {"images": row["images"], "videos": row["videos"], "total": row["total"]}
+
+
+# Albums owned by the user follow its soft deletion and restoration.
+SOFT_DELETE_ALBUMS = """
+UPDATE album SET "deletedAt" = %s
+WHERE "deletedAt" IS NULL
+  AND id IN (SELECT "albumId" FROM album_user WHERE "userId" = %s AND role = 'owner')
+"""
+RESTORE_ALBUMS = """
+UPDATE album SET "deletedAt" = NULL
+WHERE "deletedAt" IS NOT NULL
+  AND id IN (SELECT "albumId" FROM album_user WHERE "userId" = %s AND role = 'owner')
+"""
+# Usage counts the user's own uploads (not external libraries, not hidden motion parts).
+SYNC_USAGE = """
+UPDATE "user" SET "quotaUsageInBytes" = (
+    SELECT coalesce(sum(e."fileSizeInByte"), 0)::bigint
+    FROM asset a JOIN asset_exif e ON e."assetId" = a.id
+    WHERE a."ownerId" = %(id)s AND a."libraryId" IS NULL AND a.visibility <> 'hidden'
+)
+WHERE id = %(id)s
+"""
+
+
+async def soft_delete_albums(
+    conn: AsyncConnection[Any], user_id: UUID | str, when: datetime
+) -> None:
+    await conn.execute(SOFT_DELETE_ALBUMS, (when, user_id))
+
+
+async def restore_albums(conn: AsyncConnection[Any], user_id: UUID | str) -> None:
+    await conn.execute(RESTORE_ALBUMS, (user_id,))
+
+
+async def sync_usage(conn: AsyncConnection[Any], user_id: UUID | str) -> None:
+    await conn.execute(SYNC_USAGE, {"id": user_id})

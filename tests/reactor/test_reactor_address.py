@@ -36,7 +36,7 @@ async def test_full_inbox_makes_send_wait_and_send_nowait_raise(
     assert sent_at == []
     await nursery.start(counter.run)  # the consumer frees room: the sender proceeds
     await trio.lowlevel.checkpoint()
-    total = await addr.ask(lambda reply_to: GetTotal(reply_to=reply_to))
+    total: int = await addr.ask(lambda reply_to: GetTotal(reply_to=reply_to))
     assert sent_at == [start + 1]
     assert total == 6
     stats = addr.statistics()
@@ -48,7 +48,7 @@ async def test_ask_returns_the_answer(nursery: trio.Nursery) -> None:
     await nursery.start(counter.run)
     await counter.address.send(Add(value=9))
     with trio.fail_after(1):
-        half = await counter.address.ask(lambda r: Divide(by=2, reply_to=r))
+        half: float = await counter.address.ask(lambda r: Divide(by=2, reply_to=r))
     assert half == 4.5
 
 

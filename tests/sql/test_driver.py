@@ -133,6 +133,9 @@ async def test_listen_notify(empty_db_url: str, conn: Conn) -> None:
                     async for _ in gen:
                         pytest.fail("no notification was sent")
             assert scope.cancelled_caught
+            # psycopg's own timeout works too (it is driven by the Trio clock).
+            async with aclosing(conn.notifies(timeout=0.1)) as gen:
+                assert [n async for n in gen] == []
             cur = await conn.execute("SELECT 3 AS three")
             assert await cur.fetchone() == {"three": 3}
         finally:
@@ -240,3 +243,17 @@ async def test_host_names_are_resolved_with_trio() -> None:
     assert await _resolve_attempts({"host": "10.1.2.3"}) == [
         {"host": "10.1.2.3", "hostaddr": "10.1.2.3"}
     ]
+
+
+async def test_pipeline_and_executemany(conn: Conn) -> None:
+    with trio.fail_after(CAP):
+        await conn.execute("CREATE TABLE t (v int)")
+        async with conn.pipeline():
+            await conn.execute("INSERT INTO t VALUES (1)")
+            await conn.execute("INSERT INTO t VALUES (2)")
+            cur = await conn.execute("SELECT count(*) AS n FROM t")
+        assert await cur.fetchone() == {"n": 2}
+        cur = conn.cursor()
+        await cur.executemany("INSERT INTO t VALUES (%s)", [(i,) for i in range(100)])
+        cur = await conn.execute("SELECT count(*) AS n FROM t")
+        assert await cur.fetchone() == {"n": 102}

@@ -549,3 +549,37 @@ def test_asset_edit_maintains_is_edited(conn: psycopg.Connection[tuple[Any, ...]
     conn.execute('DELETE FROM asset_edit WHERE "assetId" = %s', [asset])
     assert not is_edited()
     assert count(conn, "asset_edit_audit") == 2
+
+
+def test_search_helpers(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    row = conn.execute(
+        """
+        SELECT f_unaccent('Ça Éléphant'), f_concat_ws(' ', ARRAY['a', 'b']),
+               earth_distance(ll_to_earth_public(48.8566, 2.3522), ll_to_earth_public(51.5072, -0.1276)),
+               earth_box(ll_to_earth_public(48.8566, 2.3522), 5000) @> ll_to_earth_public(48.86, 2.35)
+        """
+    ).fetchone()
+    assert row is not None
+    unaccented, joined, paris_london_m, inside = row
+    assert (unaccented, joined, inside) == ("Ca Elephant", "a b", True)
+    assert 340_000 < paris_london_m < 346_000
+
+
+def test_vector_tables(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    if not has_vector(conn):
+        pytest.skip("no vector extension on this server")
+    owner = new_user(conn, "a@example.com")
+    assets = [new_asset(conn, owner, bytes([i]) * 20) for i in range(2)]
+    for i, asset in enumerate(assets):
+        embedding = "[" + ",".join(["1"] * (i + 1) + ["0"] * (511 - i)) + "]"
+        conn.execute(
+            'INSERT INTO smart_search ("assetId", embedding) VALUES (%s, %s::vector)',
+            [asset, embedding],
+        )
+    probe = "[" + ",".join(["1"] + ["0"] * 511) + "]"
+    rows = conn.execute(
+        'SELECT "assetId" FROM smart_search ORDER BY embedding <=> %s::vector', [probe]
+    ).fetchall()
+    assert [r[0] for r in rows] == assets
+    conn.execute("DELETE FROM asset WHERE id = %s", [assets[0]])
+    assert count(conn, "smart_search") == 1

@@ -108,6 +108,8 @@ def _parse_offset(value: Any) -> timedelta | None:
         return None
     if isinstance(value, int | float):
         delta = timedelta(hours=float(value))
+    elif str(value).strip().upper() in ("Z", "UTC", "GMT"):
+        delta = timedelta(0)
     else:
         m = _OFFSET_RE.match(str(value))
         if m is None:
@@ -216,7 +218,7 @@ def _zone_from_utc_delta(tags: Mapping[str, Any]) -> Zone | None:
     return offset_zone(delta)
 
 
-def _to_ms(value: datetime) -> datetime:
+def to_ms(value: datetime) -> datetime:
     """Immich keeps JavaScript dates: millisecond precision."""
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
@@ -244,8 +246,8 @@ def capture_dates(date: ExifDate, zone: Zone | None, *, is_video: bool) -> Captu
     if time_zone is None and (date.raw.rstrip().endswith(("Z", "+00:00"))):
         time_zone = "UTC+0"
     return CaptureDates(
-        date_time_original=_to_ms(instant.astimezone(UTC)),
-        local_date_time=_to_ms(local.replace(tzinfo=UTC)),
+        date_time_original=to_ms(instant.astimezone(UTC)),
+        local_date_time=to_ms(local.replace(tzinfo=UTC)),
         time_zone=time_zone,
     )
 

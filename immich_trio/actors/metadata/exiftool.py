@@ -92,7 +92,7 @@ def _encode_arg(arg: str | bytes | os.PathLike[str]) -> bytes:
     return raw + b"\n"
 
 
-def _file_arg(path: str | os.PathLike[str]) -> str | bytes:
+def _file_arg(path: str | bytes | os.PathLike[str]) -> bytes:
     """Absolute path, so a name starting with '-' is never taken for an option."""
     return os.path.abspath(os.fsencode(path))
 
@@ -179,6 +179,11 @@ class Exiftool:
 
     async def execute(self, *args: str | bytes | os.PathLike[str]) -> bytes:
         """Run one exiftool command; return its stdout (raw bytes)."""
+        stdout, _ = await self.execute_with_stderr(*args)
+        return stdout
+
+    async def execute_with_stderr(self, *args: str | bytes | os.PathLike[str]) -> tuple[bytes, str]:
+        """Run one exiftool command; return its stdout and the tail of its stderr."""
         if self._closed:
             raise ExiftoolError("exiftool client is closed")
         async with self._lock:
@@ -233,20 +238,20 @@ class Exiftool:
                     path=_describe(args),
                     stderr=(stderr or b"").decode("utf-8", "replace") or "; ".join(broken),
                 )
-            return stdout
+            return stdout, (stderr or b"").decode("utf-8", "replace").strip()
 
     async def read_tags(
-        self, path: str | os.PathLike[str], *, extract_embedded: bool = False
+        self, path: str | bytes | os.PathLike[str], *, extract_embedded: bool = False
     ) -> Tags:
         """All tags of one file as a flat dict (see the module docstring for the format)."""
         args: list[str | bytes] = list(READ_ARGS)
         if extract_embedded:
             args.append(EXTRACT_EMBEDDED_ARG)
         args.append(_file_arg(path))
-        out = await self.execute(*args)
+        out, stderr = await self.execute_with_stderr(*args)
         text = out.decode("utf-8", "surrogateescape").strip()
         if not text:
-            raise ExiftoolError("exiftool returned no tags", path=os.fsdecode(path))
+            raise ExiftoolError("exiftool returned no tags", path=os.fsdecode(path), stderr=stderr)
         try:
             records = json.loads(text)
         except ValueError as exc:
@@ -277,10 +282,12 @@ class Exiftool:
         return out.decode("ascii", "replace").strip()
 
     async def aclose(self) -> None:
+        """Stop the process: politely when idle, killed when a request is still running
+        (that request then fails with ``ExiftoolError``)."""
         self._closed = True
         if self._process is not None:
             process, self._process = self._process, None
-            await process.aclose(graceful=True)
+            await process.aclose(graceful=not self._lock.locked())
 
 
 def _utf8_copy(path: str) -> str:

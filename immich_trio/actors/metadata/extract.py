@@ -11,10 +11,8 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
-
-import attrs
 
 from immich_trio.actors.metadata.dates import (
     DATE_TAGS,
@@ -25,7 +23,25 @@ from immich_trio.actors.metadata.dates import (
     first_date,
     gps_position,
     infer_zone,
+    to_ms,
 )
+from immich_trio.actors.metadata.records import (
+    EXIF_COLUMN_NAMES,
+    ExifRecord,
+    ExtractedMetadata,
+    FileFacts,
+    VideoFacts,
+)
+
+__all__ = [
+    "EXIF_COLUMN_NAMES",
+    "ExifRecord",
+    "ExtractedMetadata",
+    "FileFacts",
+    "VideoFacts",
+    "extract_metadata",
+    "merge_tags",
+]
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 #: media-types flag "heif": EXIF Orientation ignored, QuickTime Rotation used instead.
@@ -65,120 +81,6 @@ FILE_SYSTEM_TAGS = frozenset(
 
 _IMAGE_SIZE_RE = re.compile(r"^\s*(\d+)\s*[x ]\s*(\d+)\s*$")
 _LEADING_INT_RE = re.compile(r"^\s*(-?\d+)")
-
-
-@attrs.frozen(kw_only=True)
-class FileFacts:
-    """What the job knows besides the tags: stat of the original and the asset's dates."""
-
-    size: int
-    mtime: datetime  # aware
-    birthtime: datetime | None = None
-    file_created_at: datetime  # the asset's current value (from the upload form)
-    file_modified_at: datetime
-
-
-@attrs.frozen(kw_only=True)
-class VideoFacts:
-    """ffprobe's view of the first video stream (videos and .gif); not computed here."""
-
-    width: int | None = None
-    height: int | None = None
-    rotation: int = 0  # degrees, counter-clockwise (ffprobe display matrix)
-    duration_seconds: float | None = None
-    fps: float | None = None
-
-
-@attrs.frozen(kw_only=True)
-class ExifRecord:
-    """One ``asset_exif`` row, minus assetId/updatedAt/updateId/lockedProperties."""
-
-    make: str | None
-    model: str | None
-    exif_image_width: int | None
-    exif_image_height: int | None
-    file_size_in_byte: int | None
-    orientation: str | None
-    date_time_original: datetime | None
-    modify_date: datetime | None
-    time_zone: str | None
-    lens_model: str | None
-    f_number: float | None
-    focal_length: float | None
-    iso: int | None
-    exposure_time: str | None
-    latitude: float | None
-    longitude: float | None
-    city: str | None = None
-    state: str | None = None
-    country: str | None = None
-    description: str
-    projection_type: str | None
-    rating: int | None
-    profile_description: str | None
-    colorspace: str | None
-    bits_per_sample: int | None
-    fps: float | None
-    live_photo_cid: str | None
-    auto_stack_id: str | None
-    tags: tuple[str, ...] | None
-
-    def columns(self, *, locked: frozenset[str] = frozenset()) -> dict[str, Any]:
-        """Column name → value, without the columns in ``lockedProperties`` (user edits)."""
-        out: dict[str, Any] = {}
-        for field in attrs.fields(ExifRecord):
-            name = EXIF_COLUMN_NAMES[field.name]
-            if name in locked:
-                continue
-            value = getattr(self, field.name)
-            out[name] = list(value) if isinstance(value, tuple) else value
-        return out
-
-
-EXIF_COLUMN_NAMES: Mapping[str, str] = {
-    "make": "make",
-    "model": "model",
-    "exif_image_width": "exifImageWidth",
-    "exif_image_height": "exifImageHeight",
-    "file_size_in_byte": "fileSizeInByte",
-    "orientation": "orientation",
-    "date_time_original": "dateTimeOriginal",
-    "modify_date": "modifyDate",
-    "time_zone": "timeZone",
-    "lens_model": "lensModel",
-    "f_number": "fNumber",
-    "focal_length": "focalLength",
-    "iso": "iso",
-    "exposure_time": "exposureTime",
-    "latitude": "latitude",
-    "longitude": "longitude",
-    "city": "city",
-    "state": "state",
-    "country": "country",
-    "description": "description",
-    "projection_type": "projectionType",
-    "rating": "rating",
-    "profile_description": "profileDescription",
-    "colorspace": "colorspace",
-    "bits_per_sample": "bitsPerSample",
-    "fps": "fps",
-    "live_photo_cid": "livePhotoCID",
-    "auto_stack_id": "autoStackId",
-    "tags": "tags",
-}
-
-
-@attrs.frozen(kw_only=True)
-class ExtractedMetadata:
-    """``asset_exif`` plus the ``asset`` columns metadata extraction sets."""
-
-    exif: ExifRecord
-    file_created_at: datetime
-    local_date_time: datetime
-    file_modified_at: datetime
-    duration_ms: int | None
-    width: int | None  # display dimensions (sideways orientations swapped)
-    height: int | None
 
 
 def merge_tags(
@@ -230,10 +132,11 @@ def extract_metadata(
         candidates = [facts.file_created_at, facts.mtime]
         if facts.birthtime is not None:
             candidates.append(facts.birthtime)
-        earliest = min(d.astimezone(UTC) for d in candidates)
+        earliest = to_ms(min(d.astimezone(UTC) for d in candidates))
         date_time_original = local_date_time = earliest
         time_zone = None
 
+    mtime = to_ms(facts.mtime.astimezone(UTC))
     orientation = _orientation(tags, file_tags, ext, video)
     width, height = _exif_dimensions(tags, video)
     display_w, display_h = width, height
@@ -253,7 +156,7 @@ def extract_metadata(
         file_size_in_byte=facts.size,
         orientation=str(orientation) if orientation is not None else None,
         date_time_original=date_time_original,
-        modify_date=facts.mtime.astimezone(UTC),
+        modify_date=mtime,
         time_zone=time_zone,
         lens_model=_lens_model(tags),
         f_number=_number(tags.get("FNumber")),
@@ -277,7 +180,7 @@ def extract_metadata(
         exif=exif,
         file_created_at=date_time_original,
         local_date_time=local_date_time,
-        file_modified_at=facts.mtime.astimezone(UTC),
+        file_modified_at=mtime,
         duration_ms=_duration_ms(file_tags, ext, is_video, video),
         width=display_w,
         height=display_h,

@@ -20,6 +20,7 @@ import attrs
 import numpy as np
 import pillow_heif
 import pillow_jxl  # noqa: F401  (registers the JPEG XL plugin with Pillow)
+import pyvips
 from PIL import Image
 
 from .colour import (
@@ -32,6 +33,7 @@ from .colour import (
     tone_map_hdr,
     transform_to,
 )
+from .container import isobmff_truncated
 from .options import Colorspace, ThumbnailError, ThumbnailOptions, ThumbnailResult
 from .raw import RAW_EXTENSIONS, decode_raw
 from .thumbhash import MAX_SIDE as THUMBHASH_MAX_SIDE
@@ -42,6 +44,9 @@ __all__ = ["WEB_SUPPORTED_EXTENSIONS", "generate_image_thumbnails", "needs_fulls
 pillow_heif.register_heif_opener()
 # Immich decodes with no pixel limit; Pillow's bomb check would reject big panoramas.
 Image.MAX_IMAGE_PIXELS = None
+# libvips' operation cache would keep decoded originals alive (and serve stale pixels when a
+# file is replaced under the same name); every decode here is of a different file anyway.
+pyvips.cache_set_max(0)
 
 WEB_SUPPORTED_EXTENSIONS = frozenset({".avif", ".bmp", ".gif", ".jpeg", ".jpg", ".png", ".webp"})
 _HEAD_BYTES = 256 * 1024  # enough to hold a HEIF/AVIF `meta` box
@@ -129,19 +134,26 @@ def _render(
         image = _convert(_orient(image, decoded.orientation), decoded.icc, target)
         preview = _resize(image, _fit_outside(width, height, options.preview.size))
         fo = options.fullsize
-        outputs.append((fullsize_path, _encode(image, fo.format, fo.quality, fo.progressive, out_icc)))  # type: ignore[arg-type]
+        assert fullsize_path is not None
+        outputs.append(
+            (fullsize_path, _encode(image, fo.format, fo.quality, fo.progressive, out_icc))
+        )
         fullsize_size = image.size
     else:
         pw, ph = _fit_outside(width, height, options.preview.size)
         preview = _resize(image, (ph, pw) if swap else (pw, ph))
         preview = _convert(_orient(preview, decoded.orientation), decoded.icc, target)
         if fullsize_path is not None and decoded.embedded_jpeg is not None:
-            outputs.append((fullsize_path, _with_orientation(decoded.embedded_jpeg, decoded.orientation)))
+            outputs.append(
+                (fullsize_path, _with_orientation(decoded.embedded_jpeg, decoded.orientation))
+            )
             fullsize_size = (width, height)
     thumbnail = _resize(preview, _fit_outside(width, height, options.thumbnail.size))
     po, to = options.preview, options.thumbnail
     outputs.append((preview_path, _encode(preview, po.format, po.quality, po.progressive, out_icc)))
-    outputs.append((thumbnail_path, _encode(thumbnail, to.format, to.quality, to.progressive, out_icc)))
+    outputs.append(
+        (thumbnail_path, _encode(thumbnail, to.format, to.quality, to.progressive, out_icc))
+    )
 
     small = _resize(thumbnail, _fit_inside(*thumbnail.size, THUMBHASH_MAX_SIDE)).convert("RGBA")
     result = ThumbnailResult(
@@ -182,7 +194,10 @@ def _decode(source: Path, short_side: int | None, options: ThumbnailOptions) -> 
         )
     with source.open("rb") as f:
         head = f.read(_HEAD_BYTES)
-    cicp = read_cicp(head) if head[4:8] == b"ftyp" else None
+        is_isobmff = head[4:8] == b"ftyp"
+        if is_isobmff and isobmff_truncated(f, os.fstat(f.fileno()).st_size):
+            raise ThumbnailError(f"{source.name}: file is truncated (incomplete HEIF/AVIF data)")
+    cicp = read_cicp(head) if is_isobmff else None
     if cicp is not None and cicp.is_hdr:
         return _decode_hdr(source, cicp, short_side)
     image = Image.open(source)
@@ -214,33 +229,31 @@ def _cicp_profile(cicp: Cicp) -> bytes | None:
 
 def _decode_hdr(source: Path, cicp: Cicp, short_side: int | None) -> _Decoded:
     """PQ/HLG HEIF or AVIF: shrink the signal, then tone-map to SDR in its own primaries."""
-    signal: np.ndarray
     alpha: np.ndarray | None = None
     try:
-        import pyvips
-
-        vimage = pyvips.Image.new_from_file(str(source), access="sequential")
+        vimage = pyvips.Image.new_from_file(str(source))
         width, height = vimage.width, vimage.height
         if short_side is not None and min(width, height) > short_side:
             vimage = vimage.resize(short_side / min(width, height), kernel="lanczos3")
-        peak = 65535.0 if vimage.format == "ushort" else 255.0
-        dtype = np.uint16 if vimage.format == "ushort" else np.uint8
+        wide = vimage.format == "ushort"
         pixels = np.ndarray(
-            buffer=vimage.write_to_memory(), dtype=dtype, shape=(vimage.height, vimage.width, vimage.bands)
+            buffer=vimage.write_to_memory(),
+            dtype=np.uint16 if wide else np.uint8,
+            shape=(vimage.height, vimage.width, vimage.bands),
         )
+        max_code = 65535 if wide else 255
     except Exception:
         # No libheif decoder for this file in libvips (HEVC): take Pillow's 8-bit pixels.
-        pil = Image.open(source)
-        width, height = pil.size
-        pil = pil.convert("RGBA" if "A" in pil.mode else "RGB")
+        opened = Image.open(source)
+        width, height = opened.size
+        pil = opened.convert("RGBA" if "A" in opened.mode else "RGB")
         if short_side is not None and min(width, height) > short_side:
             pil = _resize(pil, _fit_outside(width, height, short_side))
         pixels = np.asarray(pil)
-        peak = 255.0
-    signal = pixels[..., :3].astype(np.float32) / peak
+        max_code = 255
     if pixels.shape[-1] == 4:
-        alpha = (pixels[..., 3].astype(np.float32) / peak * 255.0 + 0.5).astype(np.uint8)
-    rgb = tone_map_hdr(signal, cicp.transfer)  # type: ignore[arg-type]
+        alpha = (pixels[..., 3] >> 8).astype(np.uint8) if max_code == 65535 else pixels[..., 3]
+    rgb = tone_map_hdr(np.ascontiguousarray(pixels[..., :3]), max_code, cicp.transfer)
     image = Image.fromarray(rgb, "RGB")
     if alpha is not None:
         image.putalpha(Image.fromarray(alpha, "L"))
@@ -258,7 +271,9 @@ def _normalise_mode(image: Image.Image) -> Image.Image:
             data = data / 257.0
         image = Image.fromarray(np.clip(data + 0.5, 0, 255).astype(np.uint8), "L")
         mode = "L"
-    has_alpha = mode in ("RGBA", "LA", "La", "PA", "RGBa") or (mode == "P" and "transparency" in image.info)
+    has_alpha = mode in ("RGBA", "LA", "La", "PA", "RGBa") or (
+        mode == "P" and "transparency" in image.info
+    )
     if has_alpha:
         image = image.convert("RGBA")
         if image.getchannel("A").getextrema()[0] == 255:
@@ -316,7 +331,9 @@ def _resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
 # -- encoding and writing ---------------------------------------------------------------------
 
 
-def _encode(image: Image.Image, fmt: str, quality: int, progressive: bool, icc: bytes | None) -> bytes:
+def _encode(
+    image: Image.Image, fmt: str, quality: int, progressive: bool, icc: bytes | None
+) -> bytes:
     buffer = io.BytesIO()
     extra: dict[str, object] = {"icc_profile": icc} if icc else {}
     if fmt == "jpeg":
@@ -326,7 +343,14 @@ def _encode(image: Image.Image, fmt: str, quality: int, progressive: bool, icc: 
             flat.paste(image, mask=image.getchannel("A"))
             image = flat
         subsampling = 0 if quality >= 80 else 2  # 4:4:4 from q80 up, like Immich
-        image.save(buffer, "JPEG", quality=quality, progressive=progressive, subsampling=subsampling, **extra)
+        image.save(
+            buffer,
+            "JPEG",
+            quality=quality,
+            progressive=progressive,
+            subsampling=subsampling,
+            **extra,
+        )
     else:
         image.save(buffer, "WEBP", quality=quality, **extra)
     return buffer.getvalue()
@@ -354,7 +378,9 @@ def _write_all(outputs: list[tuple[Path, bytes]]) -> None:
         for path in written:
             with contextlib.suppress(OSError):
                 path.unlink()
-        raise ThumbnailError(f"cannot write {exc.filename or 'thumbnail'}: {exc.strerror or exc}") from exc
+        raise ThumbnailError(
+            f"cannot write {exc.filename or 'thumbnail'}: {exc.strerror or exc}"
+        ) from exc
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

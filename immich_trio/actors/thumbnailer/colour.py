@@ -8,7 +8,6 @@ import functools
 import hashlib
 import io
 import struct
-from typing import Literal
 
 import attrs
 import numpy as np
@@ -96,7 +95,11 @@ def read_cicp(path_or_head: bytes) -> Cicp | None:
                 if kind3 != b"ipco":
                     continue
                 for kind4, start4, end4 in _iter_boxes(data, start3, end3):
-                    if kind4 == b"colr" and end4 - start4 >= 11 and data[start4 : start4 + 4] == b"nclx":
+                    if (
+                        kind4 == b"colr"
+                        and end4 - start4 >= 11
+                        and data[start4 : start4 + 4] == b"nclx"
+                    ):
                         prim, trc, mat = struct.unpack_from(">HHH", data, start4 + 4)
                         return Cicp(prim, trc, mat, bool(data[start4 + 10] & 0x80))
     return None
@@ -108,11 +111,17 @@ def _s15f16(value: float) -> bytes:
 
 def _mluc(text: str) -> bytes:
     encoded = text.encode("utf-16-be")
-    return b"mluc" + bytes(4) + struct.pack(">II2s2sII", 1, 12, b"en", b"US", len(encoded), 28) + encoded
+    return (
+        b"mluc"
+        + bytes(4)
+        + struct.pack(">II2s2sII", 1, 12, b"en", b"US", len(encoded), 28)
+        + encoded
+    )
 
 
 def _rgb_to_xyz_d50(primaries: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """(RGB -> XYZ matrix adapted to D50, the D65 -> D50 chromatic adaptation matrix)."""
+
     def xyz(xy: tuple[float, float]) -> npt.NDArray[np.float64]:
         x, y = xy
         return np.array([x / y, 1.0, (1 - x - y) / y])
@@ -131,8 +140,11 @@ def _rgb_to_xyz_d50(primaries: int) -> tuple[npt.NDArray[np.float64], npt.NDArra
 def rgb_icc(primaries: int, description: str) -> bytes:
     """A compact ICC v4 matrix/TRC display profile with the sRGB transfer curve."""
     matrix, chad = _rgb_to_xyz_d50(primaries)
-    trc = b"para" + bytes(4) + struct.pack(">HH", 3, 0) + b"".join(
-        _s15f16(v) for v in (2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045)
+    trc = (
+        b"para"
+        + bytes(4)
+        + struct.pack(">HH", 3, 0)
+        + b"".join(_s15f16(v) for v in (2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045))
     )
     tags: list[tuple[bytes, bytes]] = [
         (b"desc", _mluc(description)),
@@ -221,44 +233,60 @@ def transform_to(image: Image.Image, source_icc: bytes, target: Colorspace) -> I
     return transform.apply(image)
 
 
-def _pq_to_nits(e: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+def _pq_to_nits(e: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     m1, m2 = 2610 / 16384, 2523 / 4096 * 128
     c1, c2, c3 = 3424 / 4096, 2413 / 4096 * 32, 2392 / 4096 * 32
     p = np.power(np.clip(e, 0.0, 1.0), 1 / m2)
-    return np.asarray(
-        10000.0 * np.power(np.maximum(p - c1, 0.0) / (c2 - c3 * p), 1 / m1), dtype=np.float32
-    )
+    return np.asarray(10000.0 * np.power(np.maximum(p - c1, 0.0) / (c2 - c3 * p), 1 / m1))
 
 
-def _hlg_to_nits(e: npt.NDArray[np.float32], peak: float = 1000.0) -> npt.NDArray[np.float32]:
+def _hlg_to_scene(e: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     a, b, c = 0.17883277, 0.28466892, 0.55991073
     e = np.clip(e, 0.0, 1.0)
-    scene = np.where(e <= 0.5, e * e / 3.0, (np.exp((e - c) / a) + b) / 12.0)
-    # OOTF: system gamma 1.2 on luminance for a 1000 nit display.
-    luma = np.maximum(0.2627 * scene[..., 0] + 0.6780 * scene[..., 1] + 0.0593 * scene[..., 2], 1e-9)
-    return np.asarray(peak * scene * np.power(luma, 0.2)[..., None], dtype=np.float32)
+    with np.errstate(over="ignore"):
+        return np.asarray(np.where(e <= 0.5, e * e / 3.0, (np.exp((e - c) / a) + b) / 12.0))
 
 
-def _srgb_encode(linear: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    x = np.clip(linear, 0.0, 1.0)
-    return np.asarray(
-        np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055), dtype=np.float32
-    )
+_ENCODE_STEPS = 65535
+
+
+@functools.cache
+def _signal_lut(transfer: int, max_code: int) -> npt.NDArray[np.float32]:
+    """Code value -> linear light (PQ: relative to SDR white; HLG: scene light 0..1)."""
+    e = np.arange(max_code + 1, dtype=np.float64) / max_code
+    linear = _pq_to_nits(e) / SDR_WHITE_NITS if transfer == TRANSFER_PQ else _hlg_to_scene(e)
+    return linear.astype(np.float32)
+
+
+@functools.cache
+def _srgb_lut() -> npt.NDArray[np.uint8]:
+    """Linear 0..1 in 65536 steps -> 8-bit sRGB-encoded value."""
+    x = np.arange(_ENCODE_STEPS + 1, dtype=np.float64) / _ENCODE_STEPS
+    encoded = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+    return np.asarray(np.rint(encoded * 255.0), dtype=np.uint8)
 
 
 def tone_map_hdr(
-    rgb: npt.NDArray[np.floating], transfer: Literal[16, 18]
+    signal: npt.NDArray[np.uint8] | npt.NDArray[np.uint16], max_code: int, transfer: int
 ) -> npt.NDArray[np.uint8]:
-    """HDR signal (0..1 floats, PQ or HLG) -> 8-bit SDR with the sRGB curve, same primaries.
+    """HDR code values (PQ or HLG, 0..max_code) -> 8-bit SDR with the sRGB curve, same primaries.
 
     Reference white (203 nits) becomes SDR white; highlights above it are compressed with an
     extended Reinhard curve on max(R, G, B), which keeps hues instead of bleaching them.
+    Look-up tables keep this at a few tens of ms for a preview-sized image.
     """
-    signal = rgb.astype(np.float32)
-    nits = _pq_to_nits(signal) if transfer == TRANSFER_PQ else _hlg_to_nits(signal)
-    linear = nits / SDR_WHITE_NITS
-    peak = max(float(linear.max()), 1.0)
-    m = np.maximum(linear.max(axis=-1, keepdims=True), 1e-6)
-    mapped = m * (1.0 + m / (peak * peak)) / (1.0 + m)
-    out = _srgb_encode(linear * (mapped / m))
-    return np.asarray(np.rint(out * 255.0), dtype=np.uint8)
+    linear = _signal_lut(transfer, max_code)[signal]
+    if transfer == TRANSFER_HLG:
+        # OOTF for a 1000 nit display: system gamma 1.2 on luminance, then relative to 203 nits.
+        luma = 0.2627 * linear[..., 0] + 0.6780 * linear[..., 1] + 0.0593 * linear[..., 2]
+        gain = np.power(np.maximum(luma, 1e-6), np.float32(0.2)) * np.float32(
+            1000.0 / SDR_WHITE_NITS
+        )
+        linear *= gain[..., None]
+    m = linear.max(axis=-1)
+    peak = max(float(m.max(initial=0.0)), 1.0)
+    ratio = (1.0 + m / np.float32(peak * peak)) / (1.0 + m)
+    linear *= ratio[..., None]
+    np.clip(linear, 0.0, 1.0, out=linear)
+    index = (linear * np.float32(_ENCODE_STEPS) + np.float32(0.5)).astype(np.uint16)
+    return _srgb_lut()[index]

@@ -38,7 +38,9 @@ class RawDecoded:
     full_height: int
 
 
-def decode_raw(source: Path, *, short_side: int | None, min_embedded: int, extract_embedded: bool) -> RawDecoded:
+def decode_raw(
+    source: Path, *, short_side: int | None, min_embedded: int, extract_embedded: bool
+) -> RawDecoded:
     """Decode ``source``. ``short_side`` is the smallest short side worth decoding (None: full
     resolution); an embedded preview is used only when its short side is >= ``min_embedded``."""
     with rawpy.imread(str(source)) as raw:
@@ -51,7 +53,9 @@ def decode_raw(source: Path, *, short_side: int | None, min_embedded: int, extra
                     width, height = preview.size
                     if short_side is not None and min(width, height) > short_side:
                         scale = short_side / min(width, height)
-                        preview.draft(preview.mode, (max(1, int(width * scale)), max(1, int(height * scale))))
+                        preview.draft(
+                            preview.mode, (max(1, int(width * scale)), max(1, int(height * scale)))
+                        )
                     preview.load()
                     return RawDecoded(
                         image=preview,

@@ -45,9 +45,7 @@ def _triangle(nx: int, ny: int) -> list[tuple[int, int]]:
     return [(cy, cx) for cy in range(ny) for cx in range(nx) if cx * ny < nx * (ny - cy)]
 
 
-def _encode_channel(
-    channel: _FloatArray, nx: int, ny: int
-) -> tuple[float, list[float], float]:
+def _encode_channel(channel: _FloatArray, nx: int, ny: int) -> tuple[float, list[float], float]:
     h, w = channel.shape
     # All 2-D DCT coefficients at once: Cy (ny x h) @ channel (h x w) @ Cx^T (w x nx).
     coeffs = _cosines(h, ny) @ channel @ _cosines(w, nx).T / (w * h)
@@ -69,7 +67,9 @@ def _encode_channel(
 def rgba_to_thumbhash(width: int, height: int, rgba: bytes | npt.NDArray[np.uint8]) -> bytes:
     """Encode ``width`` x ``height`` RGBA pixels (8 bits, row-major) into a ThumbHash."""
     if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
-        raise ValueError(f"thumbhash needs an image of at most {MAX_SIDE}x{MAX_SIDE}, got {width}x{height}")
+        raise ValueError(
+            f"thumbhash needs an image of at most {MAX_SIDE}x{MAX_SIDE}, got {width}x{height}"
+        )
     pixels = np.frombuffer(rgba, dtype=np.uint8) if isinstance(rgba, bytes) else rgba
     if pixels.size != width * height * 4:
         raise ValueError(f"expected {width * height * 4} RGBA bytes, got {pixels.size}")
@@ -135,22 +135,22 @@ def _header(thumbhash: bytes) -> tuple[int, int, bool, bool]:
     return header24, header16, bool(header24 >> 23), bool(header16 >> 15)
 
 
-def _lpq_to_rgb(l: float | _FloatArray, p: float | _FloatArray, q: float | _FloatArray) -> tuple[
-    float | _FloatArray, float | _FloatArray, float | _FloatArray
-]:
-    b = l - 2.0 / 3.0 * p
-    r = (3.0 * l - b + q) / 2.0
+def _lpq_to_rgb(
+    lum: float | _FloatArray, p: float | _FloatArray, q: float | _FloatArray
+) -> tuple[float | _FloatArray, float | _FloatArray, float | _FloatArray]:
+    b = lum - 2.0 / 3.0 * p
+    r = (3.0 * lum - b + q) / 2.0
     return r, r - q, b
 
 
 def thumbhash_to_average_rgba(thumbhash: bytes) -> tuple[float, float, float, float]:
     """The average colour (r, g, b, a in 0..1) a ThumbHash encodes."""
     header24, _, has_alpha, _ = _header(thumbhash)
-    l = (header24 & 63) / 63
+    lum = (header24 & 63) / 63
     p = ((header24 >> 6) & 63) / 31.5 - 1
     q = ((header24 >> 12) & 63) / 31.5 - 1
     a = (thumbhash[5] & 15) / 15 if has_alpha else 1.0
-    r, g, b = _lpq_to_rgb(l, p, q)
+    r, g, b = _lpq_to_rgb(lum, p, q)
     return (
         min(1.0, max(0.0, float(r))),
         min(1.0, max(0.0, float(g))),
@@ -210,11 +210,11 @@ def thumbhash_to_rgba(thumbhash: bytes) -> tuple[int, int, bytes]:
         fx = _cosines(w, nx)  # nx x w
         return dc + fy @ coeffs @ fx
 
-    l = synth(l_ac, l_dc)
+    lum = synth(l_ac, l_dc)
     p = synth(p_ac, p_dc)
     q = synth(q_ac, q_dc)
     a = synth(a_ac, a_dc) if a_ac is not None else np.ones((h, w))
-    r, g, b = _lpq_to_rgb(l, p, q)
+    r, g, b = _lpq_to_rgb(lum, p, q)
     stacked = np.stack([r, g, b, a], axis=-1)
     pixels = np.clip(np.rint(stacked * 255.0), 0, 255).astype(np.uint8)
     return w, h, pixels.tobytes()

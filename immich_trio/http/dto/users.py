@@ -16,7 +16,18 @@ import attrs
 from immich_trio.http.dto import OMIT, _Omit, _parse_datetime
 
 # UserAvatarColor, in the spec's order: the fallback colour is picked by index in this tuple.
-AVATAR_COLORS = ("primary", "pink", "red", "yellow", "blue", "green", "purple", "orange", "gray", "amber")
+AVATAR_COLORS = (
+    "primary",
+    "pink",
+    "red",
+    "yellow",
+    "blue",
+    "green",
+    "purple",
+    "orange",
+    "gray",
+    "amber",
+)
 
 
 def avatar_color(email: str, stored: str | None) -> str:
@@ -135,8 +146,8 @@ class OnboardingResponseDto:
 @attrs.frozen(kw_only=True)
 class CreateProfileImageResponseDto:
     user_id: UUID
-    profile_changed_at: datetime
     profile_image_path: str
+    profile_changed_at: datetime
 
 
 @attrs.frozen(kw_only=True)
@@ -166,13 +177,23 @@ DEFAULT_PREFERENCES: Mapping[str, Mapping[str, Any]] = {
 }
 
 
-def merge_preferences(stored: Mapping[str, Any] | None, update: Mapping[str, Any] | None = None) -> dict[str, Any]:
+# Optional leaves with no default: absent from the answer until set.
+_OPTIONAL_PREFERENCES: Mapping[str, frozenset[str]] = {"people": frozenset({"minimumFaces"})}
+
+
+def merge_preferences(
+    stored: Mapping[str, Any] | None, update: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Defaults, then the stored partial, then an update (all two levels deep, wire keys)."""
     out: dict[str, Any] = {section: dict(values) for section, values in DEFAULT_PREFERENCES.items()}
     for layer in (stored or {}, update or {}):
         for section, values in layer.items():
-            if section in out and isinstance(values, Mapping):
-                out[section].update({k: v for k, v in values.items() if v is not None})
+            if section not in out or not isinstance(values, Mapping):
+                continue
+            known = DEFAULT_PREFERENCES[section].keys() | _OPTIONAL_PREFERENCES.get(
+                section, frozenset()
+            )
+            out[section].update({k: v for k, v in values.items() if k in known and v is not None})
     return out
 
 
@@ -274,7 +295,9 @@ def preferences_dto(stored: Mapping[str, Any] | None) -> UserPreferencesResponse
     return UserPreferencesResponseDto(
         albums=AlbumsResponse(default_asset_order=p["albums"]["defaultAssetOrder"]),
         folders=_flags(p["folders"]),
-        memories=MemoriesResponse(enabled=p["memories"]["enabled"], duration=p["memories"]["duration"]),
+        memories=MemoriesResponse(
+            enabled=p["memories"]["enabled"], duration=p["memories"]["duration"]
+        ),
         people=PeopleResponse(
             enabled=people["enabled"],
             sidebar_web=people["sidebarWeb"],

@@ -2,7 +2,7 @@
 
 
 -- --------------------------------------------------------------------------------------
--- Extensions (all trusted contrib modules)
+-- Extensions (contrib; all but earthdistance are trusted)
 
 CREATE EXTENSION IF NOT EXISTS unaccent;
 CREATE EXTENSION IF NOT EXISTS cube;
