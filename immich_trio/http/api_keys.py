@@ -87,7 +87,9 @@ async def update_api_key(ctx: Ctx) -> ApiKeyResponseDto:
         permissions: list[str] | None = data.get("permissions")
         if permissions is not None:
             _check_grantable(ctx, permissions)
-        row = await q.update_api_key(conn, key_id, ctx.user.id, name=data.get("name"), permissions=permissions)
+        row = await q.update_api_key(
+            conn, key_id, ctx.user.id, name=data.get("name"), permissions=permissions
+        )
     if row is None:  # deleted in between
         raise BadRequest(NOT_FOUND)
     return api_key_dto(row)

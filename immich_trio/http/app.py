@@ -19,7 +19,13 @@ from immich_trio.http import auth as auth_mod
 from immich_trio.http import registry, spec
 from immich_trio.http.context import Ctx, Reply
 from immich_trio.http.dto import dumps
-from immich_trio.http.errors import HttpError, NotImplementedYet, ServiceUnavailable, ValidationFailed, failed_message
+from immich_trio.http.errors import (
+    HttpError,
+    NotImplementedYet,
+    ServiceUnavailable,
+    ValidationFailed,
+    failed_message,
+)
 from immich_trio.runtime import Runtime
 from immich_trio.sql.errors import DatabaseUnavailable
 
@@ -35,6 +41,7 @@ TAG_MODULES = (
     "sessions",
     "system_metadata",
     "system_config",
+    "timeline", "assets_more",
 )
 # Routes of our own, outside the spec (the coverage test allows exactly these).
 OWN_ROUTES = (

@@ -110,7 +110,9 @@ async def _hash(secret: str) -> str:
     return await trio.to_thread.run_sync(crypto.hash_password, secret)
 
 
-async def _verify_pin_or_password(secrets: dict[str, Any] | None, dto: PinCodeResetDto | PinCodeChangeDto) -> None:
+async def _verify_pin_or_password(
+    secrets: dict[str, Any] | None, dto: PinCodeResetDto | PinCodeChangeDto
+) -> None:
     """The account password, else the current PIN code, must match (PIN changes, reset, unlock)."""
     if secrets is None or not secrets["pinCode"]:
         raise BadRequest("User does not have a PIN code")
@@ -149,7 +151,9 @@ async def login(ctx: Ctx) -> Reply:
         raise Unauthorized("Incorrect email or password")
 
     headers = {k.lower(): v for k, v in ctx.request.headers.items()}
-    app_version, device_type, device_os = device_from_user_agent(headers.get("user-agent") or "", headers)
+    app_version, device_type, device_os = device_from_user_agent(
+        headers.get("user-agent") or "", headers
+    )
     token = crypto.new_token()
     async with ctx.db() as conn:
         await sessions_q.create_session(
@@ -170,7 +174,9 @@ async def login(ctx: Ctx) -> Reply:
         should_change_password=user["shouldChangePassword"],
         is_onboarded=user["isOnboarded"],
     )
-    return Reply(body=body, cookies=login_cookies(token, secure=is_https(ctx), now=ctx.runtime.now()))
+    return Reply(
+        body=body, cookies=login_cookies(token, secure=is_https(ctx), now=ctx.runtime.now())
+    )
 
 
 @operation("logout")
@@ -186,7 +192,9 @@ async def logout(ctx: Ctx) -> Reply:
             pending = hub.disconnect_session(str(session.id))
             if inspect.isawaitable(pending):
                 await pending
-    return Reply(body=LogoutResponseDto(successful=True, redirect_uri=LOGIN_URL), cookies=CLEARED_COOKIES)
+    return Reply(
+        body=LogoutResponseDto(successful=True, redirect_uri=LOGIN_URL), cookies=CLEARED_COOKIES
+    )
 
 
 @operation("signUpAdmin")
@@ -208,7 +216,11 @@ async def sign_up_admin(ctx: Ctx) -> UserAdminResponseDto:
         if await q.storage_label_exists(conn, ADMIN_STORAGE_LABEL):
             raise BadRequest("Storage label already exists")
         row = await q.create_admin(
-            conn, email=email, name=dto.name, password_hash=password_hash, storage_label=ADMIN_STORAGE_LABEL
+            conn,
+            email=email,
+            name=dto.name,
+            password_hash=password_hash,
+            storage_label=ADMIN_STORAGE_LABEL,
         )
     return user_admin_dto(row)
 

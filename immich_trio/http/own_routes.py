@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
+import trio
 from quart import Response, request
 from quart_trio import QuartTrio
 
@@ -12,6 +14,17 @@ from immich_trio.http import metrics
 from immich_trio.http.errors import Forbidden, HttpError, ServiceUnavailable, Unauthorized
 from immich_trio.runtime import Runtime
 from immich_trio.sql.errors import DatabaseUnavailable
+
+# While the database is down, credentials cannot be checked; the status tree is what an
+# operator needs most then, so admins verified recently keep access to it (this route only).
+STATUS_GRACE_SECONDS = 600.0
+_recent_admins: dict[str, float] = {}
+
+
+def _credential_fingerprint(headers: dict[str, str], query: dict[str, str]) -> str:
+    parts = [headers.get(h, "") for h in ("authorization", "x-api-key", "x-immich-user-token", "cookie")]
+    parts += [query.get("apiKey", ""), query.get("sessionKey", "")]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 def _status_tree(runtime: Runtime) -> dict[str, Any]:
@@ -54,9 +67,11 @@ def register(app: QuartTrio, runtime: Runtime) -> None:
         except HttpError as exc:
             return error_response(exc)
         except DatabaseUnavailable:
-            # The tree is what an operator needs most when the database is down, but we
-            # cannot check credentials: refuse rather than leak.
-            return error_response(ServiceUnavailable("Database unavailable"))
+            seen = _recent_admins.get(_credential_fingerprint(headers, query))
+            if seen is None or trio.current_time() - seen > STATUS_GRACE_SECONDS:
+                return error_response(ServiceUnavailable("Database unavailable"))
+            return json_response(_status_tree(runtime))
+        _recent_admins[_credential_fingerprint(headers, query)] = trio.current_time()
         return json_response(_status_tree(runtime))
 
     @app.route("/metrics", methods=["GET"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import AsyncIterable, AsyncIterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -14,6 +14,7 @@ from quart import Response
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
 from immich_trio import crypto, sysconfig
+from immich_trio.http import media_types
 from immich_trio.http.context import Ctx
 from immich_trio.http.dto.users import (
     CreateProfileImageResponseDto,
@@ -40,27 +41,6 @@ LICENSE = "license"
 ONBOARDING = "onboarding"
 # Multipart parts other than the file are tiny form fields; bound what we hold of them.
 MAX_FORM_FIELD_BYTES = 64 * 1024
-
-
-def _media_types() -> dict[str, Any]:
-    from importlib import resources
-
-    text = resources.files("immich_trio.http").joinpath("media-types.json").read_text("utf-8")
-    return json.loads(text)["extensions"]  # type: ignore[no-any-return]
-
-
-_MEDIA_TYPES = _media_types()
-
-
-def mime_of(path: str) -> str:
-    """Content type by the last extension (media-types.json), else application/octet-stream."""
-    entry = _MEDIA_TYPES.get(Path(path).suffix.lower())
-    return str(entry["mime"][0]) if entry else "application/octet-stream"
-
-
-def is_profile_extension(filename: str) -> bool:
-    entry = _MEDIA_TYPES.get(Path(filename).suffix.lower())
-    return bool(entry and "profile" in entry.get("flags", ()))
 
 
 async def hash_password(password: str) -> str:
@@ -227,6 +207,13 @@ async def _remove_file(media: Path, path: str) -> None:
     await trio.Path(path).unlink(missing_ok=True)
 
 
+async def _body_then_end(body: AsyncIterable[bytes]) -> AsyncIterator[bytes | None]:
+    """The body's chunks, then None: the multipart decoder's end-of-input signal."""
+    async for chunk in body:
+        yield chunk
+    yield None
+
+
 async def _receive_profile_image(ctx: Ctx) -> tuple[Path, int]:
     """Stream the multipart ``file`` part to ``<media>/profile/<userId>/``; return (path, size).
 
@@ -245,20 +232,23 @@ async def _receive_profile_image(ctx: Ctx) -> tuple[Path, int]:
     size = 0
     done = False
     try:
-        async for chunk in request.body:
+        async for chunk in _body_then_end(request.body):
             decoder.receive_data(chunk)
             while not done:
-                event = decoder.next_event()
+                try:
+                    event = decoder.next_event()
+                except ValueError:  # malformed or cut short
+                    raise BadRequest("Unexpected end of form") from None
                 if isinstance(event, NeedData):
                     break
                 if isinstance(event, File) and event.name == "file" and target is None:
                     filename = event.filename.encode("latin-1", "replace").decode(
                         "utf-8", "replace"
                     )
-                    if not is_profile_extension(filename):
+                    if not media_types.has_flag(filename, "profile"):
                         raise BadRequest(f"Unsupported file type {filename}")
                     target = layout.new_profile_image_path(
-                        media, ctx.user.id, Path(filename).suffix
+                        media, ctx.user.id, media_types.extension(filename)
                     )
                     await trio.Path(target.parent).mkdir(parents=True, exist_ok=True)
                     out = await trio.open_file(target, "wb")
@@ -274,9 +264,10 @@ async def _receive_profile_image(ctx: Ctx) -> tuple[Path, int]:
                         await out.aclose()
                 elif isinstance(event, Epilogue):
                     done = True
-        decoder.receive_data(None)
         if out is not None:
             await out.aclose()
+        if not done:
+            raise BadRequest("Unexpected end of form")
         if target is None:
             raise BadRequest("File is required")
         if size == 0:
@@ -354,4 +345,6 @@ async def get_profile_image(ctx: Ctx) -> Response:
     }
     if etag in ctx.request.headers.get("If-None-Match", ""):
         return Response(b"", status=304, headers=headers)
-    return Response(data, status=200, content_type=mime_of(str(path)), headers=headers)
+    return Response(
+        data, status=200, content_type=media_types.mime_type(str(path)), headers=headers
+    )

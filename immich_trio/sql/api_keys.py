@@ -34,21 +34,21 @@ async def create_api_key(
     conn: AsyncConnection[Any], *, key_hash: bytes, name: str, user_id: UUID, permissions: list[str]
 ) -> dict[str, Any]:
     cur = await conn.execute(CREATE_API_KEY, (key_hash, name, user_id, permissions))
-    row = await cur.fetchone()
+    row: dict[str, Any] | None = await cur.fetchone()
     assert row is not None
-    return row  # type: ignore[no-any-return]
+    return row
 
 
 async def api_keys_of_user(conn: AsyncConnection[Any], user_id: UUID) -> list[dict[str, Any]]:
     cur = await conn.execute(API_KEYS_OF_USER, (user_id,))
-    return await cur.fetchall()  # type: ignore[no-any-return]
+    return await cur.fetchall()
 
 
 async def api_key_of_user(
     conn: AsyncConnection[Any], key_id: UUID, user_id: UUID
 ) -> dict[str, Any] | None:
     cur = await conn.execute(API_KEY_OF_USER, (key_id, user_id))
-    return await cur.fetchone()  # type: ignore[no-any-return]
+    return await cur.fetchone()
 
 
 async def update_api_key(
@@ -60,7 +60,7 @@ async def update_api_key(
     permissions: list[str] | None,
 ) -> dict[str, Any] | None:
     cur = await conn.execute(UPDATE_API_KEY, (name, permissions, key_id, user_id))
-    return await cur.fetchone()  # type: ignore[no-any-return]
+    return await cur.fetchone()
 
 
 async def delete_api_key(conn: AsyncConnection[Any], key_id: UUID, user_id: UUID) -> None:

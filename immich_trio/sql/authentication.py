@@ -52,23 +52,23 @@ SET_PIN_CODE = """UPDATE "user" SET "pinCode" = %s WHERE id = %s"""
 
 async def login_user(conn: AsyncConnection[Any], email: str) -> dict[str, Any] | None:
     cur = await conn.execute(LOGIN_USER, (email,))
-    return await cur.fetchone()  # type: ignore[no-any-return]
+    return await cur.fetchone()
 
 
 async def secrets_of_user(conn: AsyncConnection[Any], user_id: UUID) -> dict[str, Any] | None:
     """``{"password", "pinCode"}`` hashes (either may be empty/None)."""
     cur = await conn.execute(SECRETS_OF_USER, (user_id,))
-    return await cur.fetchone()  # type: ignore[no-any-return]
+    return await cur.fetchone()
 
 
 async def user_admin(conn: AsyncConnection[Any], user_id: UUID) -> dict[str, Any] | None:
     cur = await conn.execute(USER_ADMIN, (user_id,))
-    return await cur.fetchone()  # type: ignore[no-any-return]
+    return await cur.fetchone()
 
 
 async def _exists(conn: AsyncConnection[Any], query: str, params: tuple[Any, ...]) -> bool:
     cur = await conn.execute(query, params)
-    row = await cur.fetchone()
+    row: dict[str, Any] | None = await cur.fetchone()
     return bool(row and row["found"])
 
 
@@ -93,9 +93,9 @@ async def create_admin(
     conn: AsyncConnection[Any], *, email: str, name: str, password_hash: str, storage_label: str
 ) -> dict[str, Any]:
     cur = await conn.execute(CREATE_ADMIN, (email, name, password_hash, storage_label))
-    row = await cur.fetchone()
+    row: dict[str, Any] | None = await cur.fetchone()
     assert row is not None
-    return row  # type: ignore[no-any-return]
+    return row
 
 
 async def set_password(conn: AsyncConnection[Any], user_id: UUID, password_hash: str) -> None:

@@ -65,9 +65,13 @@ class EmbeddedPostgres:
     ``url`` are set while it runs.
     """
 
-    def __init__(self, data_dir: Path, *, database: str = DEFAULT_DATABASE) -> None:
+    def __init__(
+        self, data_dir: Path, *, database: str = DEFAULT_DATABASE, durable: bool = True
+    ) -> None:
         self.data_dir = Path(data_dir).expanduser().absolute()
         self.database = database
+        # durable=False (tests only): no fsync, so a crash of the machine loses data.
+        self.durable = durable
         self.socket_dir = socket_dir_for(self.data_dir)
         self.pid: int | None = None
         self.url: str | None = None
@@ -96,6 +100,7 @@ class EmbeddedPostgres:
                     # After a crash, one syncfs() instead of an fsync() per file: seconds.
                     "-c",
                     "recovery_init_sync_method=syncfs",
+                    *([] if self.durable else ["-c", "fsync=off"]),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=log_fd,
@@ -123,8 +128,13 @@ class EmbeddedPostgres:
             self.url = None
             await self._stop(proc)
             self.pid = None
-            with contextlib.suppress(OSError):
-                os.rmdir(self.socket_dir)  # empty once postgres removed its socket
+            if proc.returncode is not None:
+                # After a crash postgres leaves its socket behind; it is ours to clean.
+                for name in (".s.PGSQL.5432", ".s.PGSQL.5432.lock"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(self.socket_dir / name)
+                with contextlib.suppress(OSError):
+                    os.rmdir(self.socket_dir)
 
     # -- steps ---------------------------------------------------------------
 
@@ -169,6 +179,7 @@ class EmbeddedPostgres:
                 # Unicode-aware upper/lower without depending on the OS's locales.
                 "--locale-provider=builtin",
                 "--builtin-locale=C.UTF-8",
+                *([] if self.durable else ["--no-sync"]),
             ],
             stdin=subprocess.DEVNULL,
             capture_stdout=True,

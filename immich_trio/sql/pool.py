@@ -35,6 +35,12 @@ DEFAULT_MAX_IDLE = 300.0
 RESET_TIMEOUT = 5.0
 MAINTENANCE_INTERVAL = 10.0
 HEALTH_CHECK_READS = 4
+TCP_KEEPALIVES: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 
 Connection = TrioConnection[dict[str, Any]]
 
@@ -92,6 +98,7 @@ class Pool:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         acquire_timeout: float = DEFAULT_ACQUIRE_TIMEOUT,
         max_idle: float = DEFAULT_MAX_IDLE,
+        maintenance_interval: float = MAINTENANCE_INTERVAL,
         autocommit: bool = True,
         **connect_kwargs: Any,
     ) -> None:
@@ -103,8 +110,10 @@ class Pool:
         self.connect_timeout = connect_timeout
         self.acquire_timeout = acquire_timeout
         self.max_idle = max_idle
+        self.maintenance_interval = maintenance_interval
         self._autocommit = autocommit
-        self._connect_kwargs = connect_kwargs
+        # TCP keepalives notice a server that vanished without closing the connection.
+        self._connect_kwargs = {**TCP_KEEPALIVES, **connect_kwargs}
         self._slots = trio.Semaphore(max_size)
         self._idle: list[_Idle] = []
         self._in_use = 0
@@ -161,7 +170,7 @@ class Pool:
             self._idle.append(_Idle(conn, trio.current_time()))
             task_status.started(self)
             while True:
-                await trio.sleep(MAINTENANCE_INTERVAL)
+                await trio.sleep(self.maintenance_interval)
                 await self._maintain()
         finally:
             self._running = False

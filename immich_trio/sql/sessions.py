@@ -61,28 +61,28 @@ async def create_session(
         CREATE_SESSION,
         (token_hash, user_id, parent_id, expires_at, device_type, device_os, app_version),
     )
-    row = await cur.fetchone()
+    row: dict[str, Any] | None = await cur.fetchone()
     assert row is not None
-    return row  # type: ignore[no-any-return]
+    return row
 
 
 async def sessions_of_user(
     conn: AsyncConnection[Any], user_id: UUID, now: datetime
 ) -> list[dict[str, Any]]:
     cur = await conn.execute(SESSIONS_OF_USER, (user_id, now))
-    return await cur.fetchall()  # type: ignore[no-any-return]
+    return await cur.fetchall()
 
 
 async def session_of_user(
     conn: AsyncConnection[Any], session_id: UUID, user_id: UUID
 ) -> dict[str, Any] | None:
     cur = await conn.execute(SESSION_OF_USER, (session_id, user_id))
-    return await cur.fetchone()  # type: ignore[no-any-return]
+    return await cur.fetchone()
 
 
 async def session_by_id(conn: AsyncConnection[Any], session_id: UUID) -> dict[str, Any] | None:
     cur = await conn.execute(SESSION_BY_ID, (session_id,))
-    return await cur.fetchone()  # type: ignore[no-any-return]
+    return await cur.fetchone()
 
 
 async def delete_session(conn: AsyncConnection[Any], session_id: UUID) -> None:
@@ -109,6 +109,6 @@ async def set_pending_sync_reset(
     conn: AsyncConnection[Any], session_id: UUID, value: bool
 ) -> dict[str, Any]:
     cur = await conn.execute(SET_PENDING_SYNC_RESET, (value, session_id))
-    row = await cur.fetchone()
+    row: dict[str, Any] | None = await cur.fetchone()
     assert row is not None
-    return row  # type: ignore[no-any-return]
+    return row

@@ -17,13 +17,33 @@ from tests.http.conftest import MakeUser
 Sql = Callable[..., list[tuple[Any, ...]]]
 
 LOGIN_KEYS = [
-    "accessToken", "userId", "userEmail", "name", "isAdmin",
-    "profileImagePath", "shouldChangePassword", "isOnboarded",
+    "accessToken",
+    "userId",
+    "userEmail",
+    "name",
+    "isAdmin",
+    "profileImagePath",
+    "shouldChangePassword",
+    "isOnboarded",
 ]
 USER_ADMIN_KEYS = {
-    "avatarColor", "createdAt", "deletedAt", "email", "id", "isAdmin", "license", "name", "oauthId",
-    "profileChangedAt", "profileImagePath", "quotaSizeInBytes", "quotaUsageInBytes",
-    "shouldChangePassword", "status", "storageLabel", "updatedAt",
+    "avatarColor",
+    "createdAt",
+    "deletedAt",
+    "email",
+    "id",
+    "isAdmin",
+    "license",
+    "name",
+    "oauthId",
+    "profileChangedAt",
+    "profileImagePath",
+    "quotaSizeInBytes",
+    "quotaUsageInBytes",
+    "shouldChangePassword",
+    "status",
+    "storageLabel",
+    "updatedAt",
 }
 COOKIE_TAIL = r"; Max-Age=34560000; Path=/; Expires=\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT"
 CLEARED = [
@@ -37,14 +57,18 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def sign_up(client: Any, email: str = "admin@example.com", password: str = "admin-pass") -> Any:
+async def sign_up(
+    client: Any, email: str = "admin@example.com", password: str = "admin-pass"
+) -> Any:
     return await client.post(
         "/api/auth/admin-sign-up", json={"email": email, "password": password, "name": "Admin"}
     )
 
 
 async def login(client: Any, email: str, password: str, **kwargs: Any) -> Any:
-    response = await client.post("/api/auth/login", json={"email": email, "password": password}, **kwargs)
+    response = await client.post(
+        "/api/auth/login", json={"email": email, "password": password}, **kwargs
+    )
     # The test client keeps cookies; forget them so later requests carry only what a test sends.
     client.cookie_jar.clear()
     return response
@@ -98,8 +122,12 @@ async def test_login_cookies_exactly(client: Any, make_user: MakeUser) -> None:
     token = (await response.get_json())["accessToken"]
     cookies = response.headers.getlist("Set-Cookie")
     assert len(cookies) == 3
-    assert re.fullmatch(f"immich_access_token={token}{COOKIE_TAIL}; HttpOnly; SameSite=Lax", cookies[0])
-    assert re.fullmatch(f"immich_auth_type=password{COOKIE_TAIL}; HttpOnly; SameSite=Lax", cookies[1])
+    assert re.fullmatch(
+        f"immich_access_token={token}{COOKIE_TAIL}; HttpOnly; SameSite=Lax", cookies[0]
+    )
+    assert re.fullmatch(
+        f"immich_auth_type=password{COOKIE_TAIL}; HttpOnly; SameSite=Lax", cookies[1]
+    )
     assert re.fullmatch(f"immich_is_authenticated=true{COOKIE_TAIL}; SameSite=Lax", cookies[2])
     expires = re.search(r"Expires=([^;]+)", cookies[0])
     assert expires is not None
@@ -121,17 +149,25 @@ async def test_login_cookies_are_secure_over_https(client: Any, make_user: MakeU
 async def test_login_secure_behind_trusted_proxy(client: Any, make_user: MakeUser) -> None:
     await make_user("p@example.com", password="secret-1")
     proxied = {"headers": {"X-Forwarded-Proto": "https"}}
-    loopback = await login(client, "p@example.com", "secret-1", **proxied, scope_base={"client": ("127.0.0.1", 5000)})
+    loopback = await login(
+        client, "p@example.com", "secret-1", **proxied, scope_base={"client": ("127.0.0.1", 5000)}
+    )
     assert all("; Secure;" in c for c in loopback.headers.getlist("Set-Cookie"))
     # an untrusted peer cannot claim HTTPS
-    remote = await login(client, "p@example.com", "secret-1", **proxied, scope_base={"client": ("203.0.113.9", 5000)})
+    remote = await login(
+        client, "p@example.com", "secret-1", **proxied, scope_base={"client": ("203.0.113.9", 5000)}
+    )
     assert not any("Secure" in c for c in remote.headers.getlist("Set-Cookie"))
 
 
-async def test_login_records_device_from_user_agent(client: Any, make_user: MakeUser, sql: Sql) -> None:
+async def test_login_records_device_from_user_agent(
+    client: Any, make_user: MakeUser, sql: Sql
+) -> None:
     user = await make_user("d@example.com", password="secret-1")
     sql("DELETE FROM session")
-    response = await login(client, "d@example.com", "secret-1", headers={"User-Agent": "immich-android/1.131.3"})
+    response = await login(
+        client, "d@example.com", "secret-1", headers={"User-Agent": "immich-android/1.131.3"}
+    )
     assert response.status_code == 201
     rows = sql('SELECT "appVersion", "deviceOS", "userId"::text FROM session')
     assert rows == [("1.131.3", "Android", user.id)]
@@ -144,7 +180,9 @@ async def test_login_email_is_case_insensitive(client: Any, make_user: MakeUser)
     assert (await response.get_json())["userEmail"] == "mixed@example.com"
 
 
-async def test_login_wrong_password_or_unknown_email(client: Any, make_user: MakeUser, sql: Sql) -> None:
+async def test_login_wrong_password_or_unknown_email(
+    client: Any, make_user: MakeUser, sql: Sql
+) -> None:
     await make_user("w@example.com", password="secret-1")
     sessions_before = sql("SELECT count(*) FROM session")
     for email, password in (("w@example.com", "wrong"), ("nobody@example.com", "secret-1")):
@@ -219,16 +257,23 @@ async def test_admin_sign_up_with_taken_email(client: Any, make_user: MakeUser) 
 # --- logout and credential transports -------------------------------------------------------------
 
 
-async def test_logout_deletes_session_and_clears_cookies(client: Any, make_user: MakeUser, sql: Sql) -> None:
+async def test_logout_deletes_session_and_clears_cookies(
+    client: Any, make_user: MakeUser, sql: Sql
+) -> None:
     await make_user("l@example.com", password="secret-1")
     token = (await (await login(client, "l@example.com", "secret-1")).get_json())["accessToken"]
     assert sql("SELECT count(*) FROM session") == [(2,)]
 
     response = await client.post("/api/auth/logout", headers=bearer(token))
     assert response.status_code == 200
-    assert await response.get_json() == {"successful": True, "redirectUri": "/auth/login?autoLaunch=0"}
+    assert await response.get_json() == {
+        "successful": True,
+        "redirectUri": "/auth/login?autoLaunch=0",
+    }
     assert response.headers.getlist("Set-Cookie") == CLEARED
-    assert sql("SELECT count(*) FROM session WHERE token = %s", (crypto.hash_token(token),)) == [(0,)]
+    assert sql("SELECT count(*) FROM session WHERE token = %s", (crypto.hash_token(token),)) == [
+        (0,)
+    ]
     assert sql("SELECT count(*) FROM session") == [(1,)]  # the other session stays
 
     again = await status(client, bearer(token))
@@ -236,7 +281,9 @@ async def test_logout_deletes_session_and_clears_cookies(client: Any, make_user:
     assert await again.get_json() == {"message": "Invalid user token"}
 
 
-async def test_logout_notifies_the_hub(client: Any, make_user: MakeUser, runtime: Runtime, sql: Sql) -> None:
+async def test_logout_notifies_the_hub(
+    client: Any, make_user: MakeUser, runtime: Runtime, sql: Sql
+) -> None:
     disconnected: list[str] = []
 
     class Hub:
@@ -250,13 +297,20 @@ async def test_logout_notifies_the_hub(client: Any, make_user: MakeUser, runtime
     assert disconnected == [session_id]
 
 
-async def test_logout_with_api_key_deletes_nothing(client: Any, make_user: MakeUser, sql: Sql) -> None:
+async def test_logout_with_api_key_deletes_nothing(
+    client: Any, make_user: MakeUser, sql: Sql
+) -> None:
     user = await make_user("k@example.com")
-    created = await client.post("/api/api-keys", headers=user.headers, json={"permissions": ["all"]})
+    created = await client.post(
+        "/api/api-keys", headers=user.headers, json={"permissions": ["all"]}
+    )
     secret = (await created.get_json())["secret"]
     response = await client.post("/api/auth/logout", headers={"x-api-key": secret})
     assert response.status_code == 200
-    assert await response.get_json() == {"successful": True, "redirectUri": "/auth/login?autoLaunch=0"}
+    assert await response.get_json() == {
+        "successful": True,
+        "redirectUri": "/auth/login?autoLaunch=0",
+    }
     assert response.headers.getlist("Set-Cookie") == CLEARED
     assert sql("SELECT count(*) FROM session") == [(1,)]
     assert (await status(client, user.headers)).status_code == 200
@@ -290,7 +344,9 @@ async def test_session_token_transports(client: Any, make_user: MakeUser) -> Non
 
 async def test_login_cookie_authenticates_the_browser(client: Any, make_user: MakeUser) -> None:
     await make_user("b@example.com", password="secret-1")
-    response = await client.post("/api/auth/login", json={"email": "b@example.com", "password": "secret-1"})
+    response = await client.post(
+        "/api/auth/login", json={"email": "b@example.com", "password": "secret-1"}
+    )
     assert response.status_code == 201
     # The client now holds the cookies from the login response, as a browser would.
     probe = await client.get("/api/auth/status")
@@ -324,23 +380,29 @@ async def test_validate_token(client: Any, make_user: MakeUser) -> None:
 
 async def test_change_password(client: Any, make_user: MakeUser, sql: Sql) -> None:
     user = await make_user("cp@example.com", password="old-password")
-    other = (await (await login(client, "cp@example.com", "old-password")).get_json())["accessToken"]
+    other = (await (await login(client, "cp@example.com", "old-password")).get_json())[
+        "accessToken"
+    ]
 
     wrong = await client.post(
-        "/api/auth/change-password", headers=user.headers,
+        "/api/auth/change-password",
+        headers=user.headers,
         json={"password": "not-it", "newPassword": "new-password"},
     )
     assert wrong.status_code == 400
     assert await wrong.get_json() == {"message": "Wrong password"}
 
     short = await client.post(
-        "/api/auth/change-password", headers=user.headers, json={"password": "old-password", "newPassword": "short"}
+        "/api/auth/change-password",
+        headers=user.headers,
+        json={"password": "old-password", "newPassword": "short"},
     )
     assert short.status_code == 400
     assert (await short.get_json())["message"] == "Validation failed"
 
     response = await client.post(
-        "/api/auth/change-password", headers=user.headers,
+        "/api/auth/change-password",
+        headers=user.headers,
         json={"password": "old-password", "newPassword": "new-password"},
     )
     assert response.status_code == 200
@@ -355,13 +417,22 @@ async def test_change_password(client: Any, make_user: MakeUser, sql: Sql) -> No
     assert (await login(client, "cp@example.com", "new-password")).status_code == 201
 
 
-async def test_change_password_invalidates_other_sessions(client: Any, make_user: MakeUser, sql: Sql) -> None:
+async def test_change_password_invalidates_other_sessions(
+    client: Any, make_user: MakeUser, sql: Sql
+) -> None:
     user = await make_user("inv@example.com", password="old-password")
-    other = (await (await login(client, "inv@example.com", "old-password")).get_json())["accessToken"]
+    other = (await (await login(client, "inv@example.com", "old-password")).get_json())[
+        "accessToken"
+    ]
     stranger = await make_user("stranger@example.com")
     response = await client.post(
-        "/api/auth/change-password", headers=user.headers,
-        json={"password": "old-password", "newPassword": "new-password", "invalidateSessions": True},
+        "/api/auth/change-password",
+        headers=user.headers,
+        json={
+            "password": "old-password",
+            "newPassword": "new-password",
+            "invalidateSessions": True,
+        },
     )
     assert response.status_code == 200
     assert (await status(client, user.headers)).status_code == 200
@@ -419,7 +490,9 @@ async def test_pin_code_lifecycle(client: Any, make_user: MakeUser, sql: Sql) ->
     assert locked == {"pinCode": True, "password": True, "isElevated": False}
 
     # unlocking with the account password works too
-    by_password = await client.post("/api/auth/session/unlock", headers=h, json={"password": "account-pw"})
+    by_password = await client.post(
+        "/api/auth/session/unlock", headers=h, json={"password": "account-pw"}
+    )
     assert by_password.status_code == 204
     wrong_pw = await client.post("/api/auth/session/unlock", headers=h, json={"password": "nope"})
     assert wrong_pw.status_code == 400
@@ -429,16 +502,24 @@ async def test_pin_code_lifecycle(client: Any, make_user: MakeUser, sql: Sql) ->
 async def test_change_and_reset_pin_code(client: Any, make_user: MakeUser, sql: Sql) -> None:
     user = await make_user("pin2@example.com", password="account-pw")
     h = user.headers
-    assert (await client.post("/api/auth/pin-code", headers=h, json={"pinCode": "111111"})).status_code == 204
+    assert (
+        await client.post("/api/auth/pin-code", headers=h, json={"pinCode": "111111"})
+    ).status_code == 204
 
-    wrong = await client.put("/api/auth/pin-code", headers=h, json={"pinCode": "999999", "newPinCode": "222222"})
+    wrong = await client.put(
+        "/api/auth/pin-code", headers=h, json={"pinCode": "999999", "newPinCode": "222222"}
+    )
     assert wrong.status_code == 400
     assert await wrong.get_json() == {"message": "Wrong PIN code"}
-    changed = await client.put("/api/auth/pin-code", headers=h, json={"pinCode": "111111", "newPinCode": "222222"})
+    changed = await client.put(
+        "/api/auth/pin-code", headers=h, json={"pinCode": "111111", "newPinCode": "222222"}
+    )
     assert changed.status_code == 204
     old = await client.post("/api/auth/session/unlock", headers=h, json={"pinCode": "111111"})
     assert old.status_code == 400
-    assert (await client.post("/api/auth/session/unlock", headers=h, json={"pinCode": "222222"})).status_code == 204
+    assert (
+        await client.post("/api/auth/session/unlock", headers=h, json={"pinCode": "222222"})
+    ).status_code == 204
     by_password = await client.put(
         "/api/auth/pin-code", headers=h, json={"password": "account-pw", "newPinCode": "333333"}
     )
@@ -450,21 +531,38 @@ async def test_change_and_reset_pin_code(client: Any, make_user: MakeUser, sql: 
     assert await bad.get_json() == {"message": "Wrong password"}
     reset = await client.delete("/api/auth/pin-code", headers=h, json={"pinCode": "333333"})
     assert reset.status_code == 204
-    assert await (await status(client, h)).get_json() == {"pinCode": False, "password": True, "isElevated": False}
+    assert await (await status(client, h)).get_json() == {
+        "pinCode": False,
+        "password": True,
+        "isElevated": False,
+    }
     assert sql('SELECT count(*) FROM session WHERE "pinExpiresAt" IS NOT NULL') == [(0,)]
 
 
 async def test_unlock_and_lock_need_a_session_token(client: Any, make_user: MakeUser) -> None:
     user = await make_user("ak@example.com")
-    created = await client.post("/api/api-keys", headers=user.headers, json={"permissions": ["all"]})
+    created = await client.post(
+        "/api/api-keys", headers=user.headers, json={"permissions": ["all"]}
+    )
     key = {"x-api-key": (await created.get_json())["secret"]}
-    assert (await client.post("/api/auth/pin-code", headers=key, json={"pinCode": "123456"})).status_code == 204
-    for path, body in (("/api/auth/session/unlock", {"pinCode": "123456"}), ("/api/auth/session/lock", None)):
+    assert (
+        await client.post("/api/auth/pin-code", headers=key, json={"pinCode": "123456"})
+    ).status_code == 204
+    for path, body in (
+        ("/api/auth/session/unlock", {"pinCode": "123456"}),
+        ("/api/auth/session/lock", None),
+    ):
         response = await client.post(path, headers=key, json=body)
         assert response.status_code == 400
-        assert await response.get_json() == {"message": "This endpoint can only be used with a session token"}
+        assert await response.get_json() == {
+            "message": "This endpoint can only be used with a session token"
+        }
     # with an API key the status has no session part
-    assert await (await status(client, key)).get_json() == {"pinCode": True, "password": True, "isElevated": False}
+    assert await (await status(client, key)).get_json() == {
+        "pinCode": True,
+        "password": True,
+        "isElevated": False,
+    }
 
 
 async def test_elevation_in_use_is_kept_alive(client: Any, make_user: MakeUser, sql: Sql) -> None:
@@ -492,7 +590,9 @@ async def test_elevation_in_use_is_kept_alive(client: Any, make_user: MakeUser, 
 
 async def test_limited_api_key_needs_all_for_logout(client: Any, make_user: MakeUser) -> None:
     user = await make_user("lim@example.com")
-    created = await client.post("/api/api-keys", headers=user.headers, json={"permissions": ["session.read"]})
+    created = await client.post(
+        "/api/api-keys", headers=user.headers, json={"permissions": ["session.read"]}
+    )
     key = {"x-api-key": (await created.get_json())["secret"]}
     response = await client.post("/api/auth/logout", headers=key)
     assert response.status_code == 403

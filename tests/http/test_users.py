@@ -349,8 +349,8 @@ async def test_profile_image_rejects_bad_uploads(
     )
     assert response.status_code == 400
     # Nothing was left behind.
-    profile = runtime.settings.media_location / "profile" / user.id
-    assert not profile.exists() or list(profile.iterdir()) == []
+    profile = trio.Path(runtime.settings.media_location / "profile" / user.id)
+    assert not await profile.exists() or list(await profile.iterdir()) == []
 
 
 async def test_deleted_user_token_is_rejected(client: Any, make_user: MakeUser, sql: Sql) -> None:
@@ -362,3 +362,22 @@ async def test_deleted_user_token_is_rejected(client: Any, make_user: MakeUser, 
         401,
         {"message": "Invalid user token"},
     )
+
+
+async def test_profile_image_truncated_upload_leaves_nothing(
+    client: Any, make_user: MakeUser, runtime: Runtime
+) -> None:
+    user = await make_user("cut@example.com")
+    body, headers = multipart("me.png", PNG)
+    cut = body[: body.index(PNG) + 10]  # the closing boundary never arrives
+    response = await client.post(
+        "/api/users/profile-image", headers={**user.headers, **headers}, data=cut
+    )
+    assert (response.status_code, await response.get_json()) == (
+        400,
+        {"message": "Unexpected end of form"},
+    )
+    profile = trio.Path(runtime.settings.media_location / "profile" / user.id)
+    assert not await profile.exists() or list(await profile.iterdir()) == []
+    me = await (await client.get("/api/users/me", headers=user.headers)).get_json()
+    assert me["profileImagePath"] == ""

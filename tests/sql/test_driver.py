@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import runpy
 import time
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -19,9 +22,22 @@ CAP = 20  # seconds: hard cap for every database wait in these tests
 Conn = TrioConnection[dict[str, Any]]
 
 
+@pytest.fixture(scope="module")
+def db_url_shared(pg_server_url: str) -> Iterator[str]:
+    """One database for this module (tests use TEMP tables): creating one per test is slow."""
+    name = "t_driver_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(pg_server_url)._replace(path="/" + name))
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
-async def conn(empty_db_url: str) -> AsyncIterator[Conn]:
-    c = await connect(empty_db_url, autocommit=True)
+async def conn(db_url_shared: str) -> AsyncIterator[Conn]:
+    c = await connect(db_url_shared, autocommit=True)
     try:
         yield c
     finally:
@@ -42,7 +58,7 @@ async def test_parameterised_query_returns_dict_rows(conn: Conn) -> None:
 
 async def test_transaction_commit_and_rollback(conn: Conn) -> None:
     with trio.fail_after(CAP):
-        await conn.execute("CREATE TABLE t (v int)")
+        await conn.execute("CREATE TEMP TABLE t (v int)")
         async with conn.transaction():
             await conn.execute("INSERT INTO t VALUES (1)")
         with pytest.raises(RuntimeError):
@@ -53,10 +69,10 @@ async def test_transaction_commit_and_rollback(conn: Conn) -> None:
         assert await cur.fetchall() == [{"v": 1}]
 
 
-async def test_default_non_autocommit_connection(empty_db_url: str) -> None:
+async def test_default_non_autocommit_connection(db_url_shared: str) -> None:
     with trio.fail_after(CAP):
-        async with await connect(empty_db_url) as c:
-            await c.execute("CREATE TABLE t (v int)")
+        async with await connect(db_url_shared) as c:
+            await c.execute("CREATE TEMP TABLE t (v int)")
             await c.rollback()
             with pytest.raises(psycopg.errors.UndefinedTable):
                 await c.execute("SELECT * FROM t")
@@ -79,7 +95,7 @@ async def test_cancelled_query_is_cancelled_on_server_and_connection_stays_usabl
 
 async def test_cancel_inside_transaction_rolls_back_and_keeps_bookkeeping(conn: Conn) -> None:
     with trio.fail_after(CAP):
-        await conn.execute("CREATE TABLE t (v int)")
+        await conn.execute("CREATE TEMP TABLE t (v int)")
         with trio.move_on_after(0.2) as scope:
             async with conn.transaction():
                 await conn.execute("INSERT INTO t VALUES (1)")
@@ -93,9 +109,9 @@ async def test_cancel_inside_transaction_rolls_back_and_keeps_bookkeeping(conn: 
         assert await cur.fetchall() == [{"v": 2}]
 
 
-async def test_cancel_in_non_autocommit_connection(empty_db_url: str) -> None:
+async def test_cancel_in_non_autocommit_connection(db_url_shared: str) -> None:
     with trio.fail_after(CAP):
-        c = await connect(empty_db_url)
+        c = await connect(db_url_shared)
         try:
             with trio.move_on_after(0.2):
                 await c.execute("SELECT pg_sleep(10)")
@@ -107,9 +123,9 @@ async def test_cancel_in_non_autocommit_connection(empty_db_url: str) -> None:
             await c.close()
 
 
-async def test_listen_notify(empty_db_url: str, conn: Conn) -> None:
+async def test_listen_notify(db_url_shared: str, conn: Conn) -> None:
     with trio.fail_after(CAP):
-        sender = await connect(empty_db_url, autocommit=True)
+        sender = await connect(db_url_shared, autocommit=True)
         try:
             await conn.execute("LISTEN events")
             received: list[tuple[str, str]] = []
@@ -164,7 +180,7 @@ async def test_close_wakes_a_task_waiting_on_the_socket(conn: Conn) -> None:
 
 async def test_copy_in_and_out(conn: Conn) -> None:
     with trio.fail_after(CAP):
-        await conn.execute("CREATE TABLE t (id int, name text)")
+        await conn.execute("CREATE TEMP TABLE t (id int, name text)")
         cur = conn.cursor()
         async with cur.copy("COPY t (id, name) FROM STDIN") as copy:
             for i in range(1000):
@@ -215,16 +231,16 @@ async def test_concurrent_use_of_one_connection_is_serialised(conn: Conn) -> Non
         assert sorted(results) == list(range(10))
 
 
-async def test_unix_socket_url(empty_db_url: str) -> None:
-    if "host=/" not in empty_db_url:
+async def test_unix_socket_url(db_url_shared: str) -> None:
+    if "host=/" not in db_url_shared:
         pytest.skip("the test server is not reached through a unix socket")
     with trio.fail_after(CAP):
-        c = await connect(empty_db_url)
+        c = await connect(db_url_shared)
         try:
             assert c.info.host.startswith("/")
             cur = await c.execute("SELECT current_database() AS db")
             row = await cur.fetchone()
-            assert row is not None and empty_db_url.split("?")[0].endswith(row["db"])
+            assert row is not None and db_url_shared.split("?")[0].endswith(row["db"])
         finally:
             await c.close()
 
@@ -247,7 +263,7 @@ async def test_host_names_are_resolved_with_trio() -> None:
 
 async def test_pipeline_and_executemany(conn: Conn) -> None:
     with trio.fail_after(CAP):
-        await conn.execute("CREATE TABLE t (v int)")
+        await conn.execute("CREATE TEMP TABLE t (v int)")
         async with conn.pipeline():
             await conn.execute("INSERT INTO t VALUES (1)")
             await conn.execute("INSERT INTO t VALUES (2)")
@@ -257,3 +273,30 @@ async def test_pipeline_and_executemany(conn: Conn) -> None:
         await cur.executemany("INSERT INTO t VALUES (%s)", [(i,) for i in range(100)])
         cur = await conn.execute("SELECT count(*) AS n FROM t")
         assert await cur.fetchone() == {"n": 102}
+
+
+async def test_large_payloads_in_both_directions(conn: Conn) -> None:
+    # Bigger than the socket buffers: libpq must wait for writability mid-message.
+    with trio.fail_after(CAP):
+        big = "x" * (8 * 1024 * 1024)
+        cur = await conn.execute("SELECT length(%s::text) AS n", (big,))
+        assert await cur.fetchone() == {"n": len(big)}
+        cur = await conn.execute("SELECT repeat('y', 8 * 1024 * 1024) AS s")
+        row = await cur.fetchone()
+        assert row is not None and len(row["s"]) == 8 * 1024 * 1024
+
+        await conn.execute("CREATE TEMP TABLE t (id int, payload text)")
+        payload = "z" * 1000
+        async with conn.cursor().copy("COPY t FROM STDIN") as copy:
+            for i in range(5000):
+                await copy.write_row((i, payload))
+        cur = await conn.execute("SELECT count(*) AS n, sum(length(payload)) AS s FROM t")
+        assert await cur.fetchone() == {"n": 5000, "s": 5000 * 1000}
+
+
+def test_refuses_other_psycopg_versions(monkeypatch: pytest.MonkeyPatch) -> None:
+    from immich_trio.sql import driver
+
+    monkeypatch.setattr(psycopg, "__version__", "3.9.0")
+    with pytest.raises(ImportError, match=r"psycopg==3\.3\.9 exactly, found 3\.9\.0"):
+        runpy.run_path(driver.__file__)

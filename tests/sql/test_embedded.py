@@ -43,7 +43,7 @@ async def query_one(url: str, sql: str) -> object:
 
 
 async def test_start_kill_restart_keeps_data(pg_data_dir: Path) -> None:
-    server = EmbeddedPostgres(pg_data_dir)
+    server = EmbeddedPostgres(pg_data_dir, durable=False)
     with trio.fail_after(CAP):
         with pytest.RaisesGroup(EmbeddedPostgresDied):
             async with trio.open_nursery() as nursery:
@@ -71,7 +71,7 @@ async def test_start_kill_restart_keeps_data(pg_data_dir: Path) -> None:
 
 
 async def test_cancel_stops_server_and_stale_pid_file_is_handled(pg_data_dir: Path) -> None:
-    server = EmbeddedPostgres(pg_data_dir)
+    server = EmbeddedPostgres(pg_data_dir, durable=False)
     with trio.fail_after(CAP):
         async with trio.open_nursery() as nursery:
             await nursery.start(server.run)

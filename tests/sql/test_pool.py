@@ -43,6 +43,28 @@ async def test_pool_bounds_connections_and_reports_statistics(empty_db_url: str)
             assert stats.waiting == 0
 
 
+async def test_maintenance_closes_idle_connections_and_keeps_min_size(
+    empty_db_url: str,
+) -> None:
+    with trio.fail_after(CAP):
+        async with open_pool(
+            empty_db_url, max_size=3, min_size=1, max_idle=0.05, maintenance_interval=0.05
+        ) as pool:
+
+            async def work() -> None:
+                async with pool.connection() as conn:
+                    await conn.execute("SELECT pg_sleep(0.05)")
+
+            async with trio.open_nursery() as nursery:
+                for _ in range(3):
+                    nursery.start_soon(work)
+            assert pool.statistics().idle == 3
+            await trio.sleep(0.3)  # several maintenance rounds
+            assert pool.statistics().idle == 1
+            async with pool.connection() as conn:
+                await conn.execute("SELECT 1")
+
+
 async def test_open_transaction_committed_or_rolled_back_on_return(empty_db_url: str) -> None:
     with trio.fail_after(CAP):
         async with open_pool(empty_db_url, max_size=1, autocommit=False) as pool:
@@ -155,7 +177,7 @@ def pg_data_dir() -> Iterator[Path]:
 
 
 async def test_pool_survives_database_restart(pg_data_dir: Path) -> None:
-    server = EmbeddedPostgres(pg_data_dir)
+    server = EmbeddedPostgres(pg_data_dir, durable=False)
     with trio.fail_after(120):
         async with trio.open_nursery() as pg:
             url = await pg.start(server.run)

@@ -9,11 +9,9 @@ decodes high-bit-depth HDR AVIF, which Pillow only delivers as 8 bits.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import struct
-import tempfile
 from pathlib import Path
 
 import attrs
@@ -34,10 +32,12 @@ from .colour import (
     transform_to,
 )
 from .container import isobmff_truncated
+from .files import write_all
 from .options import Colorspace, ThumbnailError, ThumbnailOptions, ThumbnailResult
 from .raw import RAW_EXTENSIONS, decode_raw
 from .thumbhash import MAX_SIDE as THUMBHASH_MAX_SIDE
 from .thumbhash import rgba_to_thumbhash
+from .vips_jpeg import load_jpeg_shrunk
 
 __all__ = ["WEB_SUPPORTED_EXTENSIONS", "generate_image_thumbnails", "needs_fullsize"]
 
@@ -107,7 +107,7 @@ def generate_image_thumbnails(
         # Decoders raise anything from OSError to SyntaxError, struct.error or library errors
         # on corrupt input; a bad file must fail its job, not the worker.
         raise ThumbnailError(f"{source.name}: cannot decode image: {exc}") from exc
-    _write_all(outputs)
+    write_all(outputs)
     return result
 
 
@@ -197,6 +197,10 @@ def _decode(source: Path, short_side: int | None, options: ThumbnailOptions) -> 
         is_isobmff = head[4:8] == b"ftyp"
         if is_isobmff and isobmff_truncated(f, os.fstat(f.fileno()).st_size):
             raise ThumbnailError(f"{source.name}: file is truncated (incomplete HEIF/AVIF data)")
+    if head[:3] == b"\xff\xd8\xff" and short_side is not None:
+        shrunk = _decode_jpeg_fast(source, short_side)
+        if shrunk is not None:
+            return shrunk
     cicp = read_cicp(head) if is_isobmff else None
     if cicp is not None and cicp.is_hdr:
         return _decode_hdr(source, cicp, short_side)
@@ -216,6 +220,20 @@ def _decode(source: Path, short_side: int | None, options: ThumbnailOptions) -> 
     if icc is None and cicp is not None and not cicp.is_srgb:
         icc = _cicp_profile(cicp)
     return _Decoded(image=image, orientation=orientation, width=width, height=height, icc=icc)
+
+
+def _decode_jpeg_fast(source: Path, short_side: int) -> _Decoded | None:
+    shrunk = load_jpeg_shrunk(source, lambda w, h: _fit_outside(w, h, short_side))
+    if shrunk is None:
+        return None
+    orientation = shrunk.orientation if shrunk.orientation in _TRANSPOSE else 1
+    return _Decoded(
+        image=shrunk.image,
+        orientation=orientation,
+        width=shrunk.width,
+        height=shrunk.height,
+        icc=shrunk.icc,
+    )
 
 
 def _cicp_profile(cicp: Cicp) -> bytes | None:
@@ -366,35 +384,3 @@ def _with_orientation(jpeg: bytes, orientation: int) -> bytes:
     if not payload.startswith(b"Exif\x00\x00"):
         payload = b"Exif\x00\x00" + payload
     return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:]
-
-
-def _write_all(outputs: list[tuple[Path, bytes]]) -> None:
-    written: list[Path] = []
-    try:
-        for path, data in outputs:
-            _write_atomic(path, data)
-            written.append(path)
-    except OSError as exc:
-        for path in written:
-            with contextlib.suppress(OSError):
-                path.unlink()
-        raise ThumbnailError(
-            f"cannot write {exc.filename or 'thumbnail'}: {exc.strerror or exc}"
-        ) from exc
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename: readers see the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o644)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

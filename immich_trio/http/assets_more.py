@@ -1,0 +1,1 @@
+"""The Assets tag beyond upload and info: edits, trash, statistics, metadata, files."""

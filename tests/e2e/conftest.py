@@ -1,0 +1,167 @@
+"""End-to-end fixtures: the real ``immich-trio serve`` process on a free port, driven over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+START_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@attrs.define
+class HttpResult:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+def call(
+    base: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 30.0,
+) -> HttpResult:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+            status = response.status
+            resp_headers = {k.lower(): v for k, v in response.headers.items()}
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        status = exc.code
+        resp_headers = {k.lower(): v for k, v in exc.headers.items()}
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = raw
+    return HttpResult(status, parsed, resp_headers)
+
+
+@attrs.define
+class ServerProcess:
+    """One ``immich-trio serve`` child process; can be stopped and started again on the same media."""
+
+    media: Path
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api(self) -> str:
+        return self.url + "/api"
+
+    def start(self) -> float:
+        """Start and wait for the first ping; returns the seconds it took."""
+        started = time.monotonic()
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "immich_trio", "serve"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = started + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                if call(self.api, "GET", "/server/ping", timeout=2).status == 200:
+                    return time.monotonic() - started
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server did not answer within {START_TIMEOUT}s:\n{self.log_tail()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+    def kill_all(self) -> None:
+        """SIGKILL the server and everything it started (its process group)."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+        self.proc = None
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[Any]:
+    made: list[ServerProcess] = []
+
+    def make(extra_env: dict[str, str] | None = None) -> ServerProcess:
+        media = tmp_path / f"media{len(made)}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "IMMICH_"))}
+        env.update(
+            IMMICH_PORT=str(free_port()),
+            IMMICH_HOST="127.0.0.1",
+            IMMICH_MEDIA_LOCATION=str(media),
+            IMMICH_LOG_LEVEL="log",
+        )
+        env.update(extra_env or {})
+        server = ServerProcess(
+            media=media, port=int(env["IMMICH_PORT"]), env=env, log_path=tmp_path / f"server{len(made)}.log"
+        )
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        server.stop()
+        # The embedded PostgreSQL belongs to the server's process group; make sure it is gone.
+        server.kill_all()
+
+
+@pytest.fixture
+def server(server_factory: Any) -> ServerProcess:
+    s: ServerProcess = server_factory()
+    s.start()
+    return s
