@@ -89,7 +89,7 @@ def ours(source: Path, out: Path) -> None:
 def bare_pillow(source: Path, out: Path) -> None:
     """Same decode (draft for JPEG), resize and encoders; no orientation, colour, alpha
     handling, thumbhash or atomic/fsynced writes."""
-    image = Image.open(source)
+    image: Image.Image = Image.open(source)
     w, h = image.size
     if image.format == "JPEG" and min(w, h) > PREVIEW:
         scale = PREVIEW / min(w, h)

@@ -4,7 +4,9 @@ records the outcome, and keeps the leases of running jobs alive.
 
 from __future__ import annotations
 
+import heapq
 import logging
+import math
 import os
 import secrets
 import socket
@@ -173,6 +175,8 @@ class Dispatcher(Actor[SetConcurrency]):
         self._running: dict[int, Job] = {}
         self._pending: set[str] = set()
         self._wakeup = trio.Event()
+        self._due: list[tuple[float, str]] = []  # (Trio deadline, queue) of our own retries
+        self._due_changed = trio.Event()
         self._closing = False
         self._listening = False
         self._depth: dict[str, dict[str, int]] = {}
@@ -319,6 +323,7 @@ class Dispatcher(Actor[SetConcurrency]):
             nursery.start_soon(self._claim_loop, nursery)
             nursery.start_soon(self._renew_loop)
             nursery.start_soon(self._poll_loop)
+            nursery.start_soon(self._timer_loop)
             nursery.start_soon(self._stats_loop)
             task_status.started()
 
@@ -363,6 +368,21 @@ class Dispatcher(Actor[SetConcurrency]):
         while True:
             await trio.sleep(self.poll_interval)
             self._wake(None)
+
+    async def _timer_loop(self) -> None:
+        """Wake a queue exactly when one of our retries becomes due (polling is coarser)."""
+        while True:
+            deadline = self._due[0][0] if self._due else math.inf
+            with trio.move_on_at(deadline):
+                await self._due_changed.wait()
+                self._due_changed = trio.Event()
+            now = trio.current_time()
+            while self._due and self._due[0][0] <= now:
+                self._wake(heapq.heappop(self._due)[1])
+
+    def _wake_at(self, delay: float, queue: str) -> None:
+        heapq.heappush(self._due, (trio.current_time() + delay, queue))
+        self._due_changed.set()
 
     async def _claim_loop(self, nursery: trio.Nursery) -> None:
         while not self._closing:
@@ -464,7 +484,8 @@ class Dispatcher(Actor[SetConcurrency]):
 
     async def _retry_or_fail(self, job: Job, error: str) -> None:
         now = self._now()
-        retry_at = now + timedelta(seconds=self.retry_backoff.delay(job.attempt - 1))
+        delay = self.retry_backoff.delay(job.attempt - 1)
+        retry_at = now + timedelta(seconds=delay)
         async with self._pool.connection() as conn:
             status = await q.retry_or_fail(
                 conn,
@@ -482,6 +503,7 @@ class Dispatcher(Actor[SetConcurrency]):
             log.warning("job %s (%s) failed for good: %s", job.id, job.name, error)
         else:
             self._counts["retried"] += 1
+            self._wake_at(delay, job.queue)
             log.info("job %s (%s) failed, retry at %s: %s", job.id, job.name, retry_at, error)
 
     async def _renew_loop(self) -> None:

@@ -9,12 +9,14 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from quart import Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
+from immich_trio.actors.notifier import Hub
 from immich_trio.http import auth as auth_mod
 from immich_trio.http import registry, spec
 from immich_trio.http.context import Ctx, Reply
@@ -26,6 +28,7 @@ from immich_trio.http.errors import (
     ValidationFailed,
     failed_message,
 )
+from immich_trio.http.socketio import register_socketio
 from immich_trio.runtime import Runtime
 from immich_trio.sql.errors import DatabaseUnavailable
 
@@ -41,7 +44,10 @@ TAG_MODULES = (
     "sessions",
     "system_metadata",
     "system_config",
+    "jobs",
+    "queues",
     "timeline", "assets_more",
+    "assets",
 )
 # Routes of our own, outside the spec (the coverage test allows exactly these).
 OWN_ROUTES = (
@@ -49,6 +55,11 @@ OWN_ROUTES = (
     ("GET", "/custom.css"),
     ("GET", "/api/reactor/status"),
     ("GET", "/metrics"),
+    # socket.io: the websocket transport, and Engine.IO's refusal of polling.
+    ("GET", "/api/socket.io"),
+    ("GET", "/api/socket.io/"),
+    ("POST", "/api/socket.io"),
+    ("POST", "/api/socket.io/"),
 )
 JSON_BODY_LIMIT = 10 * 1024 * 1024
 CORRELATION_HEADER = "X-Correlation-ID"
@@ -138,13 +149,9 @@ def _respond(op: spec.Operation, result: Any) -> Response:
 def _make_view(runtime: Runtime, op: spec.Operation, handler: registry.Handler | None) -> Callable[..., Awaitable[Response]]:
     async def view(**raw_path: str) -> Response:
         try:
-            headers = {k.lower(): v for k, v in request.headers.items()}
-            # HTTP/2 clients (and Quart's test client) may split cookies over several headers.
-            if len(cookie_headers := request.headers.getlist("Cookie")) > 1:
-                headers["cookie"] = "; ".join(cookie_headers)
             auth = None
             if not op.public:
-                query_creds = {k: request.args[k] for k in ("key", "slug", "sessionKey", "apiKey") if k in request.args}
+                headers, query_creds = auth_mod.credential_sources(request)
                 auth = await auth_mod.resolve(runtime, headers, query_creds)
                 auth_mod.check_route(op, auth)
             if handler is None:
@@ -198,6 +205,10 @@ def create_app(runtime: Runtime) -> QuartTrio:
     from immich_trio.http import own_routes
 
     own_routes.register(app, runtime)
+    if runtime.hub is None:
+        runtime.hub = Hub()
+    register_socketio(app, hub=runtime.hub, authenticate=partial(auth_mod.authenticate_socket, runtime))
+    importlib.import_module("immich_trio.http.upload").install(app)  # streamed POST /api/assets body
 
     @app.errorhandler(HTTPException)
     async def http_exception(exc: HTTPException) -> Response:

@@ -9,6 +9,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+import attrs
+from quart import Request
+
 from immich_trio import crypto
 from immich_trio.http.context import Auth, AuthApiKey, AuthSession, AuthUser
 from immich_trio.http.errors import Forbidden, Unauthorized
@@ -75,6 +78,17 @@ def _decode_share_key(key: str) -> bytes | None:
         return base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))
     except (binascii.Error, ValueError):
         return None
+
+
+def credential_sources(request: Request, *, shared_links: bool = True) -> tuple[dict[str, str], dict[str, str]]:
+    """Lower-cased headers and the credential query parameters of a Quart request."""
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    # HTTP/2 clients (and Quart's test client) may split cookies over several headers.
+    if len(cookie_headers := request.headers.getlist("Cookie")) > 1:
+        headers["cookie"] = "; ".join(cookie_headers)
+    names = ("key", "slug", "sessionKey", "apiKey") if shared_links else ("sessionKey", "apiKey")
+    query = {k: request.args[k] for k in names if k in request.args}
+    return headers, query
 
 
 def _session_token(headers: Mapping[str, str], query: Mapping[str, str], cookies: Mapping[str, str]) -> str | None:
@@ -179,3 +193,22 @@ def check_route(op: Operation, auth: Auth | None) -> None:
         granted = auth.api_key.permissions
         if ALL not in granted and op.permission not in granted:
             raise Forbidden(f"Missing required permission: {op.permission}")
+
+
+@attrs.frozen
+class SocketPrincipal:
+    user_id: str
+    session_id: str | None
+
+
+async def authenticate_socket(runtime: Runtime, headers: Mapping[str, str]) -> SocketPrincipal:
+    """The socket.io handshake: headers only, no shared links, API keys need ``all``."""
+    auth = await resolve(runtime, headers, {}, allow_query=False)
+    if auth is None:
+        raise Unauthorized("Authentication required")
+    if auth.shared_link is not None:
+        raise Forbidden()
+    if auth.api_key is not None and ALL not in auth.api_key.permissions:
+        raise Forbidden(f"Missing required permission: {ALL}")
+    session_id = str(auth.session.id) if auth.session is not None else None
+    return SocketPrincipal(user_id=str(auth.user.id), session_id=session_id)

@@ -55,8 +55,7 @@ def register(app: QuartTrio, runtime: Runtime) -> None:
     async def reactor_status() -> Response:
         """Admin only: an admin's session, or an admin's API key holding ``all``."""
         try:
-            headers = {k.lower(): v for k, v in request.headers.items()}
-            query = {k: request.args[k] for k in ("sessionKey", "apiKey") if k in request.args}
+            headers, query = auth_mod.credential_sources(request, shared_links=False)
             auth = await auth_mod.resolve(runtime, headers, query)
             if auth is None:
                 raise Unauthorized("Authentication required")

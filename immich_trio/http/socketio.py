@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import partial
+from typing import Any, cast
 
 from quart import Response, request, websocket
 from quart_trio import QuartTrio
@@ -43,7 +44,7 @@ def register_socketio(app: QuartTrio, *, hub: Hub, authenticate: HeaderAuthentic
             return Response(refusal[1], status=400, content_type="text/html")
         headers = handshake_headers(websocket.headers.items())
         await websocket.accept()
-        ws = websocket._get_current_object()
+        ws = cast(Any, websocket)._get_current_object()  # the object, not the proxy
         await serve_engineio(ws, hub=hub, authenticate=partial(authenticate, headers))
         return None  # Quart closes the websocket
 
@@ -58,7 +59,11 @@ def register_socketio(app: QuartTrio, *, hub: Hub, authenticate: HeaderAuthentic
     for path in PATHS:
         app.add_websocket(path, "socketio_websocket", socketio_websocket, strict_slashes=False)
         app.add_url_rule(
-            path, "socketio_polling", socketio_polling, methods=["GET", "POST"], strict_slashes=False
+            path,
+            "socketio_polling",
+            socketio_polling,
+            methods=["GET", "POST"],
+            strict_slashes=False,
         )
 
 

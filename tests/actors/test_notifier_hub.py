@@ -166,7 +166,9 @@ def test_decode_socketio(text: str, expected: tuple[int, str, int | None, object
         assert packet.data == data
 
 
-@pytest.mark.parametrize("text", ["", "9", "garbage", "2[", "2", '2[true]', '2["disconnect"]', "1{}", "5[]", "0[]"])
+@pytest.mark.parametrize(
+    "text", ["", "9", "garbage", "2[", "2", "2[true]", '2["disconnect"]', "1{}", "5[]", "0[]"]
+)
 def test_decode_socketio_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         decode_socketio(text)
@@ -202,9 +204,7 @@ class Served:
         self.closed_at = 0.0
 
 
-def serve(
-    nursery: trio.Nursery, ws: FakeWebSocket, hub: Hub, *, authorized: bool = True
-) -> Served:
+def serve(nursery: trio.Nursery, ws: FakeWebSocket, hub: Hub, *, authorized: bool = True) -> Served:
     served = Served()
 
     async def authenticate() -> Who:
@@ -438,7 +438,9 @@ async def test_other_namespace_gets_connect_error(
     assert await ws.to_client.receive() == VERSION_FRAME
 
 
-async def test_cancelled_connection_leaves_the_rooms(autojump_clock: trio.testing.MockClock) -> None:
+async def test_cancelled_connection_leaves_the_rooms(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     hub = Hub()
     ws = FakeWebSocket()
     async with trio.open_nursery() as nursery:

@@ -70,6 +70,12 @@ def _save(image: Image.Image, path: Path, fmt: str, **params: object) -> Path:
     return path
 
 
+def _px(image: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
+    value = image.getpixel(xy)
+    assert isinstance(value, tuple)
+    return value
+
+
 def _icc_description(image: Image.Image) -> str | None:
     icc = image.info.get("icc_profile")
     if not icc:
@@ -119,8 +125,8 @@ def test_orientation_6_landscape_sensor_gives_portrait_with_right_pixels(tmp_pat
     preview = Image.open(result.preview_path).convert("RGB")
     assert preview.size == (1440, 2160)
     # 90 degrees clockwise: the stored top-left corner is now the top-right one.
-    assert preview.getpixel((1430, 10))[0] > 200
-    assert preview.getpixel((10, 10))[2] > 200
+    assert _px(preview, (1430, 10))[0] > 200
+    assert _px(preview, (10, 10))[2] > 200
 
 
 def test_large_jpeg_shrinks_on_load_to_the_exact_sizes(tmp_path: Path) -> None:
@@ -141,12 +147,12 @@ def test_transparent_png_keeps_alpha_in_webp_and_is_white_in_jpeg(tmp_path: Path
     assert result.is_transparent
     preview = Image.open(result.preview_path)
     assert preview.mode == "RGB"
-    assert preview.getpixel((20, 200)) == pytest.approx((255, 255, 255), abs=3)
-    assert preview.getpixel((580, 200)) == pytest.approx((0, 128, 0), abs=6)
+    assert _px(preview, (20, 200)) == pytest.approx((255, 255, 255), abs=3)
+    assert _px(preview, (580, 200)) == pytest.approx((0, 128, 0), abs=6)
     thumbnail = Image.open(result.thumbnail_path)
     assert thumbnail.mode == "RGBA"
-    assert thumbnail.getpixel((5, 125))[3] == 0
-    assert thumbnail.getpixel((370, 125))[3] == 255
+    assert _px(thumbnail, (5, 125))[3] == 0
+    assert _px(thumbnail, (370, 125))[3] == 255
     assert result.thumbhash[2] & 0x80  # thumbhash knows about the alpha
 
 
@@ -186,7 +192,7 @@ def test_animated_gif_uses_first_frame(tmp_path: Path) -> None:
     source = tmp_path / "anim.gif"
     frames[0].save(source, "GIF", save_all=True, append_images=frames[1:], duration=100)
     result = _run(source, tmp_path / "out")
-    red, _, blue = Image.open(result.preview_path).getpixel((150, 150))
+    red, _, blue = _px(Image.open(result.preview_path), (150, 150))
     assert red > 200 and blue < 50
 
 
@@ -215,9 +221,9 @@ def test_adobe_rgb_like_profile_is_converted(tmp_path: Path) -> None:
     image = Image.new("RGB", (400, 400), (255, 0, 0))
     source = _save(image, tmp_path / "p3.jpg", "JPEG", icc_profile=display_p3_icc(), quality=95)
     srgb = _run(source, tmp_path / "s", ThumbnailOptions(colorspace="srgb"))
-    assert Image.open(srgb.preview_path).getpixel((200, 200))[0] > 240
+    assert _px(Image.open(srgb.preview_path), (200, 200))[0] > 240
     p3 = _run(source, tmp_path / "p", ThumbnailOptions(colorspace="p3"))
-    assert Image.open(p3.preview_path).getpixel((200, 200)) == pytest.approx((255, 0, 0), abs=6)
+    assert _px(Image.open(p3.preview_path), (200, 200)) == pytest.approx((255, 0, 0), abs=6)
 
 
 def test_hdr_avif_is_tone_mapped_not_washed_out(test_assets: Path, tmp_path: Path) -> None:
@@ -348,7 +354,7 @@ def test_raw_is_demosaiced_and_oriented(tmp_path: Path) -> None:
     preview = Image.open(result.preview_path).convert("RGB")
     assert preview.size == (480, 640)
     # Rotated 90 CW: the blue (left) edge of the sensor is now at the top.
-    top, bottom = preview.getpixel((240, 5)), preview.getpixel((240, 634))
+    top, bottom = _px(preview, (240, 5)), _px(preview, (240, 634))
     assert top[2] > top[0] + 80 and bottom[0] > bottom[2] + 80
 
 
@@ -374,7 +380,7 @@ def test_raw_embedded_preview_used_when_allowed_and_large_enough(tmp_path: Path)
     assert (result.width, result.height) == (600, 800)
     preview = Image.open(result.preview_path).convert("RGB")
     assert preview.size == (300, 400)
-    assert preview.getpixel((150, 200)) == pytest.approx((20, 40, 220), abs=8)
+    assert _px(preview, (150, 200)) == pytest.approx((20, 40, 220), abs=8)
     # The embedded JPEG is the fullsize file, as-is plus its orientation in EXIF.
     assert result.fullsize_path is not None
     fullsize = Image.open(result.fullsize_path)

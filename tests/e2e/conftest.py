@@ -34,6 +34,14 @@ class HttpResult:
     headers: dict[str, str]
 
 
+def _headers(message: Any) -> dict[str, str]:
+    out = {k.lower(): v for k, v in message.items()}
+    cookies = message.get_all("Set-Cookie") or []
+    if cookies:
+        out["set-cookie"] = "\n".join(cookies)
+    return out
+
+
 def call(
     base: str,
     method: str,
@@ -52,11 +60,11 @@ def call(
         with urllib.request.urlopen(request, timeout=timeout) as response:
             raw = response.read()
             status = response.status
-            resp_headers = {k.lower(): v for k, v in response.headers.items()}
+            resp_headers = _headers(response.headers)
     except urllib.error.HTTPError as exc:
         raw = exc.read()
         status = exc.code
-        resp_headers = {k.lower(): v for k, v in exc.headers.items()}
+        resp_headers = _headers(exc.headers)
     try:
         parsed = json.loads(raw) if raw else None
     except ValueError:

@@ -36,19 +36,27 @@ async def rows(pool: Pool, query: str, params: Any = None) -> list[dict[str, Any
         return list(await cur.fetchall()) if cur.description else []
 
 
-async def claim(pool: Pool, owner: str, now: datetime, limit: int = 10, queue: str = THUMBS) -> list[q.Job]:
+async def claim(
+    pool: Pool, owner: str, now: datetime, limit: int = 10, queue: str = THUMBS
+) -> list[q.Job]:
     async with pool.connection() as conn:
-        return await q.claim(conn, queue=queue, limit=limit, owner=owner, now=now, lease_until=now + LEASE)
+        return await q.claim(
+            conn, queue=queue, limit=limit, owner=owner, now=now, lease_until=now + LEASE
+        )
 
 
-async def test_enqueue_rolled_back_leaves_no_job_and_no_notification(pool: Pool, db_url: str) -> None:
+async def test_enqueue_rolled_back_leaves_no_job_and_no_notification(
+    pool: Pool, db_url: str
+) -> None:
     listener = await connect(db_url, autocommit=True)
     try:
         await listener.execute(f"LISTEN {q.NOTIFY_CHANNEL}")
         async with pool.connection() as conn:
             with pytest.raises(RuntimeError):
                 async with conn.transaction():
-                    await q.enqueue(conn, THUMBS, "AssetGenerateThumbnails", {"id": str(uuid.uuid4())})
+                    await q.enqueue(
+                        conn, THUMBS, "AssetGenerateThumbnails", {"id": str(uuid.uuid4())}
+                    )
                     raise RuntimeError("abort")
         assert await rows(pool, "SELECT * FROM immich_trio.job") == []
         # A committed one does notify, with the queue as payload.
@@ -68,8 +76,12 @@ async def test_enqueue_copies_asset_id_and_dedupes(pool: Pool) -> None:
     asset = str(uuid.uuid4())
     queue = QueueName.STORAGE_TEMPLATE_MIGRATION.value
     async with pool.connection() as conn:
-        first = await q.enqueue(conn, queue, "StorageTemplateMigrationSingle", {"id": asset}, dedupe_key=asset)
-        second = await q.enqueue(conn, queue, "StorageTemplateMigrationSingle", {"id": asset}, dedupe_key=asset)
+        first = await q.enqueue(
+            conn, queue, "StorageTemplateMigrationSingle", {"id": asset}, dedupe_key=asset
+        )
+        second = await q.enqueue(
+            conn, queue, "StorageTemplateMigrationSingle", {"id": asset}, dedupe_key=asset
+        )
         other = await q.enqueue_job(conn, JobName.PERSON_CLEANUP, {})
     assert first is not None and second is None and other is not None
     (row,) = await rows(pool, "SELECT * FROM immich_trio.job WHERE id = %s", (first,))
@@ -80,7 +92,9 @@ async def test_enqueue_copies_asset_id_and_dedupes(pool: Pool) -> None:
     # Once the first has failed for good, the key is free again.
     await rows(pool, "UPDATE immich_trio.job SET status = 'failed' WHERE id = %s", (first,))
     async with pool.connection() as conn:
-        assert await q.enqueue(conn, queue, "StorageTemplateMigrationSingle", {"id": asset}, dedupe_key=asset)
+        assert await q.enqueue(
+            conn, queue, "StorageTemplateMigrationSingle", {"id": asset}, dedupe_key=asset
+        )
 
 
 async def test_claim_lease_expiry_and_fencing(pool: Pool) -> None:
@@ -95,9 +109,12 @@ async def test_claim_lease_expiry_and_fencing(pool: Pool) -> None:
     async with pool.connection() as conn:
         # A's late answer is refused, whatever it was; B's is accepted.
         assert not await q.finish(conn, job_id=job.id, attempt=1, owner="A")
-        assert await q.retry_or_fail(
-            conn, job_id=job.id, attempt=1, owner="A", error="x", retry_at=T0, now=T0
-        ) is None
+        assert (
+            await q.retry_or_fail(
+                conn, job_id=job.id, attempt=1, owner="A", error="x", retry_at=T0, now=T0
+            )
+            is None
+        )
         assert await q.renew(conn, owner="A", leases=[(job.id, 1)], until=T0 + 2 * LEASE) == set()
         assert await q.finish(conn, job_id=job.id, attempt=2, owner="B")
     assert await rows(pool, "SELECT * FROM immich_trio.job") == []
@@ -108,7 +125,9 @@ async def test_renew_extends_lease(pool: Pool) -> None:
         await q.enqueue(conn, THUMBS, "AssetGenerateThumbnails", {})
     (job,) = await claim(pool, "A", T0)
     async with pool.connection() as conn:
-        assert await q.renew(conn, owner="A", leases=[(job.id, 1)], until=T0 + 2 * LEASE) == {job.id}
+        assert await q.renew(conn, owner="A", leases=[(job.id, 1)], until=T0 + 2 * LEASE) == {
+            job.id
+        }
     assert await claim(pool, "B", T0 + LEASE + timedelta(seconds=1)) == []
     assert len(await claim(pool, "B", T0 + 2 * LEASE + timedelta(seconds=1))) == 1
 
@@ -184,14 +203,18 @@ async def test_counts_empty_clear_failed_and_search(pool: Pool) -> None:
     async with pool.connection() as conn:
         for _ in range(3):
             await q.enqueue(conn, THUMBS, "AssetGenerateThumbnails", {})
-        await q.enqueue(conn, THUMBS, "AssetGenerateThumbnails", {}, run_after=T0 + timedelta(hours=1))
+        await q.enqueue(
+            conn, THUMBS, "AssetGenerateThumbnails", {}, run_after=T0 + timedelta(hours=1)
+        )
     (active,) = await claim(pool, "A", T0, limit=1)
     (failing,) = await claim(pool, "A", T0, limit=1)
     async with pool.connection() as conn:
         await q.retry_or_fail(
             conn, job_id=failing.id, attempt=1, owner="A", error="e", retry_at=T0, now=T0
         )
-        await conn.execute("UPDATE immich_trio.job SET status = 'failed' WHERE id = %s", (failing.id,))
+        await conn.execute(
+            "UPDATE immich_trio.job SET status = 'failed' WHERE id = %s", (failing.id,)
+        )
         counts = await q.queue_counts(conn, T0)
         assert counts[THUMBS] == {
             "active": 1, "completed": 0, "failed": 1, "delayed": 1, "waiting": 1, "paused": 0,
@@ -240,7 +263,12 @@ async def test_queue_all_expansions(pool: Pool) -> None:
             assert await q.enqueue_missing_metadata(conn, force=False) == 1
     found = await rows(pool, 'SELECT queue, name, data, "assetId" FROM immich_trio.job ORDER BY id')
     assert found == [
-        {"queue": THUMBS, "name": "AssetGenerateThumbnails", "data": {"id": str(bare)}, "assetId": bare},
+        {
+            "queue": THUMBS,
+            "name": "AssetGenerateThumbnails",
+            "data": {"id": str(bare)},
+            "assetId": bare,
+        },
         {"queue": META, "name": "AssetExtractMetadata", "data": {"id": str(bare)}, "assetId": bare},
     ]
     async with pool.connection() as conn:

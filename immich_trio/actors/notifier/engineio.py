@@ -292,7 +292,9 @@ class _Connection:
         if packet.namespace != NAMESPACE:
             if packet.type is PacketType.CONNECT:
                 error = {"message": "Invalid namespace"}
-                await self._send(f"44{packet.namespace}," + json.dumps(error, separators=(",", ":")))
+                await self._send(
+                    f"44{packet.namespace}," + json.dumps(error, separators=(",", ":"))
+                )
                 return
             self._close(CloseReason.INVALID_STATE)
             return
@@ -304,9 +306,9 @@ class _Connection:
                 self._nursery.start_soon(self._serve_namespace, namespace)
             case PacketType.DISCONNECT if namespace is not None:
                 self._leave(namespace)
-            case PacketType.EVENT | PacketType.ACK | PacketType.BINARY_EVENT | PacketType.BINARY_ACK if (
-                namespace is not None
-            ):
+            case (
+                PacketType.EVENT | PacketType.ACK | PacketType.BINARY_EVENT | PacketType.BINARY_ACK
+            ) if namespace is not None:
                 pass  # Immich's clients send no events; ignore any that arrive
             case _:
                 self._close(CloseReason.INVALID_STATE)

@@ -203,7 +203,9 @@ class Hub:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _emit(self, members: set[Subscription] | tuple[()], event: str, args: tuple[object, ...]) -> None:
+    def _emit(
+        self, members: set[Subscription] | tuple[()], event: str, args: tuple[object, ...]
+    ) -> None:
         if not members:
             return
         frame = encode_event(event, *args)  # encoded once for the whole room

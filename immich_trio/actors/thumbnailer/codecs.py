@@ -2,9 +2,10 @@
 fullsize files plus the thumbhash (pipeline.md §5). Synchronous and thread-safe: the actor
 runs it in ``trio.to_thread.run_sync`` under a CapacityLimiter.
 
-Pillow decodes everything (JPEG with libjpeg-turbo's DCT scaling via ``draft()``), with
-pillow-heif for HEIC/HEIF and pillow-jxl-plugin for JPEG XL; rawpy decodes camera RAW; pyvips
-decodes high-bit-depth HDR AVIF, which Pillow only delivers as 8 bits.
+Decoders: JPEGs that need shrinking go through libvips (DCT shrink + lanczos3, see
+vips_jpeg.py); everything else through Pillow, with pillow-heif for HEIC/HEIF and
+pillow-jxl-plugin for JPEG XL; rawpy for camera RAW; pyvips for PQ/HLG AVIF, which Pillow
+only delivers as 8 bits. Orientation, colour, alpha and encoding are done in Pillow.
 """
 
 from __future__ import annotations

@@ -134,7 +134,7 @@ class AssetResponseDto:
     tags: list[dict[str, Any]] | _Omit = OMIT
     people: list[dict[str, Any]]
     checksum: str
-    stack: AssetStackResponseDto | None | _Omit = OMIT
+    stack: AssetStackResponseDto | _Omit | None = OMIT
     is_offline: bool
     has_metadata: bool = True
     duplicate_id: UUID | None
@@ -185,11 +185,11 @@ def asset_dto(
     row: Mapping[str, Any],
     *,
     caller_id: UUID | str | None,
-    exif: Mapping[str, Any] | None | _Omit = OMIT,
-    owner: Mapping[str, Any] | None | _Omit = OMIT,
-    tags: Sequence[Mapping[str, Any]] | None | _Omit = OMIT,
+    exif: Mapping[str, Any] | _Omit | None = OMIT,
+    owner: Mapping[str, Any] | _Omit | None = OMIT,
+    tags: Sequence[Mapping[str, Any]] | _Omit | None = OMIT,
     people: Sequence[Mapping[str, Any]] = (),
-    stack: Mapping[str, Any] | None | _Omit = OMIT,
+    stack: Mapping[str, Any] | _Omit | None = OMIT,
 ) -> AssetResponseDto:
     """``AssetResponseDto`` from an ``asset`` row, as Immich's ``mapAsset`` builds it.
 
@@ -222,7 +222,7 @@ def asset_dto(
         exif_info=exif_dto(exif) if exif is not None and exif is not OMIT else OMIT,
         live_photo_video_id=row["livePhotoVideoId"],
         tags=[tag_dto(t) for t in tags] if tags is not None and tags is not OMIT else OMIT,
-        people=list(people),
+        people=[dict(p) for p in people],
         checksum=b64(row["checksum"]) or "",
         stack=_stack(stack),
         is_offline=row["isOffline"],
@@ -233,7 +233,7 @@ def asset_dto(
     )
 
 
-def _stack(stack: Mapping[str, Any] | None | _Omit) -> AssetStackResponseDto | None | _Omit:
+def _stack(stack: Mapping[str, Any] | _Omit | None) -> AssetStackResponseDto | _Omit | None:
     if stack is OMIT or stack is None:
         return stack
     return AssetStackResponseDto(
