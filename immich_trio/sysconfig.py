@@ -27,7 +27,11 @@ _listeners: list[Callable[[Config], None]] = []
 
 @cache
 def _defaults_json() -> str:
-    return resources.files("immich_trio.http").joinpath("system-config-defaults.json").read_text("utf-8")
+    return (
+        resources.files("immich_trio.http")
+        .joinpath("system-config-defaults.json")
+        .read_text("utf-8")
+    )
 
 
 def defaults(*, ml_url: str | None = None, ml_enabled: bool | None = None) -> Config:
@@ -40,11 +44,17 @@ def defaults(*, ml_url: str | None = None, ml_enabled: bool | None = None) -> Co
 
 
 def merge(base: Config, partial: Any) -> Config:
-    """Deep-merge ``partial`` over a copy of ``base``; lists and scalars replace."""
+    """Deep-merge ``partial`` over a copy of ``base``; lists and scalars replace.
+
+    Keys unknown to ``base`` are dropped, as Immich's non-strict DTOs strip them: they are
+    neither stored nor echoed back.
+    """
     out = copy.deepcopy(base)
     if not isinstance(partial, dict):
         return out
     for key, value in partial.items():
+        if key not in out:
+            continue
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = merge(out[key], value)
         elif value is not None and value != "":
@@ -116,27 +126,89 @@ def subscribe(listener: Callable[[Config], None]) -> Callable[[], None]:
     return lambda: _listeners.remove(listener)
 
 
-_CRON_FIELD = re.compile(r"^(\*|\d+|\d+-\d+|\*/\d+|\d+(,\d+)+|\d+-\d+/\d+)$")
+# cron's CronTime (what Immich validates with): 5 or 6 fields, lists of values, ranges and
+# steps, month/day names, and the @-presets.
+_CRON_PRESETS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@hourly", "@minutely"}
+_CRON_NAMES = {
+    "month": ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
+    "dow": ["sun", "mon", "tue", "wed", "thu", "fri", "sat"],
+}
+# (name, low, high) per field of a six-field expression; five fields drop the seconds
+_CRON_FIELDS = (
+    ("second", 0, 59),
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("dom", 1, 31),
+    ("month", 1, 12),
+    ("dow", 0, 7),
+)
+_CRON_ITEM = re.compile(r"^(\*|\?|[0-9a-z]+(?:-[0-9a-z]+)?)(?:/(\d+))?$")
+
+
+def _cron_value(field: str, text: str) -> int | None:
+    if text.isdigit():
+        return int(text)
+    names = _CRON_NAMES.get(field, [])
+    if text in names:
+        return names.index(text) + (1 if field == "month" else 0)
+    return None
 
 
 def check_cron(expression: str) -> bool:
-    fields = expression.split()
-    return len(fields) in (5, 6) and all(_CRON_FIELD.match(f) for f in fields)
+    text = expression.strip().lower()
+    if text in _CRON_PRESETS:
+        return True
+    fields = text.split()
+    if len(fields) not in (5, 6):
+        return False
+    specs = _CRON_FIELDS[6 - len(fields) :]
+    for raw, (name, low, high) in zip(fields, specs, strict=True):
+        for item in raw.split(","):
+            match = _CRON_ITEM.match(item)
+            if match is None or match.group(2) == "0":
+                return False
+            span = match.group(1)
+            if span in ("*", "?"):
+                continue
+            bounds = [_cron_value(name, part) for part in span.split("-")]
+            if any(b is None or not low <= b <= high for b in bounds):
+                return False
+            if len(bounds) == 2 and bounds[0] > bounds[1]:  # type: ignore[operator]
+                return False
+    return True
 
 
-def semantic_errors(config: Config) -> list[str]:
-    """Rules the schema does not carry (system-config.md 'Validation highlights')."""
-    errors: list[str] = []
-    if not check_cron(config["backup"]["database"]["cronExpression"]):
-        errors.append("backup.database.cronExpression must be a valid cron expression")
-    if not check_cron(config["library"]["scan"]["cronExpression"]):
-        errors.append("library.scan.cronExpression must be a valid cron expression")
+def _custom(path: list[str | int], message: str) -> dict[str, Any]:
+    return {"code": "custom", "path": path, "message": message}
+
+
+def semantic_errors(config: Config) -> list[dict[str, Any]]:
+    """Rules the spec's schema does not carry (system-config.md "Validation highlights"),
+    as zod ``custom`` issues."""
+    errors: list[dict[str, Any]] = []
+    crons = [
+        ("backup", "database"),
+        ("library", "scan"),
+        ("integrityChecks", "missingFiles"),
+        ("integrityChecks", "untrackedFiles"),
+        ("integrityChecks", "checksumFiles"),
+    ]
+    for section, job in crons:
+        settings = config[section][job]
+        # like Immich's ValidateIf: a disabled job's expression is not checked
+        if settings["enabled"] and not check_cron(settings["cronExpression"]):
+            path: list[str | int] = [section, job, "cronExpression"]
+            errors.append(_custom(path, "cronExpression must be a valid cron expression"))
     if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", config["nightlyTasks"]["startTime"]):
-        errors.append("nightlyTasks.startTime must be in HH:MM format")
-    if not config["machineLearning"]["urls"]:
-        errors.append("machineLearning.urls must contain at least 1 elements")
+        errors.append(_custom(["nightlyTasks", "startTime"], "startTime must be in HH:MM format"))
+    ml = config["machineLearning"]
+    if ml["enabled"]:
+        for i, url in enumerate(ml["urls"]):
+            parts = urlsplit(url.strip())
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                errors.append(_custom(["machineLearning", "urls", i], "Invalid URL"))
     for key in ("issuerUrl", "endSessionEndpoint"):
         value = config["oauth"].get(key) or ""
         if value and not urlsplit(value).scheme:
-            errors.append(f"oauth.{key} must be a URL address")
+            errors.append(_custom(["oauth", key], f"{key} must be a URL address"))
     return errors

@@ -101,6 +101,7 @@ class DispatcherStatistics(ActorStatistics):
     released: int
     lost: int
     database_errors: int
+    claim_rounds: int
     claim_queries: int
     renewals: int
     listening: bool
@@ -251,6 +252,7 @@ class Dispatcher(Actor[SetConcurrency]):
             released=self._counts["released"],
             lost=self._counts["lost"],
             database_errors=self._counts["database_errors"],
+            claim_rounds=self._counts["claim_rounds"],
             claim_queries=self._counts["claim_queries"],
             renewals=self._counts["renewals"],
             listening=self._listening,
@@ -389,6 +391,7 @@ class Dispatcher(Actor[SetConcurrency]):
             await self._wakeup.wait()
             self._wakeup = trio.Event()
             pending, self._pending = self._pending, set()
+            self._counts["claim_rounds"] += 1
             for queue in sorted(pending):
                 if self._closing:
                     return

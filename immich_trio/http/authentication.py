@@ -5,7 +5,6 @@ OAuth operations are not registered (they answer 501).
 
 from __future__ import annotations
 
-import inspect
 import ipaddress
 from datetime import datetime, timedelta
 from email.utils import format_datetime
@@ -188,10 +187,9 @@ async def logout(ctx: Ctx) -> Reply:
             await sessions_q.delete_session(conn, session.id)
         hub = ctx.runtime.hub
         if hub is not None:
-            # The hub tells the session's sockets (on_session_delete) and drops them.
-            pending = hub.disconnect_session(str(session.id))
-            if inspect.isawaitable(pending):
-                await pending
+            # Tell the session's sockets, then drop them: the token no longer works.
+            hub.emit_to_session(str(session.id), "on_session_delete", str(session.id))
+            hub.disconnect_session(str(session.id))
     return Reply(
         body=LogoutResponseDto(successful=True, redirect_uri=LOGIN_URL), cookies=CLEARED_COOKIES
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -49,12 +51,16 @@ _ABOUT_ENV = {
 
 
 def human_size(size: float) -> str:
-    """1024-based size with one decimal, as Immich shows disk figures."""
+    """1024-based size with one decimal, as Immich shows disk figures.
+
+    Rounds half up like JavaScript's ``toFixed`` (1280 B -> "1.3 KiB"), not half-even.
+    """
     unit = 0
     while size >= 1024 and unit < len(_UNITS) - 1:
         size /= 1024
         unit += 1
-    return f"{size:.1f} {_UNITS[unit]}"
+    shown = Decimal(size).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return f"{shown} {_UNITS[unit]}"
 
 
 @cache
@@ -69,8 +75,6 @@ def _library_versions() -> dict[str, str]:
     versions: dict[str, str] = {}
     exiftool = shutil.which("exiftool")
     if exiftool:
-        import subprocess
-
         try:
             out = subprocess.run([exiftool, "-ver"], capture_output=True, text=True, timeout=10, check=True)
             versions["exiftool"] = out.stdout.strip()
@@ -79,7 +83,12 @@ def _library_versions() -> dict[str, str]:
     try:
         import av
 
-        versions["ffmpeg"] = str(av.library_versions.get("libavcodec", ("?",))).strip("()").replace(", ", ".")
+        # the FFmpeg release PyAV is linked against (e.g. "7.1.1"), as `ffmpeg -version` shows
+        ffmpeg = getattr(av, "ffmpeg_version_info", None)
+        if not ffmpeg:
+            ffmpeg = ".".join(str(n) for n in av.library_versions.get("libavcodec", ()))
+        if ffmpeg:
+            versions["ffmpeg"] = str(ffmpeg)
     except ImportError:
         pass
     try:
@@ -171,10 +180,12 @@ async def get_server_config(ctx: Ctx) -> ServerConfigDto:
 async def get_about_info(ctx: Ctx) -> ServerAboutResponseDto:
     versions = await trio.to_thread.run_sync(_library_versions)
     build = {field: os.environ[env] for field, env in _ABOUT_ENV.items() if os.environ.get(env)}
+    async with ctx.db() as conn:
+        license_ = await q.metadata(conn, "license")
     return ServerAboutResponseDto(
         version=IMMICH_VERSION_STRING,
         version_url=f"{RELEASE_URL}/tag/{IMMICH_VERSION_STRING}",
-        licensed=False,
+        licensed=bool(license_),
         **build,
         **versions,
     )

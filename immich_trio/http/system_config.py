@@ -11,11 +11,15 @@ from immich_trio.http.errors import BadRequest, ValidationFailed
 from immich_trio.http.registry import operation
 
 # Tokens the storage template accepts (pipeline.md §4), as the web UI offers them.
+# Key order as Immich builds the DTO (day, week, month, year, hour, second, minute, presets).
 STORAGE_TEMPLATE_OPTIONS: dict[str, list[str]] = {
     "dayOptions": ["d", "dd"],
-    "hourOptions": ["h", "hh", "H", "HH"],
-    "minuteOptions": ["m", "mm"],
+    "weekOptions": ["W", "WW"],
     "monthOptions": ["M", "MM", "MMM", "MMMM"],
+    "yearOptions": ["y", "yy"],
+    "hourOptions": ["h", "hh", "H", "HH"],
+    "secondOptions": ["s", "ss", "SSS"],
+    "minuteOptions": ["m", "mm"],
     "presetOptions": [
         "{{y}}/{{y}}-{{MM}}-{{dd}}/{{filename}}",
         "{{y}}/{{MM}}-{{dd}}/{{filename}}",
@@ -39,9 +43,6 @@ STORAGE_TEMPLATE_OPTIONS: dict[str, list[str]] = {
         "{{album}}/{{filename}}",
         "{{make}}/{{model}}/{{lensModel}}/{{filename}}",
     ],
-    "secondOptions": ["s", "ss", "SSS"],
-    "weekOptions": ["W", "WW"],
-    "yearOptions": ["y", "yy"],
 }
 
 
@@ -74,12 +75,14 @@ async def update_config(ctx: Ctx) -> dict[str, Any]:
     full = sysconfig.merge(base, data)
     problems = sysconfig.semantic_errors(full)
     if problems:
-        raise BadRequest(problems[0])
+        raise ValidationFailed(problems)
     settings = ctx.runtime.settings
     async with ctx.db() as conn:
         current = await sysconfig.load(conn, base)
         if settings.log_level_from_env and full["logging"] != current["logging"]:
-            raise BadRequest("Logging level cannot be changed while IMMICH_LOG_LEVEL is set")
+            raise BadRequest(
+                "Logging cannot be changed while the environment variable IMMICH_LOG_LEVEL is set."
+            )
         async with conn.transaction():
             config = await sysconfig.save(conn, full, base)
     hub = ctx.runtime.hub

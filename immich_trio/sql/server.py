@@ -10,13 +10,17 @@ ADMIN_EXISTS = (
     """SELECT EXISTS (SELECT 1 FROM "user" WHERE "isAdmin" AND "deletedAt" IS NULL) AS exists"""
 )
 
+# As Immich's getUserStats: hidden assets (live-photo motion parts) are not counted as
+# photos/videos, and usage covers uploads only (external-library files are not the server's).
 USAGE_BY_USER = """
 SELECT u.id AS "userId", u.name AS "userName", u."quotaSizeInBytes",
-       count(a.id) FILTER (WHERE a.type = 'IMAGE') AS photos,
-       count(a.id) FILTER (WHERE a.type = 'VIDEO') AS videos,
-       coalesce(sum(e."fileSizeInByte"), 0)::bigint AS usage,
-       coalesce(sum(e."fileSizeInByte") FILTER (WHERE a.type = 'IMAGE'), 0)::bigint AS "usagePhotos",
-       coalesce(sum(e."fileSizeInByte") FILTER (WHERE a.type = 'VIDEO'), 0)::bigint AS "usageVideos"
+       count(a.id) FILTER (WHERE a.type = 'IMAGE' AND a.visibility <> 'hidden') AS photos,
+       count(a.id) FILTER (WHERE a.type = 'VIDEO' AND a.visibility <> 'hidden') AS videos,
+       coalesce(sum(e."fileSizeInByte") FILTER (WHERE a."libraryId" IS NULL), 0)::bigint AS usage,
+       coalesce(sum(e."fileSizeInByte")
+                FILTER (WHERE a."libraryId" IS NULL AND a.type = 'IMAGE'), 0)::bigint AS "usagePhotos",
+       coalesce(sum(e."fileSizeInByte")
+                FILTER (WHERE a."libraryId" IS NULL AND a.type = 'VIDEO'), 0)::bigint AS "usageVideos"
 FROM "user" u
 LEFT JOIN asset a ON a."ownerId" = u.id AND a."deletedAt" IS NULL
 LEFT JOIN asset_exif e ON e."assetId" = a.id
@@ -39,12 +43,12 @@ async def admin_exists(conn: AsyncConnection[Any]) -> bool:
 
 async def usage_by_user(conn: AsyncConnection[Any]) -> list[dict[str, Any]]:
     cur = await conn.execute(USAGE_BY_USER)
-    return await cur.fetchall()  # type: ignore[no-any-return]
+    return await cur.fetchall()
 
 
 async def version_history(conn: AsyncConnection[Any]) -> list[dict[str, Any]]:
     cur = await conn.execute(VERSION_HISTORY)
-    return await cur.fetchall()  # type: ignore[no-any-return]
+    return await cur.fetchall()
 
 
 async def record_version(conn: AsyncConnection[Any], version: str) -> None:

@@ -104,8 +104,8 @@ def _where(f: TimelineFilter, params: dict[str, Any]) -> sql.Composable:
         # Only the primary asset of a stack stands for it.
         conds.append(
             sql.SQL(
-                'NOT EXISTS (SELECT 1 FROM stack s WHERE s.id = a."stackId"'
-                ' AND s."primaryAssetId" <> a.id)'
+                '(a."stackId" IS NULL OR NOT EXISTS (SELECT 1 FROM stack s'
+                ' WHERE s.id = a."stackId" AND s."primaryAssetId" <> a.id))'
             )
         )
     if f.bbox is not None:
@@ -121,7 +121,7 @@ def _direction(f: TimelineFilter) -> sql.Composable:
     return sql.SQL("ASC") if f.order == "asc" else sql.SQL("DESC")
 
 
-def buckets_query(f: TimelineFilter) -> tuple[sql.Composable, dict[str, Any]]:
+def buckets_query(f: TimelineFilter) -> tuple[sql.Composed, dict[str, Any]]:
     params: dict[str, Any] = {}
     exif_join = (
         sql.SQL('JOIN asset_exif e ON e."assetId" = a.id') if f.bbox is not None else sql.SQL("")
@@ -174,14 +174,16 @@ _COORDINATES = (("latitude", "e.latitude"), ("longitude", "e.longitude"))
 
 def bucket_query(
     f: TimelineFilter, bucket: datetime, *, with_place: bool = True
-) -> tuple[sql.Composable, dict[str, Any]]:
+) -> tuple[sql.Composed, dict[str, Any]]:
     """One bucket as a JSON object of parallel arrays (``body`` column, text)."""
     params: dict[str, Any] = {"caller": f.caller_id}
     columns = [c for c in _COLUMNS if with_place or c[0] not in ("city", "country")]
     if f.with_coordinates:
         columns.extend(_COORDINATES)
-    select = [sql.SQL("{} AS {}").format(sql.SQL(expr), sql.Identifier(key)) for key, expr in columns]
-    aggregates = [
+    select: list[sql.Composable] = [
+        sql.SQL("{} AS {}").format(sql.SQL(expr), sql.Identifier(key)) for key, expr in columns
+    ]
+    aggregates: list[sql.Composable] = [
         sql.SQL("{key}, coalesce(array_agg(c.{col}), '{{}}')").format(
             key=sql.Literal(key), col=sql.Identifier(key)
         )
@@ -201,6 +203,8 @@ def bucket_query(
         GROUP BY s."stackId"
     ) st ON true"""
         )
+    order: sql.Composable
+    bucket_range: sql.Composable
     if f.order_by == "createdAt":
         order = sql.SQL('a."createdAt" {dir}').format(dir=_direction(f))
         bucket_range = sql.SQL(

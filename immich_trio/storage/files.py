@@ -12,10 +12,12 @@ import fcntl
 import hashlib
 import os
 import re
+import threading
 from datetime import datetime
 from pathlib import Path
 from uuid import UUID
 
+import outcome
 import trio
 
 UPLOAD = "upload"
@@ -158,9 +160,10 @@ class StagedFile:
 
     Owns its descriptor: the lock is held until ``close`` (or ``discard``), so the recovery
     of another process sharing the media folder leaves a live upload alone. Writes are
-    gathered into ``WRITE_BATCH``-sized blocks that are written and hashed in a worker thread;
-    the caller stops reading its source while a block is written, which is the backpressure.
-    Not safe for concurrent use.
+    gathered into ``WRITE_BATCH``-sized blocks that are hashed and written by a worker
+    thread while the caller goes on receiving the next block; with at most one block in
+    flight, ``write`` waits for the disk whenever the network is faster (the backpressure),
+    and memory stays at two blocks. Not safe for concurrent use.
     """
 
     def __init__(self, path: Path, fd: int) -> None:
@@ -169,6 +172,10 @@ class StagedFile:
         self._fd: int | None = fd
         self._hash = hashlib.sha1()
         self._pending = bytearray()
+        # The block being written by a worker thread, if any.
+        self._inflight: trio.Event | None = None
+        self._inflight_done = threading.Event()
+        self._inflight_result: outcome.Outcome[None] | None = None
 
     @classmethod
     async def create(cls, path: Path) -> StagedFile:
@@ -199,6 +206,7 @@ class StagedFile:
     async def finish(self, mtime: datetime | None = None) -> None:
         """Write what is pending, set the mtime and fsync; the file stays open and locked."""
         await self._flush()
+        await self._wait_inflight()
         fd = self._require_fd()
 
         def sync() -> None:
@@ -211,6 +219,10 @@ class StagedFile:
     def close(self) -> None:
         """Release the descriptor and its lock (the file stays)."""
         if self._fd is not None:
+            if self._inflight is not None:
+                # Only after an error or cancellation: at most one block's write to wait for.
+                self._inflight_done.wait()
+                self._inflight = None
             fd, self._fd = self._fd, None
             os.close(fd)
 
@@ -220,11 +232,15 @@ class StagedFile:
         remove_quietly(self.path)
 
     async def _flush(self) -> None:
+        await self._wait_inflight()
         if not self._pending:
             return
         block = bytes(self._pending)
         self._pending.clear()
         fd = self._require_fd()
+        token = trio.lowlevel.current_trio_token()
+        done = self._inflight = trio.Event()
+        self._inflight_done.clear()
 
         def write_block() -> None:
             self._hash.update(block)
@@ -233,7 +249,24 @@ class StagedFile:
                 written = os.write(fd, view)
                 view = view[written:]
 
-        await trio.to_thread.run_sync(write_block)
+        def deliver(result: outcome.Outcome[None]) -> None:
+            self._inflight_result = result
+            self._inflight_done.set()
+            try:
+                token.run_sync_soon(done.set)
+            except trio.RunFinishedError:
+                pass
+
+        trio.lowlevel.start_thread_soon(write_block, deliver)
+
+    async def _wait_inflight(self) -> None:
+        if self._inflight is None:
+            return
+        await self._inflight.wait()
+        self._inflight = None
+        result, self._inflight_result = self._inflight_result, None
+        assert result is not None
+        result.unwrap()
 
     def _require_fd(self) -> int:
         if self._fd is None:

@@ -148,10 +148,10 @@ async def jump_and_poll(
     clock: trio.testing.MockClock, seconds: float, *dispatchers: Dispatcher
 ) -> None:
     """Let ``seconds`` pass and wait until each dispatcher has run a claim round."""
-    before = [d.statistics().claim_queries for d in dispatchers]
+    before = [d.statistics().claim_rounds for d in dispatchers]
     clock.jump(seconds)
     for dispatcher, count in zip(dispatchers, before, strict=True):
-        await eventually(counter_above(dispatcher, "claim_queries", count), "a claim round")
+        await eventually(counter_above(dispatcher, "claim_rounds", count), "a claim round")
 
 
 def counter_above(dispatcher: Dispatcher, counter: str, value: int) -> Callable[[], bool]:
@@ -324,11 +324,13 @@ async def test_full_target_leaves_the_backlog_in_the_database(
     await start(nursery, slow, a)
     await enqueue(pool, 5)
     await eventually(lambda: len(slow.received) == 2, "two claims")
+    queries = a.statistics().claim_queries
     for _ in range(3):
         await jump_and_poll(mock_clock, 1.0, a)
     statuses = [row["status"] for row in await job_rows(pool)]
     assert statuses == ["active", "active", "waiting", "waiting", "waiting"]
     assert len(slow.received) == 2 and a.in_flight_of(THUMBS) == 2
+    assert a.statistics().claim_queries == queries  # a full queue costs no query
 
     # Live concurrency change through the system config listener.
     a.apply_config({"job": {THUMBS: {"concurrency": 4}}})

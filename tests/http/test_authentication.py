@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
+import trio
 
 from immich_trio import crypto
 from immich_trio.runtime import Runtime
@@ -281,20 +282,23 @@ async def test_logout_deletes_session_and_clears_cookies(
     assert await again.get_json() == {"message": "Invalid user token"}
 
 
-async def test_logout_notifies_the_hub(
+async def test_logout_notifies_the_session_socket(
     client: Any, make_user: MakeUser, runtime: Runtime, sql: Sql
 ) -> None:
-    disconnected: list[str] = []
-
-    class Hub:
-        def disconnect_session(self, session_id: str) -> None:
-            disconnected.append(session_id)
-
-    runtime.hub = Hub()
     user = await make_user("h@example.com")
     session_id = sql("SELECT id::text FROM session")[0][0]
+    socket = runtime.hub.attach(user_id=user.id, session_id=session_id)
+    other = runtime.hub.attach(user_id=user.id, session_id=None)
+    # Each attach greets the whole user room, as Immich does.
+    assert "on_server_version" in await socket.receive()
+    assert "on_server_version" in await socket.receive()
     assert (await client.post("/api/auth/logout", headers=user.headers)).status_code == 200
-    assert disconnected == [session_id]
+    with trio.fail_after(5):
+        frame = await socket.receive()
+    assert frame == f'42["on_session_delete","{session_id}"]'
+    with trio.fail_after(5):
+        await socket.wait_ended()
+    assert other.active  # the user's other sockets (no session) stay connected
 
 
 async def test_logout_with_api_key_deletes_nothing(

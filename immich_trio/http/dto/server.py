@@ -58,12 +58,13 @@ class ServerAboutResponseDto:
 
 @attrs.frozen(kw_only=True)
 class ServerStorageResponseDto:
+    # Immich's key order (assignment order in ServerService.getStorage)
+    disk_available: str
     disk_size: str
     disk_use: str
-    disk_available: str
+    disk_available_raw: int
     disk_size_raw: int
     disk_use_raw: int
-    disk_available_raw: int
     disk_usage_percentage: float
 
 
