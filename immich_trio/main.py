@@ -15,7 +15,17 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
 from immich_trio import IMMICH_VERSION_STRING
+from immich_trio.actors import uploader
+from immich_trio.actors.dispatcher import Dispatcher
+from immich_trio.actors.metadata.actor import MetadataActor
+from immich_trio.actors.notifier.hub import Hub
+from immich_trio.actors.notifier.relay import TASK_NAME as RELAY_TASK
+from immich_trio.actors.notifier.relay import EventRelay
+from immich_trio.actors.queue_all import HANDLED as QUEUE_ALL_JOBS
+from immich_trio.actors.queue_all import QueueAllActor
+from immich_trio.actors.thumbnailer.actor import ThumbnailerActor
 from immich_trio.config import Settings
+from immich_trio.jobs.names import JobName
 from immich_trio.reactor import Backoff, Restart, RestartLimit, Supervisor
 from immich_trio.runtime import Runtime
 from immich_trio.sql import server as server_sql
@@ -67,6 +77,41 @@ async def apply_migrations(pool: Pool, *, task_status: trio.TaskStatus[None] = t
     task_status.started()
 
 
+DISPATCHER = "dispatcher"
+QUEUE_ALL = "queue-all"
+"""Keys in ``Runtime.services`` (with the uploader's, metadata's and thumbnailer's names)."""
+
+
+def build_media(settings: Settings, runtime: Runtime) -> tuple[Supervisor, Dispatcher | None]:
+    """The ``media`` supervisor: upload recovery and the uploader, then (unless this process
+    only serves the API) the dispatcher and the actors it feeds, then the event relay.
+
+    Needs the pool and migrations started before it, and must start before HTTP: recovery
+    settles interrupted uploads before new ones arrive. The dispatcher comes before its
+    workers so that, stopping in reverse order, the workers finish their jobs while the
+    dispatcher can still record the outcomes.
+    """
+    if runtime.hub is None:
+        runtime.hub = Hub()
+    media = Supervisor("media")
+    uploader.supervise(media, runtime.pool, settings.media_location, runtime.services)
+    dispatcher: Dispatcher | None = None
+    if settings.role != "api":
+        dispatcher = Dispatcher(runtime.pool, name=DISPATCHER)
+        runtime.services[DISPATCHER] = media.add_actor(dispatcher)
+        metadata = MetadataActor(runtime.pool, now=runtime.now)
+        thumbnailer = ThumbnailerActor(runtime.pool, settings.media_location)
+        queue_all = QueueAllActor(name=QUEUE_ALL)
+        for actor in (metadata, thumbnailer, queue_all):
+            runtime.services[actor.name] = media.add_actor(actor)
+        dispatcher.register(JobName.ASSET_EXTRACT_METADATA, metadata.address)
+        dispatcher.register(JobName.ASSET_GENERATE_THUMBNAILS, thumbnailer.address)
+        for job in QUEUE_ALL_JOBS:
+            dispatcher.register(job, queue_all.address)
+    media.add_task(RELAY_TASK, EventRelay(runtime.pool, runtime.hub).run)
+    return media, dispatcher
+
+
 def build_tree(settings: Settings, runtime: Runtime) -> Supervisor:
     """The whole server as a supervision tree (also used by tests, with their own settings)."""
     from immich_trio.http.app import create_app
@@ -90,6 +135,9 @@ def build_tree(settings: Settings, runtime: Runtime) -> Supervisor:
         backoff=DATABASE_BACKOFF,
     )
 
+    media, dispatcher = build_media(settings, runtime)
+    root.add_supervisor(media)
+
     app = create_app(runtime)
 
     async def http(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -108,8 +156,17 @@ def build_tree(settings: Settings, runtime: Runtime) -> Supervisor:
             task_status.started()
 
     root.add_task("http", http)
-    runtime.status = lambda: {"supervisors": [root.snapshot().to_dict()], "database": _pool_status(runtime)}
+    runtime.status = partial(_status, root, runtime, dispatcher)
     return root
+
+
+def _status(root: Supervisor, runtime: Runtime, dispatcher: Dispatcher | None) -> dict[str, Any]:
+    """The tree, the pool, and job counts per queue (rendered by ``/metrics`` too)."""
+    return {
+        "supervisors": [root.snapshot().to_dict()],
+        "database": _pool_status(runtime),
+        "queues": dispatcher.queue_depths() if dispatcher is not None else {},
+    }
 
 
 def _pool_status(runtime: Runtime) -> dict[str, Any]:
@@ -135,7 +192,7 @@ async def serve(settings: Settings, *, task_status: trio.TaskStatus[Runtime] = t
     """Run the server until SIGINT/SIGTERM, then shut down within ``SHUTDOWN_GRACE`` seconds."""
     make_media_folders(settings)
     pool = Pool(database_url(settings))
-    runtime = Runtime(settings=settings, pool=pool)
+    runtime = Runtime(settings=settings, pool=pool, hub=Hub())
     root = build_tree(settings, runtime)
     async with trio.open_nursery() as nursery:
         await nursery.start(root.run)

@@ -457,7 +457,7 @@ class Dispatcher(Actor[SetConcurrency]):
             else:
                 error = result.error or "Job failed"
             await self._retry_or_fail(job, error)
-        except (DatabaseUnavailable, psycopg.OperationalError) as exc:
+        except (DatabaseUnavailable, psycopg.Error) as exc:
             # The lease will expire and the job run again.
             self._counts["database_errors"] += 1
             log.warning("dispatcher: recording job %s (%s) failed: %s", job.id, job.name, exc)

@@ -1,0 +1,262 @@
+"""The metadata actor: runs ``AssetExtractMetadata`` jobs with one long-lived exiftool process."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, ClassVar
+
+import psycopg
+import trio
+from psycopg import AsyncConnection
+
+from immich_trio import sysconfig
+from immich_trio.actors.dispatcher import JobResult, RunJob
+from immich_trio.actors.metadata.dates import TimezoneLookup, default_timezone_lookup
+from immich_trio.actors.metadata.exiftool import EXECUTABLE, Exiftool, ExiftoolError
+from immich_trio.actors.metadata.extract import extract_metadata
+from immich_trio.actors.metadata.records import ExtractedMetadata, FileFacts
+from immich_trio.jobs.names import JobName, QueueName
+from immich_trio.reactor import Actor
+from immich_trio.sql import events
+from immich_trio.sql import jobs as jobs_q
+from immich_trio.sql import pipeline as q
+from immich_trio.sql.errors import DatabaseUnavailable
+from immich_trio.sql.pool import Pool
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "metadata"
+"""Key of the actor's address in ``Runtime.services`` and its name in the status tree."""
+HANDLER_SLOTS = 32
+"""Messages handled at once. The dispatcher sends at most the queue's concurrency; the
+work itself is bounded by a limiter sized from ``job.metadataExtraction.concurrency``."""
+INBOX = 32
+EXIFTOOL_TIMEOUT = 60.0
+"""Seconds one exiftool request may take (waiting for the process included); past it the
+process is killed, the job fails and the next request starts a fresh exiftool."""
+THUMBNAIL_SOURCES = frozenset({"upload", "copy"})
+"""Job sources whose assets go on to thumbnail generation (pipeline.md §1)."""
+ASSET_UPDATE_SOURCE = "sidecar-write"
+"""A re-extraction after a sidecar write tells the owner's clients (``on_asset_update``)."""
+QUEUE = QueueName.METADATA_EXTRACTION
+
+Now = Callable[[], datetime]
+
+
+def _stat(path: str) -> os.stat_result:
+    return os.stat(path)
+
+
+def _facts(stat: os.stat_result, asset: dict[str, Any]) -> FileFacts:
+    birth = getattr(stat, "st_birthtime", None)
+    return FileFacts(
+        size=stat.st_size,
+        mtime=datetime.fromtimestamp(stat.st_mtime, UTC),
+        birthtime=datetime.fromtimestamp(birth, UTC) if birth is not None else None,
+        file_created_at=asset["fileCreatedAt"],
+        file_modified_at=asset["fileModifiedAt"],
+    )
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+class MetadataActor(Actor[RunJob]):
+    """Owns one exiftool ``-stay_open`` process (started in ``setup``, stopped in
+    ``teardown``; the client restarts a dead or hung one by itself).
+
+    Inbox: ``RunJob`` for ``AssetExtractMetadata``. It reads the original (and its XMP
+    sidecar) with exiftool, maps the tags with ``extract_metadata`` and answers ``success``
+    with an ``apply`` that writes ``asset_exif`` (minus the user's locked properties), the
+    asset's dates/size/duration, ``asset_job_status.metadataExtractedAt`` and enqueues the
+    next step, all in the dispatcher's transaction.
+    Backpressure: the dispatcher claims no more than the queue's concurrency; the work runs
+    under a limiter of that size (live from the system config).
+    Errors: a vanished file, an exiftool failure or a timeout answers ``failed`` with the
+    reason (the dispatcher retries, then records it); the actor carries on.
+    """
+
+    inbox_capacity: ClassVar[int] = INBOX
+    concurrency: ClassVar[int] = HANDLER_SLOTS
+
+    def __init__(
+        self,
+        pool: Pool,
+        *,
+        now: Now,
+        name: str = SERVICE_NAME,
+        executable: str = EXECUTABLE,
+        timezone_lookup: TimezoneLookup | None = None,
+        exiftool_timeout: float = EXIFTOOL_TIMEOUT,
+    ) -> None:
+        super().__init__(name=name)
+        self._pool = pool
+        self._now = now
+        self._executable = executable
+        self._lookup = timezone_lookup
+        self._lookup_loaded = timezone_lookup is not None
+        self._exiftool_timeout = exiftool_timeout
+        self._exiftool: Exiftool | None = None
+        self._limiter = trio.CapacityLimiter(1)
+        self._unsubscribe: Callable[[], None] | None = None
+        self._outcomes = {"success": 0, "skipped": 0, "failed": 0}
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def setup(self) -> None:
+        if not self._lookup_loaded:
+            # timezonefinder loads its data file on construction: not on the event loop.
+            self._lookup = await trio.to_thread.run_sync(default_timezone_lookup)
+            self._lookup_loaded = True
+        await self._load_concurrency()
+        self._unsubscribe = sysconfig.subscribe(self.apply_config)
+        self._exiftool = Exiftool(executable=self._executable)
+
+    async def teardown(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._exiftool is not None:
+            exiftool, self._exiftool = self._exiftool, None
+            await exiftool.aclose()
+
+    async def _load_concurrency(self) -> None:
+        try:
+            async with self._pool.connection() as conn:
+                self.apply_config(await sysconfig.load(conn))
+        except (DatabaseUnavailable, psycopg.Error) as exc:
+            log.warning("metadata: cannot read the job concurrency, using defaults: %s", exc)
+            self.apply_config(sysconfig.defaults())
+
+    def apply_config(self, config: sysconfig.Config) -> None:
+        """A ``sysconfig.subscribe`` listener: ``job.metadataExtraction.concurrency``."""
+        value = config.get("job", {}).get(QUEUE.value, {}).get("concurrency")
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            self._limiter.total_tokens = value
+
+    def extra_status(self) -> dict[str, object]:
+        stats = self._limiter.statistics()
+        exiftool = self._exiftool.statistics() if self._exiftool is not None else None
+        return {
+            "limit": stats.total_tokens,
+            "working": stats.borrowed_tokens,
+            "waiting": stats.tasks_waiting,
+            **self._outcomes,
+            "exiftool": None
+            if exiftool is None
+            else {
+                "pid": exiftool.pid,
+                "requests": exiftool.requests,
+                "failures": exiftool.failures,
+                "restarts": exiftool.restarts,
+            },
+        }
+
+    # -- jobs --------------------------------------------------------------------------
+
+    async def handle(self, msg: RunJob) -> None:
+        match msg:
+            case RunJob(job=job, reply_to=reply_to):
+                async with self._limiter:
+                    result = await self._run(job.name, job.data)
+                self._outcomes[result.status] += 1
+                reply_to.send(result)
+
+    async def _run(self, name: str, data: Any) -> JobResult:
+        if name != JobName.ASSET_EXTRACT_METADATA:
+            return JobResult(status="failed", error=f"{self.name} cannot run {name}")
+        asset_id = data.get("id")
+        if not isinstance(asset_id, str):
+            return JobResult(status="failed", error="job data has no asset id")
+        source = data.get("source")
+        async with self._pool.connection() as conn:
+            asset = await q.asset_for_metadata(conn, asset_id)
+        if asset is None:
+            return JobResult(status="skipped")  # deleted since: nothing to extract
+        try:
+            extracted = await self._extract(asset)
+        except (OSError, ExiftoolError, trio.TooSlowError) as exc:
+            reason = _describe(exc)
+            log.warning("metadata: asset %s (%s): %s", asset_id, asset["originalPath"], reason)
+            return JobResult(status="failed", error=reason)
+        apply = partial(
+            self._apply,
+            asset_id=asset_id,
+            owner_id=str(asset["ownerId"]),
+            is_video=asset["type"] == "VIDEO",
+            source=source if isinstance(source, str) else None,
+            extracted=extracted,
+        )
+        return JobResult(status="success", apply=apply)
+
+    async def _extract(self, asset: dict[str, Any]) -> ExtractedMetadata:
+        exiftool = self._exiftool
+        if exiftool is None:
+            raise ExiftoolError("exiftool is not running")
+        path = str(asset["originalPath"])
+        is_video = asset["type"] == "VIDEO"
+        stat = await trio.to_thread.run_sync(_stat, path)  # a vanished file fails here
+        with trio.fail_after(self._exiftool_timeout):
+            file_tags = await exiftool.read_tags(path, extract_embedded=is_video)
+        if file_tags.get("Error"):
+            # As Immich does, an unreadable container still gets what can be said of it
+            # (size, dates from the file system); the thumbnailer decides about the pixels.
+            log.info("metadata: exiftool on %s: %s", path, file_tags["Error"])
+        sidecar_tags = None
+        sidecar = asset["sidecarPath"]
+        if sidecar:
+            try:
+                with trio.fail_after(self._exiftool_timeout):
+                    sidecar_tags = await exiftool.read_sidecar(sidecar)
+            except FileNotFoundError:
+                log.warning("metadata: sidecar %s of %s is missing", sidecar, path)
+        # The mapping is pure but not trivial (dates, zones); it is cheap next to exiftool.
+        return extract_metadata(
+            file_tags,
+            _facts(stat, asset),
+            original_path=path,
+            sidecar_tags=sidecar_tags,
+            is_video=is_video,
+            video=None,  # ffprobe is not wired yet: videos get exiftool's view only
+            timezone_lookup=self._lookup,
+        )
+
+    async def _apply(
+        self,
+        conn: AsyncConnection[Any],
+        *,
+        asset_id: str,
+        owner_id: str,
+        is_video: bool,
+        source: str | None,
+        extracted: ExtractedMetadata,
+    ) -> None:
+        if not await q.lock_asset(conn, asset_id):
+            return  # deleted meanwhile
+        locked = await q.locked_properties(conn, asset_id)
+        await q.upsert_exif(conn, asset_id, extracted.exif.columns(locked=locked))
+        await q.update_asset_metadata(
+            conn,
+            asset_id,
+            file_created_at=extracted.file_created_at,
+            local_date_time=extracted.local_date_time,
+            file_modified_at=extracted.file_modified_at,
+            duration=extracted.duration_ms,
+            keep_duration=is_video,
+            width=extracted.width,
+            height=extracted.height,
+        )
+        await q.mark_metadata_extracted(conn, asset_id, self._now())
+        # Immich runs StorageTemplateMigrationSingle next and thumbnails after it; the
+        # storage template is not built, so thumbnails follow directly.
+        if source in THUMBNAIL_SOURCES:
+            await jobs_q.enqueue_job(
+                conn, JobName.ASSET_GENERATE_THUMBNAILS, {"id": asset_id, "source": source}
+            )
+        if source == ASSET_UPDATE_SOURCE:
+            await events.publish(conn, owner_id, "on_asset_update", asset_id)

@@ -1,0 +1,230 @@
+"""The thumbnailer actor: runs ``AssetGenerateThumbnails`` jobs, decoding in worker threads."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar
+
+import psycopg
+import trio
+from psycopg import AsyncConnection
+
+from immich_trio import sysconfig
+from immich_trio.actors.dispatcher import JobResult, RunJob
+from immich_trio.actors.thumbnailer.codecs import (
+    WEB_SUPPORTED_EXTENSIONS,
+    generate_image_thumbnails,
+)
+from immich_trio.actors.thumbnailer.options import (
+    ThumbnailError,
+    ThumbnailOptions,
+    ThumbnailResult,
+)
+from immich_trio.jobs.names import JobName, QueueName
+from immich_trio.reactor import Actor
+from immich_trio.sql import events
+from immich_trio.sql import pipeline as q
+from immich_trio.sql.errors import DatabaseUnavailable
+from immich_trio.sql.pool import Pool
+from immich_trio.storage import files
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "thumbnailer"
+"""Key of the actor's address in ``Runtime.services`` and its name in the status tree."""
+HANDLER_SLOTS = 32
+"""Messages handled at once. The dispatcher sends at most the queue's concurrency; the
+decoding itself is bounded by a limiter sized from ``job.thumbnailGeneration.concurrency``."""
+INBOX = 32
+NOTIFY_SOURCES = frozenset({"upload"})
+"""Job sources after which the owner's clients hear of the new asset (or ``notify: true``)."""
+NOTIFY_VISIBILITIES = frozenset({"timeline", "archive"})
+UPLOAD_EVENT = "on_upload_success"
+QUEUE = QueueName.THUMBNAIL_GENERATION
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+class ThumbnailerActor(Actor[RunJob]):
+    """Owns the writing of preview, thumbnail and fullsize files under ``<media>/thumbs``.
+
+    Inbox: ``RunJob`` for ``AssetGenerateThumbnails``. Hidden assets and anything but
+    images are ``skipped`` (video frames need ffmpeg, not wired yet). Images are decoded
+    once in a worker thread and written atomically at Immich's paths; the answer's
+    ``apply`` upserts the ``asset_file`` rows, sets ``asset.thumbhash`` (and the size when
+    metadata had none) and publishes ``on_upload_success`` for uploads, in the
+    dispatcher's transaction, so the event leaves only if the rows commit.
+    Backpressure: the dispatcher claims no more than the queue's concurrency; decoding runs
+    in threads under a ``CapacityLimiter`` of that size (live from the system config).
+    Errors: a corrupt or unreadable original answers ``failed`` with the decoder's reason;
+    the actor carries on.
+    """
+
+    inbox_capacity: ClassVar[int] = INBOX
+    concurrency: ClassVar[int] = HANDLER_SLOTS
+
+    def __init__(self, pool: Pool, media: Path, *, name: str = SERVICE_NAME) -> None:
+        super().__init__(name=name)
+        self._pool = pool
+        self._media = media.absolute()
+        self._limiter = trio.CapacityLimiter(1)
+        self._unsubscribe: Callable[[], None] | None = None
+        self._outcomes = {"success": 0, "skipped": 0, "failed": 0}
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def setup(self) -> None:
+        try:
+            async with self._pool.connection() as conn:
+                self.apply_config(await sysconfig.load(conn))
+        except (DatabaseUnavailable, psycopg.Error) as exc:
+            log.warning("thumbnailer: cannot read the job concurrency, using defaults: %s", exc)
+            self.apply_config(sysconfig.defaults())
+        self._unsubscribe = sysconfig.subscribe(self.apply_config)
+
+    async def teardown(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def apply_config(self, config: sysconfig.Config) -> None:
+        """A ``sysconfig.subscribe`` listener: ``job.thumbnailGeneration.concurrency``."""
+        value = config.get("job", {}).get(QUEUE.value, {}).get("concurrency")
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            self._limiter.total_tokens = value
+
+    def extra_status(self) -> dict[str, object]:
+        stats = self._limiter.statistics()
+        return {
+            "limit": stats.total_tokens,
+            "working": stats.borrowed_tokens,
+            "waiting": stats.tasks_waiting,
+            **self._outcomes,
+        }
+
+    # -- jobs --------------------------------------------------------------------------
+
+    async def handle(self, msg: RunJob) -> None:
+        match msg:
+            case RunJob(job=job, reply_to=reply_to):
+                result = await self._run(job.name, job.data)
+                self._outcomes[result.status] += 1
+                reply_to.send(result)
+
+    async def _run(self, name: str, data: Any) -> JobResult:
+        if name != JobName.ASSET_GENERATE_THUMBNAILS:
+            return JobResult(status="failed", error=f"{self.name} cannot run {name}")
+        asset_id = data.get("id")
+        if not isinstance(asset_id, str):
+            return JobResult(status="failed", error="job data has no asset id")
+        async with self._pool.connection() as conn:
+            asset = await q.asset_for_thumbnails(conn, asset_id)
+            config = await sysconfig.load(conn) if asset is not None else None
+        if asset is None or config is None:
+            return JobResult(status="skipped")  # deleted since
+        notify = data.get("source") in NOTIFY_SOURCES or data.get("notify") is True
+        owner_id = str(asset["ownerId"])
+        announce = partial(_announce, owner_id=owner_id, asset_id=asset_id, notify=notify)
+        if asset["visibility"] == "hidden":
+            return JobResult(status="skipped")  # no thumbnails, and no events, for hidden parts
+        if asset["type"] != "IMAGE":
+            # Video frames come from ffmpeg, not wired yet. Immich still announces a
+            # skipped asset, so the upload reaches the timeline.
+            return JobResult(status="skipped", apply=announce)
+        try:
+            options = ThumbnailOptions.from_config(config["image"])
+        except (KeyError, TypeError, ValueError) as exc:
+            return JobResult(status="failed", error=f"invalid image settings: {exc}")
+        source = Path(asset["originalPath"])
+        fmt_preview, fmt_thumb = options.preview.format, options.thumbnail.format
+        equirectangular = (asset["projectionType"] or "").upper() == "EQUIRECTANGULAR"
+        wants_fullsize = (options.fullsize.enabled or equirectangular) and (
+            source.suffix.lower() not in WEB_SUPPORTED_EXTENSIONS
+        )
+        render = partial(
+            generate_image_thumbnails,
+            source,
+            preview_path=files.thumbnail_path(self._media, owner_id, asset_id, "preview", fmt_preview),
+            thumbnail_path=files.thumbnail_path(self._media, owner_id, asset_id, "thumbnail", fmt_thumb),
+            fullsize_path=files.thumbnail_path(
+                self._media, owner_id, asset_id, "fullsize", options.fullsize.format
+            )
+            if wants_fullsize
+            else None,
+            options=options,
+        )
+        try:
+            result = await trio.to_thread.run_sync(render, limiter=self._limiter)
+        except ThumbnailError as exc:
+            log.warning("thumbnailer: asset %s (%s): %s", asset_id, source, exc.reason)
+            return JobResult(status="failed", error=exc.reason)
+        except OSError as exc:  # e.g. the original vanished before the decoder opened it
+            return JobResult(status="failed", error=_describe(exc))
+        apply = partial(
+            _apply,
+            asset_id=asset_id,
+            result=result,
+            options=options,
+            announce=announce,
+        )
+        return JobResult(status="success", apply=apply)
+
+
+async def _apply(
+    conn: AsyncConnection[Any],
+    *,
+    asset_id: str,
+    result: ThumbnailResult,
+    options: ThumbnailOptions,
+    announce: Callable[[AsyncConnection[Any]], Any],
+) -> None:
+    if not await q.lock_asset(conn, asset_id):
+        return  # deleted meanwhile (its files go with it)
+    outputs = (
+        ("preview", result.preview_path, options.preview.format, options.preview.progressive),
+        (
+            "thumbnail",
+            result.thumbnail_path,
+            options.thumbnail.format,
+            options.thumbnail.progressive,
+        ),
+    )
+    for kind, path, fmt, progressive in outputs:
+        await q.upsert_file(
+            conn,
+            asset_id,
+            kind,
+            str(path),
+            is_progressive=progressive and fmt == "jpeg",
+            # WebP keeps the alpha channel; JPEG flattens it.
+            is_transparent=result.is_transparent and fmt == "webp",
+        )
+    if result.fullsize_path is not None:
+        fo = options.fullsize
+        await q.upsert_file(
+            conn,
+            asset_id,
+            "fullsize",
+            str(result.fullsize_path),
+            is_progressive=fo.progressive and result.fullsize_path.suffix == ".jpeg",
+            is_transparent=result.is_transparent and result.fullsize_path.suffix == ".webp",
+        )
+    else:
+        await q.delete_file(conn, asset_id, "fullsize")
+    await q.set_thumbhash(
+        conn, asset_id, result.thumbhash, width=result.width, height=result.height
+    )
+    await announce(conn)
+
+
+async def _announce(
+    conn: AsyncConnection[Any], *, owner_id: str, asset_id: str, notify: bool
+) -> None:
+    """Tell the owner's clients about a processed upload (the relay checks visibility)."""
+    if notify:
+        await events.publish(conn, owner_id, UPLOAD_EVENT, asset_id)
