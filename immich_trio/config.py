@@ -34,6 +34,8 @@ class Settings:
     allow_setup: bool = True
     role: str = "all"
     machine_learning_url: str | None = None
+    # IMMICH_MACHINE_LEARNING_ENABLED=false turns machine learning off in the config defaults.
+    machine_learning_enabled: bool = True
     trusted_proxies: tuple[str, ...] = ()
 
     @property
@@ -107,5 +109,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         allow_setup=_bool(env, "IMMICH_ALLOW_SETUP", True),
         role=role,
         machine_learning_url=env.get("IMMICH_MACHINE_LEARNING_URL") or None,
+        machine_learning_enabled=_bool(env, "IMMICH_MACHINE_LEARNING_ENABLED", True),
         trusted_proxies=proxies,
     )

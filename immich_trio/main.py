@@ -79,7 +79,8 @@ async def apply_migrations(pool: Pool, *, task_status: trio.TaskStatus[None] = t
 
 DISPATCHER = "dispatcher"
 QUEUE_ALL = "queue-all"
-"""Keys in ``Runtime.services`` (with the uploader's, metadata's and thumbnailer's names)."""
+"""Keys in ``Runtime.services``, beside ``uploader``, ``metadata`` and ``thumbnailer``
+(each actor's address under its name; the dispatcher itself under ``dispatcher``)."""
 
 
 def build_media(settings: Settings, runtime: Runtime) -> tuple[Supervisor, Dispatcher | None]:
@@ -98,8 +99,11 @@ def build_media(settings: Settings, runtime: Runtime) -> tuple[Supervisor, Dispa
     dispatcher: Dispatcher | None = None
     if settings.role != "api":
         dispatcher = Dispatcher(runtime.pool, name=DISPATCHER)
-        runtime.services[DISPATCHER] = media.add_actor(dispatcher)
-        metadata = MetadataActor(runtime.pool, now=runtime.now)
+        media.add_actor(dispatcher)
+        # The instance, not its address: callers use its synchronous API (wake after an
+        # enqueue outside a transaction, queue_depths, set_concurrency).
+        runtime.services[DISPATCHER] = dispatcher
+        metadata = MetadataActor(runtime.pool, settings.media_location, now=runtime.now)
         thumbnailer = ThumbnailerActor(runtime.pool, settings.media_location)
         queue_all = QueueAllActor(name=QUEUE_ALL)
         for actor in (metadata, thumbnailer, queue_all):
@@ -148,7 +152,7 @@ def build_tree(settings: Settings, runtime: Runtime) -> Supervisor:
         config.graceful_timeout = 5
 
         async def serve_until_cancelled(*, task_status: trio.TaskStatus[list[str]]) -> None:
-            await hypercorn_serve(app, config, task_status=task_status)  # type: ignore[arg-type]
+            await hypercorn_serve(app, config, task_status=task_status)
 
         async with trio.open_nursery() as nursery:
             binds = await nursery.start(serve_until_cancelled)

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from immich_trio.config import Settings
+
 KEY = "system-config"
 Config = dict[str, Any]
 
@@ -41,6 +43,11 @@ def defaults(*, ml_url: str | None = None, ml_enabled: bool | None = None) -> Co
     if ml_enabled is not None:
         config["machineLearning"]["enabled"] = ml_enabled
     return config
+
+
+def defaults_for(settings: Settings) -> Config:
+    """The defaults as this process's environment shapes them (system-config.md)."""
+    return defaults(ml_url=settings.machine_learning_url, ml_enabled=settings.machine_learning_enabled)
 
 
 def merge(base: Config, partial: Any) -> Config:

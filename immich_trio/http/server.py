@@ -65,7 +65,9 @@ def human_size(size: float) -> str:
 
 @cache
 def media_types() -> dict[str, list[str]]:
-    data = json.loads(resources.files("immich_trio.http").joinpath("media-types.json").read_text("utf-8"))
+    data = json.loads(
+        resources.files("immich_trio.http").joinpath("media-types.json").read_text("utf-8")
+    )
     types = data["GET /api/server/media-types"]
     return {"video": types["video"], "image": types["image"], "sidecar": types["sidecar"]}
 
@@ -76,7 +78,9 @@ def _library_versions() -> dict[str, str]:
     exiftool = shutil.which("exiftool")
     if exiftool:
         try:
-            out = subprocess.run([exiftool, "-ver"], capture_output=True, text=True, timeout=10, check=True)
+            out = subprocess.run(
+                [exiftool, "-ver"], capture_output=True, text=True, timeout=10, check=True
+            )
             versions["exiftool"] = out.stdout.strip()
         except (OSError, subprocess.SubprocessError):
             pass
@@ -115,7 +119,10 @@ async def get_server_version(ctx: Ctx) -> ServerVersionResponseDto:
 async def get_version_history(ctx: Ctx) -> list[ServerVersionHistoryResponseDto]:
     async with ctx.db() as conn:
         rows = await q.version_history(conn)
-    return [ServerVersionHistoryResponseDto(id=r["id"], created_at=r["createdAt"], version=r["version"]) for r in rows]
+    return [
+        ServerVersionHistoryResponseDto(id=r["id"], created_at=r["createdAt"], version=r["version"])
+        for r in rows
+    ]
 
 
 @operation("getSupportedMediaTypes")
@@ -150,8 +157,7 @@ async def get_server_features(ctx: Ctx) -> ServerFeaturesDto:
 
 
 def _defaults(ctx: Ctx) -> dict[str, Any]:
-    settings = ctx.runtime.settings
-    return sysconfig.defaults(ml_url=settings.machine_learning_url)
+    return sysconfig.defaults_for(ctx.runtime.settings)
 
 
 @operation("getServerConfig")

@@ -47,7 +47,7 @@ STORAGE_TEMPLATE_OPTIONS: dict[str, list[str]] = {
 
 
 def _defaults(ctx: Ctx) -> dict[str, Any]:
-    return sysconfig.defaults(ml_url=ctx.runtime.settings.machine_learning_url)
+    return sysconfig.defaults_for(ctx.runtime.settings)
 
 
 @operation("getConfig")

@@ -89,7 +89,7 @@ async def test_version_history(client: Any, sql: Sql) -> None:
     empty = await client.get("/api/server/version-history")
     assert (empty.status_code, await empty.get_json()) == (200, [])
     sql(
-        "INSERT INTO version_history (version, \"createdAt\") VALUES"
+        'INSERT INTO version_history (version, "createdAt") VALUES'
         " ('v3.0.0', '2025-01-01T00:00:00Z'), ('v3.1.0', '2025-02-03T04:05:06.789Z')"
     )
     body = await (await client.get("/api/server/version-history")).get_json()
@@ -329,7 +329,9 @@ async def test_statistics(client: Any, make_user: MakeUser, sql: Sql) -> None:
                 "2024-01-01" if deleted else None, library_id,
             ),
         )[0][0]  # fmt: skip
-        sql('INSERT INTO asset_exif ("assetId", "fileSizeInByte") VALUES (%s, %s)', (asset_id, size))
+        sql(
+            'INSERT INTO asset_exif ("assetId", "fileSizeInByte") VALUES (%s, %s)', (asset_id, size)
+        )
 
     asset(user.id, "IMAGE", 100)
     asset(user.id, "IMAGE", 200)

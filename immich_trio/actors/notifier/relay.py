@@ -214,7 +214,7 @@ class EventRelay:
                         task_status.started()
                     async with aclosing(conn.notifies()) as notifications:
                         async for notification in notifications:
-                            await self.deliver(notification.payload)
+                            await self._deliver_safely(notification.payload)
                 finally:
                     self._listening = False
                     with trio.move_on_after(CLOSE_TIMEOUT, shield=True):
@@ -227,6 +227,15 @@ class EventRelay:
             self._reconnects += 1
             await trio.sleep(RECONNECT_BACKOFF.delay(failures))
             failures += 1
+
+    async def _deliver_safely(self, payload: str) -> None:
+        # A bug in building one event must not cost the connection (and the events
+        # published while it reconnects): log it and go on.
+        try:
+            await self.deliver(payload)
+        except Exception:
+            self._dropped += 1
+            log.exception("event relay: delivering %r failed", payload[:200])
 
     async def deliver(self, payload: str) -> None:
         """Emit the events one NOTIFY payload stands for (never raises for bad data)."""

@@ -1,0 +1,271 @@
+"""The thumbnailer actor on a real database: files on disk, rows and events its answers commit."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import trio
+from PIL import Image
+
+from immich_trio import sysconfig
+from immich_trio.actors.dispatcher import JobResult, RunJob
+from immich_trio.actors.thumbnailer.actor import ThumbnailerActor
+from immich_trio.sql import events
+from immich_trio.sql.driver import connect
+from immich_trio.sql.jobs import Job
+from immich_trio.sql.pool import Pool, open_pool
+from immich_trio.storage import files
+
+LIMIT = 30  # real clock: decoding runs in threads
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+Sql = Callable[..., list[tuple[Any, ...]]]
+
+
+@pytest.fixture
+def sql(db_url: str) -> Sql:
+    def run(query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            cur = conn.execute(query, params)
+            return cur.fetchall() if cur.description else []
+
+    return run
+
+
+@pytest.fixture
+async def pool(db_url: str) -> AsyncIterator[Pool]:
+    async with open_pool(db_url) as pool:
+        yield pool
+
+
+@pytest.fixture
+def media(tmp_path: Path) -> Path:
+    path = tmp_path / "media"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def owner(sql: Sql) -> str:
+    [(user_id,)] = sql(
+        'INSERT INTO "user" (email, password, name) VALUES (%s, %s, %s) RETURNING id',
+        ("owner@example.com", "x", "Owner"),
+    )
+    return str(user_id)
+
+
+@pytest.fixture
+async def actor(nursery: trio.Nursery, pool: Pool, media: Path) -> ThumbnailerActor:
+    actor = ThumbnailerActor(pool, media)
+    await nursery.start(actor.run)
+    return actor
+
+
+def add_asset(
+    sql: Sql,
+    media: Path,
+    owner: str,
+    source: Path | bytes,
+    *,
+    name: str = "photo.jpg",
+    kind: str = "IMAGE",
+    visibility: str = "timeline",
+) -> tuple[str, Path]:
+    asset_id = str(uuid.uuid4())
+    path = files.upload_path(media, owner, uuid.uuid4(), Path(name).suffix)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(source, bytes):
+        path.write_bytes(source)
+    else:
+        shutil.copyfile(source, path)
+    sql(
+        'INSERT INTO asset (id, "ownerId", type, "originalPath", "originalFileName", checksum,'
+        ' "checksumAlgorithm", "fileCreatedAt", "fileModifiedAt", "localDateTime", visibility)'
+        " VALUES (%s, %s, %s, %s, %s, %s, 'sha1', %s, %s, %s, %s)",
+        (asset_id, owner, kind, str(path), name, os.urandom(20), NOW, NOW, NOW, visibility),
+    )
+    return asset_id, path
+
+
+async def run_job(actor: ThumbnailerActor, asset_id: str, **data: Any) -> JobResult:
+    job = Job(
+        id=1,
+        queue="thumbnailGeneration",
+        name="AssetGenerateThumbnails",
+        data={"id": asset_id, **data},
+        attempt=1,
+        max_attempts=3,
+        created_at=NOW,
+    )
+    with trio.fail_after(LIMIT):
+        result: JobResult = await actor.address.ask(lambda reply: RunJob(job=job, reply_to=reply))
+    return result
+
+
+async def apply(pool: Pool, result: JobResult, *, rollback: bool = False) -> None:
+    assert result.apply is not None
+
+    class Rollback(Exception):
+        pass
+
+    try:
+        async with pool.connection() as conn, conn.transaction():
+            await result.apply(conn)
+            if rollback:
+                raise Rollback
+    except Rollback:
+        pass
+
+
+async def applied_events(db_url: str, pool: Pool, result: JobResult, **kw: bool) -> list[Any]:
+    """Payloads NOTIFYed by applying ``result`` (seen from another connection)."""
+    listener = await connect(db_url, autocommit=True)
+    try:
+        await listener.execute(f"LISTEN {events.CHANNEL}")
+        await apply(pool, result, **kw)
+        payloads: list[Any] = []
+        with trio.move_on_after(0.5):
+            async with aclosing(listener.notifies()) as notifications:
+                async for notification in notifications:
+                    payloads.append(json.loads(notification.payload))
+        return payloads
+    finally:
+        await listener.close()
+
+
+async def test_writes_preview_thumbnail_and_thumbhash_then_announces_the_upload(
+    actor: ThumbnailerActor, pool: Pool, media: Path, owner: str, sql: Sql, db_url: str,
+    test_assets: Path,
+) -> None:
+    asset_id, _ = add_asset(sql, media, owner, test_assets / "albums/nature/prairie_falcon.jpg")
+    result = await run_job(actor, asset_id, source="upload")
+    assert result.status == "success"
+    preview = files.thumbnail_path(media, owner, asset_id, "preview", "jpeg")
+    thumbnail = files.thumbnail_path(media, owner, asset_id, "thumbnail", "webp")
+    assert preview.is_file() and thumbnail.is_file()  # written before the answer
+    assert sql('SELECT count(*) FROM asset_file') == [(0,)]  # rows only at commit
+
+    payloads = await applied_events(db_url, pool, result)
+
+    assert payloads == [{"u": owner, "e": "on_upload_success", "r": asset_id}]
+    rows = sql(
+        'SELECT type, path, "isProgressive", "isTransparent" FROM asset_file'
+        ' WHERE "assetId" = %s ORDER BY type',
+        (asset_id,),
+    )
+    assert rows == [
+        ("preview", str(preview), False, False),
+        ("thumbnail", str(thumbnail), False, False),
+    ]
+    [(thumbhash, width, height)] = sql(
+        "SELECT thumbhash, width, height FROM asset WHERE id = %s", (asset_id,)
+    )
+    assert thumbhash and (width, height) == (800, 533)  # filled in: metadata had none
+    with Image.open(thumbnail) as image:
+        assert image.format == "WEBP" and min(image.size) == 250
+    with Image.open(preview) as image:
+        assert image.format == "JPEG" and image.size == (800, 533)  # never enlarged
+
+
+async def test_rolled_back_apply_sends_no_event_and_other_sources_send_none(
+    actor: ThumbnailerActor, pool: Pool, media: Path, owner: str, sql: Sql, db_url: str,
+    test_assets: Path,
+) -> None:
+    asset_id, _ = add_asset(sql, media, owner, test_assets / "formats/jpg/el_torcal_rocks.jpg")
+    result = await run_job(actor, asset_id, source="upload")
+    assert await applied_events(db_url, pool, result, rollback=True) == []
+    assert sql("SELECT thumbhash FROM asset WHERE id = %s", (asset_id,)) == [(None,)]
+
+    again = await run_job(actor, asset_id)  # e.g. from QueueAll: no source
+    assert await applied_events(db_url, pool, again) == []
+    assert sql('SELECT count(*) FROM asset_file WHERE "assetId" = %s', (asset_id,)) == [(2,)]
+
+    notified = await run_job(actor, asset_id, notify=True)
+    assert len(await applied_events(db_url, pool, notified)) == 1
+
+
+async def test_hidden_assets_and_videos_are_skipped(
+    actor: ThumbnailerActor, pool: Pool, media: Path, owner: str, sql: Sql, db_url: str,
+    test_assets: Path,
+) -> None:
+    hidden_id, _ = add_asset(
+        sql, media, owner, test_assets / "formats/jpg/el_torcal_rocks.jpg", visibility="hidden"
+    )
+    hidden = await run_job(actor, hidden_id, source="upload")
+    assert hidden.status == "skipped" and hidden.apply is None
+
+    video_id, _ = add_asset(sql, media, owner, b"\x00" * 64, name="clip.mp4", kind="VIDEO")
+    video = await run_job(actor, video_id, source="upload")
+    assert video.status == "skipped"
+    # Immich still announces a skipped upload (the relay checks its visibility).
+    assert [p["r"] for p in await applied_events(db_url, pool, video)] == [video_id]
+    assert not (media / "thumbs").exists()
+
+
+async def test_corrupt_file_fails_with_the_reason_and_the_actor_carries_on(
+    actor: ThumbnailerActor, media: Path, owner: str, sql: Sql, test_assets: Path
+) -> None:
+    good = (test_assets / "formats/jpg/el_torcal_rocks.jpg").read_bytes()
+    bad_id, _ = add_asset(sql, media, owner, good[: len(good) // 2])
+    junk_id, _ = add_asset(sql, media, owner, os.urandom(4096), name="junk.png")
+
+    bad = await run_job(actor, bad_id)
+    junk = await run_job(actor, junk_id)
+    assert bad.status == junk.status == "failed"
+    assert bad.error is not None and "truncated" in bad.error
+    assert junk.error is not None and "cannot decode image" in junk.error
+    assert not (media / "thumbs").exists()  # nothing half-written
+
+    ok_id, _ = add_asset(sql, media, owner, good)
+    assert (await run_job(actor, ok_id)).status == "success"
+    status = actor.extra_status()
+    assert status["failed"] == 2 and status["success"] == 1
+
+
+async def test_fullsize_for_formats_browsers_cannot_show(
+    actor: ThumbnailerActor, pool: Pool, media: Path, owner: str, sql: Sql, test_assets: Path
+) -> None:
+    async with pool.connection() as conn:
+        config = await sysconfig.load(conn)
+        config["image"]["fullsize"]["enabled"] = True
+        await sysconfig.save(conn, config)
+    heic_id, _ = add_asset(
+        sql, media, owner, test_assets / "formats/heic/IMG_2682.heic", name="IMG_2682.HEIC"
+    )
+    jpeg_id, _ = add_asset(sql, media, owner, test_assets / "formats/jpg/el_torcal_rocks.jpg")
+    await apply(pool, await run_job(actor, heic_id))
+    await apply(pool, await run_job(actor, jpeg_id))
+
+    fullsize = files.thumbnail_path(media, owner, heic_id, "fullsize", "jpeg")
+    assert sql(
+        "SELECT path, \"isProgressive\" FROM asset_file WHERE type = 'fullsize'"
+    ) == [(str(fullsize), False)]
+    with Image.open(fullsize) as image:
+        assert image.format == "JPEG"
+
+    async with pool.connection() as conn:  # disabled again: the row goes
+        config["image"]["fullsize"]["enabled"] = False
+        await sysconfig.save(conn, config)
+    await apply(pool, await run_job(actor, heic_id))
+    assert sql("SELECT count(*) FROM asset_file WHERE type = 'fullsize'") == [(0,)]
+
+
+async def test_concurrency_follows_the_system_config_live(
+    actor: ThumbnailerActor, pool: Pool
+) -> None:
+    assert actor.extra_status()["limit"] == 3  # Immich's default
+    async with pool.connection() as conn:
+        config = await sysconfig.load(conn)
+        config["job"]["thumbnailGeneration"]["concurrency"] = 7
+        await sysconfig.save(conn, config)
+    assert actor.extra_status()["limit"] == 7
