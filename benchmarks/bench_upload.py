@@ -7,10 +7,6 @@ server's resident memory before and during the upload (sampled from /proc).
 
     python benchmarks/bench_upload.py --size-mb 1024
     python benchmarks/bench_upload.py --size-mb 2048
-
-If the server assembly (``immich_trio/main.py``) does not yet start the uploader actor, the
-launcher adds it with ``immich_trio.actors.uploader.supervise`` before the HTTP task; once
-main.py does it, the shim does nothing.
 """
 
 from __future__ import annotations
@@ -32,40 +28,6 @@ from typing import Any
 
 CHUNK = 8 * 1024 * 1024
 PAGE_KIB = 1024
-
-# Runs `immich-trio serve`, making sure the uploader is in the tree before the HTTP task.
-LAUNCHER = """
-import sys
-from immich_trio.reactor import Supervisor
-from immich_trio.actors import uploader
-
-_add_task = Supervisor.add_task
-_state = {}
-
-
-def add_task(self, name, fn, **kw):
-    if name == "migrations":
-        _state["root"] = self
-    if name == "http" and not any(c.name == uploader.SERVICE_NAME for c in self._children):
-        runtime = _state["runtime"]
-        uploader.supervise(self, runtime.pool, runtime.settings.media_location, runtime.services)
-    return _add_task(self, name, fn, **kw)
-
-Supervisor.add_task = add_task
-
-import immich_trio.main as main_mod
-_build_tree = main_mod.build_tree
-
-def build_tree(settings, runtime):
-    _state["runtime"] = runtime
-    return _build_tree(settings, runtime)
-
-main_mod.build_tree = build_tree
-
-from immich_trio.cli import main
-sys.exit(main(["serve"]))
-"""
-
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -164,7 +126,7 @@ def main() -> None:
     env.pop("DB_URL", None)
     log_path = work / "server.log"
     log_file = log_path.open("wb")
-    proc = subprocess.Popen([sys.executable, "-c", LAUNCHER], env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "immich_trio", "serve"], env=env, stdout=log_file, stderr=subprocess.STDOUT)
     try:
         wait_ready(base, proc)
         call(base, "POST", "/api/auth/admin-sign-up", {"email": "admin@example.com", "password": "admin", "name": "Admin"})
