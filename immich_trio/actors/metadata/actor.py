@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -138,6 +139,10 @@ class MetadataActor(Actor[RunJob]):
             self._lookup_loaded = True
         await self._load_concurrency()
         self._unsubscribe = sysconfig.subscribe(self.apply_config)
+        if shutil.which(self._executable) is None:
+            # Not fatal: each job fails with the reason, and installing it fixes the next run.
+            log.warning("metadata: %r not found; metadata jobs will fail", self._executable)
+        # The process itself starts with the first request (and restarts after a failure).
         self._exiftool = Exiftool(executable=self._executable)
 
     async def teardown(self) -> None:
