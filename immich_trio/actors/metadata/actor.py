@@ -11,22 +11,20 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-import psycopg
 import trio
 from psycopg import AsyncConnection
 
-from immich_trio import sysconfig
-from immich_trio.actors.dispatcher import JobResult, RunJob
+from immich_trio.actors.dispatcher import JobResult
 from immich_trio.actors.metadata.dates import TimezoneLookup, default_timezone_lookup
 from immich_trio.actors.metadata.exiftool import EXECUTABLE, Exiftool, ExiftoolError
 from immich_trio.actors.metadata.extract import extract_metadata
 from immich_trio.actors.metadata.records import ExtractedMetadata, FileFacts
+from immich_trio.actors.worker import QueueWorker
 from immich_trio.jobs.names import JobName, QueueName
-from immich_trio.reactor import Actor
 from immich_trio.sql import events
 from immich_trio.sql import jobs as jobs_q
 from immich_trio.sql import pipeline as q
-from immich_trio.sql.errors import DatabaseUnavailable
+from immich_trio.sql.jobs import Job
 from immich_trio.sql.pool import Pool
 from immich_trio.storage import files
 
@@ -88,7 +86,7 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
-class MetadataActor(Actor[RunJob]):
+class MetadataActor(QueueWorker):
     """Owns one exiftool ``-stay_open`` process (started in ``setup``, stopped in
     ``teardown``; the client restarts a dead or hung one by itself).
 
@@ -105,6 +103,7 @@ class MetadataActor(Actor[RunJob]):
 
     inbox_capacity: ClassVar[int] = INBOX
     concurrency: ClassVar[int] = HANDLER_SLOTS
+    queue = QUEUE
 
     def __init__(
         self,
@@ -117,8 +116,7 @@ class MetadataActor(Actor[RunJob]):
         timezone_lookup: TimezoneLookup | None = None,
         exiftool_timeout: float = EXIFTOOL_TIMEOUT,
     ) -> None:
-        super().__init__(name=name)
-        self._pool = pool
+        super().__init__(pool, name=name)
         self._media = media.absolute()
         self._now = now
         self._executable = executable
@@ -126,9 +124,6 @@ class MetadataActor(Actor[RunJob]):
         self._lookup_loaded = timezone_lookup is not None
         self._exiftool_timeout = exiftool_timeout
         self._exiftool: Exiftool | None = None
-        self._limiter = trio.CapacityLimiter(1)
-        self._unsubscribe: Callable[[], None] | None = None
-        self._outcomes = {"success": 0, "skipped": 0, "failed": 0}
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -137,8 +132,7 @@ class MetadataActor(Actor[RunJob]):
             # timezonefinder loads its data file on construction: not on the event loop.
             self._lookup = await trio.to_thread.run_sync(default_timezone_lookup)
             self._lookup_loaded = True
-        await self._load_concurrency()
-        self._unsubscribe = sysconfig.subscribe(self.apply_config)
+        await super().setup()
         if shutil.which(self._executable) is None:
             # Not fatal: each job fails with the reason, and installing it fixes the next run.
             log.warning("metadata: %r not found; metadata jobs will fail", self._executable)
@@ -146,35 +140,15 @@ class MetadataActor(Actor[RunJob]):
         self._exiftool = Exiftool(executable=self._executable)
 
     async def teardown(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        await super().teardown()
         if self._exiftool is not None:
             exiftool, self._exiftool = self._exiftool, None
             await exiftool.aclose()
 
-    async def _load_concurrency(self) -> None:
-        try:
-            async with self._pool.connection() as conn:
-                self.apply_config(await sysconfig.load(conn))
-        except (DatabaseUnavailable, psycopg.Error) as exc:
-            log.warning("metadata: cannot read the job concurrency, using defaults: %s", exc)
-            self.apply_config(sysconfig.defaults())
-
-    def apply_config(self, config: sysconfig.Config) -> None:
-        """A ``sysconfig.subscribe`` listener: ``job.metadataExtraction.concurrency``."""
-        value = config.get("job", {}).get(QUEUE.value, {}).get("concurrency")
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-            self._limiter.total_tokens = value
-
     def extra_status(self) -> dict[str, object]:
-        stats = self._limiter.statistics()
         exiftool = self._exiftool.statistics() if self._exiftool is not None else None
         return {
-            "limit": stats.total_tokens,
-            "working": stats.borrowed_tokens,
-            "waiting": stats.tasks_waiting,
-            **self._outcomes,
+            **super().extra_status(),
             "exiftool": None
             if exiftool is None
             else {
@@ -187,17 +161,13 @@ class MetadataActor(Actor[RunJob]):
 
     # -- jobs --------------------------------------------------------------------------
 
-    async def handle(self, msg: RunJob) -> None:
-        match msg:
-            case RunJob(job=job, reply_to=reply_to):
-                async with self._limiter:
-                    result = await self._run(job.name, job.data)
-                self._outcomes[result.status] += 1
-                reply_to.send(result)
+    async def run_job(self, job: Job) -> JobResult:
+        if job.name != JobName.ASSET_EXTRACT_METADATA:
+            return self.unexpected(job)
+        async with self.limiter:
+            return await self._run_extraction(job.data)
 
-    async def _run(self, name: str, data: Any) -> JobResult:
-        if name != JobName.ASSET_EXTRACT_METADATA:
-            return JobResult(status="failed", error=f"{self.name} cannot run {name}")
+    async def _run_extraction(self, data: Any) -> JobResult:
         asset_id = data.get("id")
         if not isinstance(asset_id, str):
             return JobResult(status="failed", error="job data has no asset id")

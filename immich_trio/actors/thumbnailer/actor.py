@@ -8,12 +8,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-import psycopg
 import trio
 from psycopg import AsyncConnection
 
 from immich_trio import sysconfig
-from immich_trio.actors.dispatcher import JobResult, RunJob
+from immich_trio.actors.dispatcher import JobResult
 from immich_trio.actors.thumbnailer.codecs import (
     WEB_SUPPORTED_EXTENSIONS,
     generate_image_thumbnails,
@@ -23,11 +22,11 @@ from immich_trio.actors.thumbnailer.options import (
     ThumbnailOptions,
     ThumbnailResult,
 )
+from immich_trio.actors.worker import QueueWorker
 from immich_trio.jobs.names import JobName, QueueName
-from immich_trio.reactor import Actor
 from immich_trio.sql import events
 from immich_trio.sql import pipeline as q
-from immich_trio.sql.errors import DatabaseUnavailable
+from immich_trio.sql.jobs import Job
 from immich_trio.sql.pool import Pool
 from immich_trio.storage import files
 
@@ -50,7 +49,7 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
-class ThumbnailerActor(Actor[RunJob]):
+class ThumbnailerActor(QueueWorker):
     """Owns the writing of preview, thumbnail and fullsize files under ``<media>/thumbs``.
 
     Inbox: ``RunJob`` for ``AssetGenerateThumbnails``. Hidden assets and anything but
@@ -67,58 +66,20 @@ class ThumbnailerActor(Actor[RunJob]):
 
     inbox_capacity: ClassVar[int] = INBOX
     concurrency: ClassVar[int] = HANDLER_SLOTS
+    queue = QUEUE
 
     def __init__(self, pool: Pool, media: Path, *, name: str = SERVICE_NAME) -> None:
-        super().__init__(name=name)
-        self._pool = pool
+        super().__init__(pool, name=name)
         self._media = media.absolute()
-        self._limiter = trio.CapacityLimiter(1)
-        self._unsubscribe: Callable[[], None] | None = None
-        self._outcomes = {"success": 0, "skipped": 0, "failed": 0}
-
-    # -- lifecycle ---------------------------------------------------------------------
-
-    async def setup(self) -> None:
-        try:
-            async with self._pool.connection() as conn:
-                self.apply_config(await sysconfig.load(conn))
-        except (DatabaseUnavailable, psycopg.Error) as exc:
-            log.warning("thumbnailer: cannot read the job concurrency, using defaults: %s", exc)
-            self.apply_config(sysconfig.defaults())
-        self._unsubscribe = sysconfig.subscribe(self.apply_config)
-
-    async def teardown(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-
-    def apply_config(self, config: sysconfig.Config) -> None:
-        """A ``sysconfig.subscribe`` listener: ``job.thumbnailGeneration.concurrency``."""
-        value = config.get("job", {}).get(QUEUE.value, {}).get("concurrency")
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-            self._limiter.total_tokens = value
-
-    def extra_status(self) -> dict[str, object]:
-        stats = self._limiter.statistics()
-        return {
-            "limit": stats.total_tokens,
-            "working": stats.borrowed_tokens,
-            "waiting": stats.tasks_waiting,
-            **self._outcomes,
-        }
 
     # -- jobs --------------------------------------------------------------------------
 
-    async def handle(self, msg: RunJob) -> None:
-        match msg:
-            case RunJob(job=job, reply_to=reply_to):
-                result = await self._run(job.name, job.data)
-                self._outcomes[result.status] += 1
-                reply_to.send(result)
+    async def run_job(self, job: Job) -> JobResult:
+        if job.name != JobName.ASSET_GENERATE_THUMBNAILS:
+            return self.unexpected(job)
+        return await self._generate(job.data)
 
-    async def _run(self, name: str, data: Any) -> JobResult:
-        if name != JobName.ASSET_GENERATE_THUMBNAILS:
-            return JobResult(status="failed", error=f"{self.name} cannot run {name}")
+    async def _generate(self, data: Any) -> JobResult:
         asset_id = data.get("id")
         if not isinstance(asset_id, str):
             return JobResult(status="failed", error="job data has no asset id")
@@ -159,7 +120,7 @@ class ThumbnailerActor(Actor[RunJob]):
             options=options,
         )
         try:
-            result = await trio.to_thread.run_sync(render, limiter=self._limiter)
+            result = await trio.to_thread.run_sync(render, limiter=self.limiter)
         except ThumbnailError as exc:
             log.warning("thumbnailer: asset %s (%s): %s", asset_id, source, exc.reason)
             return JobResult(status="failed", error=exc.reason)
