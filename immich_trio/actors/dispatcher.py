@@ -12,7 +12,6 @@ import secrets
 import socket
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -25,9 +24,9 @@ from immich_trio import sysconfig
 from immich_trio.jobs.names import QUEUE_OF, JobName, QueueName, concurrency_from_config
 from immich_trio.reactor import Actor, ActorStatistics, Address, AskFailed, Backoff, ReplyTo
 from immich_trio.sql import jobs as q
-from immich_trio.sql.driver import connect
 from immich_trio.sql.errors import DatabaseUnavailable
 from immich_trio.sql.jobs import Job
+from immich_trio.sql.listen import listen_forever
 from immich_trio.sql.pool import Pool
 
 log = logging.getLogger(__name__)
@@ -44,7 +43,6 @@ DEFAULT_RETRY_BACKOFF = Backoff(initial=10.0, factor=2.0, cap=3600.0)
 LISTEN_RETRY_BACKOFF = Backoff(initial=1.0, factor=2.0, cap=30.0)
 RELEASE_TIMEOUT = 5.0
 """Graceful stop: how long giving in-flight jobs back may take."""
-LISTEN_CONNECT_TIMEOUT = 5
 
 _QUEUES = frozenset(queue.value for queue in QueueName)
 _JOBS = frozenset(job.value for job in JobName)
@@ -337,34 +335,20 @@ class Dispatcher(Actor[SetConcurrency]):
             log.warning("dispatcher: cannot read the job concurrency: %s", exc)
 
     async def _listen(self, url: str, *, task_status: trio.TaskStatus[None]) -> None:
-        """LISTEN on a dedicated connection; reconnect with backoff, never fail the engine."""
-        started = False
-        failures = 0
-        while True:
-            try:
-                conn = await connect(url, autocommit=True, connect_timeout=LISTEN_CONNECT_TIMEOUT)
-                try:
-                    await conn.execute(f"LISTEN {q.NOTIFY_CHANNEL}")
-                    self._listening = True
-                    failures = 0
-                    self._wake(None)  # whatever was notified while we were not listening
-                    if not started:
-                        started = True
-                        task_status.started()
-                    async with aclosing(conn.notifies()) as notifications:
-                        async for notification in notifications:
-                            self._wake(notification.payload or None)
-                finally:
-                    self._listening = False
-                    with trio.move_on_after(RELEASE_TIMEOUT, shield=True):
-                        await conn.close()
-            except (psycopg.Error, OSError) as exc:
-                log.warning("dispatcher: LISTEN connection failed: %s", exc)
-            if not started:
-                started = True
-                task_status.started()  # polling covers for it meanwhile
-            await trio.sleep(LISTEN_RETRY_BACKOFF.delay(failures))
-            failures += 1
+        """LISTEN for enqueues; a lost connection only costs latency (the poll covers it)."""
+
+        async def on_payload(payload: str) -> None:
+            self._wake(payload or None)
+
+        def on_listening(listening: bool) -> None:
+            self._listening = listening
+            if listening:
+                self._wake(None)  # whatever was notified while we were not listening
+
+        await listen_forever(
+            url, q.NOTIFY_CHANNEL, on_payload, name="dispatcher", on_listening=on_listening,
+            backoff=LISTEN_RETRY_BACKOFF, task_status=task_status,
+        )
 
     async def _poll_loop(self) -> None:
         while True:

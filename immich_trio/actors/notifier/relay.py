@@ -10,7 +10,6 @@ socket.io events are when a client is offline: Immich's clients re-sync on recon
 from __future__ import annotations
 
 import logging
-from contextlib import aclosing
 from datetime import datetime
 from typing import Any
 
@@ -23,16 +22,13 @@ from immich_trio.http.dto import to_wire
 from immich_trio.http.dto.assets import asset_dto, b64
 from immich_trio.reactor import Backoff
 from immich_trio.sql import events as q
-from immich_trio.sql.driver import connect
 from immich_trio.sql.errors import DatabaseUnavailable
+from immich_trio.sql.listen import listen_forever
 from immich_trio.sql.pool import Pool
 
 log = logging.getLogger(__name__)
 
 TASK_NAME = "event-relay"
-CONNECT_TIMEOUT = 5
-"""Seconds (libpq ``connect_timeout``) to open the LISTEN connection."""
-CLOSE_TIMEOUT = 5.0
 LOAD_TIMEOUT = 10.0
 """Seconds loading one event's data may take before the event is dropped."""
 RECONNECT_BACKOFF = Backoff(initial=0.5, factor=2.0, cap=30.0)
@@ -200,33 +196,16 @@ class EventRelay:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """LISTEN and relay until cancelled; ``started`` once listening (or after the first
         failed attempt, so the rest of the tree is not held up by a database outage)."""
-        started = False
-        failures = 0
-        while True:
-            try:
-                conn = await connect(self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
-                try:
-                    await conn.execute(f"LISTEN {q.CHANNEL}")
-                    self._listening = True
-                    failures = 0
-                    if not started:
-                        started = True
-                        task_status.started()
-                    async with aclosing(conn.notifies()) as notifications:
-                        async for notification in notifications:
-                            await self._deliver_safely(notification.payload)
-                finally:
-                    self._listening = False
-                    with trio.move_on_after(CLOSE_TIMEOUT, shield=True):
-                        await conn.close()
-            except (psycopg.Error, OSError) as exc:
-                log.warning("event relay: LISTEN connection failed: %s", exc)
-            if not started:
-                started = True
-                task_status.started()
-            self._reconnects += 1
-            await trio.sleep(RECONNECT_BACKOFF.delay(failures))
-            failures += 1
+
+        def on_listening(listening: bool) -> None:
+            if self._listening and not listening:
+                self._reconnects += 1
+            self._listening = listening
+
+        await listen_forever(
+            self._url, q.CHANNEL, self._deliver_safely, name="event relay",
+            on_listening=on_listening, backoff=RECONNECT_BACKOFF, task_status=task_status,
+        )
 
     async def _deliver_safely(self, payload: str) -> None:
         # A bug in building one event must not cost the connection (and the events
