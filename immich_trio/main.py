@@ -17,6 +17,7 @@ from hypercorn.trio import serve as hypercorn_serve
 from immich_trio import IMMICH_VERSION_STRING
 from immich_trio.actors import uploader
 from immich_trio.actors.dispatcher import Dispatcher
+from immich_trio.actors.janitor import JanitorActor
 from immich_trio.actors.metadata.actor import MetadataActor
 from immich_trio.actors.notifier.hub import Hub
 from immich_trio.actors.notifier.relay import TASK_NAME as RELAY_TASK
@@ -25,7 +26,7 @@ from immich_trio.actors.queue_all import HANDLED as QUEUE_ALL_JOBS
 from immich_trio.actors.queue_all import QueueAllActor
 from immich_trio.actors.thumbnailer.actor import ThumbnailerActor
 from immich_trio.config import Settings
-from immich_trio.jobs.names import JobName
+from immich_trio.jobs.names import JobName, QueueName
 from immich_trio.reactor import Backoff, Restart, RestartLimit, Supervisor
 from immich_trio.runtime import Runtime
 from immich_trio.sql import server as server_sql
@@ -106,12 +107,14 @@ def build_media(settings: Settings, runtime: Runtime) -> tuple[Supervisor, Dispa
         metadata = MetadataActor(runtime.pool, settings.media_location, now=runtime.now)
         thumbnailer = ThumbnailerActor(runtime.pool, settings.media_location)
         queue_all = QueueAllActor(name=QUEUE_ALL)
-        for actor in (metadata, thumbnailer, queue_all):
+        janitor = JanitorActor(runtime.pool, now=runtime.now)
+        for actor in (metadata, thumbnailer, queue_all, janitor):
             runtime.services[actor.name] = media.add_actor(actor)
         dispatcher.register(JobName.ASSET_EXTRACT_METADATA, metadata.address)
         dispatcher.register(JobName.ASSET_GENERATE_THUMBNAILS, thumbnailer.address)
         for job in QUEUE_ALL_JOBS:
             dispatcher.register(job, queue_all.address)
+        dispatcher.register(QueueName.BACKGROUND_TASK, janitor.address)
     media.add_task(RELAY_TASK, EventRelay(runtime.pool, runtime.hub).run)
     return media, dispatcher
 

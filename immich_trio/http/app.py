@@ -47,6 +47,7 @@ TAG_MODULES = (
     "jobs",
     "queues",
     "timeline", "assets_more",
+    "trash",
     "assets",
 )
 # Routes of our own, outside the spec (the coverage test allows exactly these).

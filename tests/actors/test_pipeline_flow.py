@@ -198,8 +198,10 @@ async def test_upload_runs_metadata_thumbnails_and_notifies_owner(
         (gps_id,),
     )
     assert lat == pytest.approx(39.115) and lon == pytest.approx(-108.400968, abs=1e-5)
-    assert gps_taken.isoformat() == "2022-01-10T19:15:44.310000+00:00"  # 15:15:44.31-04:00
-    assert zone == "UTC-4"
+    # The zoneless capture time is local time at the GPS position (Utah, UTC-7 in January):
+    # the zone from GPS comes before the stray -04:00 of the IPTC time, as in exiftool-vendored.
+    assert gps_taken.isoformat() == "2022-01-10T22:15:44.310000+00:00"  # 15:15:44.31-07:00
+    assert zone == "America/Denver"
 
     # The asset's dates come from the file now, not from the upload form.
     [(created, local, thumbhash, extracted)] = server.sql(
@@ -207,7 +209,7 @@ async def test_upload_runs_metadata_thumbnails_and_notifies_owner(
         ' FROM asset a JOIN asset_job_status s ON s."assetId" = a.id WHERE a.id = %s',
         (gps_id,),
     )
-    assert created.isoformat() == "2022-01-10T19:15:44.310000+00:00"
+    assert created.isoformat() == "2022-01-10T22:15:44.310000+00:00"
     assert local.isoformat() == "2022-01-10T15:15:44.310000+00:00"
     assert thumbhash and extracted is not None
 

@@ -35,6 +35,8 @@ RECONNECT_BACKOFF = Backoff(initial=0.5, factor=2.0, cap=30.0)
 READY_VISIBILITIES = frozenset({"timeline", "archive"})
 """Only these assets are announced on upload (hidden live-photo parts and locked ones are not)."""
 ASSET_EVENTS = frozenset({"on_upload_success", "on_asset_update"})
+ID_EVENTS = frozenset({"on_asset_delete"})
+"""Events whose payload is the reference itself (the row may be gone): sent as they are."""
 
 
 # -- payloads of AssetUploadReadyV2 -----------------------------------------------------
@@ -220,6 +222,10 @@ class EventRelay:
         """Emit the events one NOTIFY payload stands for (never raises for bad data)."""
         self._received += 1
         notice = q.decode(payload)
+        if notice is not None and notice.event in ID_EVENTS:
+            self._hub.emit_to_user(notice.user_id, notice.event, notice.ref)
+            self._delivered += 1
+            return
         if notice is None or notice.event not in ASSET_EVENTS:
             log.warning("event relay: ignoring notification %r", payload[:200])
             self._dropped += 1

@@ -1,0 +1,60 @@
+"""The Trash tag: empty the trash, restore all of it or some assets.
+
+Emptying only marks the assets ``deleted`` and queues ``AssetEmptyTrash``; the janitor
+(``actors/janitor.py``) removes rows and files and tells the owner asset by asset.
+"""
+
+from __future__ import annotations
+
+from immich_trio.http.context import Ctx
+from immich_trio.http.dto.trash import BulkIdsDto, TrashResponseDto
+from immich_trio.http.errors import no_access
+from immich_trio.http.registry import operation
+from immich_trio.http.timeline import has_elevated_permission
+from immich_trio.jobs.names import JobName
+from immich_trio.sql import assets_more as assets_q
+from immich_trio.sql import jobs as jobs_q
+from immich_trio.sql import trash as q
+
+ACCESS = "asset.delete"
+RESTORE_EVENT = "on_asset_restore"
+
+
+@operation("emptyTrash")
+async def empty_trash(ctx: Ctx) -> TrashResponseDto:
+    async with ctx.db() as conn, conn.transaction():
+        count = await q.empty(conn, ctx.user.id)
+        if count:
+            await jobs_q.enqueue_job(conn, JobName.ASSET_EMPTY_TRASH, {})
+    return TrashResponseDto(count=count)
+
+
+@operation("restoreTrash")
+async def restore_trash(ctx: Ctx) -> TrashResponseDto:
+    # Immich sends no event here: clients reload the trash and timeline themselves.
+    async with ctx.db() as conn, conn.transaction():
+        count = await q.restore_all(conn, ctx.user.id)
+    return TrashResponseDto(count=count)
+
+
+@operation("restoreAssets")
+async def restore_assets(ctx: Ctx) -> TrashResponseDto:
+    body = await ctx.body(BulkIdsDto)
+    assert ctx.auth is not None
+    if ctx.auth.shared_link is not None:
+        raise no_access(ACCESS)
+    if not body.ids:
+        return TrashResponseDto(count=0)
+    wanted = set(body.ids)
+    async with ctx.db() as conn, conn.transaction():
+        owned = await assets_q.owned_ids(
+            conn, wanted, ctx.user.id, elevated=has_elevated_permission(ctx)
+        )
+        if owned != wanted:
+            raise no_access(ACCESS)
+        await q.restore(conn, body.ids)
+    hub = ctx.runtime.hub
+    if hub is not None:
+        hub.emit_to_user(str(ctx.user.id), RESTORE_EVENT, [str(i) for i in body.ids])
+    # Immich answers with the number of ids asked for, restored or not.
+    return TrashResponseDto(count=len(body.ids))
