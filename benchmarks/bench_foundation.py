@@ -77,15 +77,15 @@ def main() -> None:
         token = call(api + "/auth/login", "POST", {"email": "a@example.com", "password": "pw"})["accessToken"]  # type: ignore[index]
         time.sleep(3)
         print(f"idle RSS of the server process: {rss_kib(proc.pid) / 1024:.1f} MiB (embedded PostgreSQL not included)")
-        pg = [p for p in Path("/proc").iterdir() if p.name.isdigit()]
-        pg_rss = 0
-        for p in pg:
+        postmaster = int((media / "postgres" / "postmaster.pid").read_text().split()[0])
+        pg_rss = rss_kib(postmaster)
+        for p in Path("/proc").iterdir():
             try:
-                if (p / "comm").read_text().strip() == "postgres":
+                if p.name.isdigit() and f"PPid:\t{postmaster}\n" in (p / "status").read_text():
                     pg_rss += rss_kib(int(p.name))
             except OSError:
                 pass
-        print(f"RSS of all postgres processes on the machine: {pg_rss / 1024:.1f} MiB")
+        print(f"RSS of the embedded PostgreSQL (postmaster + backends, shared memory counted per process): {pg_rss / 1024:.1f} MiB")
         if shutil.which("wrk"):
             for conns in (1, 16):
                 out = subprocess.run(
