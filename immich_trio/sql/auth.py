@@ -44,22 +44,22 @@ WHERE id = %s
 
 async def session_by_token(conn: AsyncConnection[Any], token_hash: bytes) -> dict[str, Any] | None:
     cur = await conn.execute(SESSION_BY_TOKEN, (token_hash,))
-    return await cur.fetchone()  # type: ignore[no-any-return]
+    return await cur.fetchone()
 
 
 async def api_key_by_hash(conn: AsyncConnection[Any], key_hash: bytes) -> dict[str, Any] | None:
     cur = await conn.execute(API_KEY_BY_HASH, (key_hash,))
-    return await cur.fetchone()  # type: ignore[no-any-return]
+    return await cur.fetchone()
 
 
 async def shared_link_by_key(conn: AsyncConnection[Any], key: bytes) -> dict[str, Any] | None:
     cur = await conn.execute(SHARED_LINK_BY_KEY, (key,))
-    return await cur.fetchone()  # type: ignore[no-any-return]
+    return await cur.fetchone()
 
 
 async def shared_link_by_slug(conn: AsyncConnection[Any], slug: str) -> dict[str, Any] | None:
     cur = await conn.execute(SHARED_LINK_BY_SLUG, (slug,))
-    return await cur.fetchone()  # type: ignore[no-any-return]
+    return await cur.fetchone()
 
 
 async def touch_session(
