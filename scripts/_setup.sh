@@ -5,24 +5,32 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${IMMICH_TRIO_VENV:-$ROOT/.venv}"
 
-need_system_packages() {
-    # exiftool reads photo metadata (Debian: libimage-exiftool-perl).
-    command -v exiftool >/dev/null 2>&1 && return 1
-    return 0
+# Debian packages by the command they provide: exiftool reads photo metadata; npm (tests only)
+# installs the published @immich/cli for the end-to-end test.
+missing_packages() {
+    local wanted="$1" out=""
+    command -v exiftool >/dev/null 2>&1 || out="$out libimage-exiftool-perl"
+    if [ "$wanted" = "test" ]; then
+        command -v npm >/dev/null 2>&1 || out="$out npm"
+    fi
+    echo "$out"
 }
 
 install_system_packages() {
-    if ! need_system_packages; then return; fi
+    local packages
+    packages="$(missing_packages "$1")"
+    if [ -z "$packages" ]; then return; fi
     local sudo=""
     if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-    echo "installing system packages: libimage-exiftool-perl" >&2
+    echo "installing system packages:$packages" >&2
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libimage-exiftool-perl >/dev/null
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $packages >/dev/null
 }
 
 setup_env() {
     local extras="$1"
-    install_system_packages
+    if [ -n "$extras" ]; then install_system_packages test; else install_system_packages serve; fi
     if [ ! -x "$VENV/bin/python" ]; then
         python3 -m venv "$VENV"
     fi
