@@ -5,13 +5,16 @@ actor to ingest them. The order of effects is what makes a crash harmless:
 
 1. one transaction: quota, live-photo link, ``asset`` (duplicates detected by
    ``UQ_assets_owner_checksum``), ``asset_exif`` with the size, the sidecar's ``asset_file``,
-   ``asset_metadata``, and the ``AssetExtractMetadata`` job; commit;
+   ``asset_metadata``, and the ``AssetExtractMetadata`` job, held (not claimable); commit;
 2. rename the staging files into Immich's layout, fsync the directories;
-3. reply.
+3. release the held job;
+4. reply.
 
 A crash before 1 commits leaves staging files without a row, a crash between 1 and 2 leaves
 them with one; ``storage/recovery.py`` (run before HTTP starts, see ``supervise``) deletes the
-first kind and finishes the rename of the second.
+first kind and finishes the rename of the second, then every held job whose file is in
+place is released (which also covers a crash between 2 and 3). No job ever sees a file that
+is not in place yet.
 """
 
 from __future__ import annotations
@@ -176,6 +179,8 @@ class Uploader(Actor[UploaderMsg]):
                 return IngestReply(asset_id=existing, duplicate=True)
             committed = True
             await trio.to_thread.run_sync(self._place, upload, original, sidecar)
+            async with self._pool.connection() as conn:
+                await jobs.release_held(conn, [upload.asset_id])
             self._created += 1
             return IngestReply(asset_id=upload.asset_id, duplicate=False)
         finally:
@@ -225,8 +230,10 @@ class Uploader(Actor[UploaderMsg]):
         if sidecar is not None:
             await q.insert_file(conn, upload.asset_id, "sidecar", str(sidecar))
         await q.insert_exif_size(conn, upload.asset_id, size)
+        # Held until the file is in place (released after the rename, or by recovery).
         await jobs.enqueue(
-            conn, "metadataExtraction", "AssetExtractMetadata", {"id": str(upload.asset_id), "source": "upload"}
+            conn, "metadataExtraction", "AssetExtractMetadata", {"id": str(upload.asset_id), "source": "upload"},
+            run_after=jobs.HELD_UNTIL,
         )
 
     async def _link_live_photo(self, conn: Any, upload: StagedUpload) -> None:
@@ -266,8 +273,15 @@ async def _staged_targets(pool: Pool, asset_ids: Sequence[UUID]) -> dict[UUID, r
 async def recover_staged_uploads(
     pool: Pool, media: Path, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
 ) -> None:
-    """Roll staging files forward or back (a supervised one-shot task, before HTTP)."""
+    """Roll staging files forward or back, then let the jobs of placed uploads run
+    (a supervised one-shot task, before HTTP)."""
     report = await recovery.recover_uploads(media, partial(_staged_targets, pool))
+    async with pool.connection() as conn:
+        held = await jobs.held_assets(conn)
+        placed = await trio.to_thread.run_sync(lambda: [a for a, path in held.items() if Path(path).is_file()])
+        if placed:
+            await jobs.release_held(conn, placed)
+            log.info("upload recovery: released the jobs of %d placed upload(s)", len(placed))
     if report.rolled_forward or report.rolled_back:
         log.info(
             "upload recovery: %d file(s) moved into place, %d deleted, %d in use",

@@ -10,8 +10,9 @@ database's ``now()``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import attrs
 from psycopg import AsyncConnection
@@ -284,6 +285,37 @@ async def renew(
         return set()
     cur = await conn.execute(RENEW, {**params, "owner": owner, "until": until})
     return {row["id"] for row in await cur.fetchall()}
+
+
+# A job that must not run yet, until a later step releases it (e.g. an upload's first job
+# until its file is in place). Far in the future rather than 'infinity': Python has no such date.
+HELD_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)
+
+RELEASE_HELD = """
+UPDATE immich_trio.job SET run_after = NULL, updated_at = now()
+WHERE "assetId" = ANY(%(assets)s) AND status = 'waiting' AND run_after = %(held)s
+RETURNING queue
+"""
+HELD_ASSETS = """
+SELECT DISTINCT j."assetId", a."originalPath"
+FROM immich_trio.job j JOIN asset a ON a.id = j."assetId"
+WHERE j.status = 'waiting' AND j.run_after = %(held)s
+"""
+
+
+async def release_held(conn: Conn, asset_ids: Iterable[UUID | str]) -> int:
+    """Let the held jobs of these assets run now (and wake the dispatchers at commit)."""
+    cur = await conn.execute(RELEASE_HELD, {"assets": [str(a) for a in asset_ids], "held": HELD_UNTIL})
+    queues = {row["queue"] for row in await cur.fetchall()}
+    for queue in queues:
+        await notify(conn, queue)
+    return cur.rowcount
+
+
+async def held_assets(conn: Conn) -> dict[str, str]:
+    """``{assetId: originalPath}`` of assets that have held jobs."""
+    cur = await conn.execute(HELD_ASSETS, {"held": HELD_UNTIL})
+    return {str(row["assetId"]): str(row["originalPath"]) for row in await cur.fetchall()}
 
 
 async def release(

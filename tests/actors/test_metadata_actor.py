@@ -216,25 +216,6 @@ async def test_vanished_file_fails_and_the_actor_carries_on(
     assert actor.extra_status()["failed"] == 1
 
 
-async def test_waits_for_an_upload_still_being_moved_into_place(
-    nursery: trio.Nursery, pool: Pool, media: Path, owner: str, sql: Sql, test_assets: Path
-) -> None:
-    """The uploader commits the job before renaming the file: the job must not lose that race."""
-    actor = await start(nursery, pool, media)
-    asset_id, path = add_asset(sql, media, owner, None)
-    staging = files.staging_path(media, uuid.UUID(asset_id))
-    staging.parent.mkdir(parents=True)
-    shutil.copyfile(test_assets / "formats/jpg/el_torcal_rocks.jpg", staging)
-
-    async def place_later() -> None:
-        await trio.sleep(0.3)
-        await trio.to_thread.run_sync(files.move_into_place, staging, path)
-
-    nursery.start_soon(place_later)
-    result = await run_job(actor, asset_id)
-    assert result.status == "success"
-
-
 async def test_hung_exiftool_times_out_and_fails_the_job(
     nursery: trio.Nursery, pool: Pool, media: Path, owner: str, sql: Sql, tmp_path: Path,
     test_assets: Path,

@@ -26,7 +26,6 @@ from immich_trio.sql import jobs as jobs_q
 from immich_trio.sql import pipeline as q
 from immich_trio.sql.jobs import Job
 from immich_trio.sql.pool import Pool
-from immich_trio.storage import files
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +38,6 @@ INBOX = 32
 EXIFTOOL_TIMEOUT = 60.0
 """Seconds one exiftool request may take (waiting for the process included); past it the
 process is killed, the job fails and the next request starts a fresh exiftool."""
-PLACEMENT_WAIT = 5.0
-"""Seconds to wait for an original still in the upload staging folder: the uploader commits
-the asset (and this job) before it renames the file into place, so a fast dispatcher can
-hand the job over first."""
-PLACEMENT_POLL = 0.05
 THUMBNAIL_SOURCES = frozenset({"upload", "copy"})
 """Job sources whose assets go on to thumbnail generation (pipeline.md §1)."""
 ASSET_UPDATE_SOURCE = "sidecar-write"
@@ -55,20 +49,6 @@ Now = Callable[[], datetime]
 
 def _stat(path: str) -> os.stat_result:
     return os.stat(path)
-
-
-async def _stat_placed(path: str, staging: Path) -> os.stat_result:
-    """``stat`` of an original, waiting up to ``PLACEMENT_WAIT`` while its upload is still
-    being moved out of ``staging``; a file that is simply gone raises at once."""
-    with trio.move_on_after(PLACEMENT_WAIT):
-        while True:
-            try:
-                return await trio.to_thread.run_sync(_stat, path)
-            except FileNotFoundError:
-                if not await trio.to_thread.run_sync(staging.exists):
-                    break
-            await trio.sleep(PLACEMENT_POLL)
-    return await trio.to_thread.run_sync(_stat, path)
 
 
 def _facts(stat: os.stat_result, asset: dict[str, Any]) -> FileFacts:
@@ -198,8 +178,7 @@ class MetadataActor(QueueWorker):
             raise ExiftoolError("exiftool is not running")
         path = str(asset["originalPath"])
         is_video = asset["type"] == "VIDEO"
-        staging = files.staging_path(self._media, asset["id"])
-        stat = await _stat_placed(path, staging)  # a vanished file fails here
+        stat = await trio.to_thread.run_sync(_stat, path)  # a vanished file fails here
         with trio.fail_after(self._exiftool_timeout):
             file_tags = await exiftool.read_tags(path, extract_embedded=is_video)
         if file_tags.get("Error"):
