@@ -12,8 +12,9 @@ import shutil
 import tempfile
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -93,6 +94,18 @@ def db_url(pg_server_url: str, migrated_template: str) -> Iterator[str]:
         yield url
     finally:
         _drop_database(pg_server_url, name)
+
+
+@pytest.fixture
+def sql(db_url: str) -> Callable[..., list[tuple[Any, ...]]]:
+    """Run one statement synchronously against the test database; returns the rows."""
+
+    def run(query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            cur = conn.execute(query, params)  # type: ignore[arg-type]
+            return cur.fetchall() if cur.description else []
+
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -3,99 +3,20 @@ HTTP and the job table, watched on disk, in the database and from the owner's so
 
 from __future__ import annotations
 
-import json
-import socket
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import attrs
 import httpx
-import psycopg
 import pytest
 import trio
+from media_harness import LIMIT, Server, make_user, next_event, wait_for
 from psycopg.types.json import Jsonb
 
-from immich_trio import crypto
 from immich_trio.actors.janitor import unlink_all
-from immich_trio.actors.notifier.hub import Hub, Subscription
-from immich_trio.config import Settings
-from immich_trio.main import build_tree, make_media_folders
-from immich_trio.runtime import Runtime
-from immich_trio.sql.pool import Pool
 
-# Real clock, hard cap: the pipeline waits on threads, exiftool and PostgreSQL.
-LIMIT = 60
-POLL = 0.05
 NO_JOBS = "SELECT name, status, error FROM immich_trio.job"
-
-
-@attrs.frozen
-class User:
-    id: str
-    token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-@attrs.frozen
-class Server:
-    runtime: Runtime
-    base: str
-    db_url: str
-    media: Path
-
-    @property
-    def hub(self) -> Hub:
-        hub: Hub = self.runtime.hub
-        return hub
-
-    def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with psycopg.connect(self.db_url, autocommit=True) as conn:
-            cur = conn.execute(query, params)
-            return cur.fetchall() if cur.description else []
-
-    async def asql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        return await trio.to_thread.run_sync(self.sql, query, params)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-async def server(db_url: str, tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Server]:
-    port = _free_port()
-    media = tmp_path / "media"
-    settings = Settings(host="127.0.0.1", port=port, media_location=media, db_url=db_url)
-    make_media_folders(settings)
-    runtime = Runtime(settings=settings, pool=Pool(db_url), hub=Hub())
-    root = build_tree(settings, runtime)
-    with trio.fail_after(LIMIT):
-        await nursery.start(root.run)
-    yield Server(runtime=runtime, base=f"http://127.0.0.1:{port}", db_url=db_url, media=media)
-    with trio.fail_after(LIMIT):
-        await root.shutdown()
-
-
-def make_user(server: Server, email: str) -> User:
-    token = crypto.new_token()
-    [(user_id,)] = server.sql(
-        'INSERT INTO "user" (email, password, name, "shouldChangePassword")'
-        " VALUES (%s, 'x', %s, false) RETURNING id",
-        (email, email),
-    )
-    server.sql(
-        'INSERT INTO session (token, "userId", "deviceType", "deviceOS") VALUES (%s, %s, %s, %s)',
-        (crypto.hash_token(token), user_id, "pytest", "Linux"),
-    )
-    return User(id=str(user_id), token=token)
 
 
 def insert_asset(
@@ -156,31 +77,10 @@ def enqueue(server: Server, name: str, data: dict[str, Any]) -> None:
     server.sql("SELECT pg_notify('immich_trio_jobs', 'backgroundTask')")
 
 
-async def next_event(sub: Subscription, name: str) -> list[Any]:
-    """Arguments of the next ``name`` event on the socket (earlier events are skipped)."""
-    while True:
-        frame = await sub.receive()
-        assert frame.startswith("42")
-        decoded: list[Any] = json.loads(frame[2:])
-        if decoded[0] == name:
-            return decoded[1:]
-
-
-async def wait_for(server: Server, query: str, params: tuple[Any, ...], expected: Any) -> None:
-    """Poll the database (jobs change in another task's transactions) until it shows ``expected``."""
-    seen: Any = None
-    for _ in range(int(LIMIT / POLL)):
-        seen = await server.asql(query, params)
-        if seen == expected:
-            return
-        await trio.sleep(POLL)
-    raise AssertionError(f"never saw {expected!r} for {query}, last {seen!r}")
-
-
 async def test_force_delete_of_an_upload_removes_row_files_usage_and_tells_owner(
     server: Server, test_assets: Path
 ) -> None:
-    user = await trio.to_thread.run_sync(make_user, server, "owner@example.com")
+    user = await trio.to_thread.run_sync(make_user, server.db_url, "owner@example.com")
     sub = server.hub.attach(user_id=user.id, session_id=None)
     photo = test_assets / "metadata/gps-position/empty_gps.jpg"
     async with httpx.AsyncClient(base_url=server.base, timeout=30) as client:
@@ -234,8 +134,8 @@ async def test_force_delete_of_an_upload_removes_row_files_usage_and_tells_owner
 
 
 async def test_empty_trash_deletes_only_the_trash_and_its_live_photo_video(server: Server) -> None:
-    user = await trio.to_thread.run_sync(make_user, server, "owner@example.com")
-    other = await trio.to_thread.run_sync(make_user, server, "other@example.com")
+    user = await trio.to_thread.run_sync(make_user, server.db_url, "owner@example.com")
+    other = await trio.to_thread.run_sync(make_user, server.db_url, "other@example.com")
     server.sql('UPDATE "user" SET "quotaUsageInBytes" = 1000 WHERE id = %s', (user.id,))
     sub = server.hub.attach(user_id=user.id, session_id=None)
     other_sub = server.hub.attach(user_id=other.id, session_id=None)
@@ -279,7 +179,7 @@ async def test_file_delete_of_missing_files_succeeds_and_other_jobs_are_skipped(
 
 
 async def test_asset_delete_check_removes_expired_trash(server: Server) -> None:
-    user = await trio.to_thread.run_sync(make_user, server, "owner@example.com")
+    user = await trio.to_thread.run_sync(make_user, server.db_url, "owner@example.com")
     old, old_files = insert_asset(server, user.id, status="trashed")
     recent, _ = insert_asset(server, user.id, status="trashed")
     server.sql(

@@ -6,19 +6,17 @@ import os
 import shutil
 import stat
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
-import pytest
 import trio
 
 from immich_trio.actors.dispatcher import JobResult, RunJob
 from immich_trio.actors.metadata.actor import MetadataActor
 from immich_trio.sql.jobs import Job
-from immich_trio.sql.pool import Pool, open_pool
+from immich_trio.sql.pool import Pool
 from immich_trio.storage import files
 
 LIMIT = 30  # real clock: exiftool and PostgreSQL
@@ -26,38 +24,6 @@ NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 FORM_DATE = datetime(2024, 1, 15, 10, 30, tzinfo=UTC)
 
 Sql = Callable[..., list[tuple[Any, ...]]]
-
-
-@pytest.fixture
-def sql(db_url: str) -> Sql:
-    def run(query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with psycopg.connect(db_url, autocommit=True) as conn:
-            cur = conn.execute(query, params)
-            return cur.fetchall() if cur.description else []
-
-    return run
-
-
-@pytest.fixture
-async def pool(db_url: str) -> AsyncIterator[Pool]:
-    async with open_pool(db_url) as pool:
-        yield pool
-
-
-@pytest.fixture
-def media(tmp_path: Path) -> Path:
-    path = tmp_path / "media"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def owner(sql: Sql) -> str:
-    [(user_id,)] = sql(
-        'INSERT INTO "user" (email, password, name) VALUES (%s, %s, %s) RETURNING id',
-        ("owner@example.com", "x", "Owner"),
-    )
-    return str(user_id)
 
 
 async def start(nursery: trio.Nursery, pool: Pool, media: Path, **kwargs: Any) -> MetadataActor:

@@ -6,106 +6,29 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import attrs
 import httpx
 import psycopg
 import pytest
 import trio
+from media_harness import LIMIT, POLL, Server, User, make_user, next_event, wait_for
 from PIL import Image
 
-from immich_trio import crypto
-from immich_trio.actors.dispatcher import Dispatcher
 from immich_trio.actors.notifier.hub import Hub, Subscription
 from immich_trio.actors.notifier.relay import EventRelay
-from immich_trio.config import Settings
-from immich_trio.main import DISPATCHER, build_tree, make_media_folders
 from immich_trio.reactor import Backoff
-from immich_trio.runtime import Runtime
 from immich_trio.sql import events
 from immich_trio.sql.driver import connect
-from immich_trio.sql.pool import Pool, open_pool
+from immich_trio.sql.pool import open_pool
 
-# Real clock, hard cap: the pipeline waits on threads, exiftool and PostgreSQL.
-LIMIT = 60
 CREATED_AT = "2024-01-15T10:30:00.000Z"
 MODIFIED_AT = "2024-01-16T08:00:00.000Z"
-POLL = 0.05
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@attrs.frozen
-class User:
-    id: str
-    token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-@attrs.frozen
-class Server:
-    runtime: Runtime
-    base: str
-    db_url: str
-
-    @property
-    def hub(self) -> Hub:
-        hub: Hub = self.runtime.hub
-        return hub
-
-    @property
-    def dispatcher(self) -> Dispatcher:
-        dispatcher: Dispatcher = self.runtime.services[DISPATCHER]
-        return dispatcher
-
-    def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with psycopg.connect(self.db_url, autocommit=True) as conn:
-            cur = conn.execute(query, params)
-            return cur.fetchall() if cur.description else []
-
-
-def make_user(db_url: str, email: str, *, is_admin: bool = False) -> User:
-    token = crypto.new_token()
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        row = conn.execute(
-            'INSERT INTO "user" (email, password, name, "isAdmin", "shouldChangePassword")'
-            " VALUES (%s, %s, %s, %s, false) RETURNING id",
-            (email, crypto.hash_password("password"), email, is_admin),
-        ).fetchone()
-        assert row is not None
-        conn.execute(
-            'INSERT INTO session (token, "userId", "deviceType", "deviceOS") VALUES (%s, %s, %s, %s)',
-            (crypto.hash_token(token), row[0], "pytest", "Linux"),
-        )
-    return User(id=str(row[0]), token=token)
-
-
-@pytest.fixture
-async def server(db_url: str, tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Server]:
-    port = free_port()
-    settings = Settings(host="127.0.0.1", port=port, media_location=tmp_path / "media", db_url=db_url)
-    make_media_folders(settings)
-    runtime = Runtime(settings=settings, pool=Pool(db_url), hub=Hub())
-    root = build_tree(settings, runtime)
-    with trio.fail_after(LIMIT):
-        await nursery.start(root.run)
-    yield Server(runtime=runtime, base=f"http://127.0.0.1:{port}", db_url=db_url)
-    with trio.fail_after(LIMIT):
-        await root.shutdown()
 
 
 async def upload(server: Server, user: User, data: bytes, filename: str) -> str:
@@ -125,25 +48,6 @@ async def upload(server: Server, user: User, data: bytes, filename: str) -> str:
     assert resp.status_code == 201, resp.text
     asset_id: str = resp.json()["id"]
     return asset_id
-
-
-async def next_event(sub: Subscription, name: str) -> list[Any]:
-    """Arguments of the next ``name`` event on the socket (earlier events are skipped)."""
-    while True:
-        frame = await sub.receive()
-        assert frame.startswith("42")
-        decoded: list[Any] = json.loads(frame[2:])
-        if decoded[0] == name:
-            return decoded[1:]
-
-
-async def wait_for(server: Server, query: str, params: tuple[Any, ...], expected: Any) -> None:
-    """Poll the database (jobs change in another task's transactions) until it shows ``expected``."""
-    for _ in range(int(LIMIT / POLL)):
-        if await trio.to_thread.run_sync(server.sql, query, params) == expected:
-            return
-        await trio.sleep(POLL)
-    raise AssertionError(f"never saw {expected!r} for {query}")
 
 
 def open_image(path: str) -> Image.Image:

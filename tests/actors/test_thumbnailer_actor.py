@@ -6,13 +6,12 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import aclosing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import trio
 from PIL import Image
@@ -23,45 +22,13 @@ from immich_trio.actors.thumbnailer.actor import ThumbnailerActor
 from immich_trio.sql import events
 from immich_trio.sql.driver import connect
 from immich_trio.sql.jobs import Job
-from immich_trio.sql.pool import Pool, open_pool
+from immich_trio.sql.pool import Pool
 from immich_trio.storage import files
 
 LIMIT = 30  # real clock: decoding runs in threads
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 Sql = Callable[..., list[tuple[Any, ...]]]
-
-
-@pytest.fixture
-def sql(db_url: str) -> Sql:
-    def run(query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with psycopg.connect(db_url, autocommit=True) as conn:
-            cur = conn.execute(query, params)
-            return cur.fetchall() if cur.description else []
-
-    return run
-
-
-@pytest.fixture
-async def pool(db_url: str) -> AsyncIterator[Pool]:
-    async with open_pool(db_url) as pool:
-        yield pool
-
-
-@pytest.fixture
-def media(tmp_path: Path) -> Path:
-    path = tmp_path / "media"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def owner(sql: Sql) -> str:
-    [(user_id,)] = sql(
-        'INSERT INTO "user" (email, password, name) VALUES (%s, %s, %s) RETURNING id',
-        ("owner@example.com", "x", "Owner"),
-    )
-    return str(user_id)
 
 
 @pytest.fixture

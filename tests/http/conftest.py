@@ -77,17 +77,5 @@ def make_user(db_url: str) -> MakeUser:
     return make
 
 
-@pytest.fixture
-def sql(db_url: str) -> Callable[..., list[tuple[Any, ...]]]:
-    """Run one statement synchronously against the test database; returns the rows."""
-
-    def run(query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with psycopg.connect(db_url, autocommit=True) as conn:
-            cur = conn.execute(query, params)  # type: ignore[arg-type]
-            return cur.fetchall() if cur.description else []
-
-    return run
-
-
 def now() -> datetime:
     return datetime.now(UTC)

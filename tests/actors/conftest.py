@@ -1,0 +1,56 @@
+"""Fixtures of the actors' tests: the database, a media folder, an owner, the whole server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+from media_harness import LIMIT, Server, free_port
+
+from immich_trio.actors.notifier.hub import Hub
+from immich_trio.config import Settings
+from immich_trio.main import build_tree, make_media_folders
+from immich_trio.runtime import Runtime
+from immich_trio.sql.pool import Pool, open_pool
+
+Sql = Callable[..., list[tuple[Any, ...]]]
+
+
+@pytest.fixture
+async def pool(db_url: str) -> AsyncIterator[Pool]:
+    async with open_pool(db_url) as pool:
+        yield pool
+
+
+@pytest.fixture
+def media(tmp_path: Path) -> Path:
+    path = tmp_path / "media"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def owner(sql: Sql) -> str:
+    [(user_id,)] = sql(
+        'INSERT INTO "user" (email, password, name) VALUES (%s, %s, %s) RETURNING id',
+        ("owner@example.com", "x", "Owner"),
+    )
+    return str(user_id)
+
+
+@pytest.fixture
+async def server(db_url: str, tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Server]:
+    """The whole tree (database pool, migrations, media actors, HTTP on a free port)."""
+    port = free_port()
+    settings = Settings(host="127.0.0.1", port=port, media_location=tmp_path / "media", db_url=db_url)
+    make_media_folders(settings)
+    runtime = Runtime(settings=settings, pool=Pool(db_url), hub=Hub())
+    root = build_tree(settings, runtime)
+    with trio.fail_after(LIMIT):
+        await nursery.start(root.run)
+    yield Server(runtime=runtime, base=f"http://127.0.0.1:{port}", db_url=db_url)
+    with trio.fail_after(LIMIT):
+        await root.shutdown()
