@@ -34,6 +34,7 @@ from immich_trio.http.errors import BadRequest, Unauthorized
 from immich_trio.http.registry import operation
 from immich_trio.sql import authentication as q
 from immich_trio.sql import sessions as sessions_q
+from immich_trio.sql import users as users_q
 
 ACCESS_TOKEN_COOKIE = "immich_access_token"
 AUTH_TYPE_COOKIE = "immich_auth_type"
@@ -202,12 +203,12 @@ async def sign_up_admin(ctx: Ctx) -> UserAdminResponseDto:
         raise BadRequest("Admin setup is disabled")
     email = dto.email.lower()
     async with ctx.db() as conn:
-        if await q.admin_exists(conn):
+        if await users_q.admin_exists(conn):
             raise BadRequest("The server already has an admin")
     password_hash = await _hash(dto.password)
     async with ctx.db() as conn, conn.transaction():
         await q.lock_admin_sign_up(conn)
-        if await q.admin_exists(conn):  # another sign-up won while we hashed
+        if await users_q.admin_exists(conn):  # another sign-up won while we hashed
             raise BadRequest("The server already has an admin")
         if await q.email_exists(conn, email):
             raise BadRequest("Email is not available")

@@ -15,9 +15,19 @@ SIDECAR_EXTENSIONS = (".xmp",)
 
 
 @cache
-def _extensions() -> dict[str, dict[str, Any]]:
+def _document() -> dict[str, Any]:
     text = resources.files("immich_trio.http").joinpath("media-types.json").read_text("utf-8")
-    return json.loads(text)["extensions"]  # type: ignore[no-any-return]
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def _extensions() -> dict[str, dict[str, Any]]:
+    return _document()["extensions"]  # type: ignore[no-any-return]
+
+
+def supported() -> dict[str, list[str]]:
+    """The answer of ``GET /api/server/media-types``: extensions by kind."""
+    types = _document()["GET /api/server/media-types"]
+    return {"video": types["video"], "image": types["image"], "sidecar": types["sidecar"]}
 
 
 def extension(filename: str) -> str:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import trio
 
 from immich_trio import IMMICH_VERSION, IMMICH_VERSION_STRING, sysconfig
+from immich_trio.http import media_types
 from immich_trio.http.context import Ctx
 from immich_trio.http.dto.server import (
     ServerAboutResponseDto,
@@ -30,6 +29,8 @@ from immich_trio.http.dto.server import (
 )
 from immich_trio.http.registry import operation
 from immich_trio.sql import server as q
+from immich_trio.sql import system_metadata
+from immich_trio.sql import users as users_q
 
 RELEASE_URL = "https://github.com/immich-app/immich/releases"
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
@@ -61,15 +62,6 @@ def human_size(size: float) -> str:
         unit += 1
     shown = Decimal(size).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     return f"{shown} {_UNITS[unit]}"
-
-
-@cache
-def media_types() -> dict[str, list[str]]:
-    data = json.loads(
-        resources.files("immich_trio.http").joinpath("media-types.json").read_text("utf-8")
-    )
-    types = data["GET /api/server/media-types"]
-    return {"video": types["video"], "image": types["image"], "sidecar": types["sidecar"]}
 
 
 @cache
@@ -127,7 +119,7 @@ async def get_version_history(ctx: Ctx) -> list[ServerVersionHistoryResponseDto]
 
 @operation("getSupportedMediaTypes")
 async def get_supported_media_types(ctx: Ctx) -> dict[str, list[str]]:
-    return media_types()
+    return media_types.supported()
 
 
 @operation("getServerFeatures")
@@ -164,8 +156,8 @@ def _defaults(ctx: Ctx) -> dict[str, Any]:
 async def get_server_config(ctx: Ctx) -> ServerConfigDto:
     async with ctx.db() as conn:
         c = await sysconfig.load(conn, _defaults(ctx))
-        has_admin = await q.admin_exists(conn)
-        onboarding = await q.metadata(conn, "admin-onboarding") or {}
+        has_admin = await users_q.admin_exists(conn)
+        onboarding = await system_metadata.get(conn, "admin-onboarding") or {}
     return ServerConfigDto(
         login_page_message=c["server"]["loginPageMessage"],
         trash_days=c["trash"]["days"],
@@ -187,7 +179,7 @@ async def get_about_info(ctx: Ctx) -> ServerAboutResponseDto:
     versions = await trio.to_thread.run_sync(_library_versions)
     build = {field: os.environ[env] for field, env in _ABOUT_ENV.items() if os.environ.get(env)}
     async with ctx.db() as conn:
-        license_ = await q.metadata(conn, "license")
+        license_ = await system_metadata.get(conn, "license")
     return ServerAboutResponseDto(
         version=IMMICH_VERSION_STRING,
         version_url=f"{RELEASE_URL}/tag/{IMMICH_VERSION_STRING}",
@@ -255,7 +247,7 @@ async def get_server_statistics(ctx: Ctx) -> ServerStatsResponseDto:
 @operation("getVersionCheck")
 async def get_version_check(ctx: Ctx) -> VersionCheckStateResponseDto:
     async with ctx.db() as conn:
-        state = await q.metadata(conn, "version-check-state") or {}
+        state = await system_metadata.get(conn, "version-check-state") or {}
     return VersionCheckStateResponseDto(
         checked_at=state.get("checkedAt"), release_version=state.get("releaseVersion")
     )

@@ -29,10 +29,6 @@ SELECT u.*, (SELECT m.value FROM user_metadata m WHERE m."userId" = u.id AND m.k
 FROM "user" u WHERE u.id = %s
 """
 
-ADMIN_EXISTS = (
-    """SELECT EXISTS (SELECT 1 FROM "user" WHERE "isAdmin" AND "deletedAt" IS NULL) AS found"""
-)
-
 EMAIL_EXISTS = """SELECT EXISTS (SELECT 1 FROM "user" WHERE email = %s) AS found"""
 
 STORAGE_LABEL_EXISTS = """SELECT EXISTS (SELECT 1 FROM "user" WHERE "storageLabel" = %s) AS found"""
@@ -70,10 +66,6 @@ async def _exists(conn: AsyncConnection[Any], query: str, params: tuple[Any, ...
     cur = await conn.execute(query, params)
     row: dict[str, Any] | None = await cur.fetchone()
     return bool(row and row["found"])
-
-
-async def admin_exists(conn: AsyncConnection[Any]) -> bool:
-    return await _exists(conn, ADMIN_EXISTS, ())
 
 
 async def email_exists(conn: AsyncConnection[Any], email: str) -> bool:

@@ -1,14 +1,10 @@
-"""Queries behind the Server tag: admin existence, usage statistics, version history."""
+"""Queries behind the Server tag: usage statistics, version history."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from psycopg import AsyncConnection
-
-ADMIN_EXISTS = (
-    """SELECT EXISTS (SELECT 1 FROM "user" WHERE "isAdmin" AND "deletedAt" IS NULL) AS exists"""
-)
 
 # As Immich's getUserStats: hidden assets (live-photo motion parts) are not counted as
 # photos/videos, and usage covers uploads only (external-library files are not the server's).
@@ -32,13 +28,6 @@ ORDER BY u."createdAt" ASC
 VERSION_HISTORY = 'SELECT id, "createdAt", version FROM version_history ORDER BY "createdAt" DESC'
 LAST_VERSION = 'SELECT version FROM version_history ORDER BY "createdAt" DESC LIMIT 1'
 RECORD_VERSION = "INSERT INTO version_history (version) VALUES (%s)"
-METADATA = "SELECT value FROM system_metadata WHERE key = %s"
-
-
-async def admin_exists(conn: AsyncConnection[Any]) -> bool:
-    cur = await conn.execute(ADMIN_EXISTS)
-    row = await cur.fetchone()
-    return bool(row and row["exists"])
 
 
 async def usage_by_user(conn: AsyncConnection[Any]) -> list[dict[str, Any]]:
@@ -57,9 +46,3 @@ async def record_version(conn: AsyncConnection[Any], version: str) -> None:
     row = await cur.fetchone()
     if row is None or row["version"] != version:
         await conn.execute(RECORD_VERSION, (version,))
-
-
-async def metadata(conn: AsyncConnection[Any], key: str) -> Any:
-    cur = await conn.execute(METADATA, (key,))
-    row = await cur.fetchone()
-    return None if row is None else row["value"]
