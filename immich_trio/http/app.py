@@ -17,7 +17,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from immich_trio.actors.notifier import Hub
-from immich_trio.http import auth as auth_mod
+from immich_trio.http import credentials
 from immich_trio.http import registry, spec
 from immich_trio.http.context import Ctx, Reply
 from immich_trio.http.dto import dumps
@@ -153,9 +153,9 @@ def _make_view(runtime: Runtime, op: spec.Operation, handler: registry.Handler |
         try:
             auth = None
             if not op.public:
-                headers, query_creds = auth_mod.credential_sources(request)
-                auth = await auth_mod.resolve(runtime, headers, query_creds)
-                auth_mod.check_route(op, auth)
+                headers, query_creds = credentials.credential_sources(request)
+                auth = await credentials.resolve(runtime, headers, query_creds)
+                credentials.check_route(op, auth)
             if handler is None:
                 raise NotImplementedYet(op.operation_id)
             ctx = Ctx(
@@ -209,8 +209,8 @@ def create_app(runtime: Runtime) -> QuartTrio:
     own_routes.register(app, runtime)
     if runtime.hub is None:
         runtime.hub = Hub()
-    register_socketio(app, hub=runtime.hub, authenticate=partial(auth_mod.authenticate_socket, runtime))
-    importlib.import_module("immich_trio.http.upload").install(app)  # streamed POST /api/assets body
+    register_socketio(app, hub=runtime.hub, authenticate=partial(credentials.authenticate_socket, runtime))
+    importlib.import_module("immich_trio.http.multipart").install(app)  # streamed POST /api/assets body
 
     @app.errorhandler(HTTPException)
     async def http_exception(exc: HTTPException) -> Response:

@@ -1,7 +1,7 @@
 """The Assets tag, upload side: ``uploadAsset``, ``checkBulkUpload``, ``getAssetInfo``.
 
 The rest of the tag lives in ``http/assets_more.py``. ``uploadAsset`` reads its body as a
-stream (``http/upload.py``) and hands the staged files to the uploader actor.
+stream (``http/multipart.py``) and hands the staged files to the uploader actor.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from immich_trio.actors.uploader import (
     StagedUpload,
     UploadRejected,
 )
-from immich_trio.http import media_types, spec, upload
+from immich_trio.http import media_types, multipart, spec
 from immich_trio.http.context import Auth, Ctx, Reply
 from immich_trio.http.dto.assets import (
     AssetBulkUploadCheckDto,
@@ -162,19 +162,19 @@ class _UploadGate:
         )
         self.judged_name = ""
 
-    def __call__(self, name: str, filename: str, fields: Mapping[str, str]) -> upload.FileTarget | None:
+    def __call__(self, name: str, filename: str, fields: Mapping[str, str]) -> multipart.FileTarget | None:
         if name == ASSET_FIELD:
             judged = fields.get("filename") or filename
             if not media_types.is_asset(judged):
                 raise BadRequest(f"Unsupported file type {judged}")
             self.judged_name = judged
-            return upload.FileTarget(
+            return multipart.FileTarget(
                 path=files.staging_path(self._media, self._asset_id), max_bytes=self._room, too_large=QUOTA_EXCEEDED
             )
         if name == SIDECAR_FIELD:
             if not media_types.is_sidecar(filename):
                 raise BadRequest(f"Unsupported file type {filename}")
-            return upload.FileTarget(path=files.staging_path(self._media, self._asset_id, sidecar=True))
+            return multipart.FileTarget(path=files.staging_path(self._media, self._asset_id, sidecar=True))
         return None  # unknown file parts are read and dropped
 
 
@@ -194,9 +194,9 @@ async def upload_asset(ctx: Ctx) -> Any:
         raise ServiceUnavailable("The uploader is not running")
 
     asset_id = uuid.uuid4()
-    source = upload.body_source(ctx.request)
+    source = multipart.body_source(ctx.request)
     gate = _UploadGate(ctx, asset_id)
-    form = await upload.receive_form(source, ctx.request.headers.get("Content-Type"), gate)
+    form = await multipart.receive_form(source, ctx.request.headers.get("Content-Type"), gate)
     try:
         staged = await _stage(ctx, asset_id, form, gate.judged_name)
     except BaseException:
@@ -217,7 +217,7 @@ async def upload_asset(ctx: Ctx) -> Any:
     return Reply(body=AssetMediaResponseDto(id=reply.asset_id), status=201)
 
 
-async def _stage(ctx: Ctx, asset_id: UUID, form: upload.ReceivedForm, judged_name: str) -> StagedUpload:
+async def _stage(ctx: Ctx, asset_id: UUID, form: multipart.ReceivedForm, judged_name: str) -> StagedUpload:
     """Check the received form and finish its files (mtime, fsync) for the uploader."""
     assert ctx.op.body_schema is not None
     received = form.files.get(ASSET_FIELD)

@@ -9,7 +9,7 @@ import trio
 from quart import Response, request
 from quart_trio import QuartTrio
 
-from immich_trio.http import auth as auth_mod
+from immich_trio.http import credentials
 from immich_trio.http import metrics
 from immich_trio.http.errors import Forbidden, HttpError, ServiceUnavailable, Unauthorized
 from immich_trio.runtime import Runtime
@@ -55,8 +55,8 @@ def register(app: QuartTrio, runtime: Runtime) -> None:
     async def reactor_status() -> Response:
         """Admin only: an admin's session, or an admin's API key holding ``all``."""
         try:
-            headers, query = auth_mod.credential_sources(request, shared_links=False)
-            auth = await auth_mod.resolve(runtime, headers, query)
+            headers, query = credentials.credential_sources(request, shared_links=False)
+            auth = await credentials.resolve(runtime, headers, query)
             if auth is None:
                 raise Unauthorized("Authentication required")
             if auth.shared_link is not None or not auth.user.is_admin:

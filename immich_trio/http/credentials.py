@@ -17,7 +17,7 @@ from immich_trio.http.context import Auth, AuthApiKey, AuthSession, AuthUser
 from immich_trio.http.errors import Forbidden, Unauthorized
 from immich_trio.http.spec import ALL, Operation
 from immich_trio.runtime import Runtime
-from immich_trio.sql import auth as q
+from immich_trio.sql import credentials as q
 from immich_trio.sql import sessions as sessions_q
 
 SESSION_TOUCH_AFTER = timedelta(hours=1)
