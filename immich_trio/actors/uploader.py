@@ -32,8 +32,8 @@ import attrs
 import trio
 
 from immich_trio.reactor import Actor, Address, ReplyTo, Restart, Supervisor
-from immich_trio.sql import assets as q
 from immich_trio.sql import jobs
+from immich_trio.sql.assets import upload as q
 from immich_trio.sql.pool import Pool
 from immich_trio.storage import files, recovery
 

@@ -17,8 +17,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from immich_trio.actors.notifier import Hub
-from immich_trio.http import credentials
-from immich_trio.http import registry, spec
+from immich_trio.http import credentials, registry, spec
 from immich_trio.http.context import Ctx, Reply
 from immich_trio.http.dto import dumps
 from immich_trio.http.errors import (
@@ -47,8 +46,11 @@ TAG_MODULES = (
     "jobs",
     "queues",
     "timeline",
-    "assets",
-    "assets_more",
+    "assets.upload",
+    "assets.info",
+    "assets.edits",
+    "assets.metadata",
+    "assets.media",
     "trash",
 )
 # Routes of our own, outside the spec (the coverage test allows exactly these).

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any, cast
 from uuid import UUID
 
+from immich_trio.http.access import require_elevated_permission
 from immich_trio.http.context import Ctx, Reply
 from immich_trio.http.dto.timeline import TimeBucketDto, time_bucket_dto
-from immich_trio.http.errors import BadRequest, Unauthorized, no_access
+from immich_trio.http.errors import BadRequest, no_access
 from immich_trio.http.registry import operation
 from immich_trio.sql import timeline as q
 
-ELEVATION_REQUIRED = "Elevated permission is required"
 WITH_PARTNERS_UNSUPPORTED = (
     "withPartners is only supported for non-archived, non-trashed, non-favorited, non-locked assets"
 )
@@ -23,21 +23,6 @@ NOT_YET = {
     "tag_id": "Timeline filter tagId is not supported by this server yet",
 }
 SHARED_LINK_NOT_YET = "Timelines of shared links are not supported by this server yet"
-
-
-def has_elevated_permission(ctx: Ctx) -> bool:
-    """A session unlocked with the PIN code within its keep-alive window."""
-    session = ctx.auth.session if ctx.auth else None
-    return bool(
-        session is not None
-        and session.pin_expires_at is not None
-        and session.pin_expires_at > ctx.runtime.now()
-    )
-
-
-def require_elevated_permission(ctx: Ctx) -> None:
-    if not has_elevated_permission(ctx):
-        raise Unauthorized(ELEVATION_REQUIRED)
 
 
 async def _timeline_filter(ctx: Ctx, conn: Any, dto: TimeBucketDto) -> q.TimelineFilter:

@@ -6,13 +6,11 @@ Emptying only marks the assets ``deleted`` and queues ``AssetEmptyTrash``; the j
 
 from __future__ import annotations
 
+from immich_trio.http.access import require_owned
 from immich_trio.http.context import Ctx
 from immich_trio.http.dto.trash import BulkIdsDto, TrashResponseDto
-from immich_trio.http.errors import no_access
 from immich_trio.http.registry import operation
-from immich_trio.http.timeline import has_elevated_permission
 from immich_trio.jobs.names import JobName
-from immich_trio.sql import assets_more as assets_q
 from immich_trio.sql import jobs as jobs_q
 from immich_trio.sql import trash as q
 
@@ -40,18 +38,10 @@ async def restore_trash(ctx: Ctx) -> TrashResponseDto:
 @operation("restoreAssets")
 async def restore_assets(ctx: Ctx) -> TrashResponseDto:
     body = await ctx.body(BulkIdsDto)
-    assert ctx.auth is not None
-    if ctx.auth.shared_link is not None:
-        raise no_access(ACCESS)
-    if not body.ids:
-        return TrashResponseDto(count=0)
-    wanted = set(body.ids)
     async with ctx.db() as conn, conn.transaction():
-        owned = await assets_q.owned_ids(
-            conn, wanted, ctx.user.id, elevated=has_elevated_permission(ctx)
-        )
-        if owned != wanted:
-            raise no_access(ACCESS)
+        await require_owned(ctx, conn, body.ids, ACCESS)
+        if not body.ids:
+            return TrashResponseDto(count=0)
         await q.restore(conn, body.ids)
     hub = ctx.runtime.hub
     if hub is not None:

@@ -16,7 +16,7 @@ from uuid import UUID
 import attrs
 from psycopg import AsyncConnection
 
-from immich_trio.sql.assets import ASSET_INFO
+from immich_trio.sql.assets.info import ASSET_INFO
 
 Conn = AsyncConnection[Any]
 

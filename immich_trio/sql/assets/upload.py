@@ -1,8 +1,4 @@
-"""Queries on assets for upload, duplicate checks, recovery and ``GET /assets/{id}``.
-
-Embedded objects (exif, owner, tags, stack) are built with ``json_build_object`` so their
-dates keep PostgreSQL's JSON form, which is what Immich's responses show for them.
-"""
+"""Queries of an upload: duplicate checks, quota, the asset row and its files, recovery."""
 
 from __future__ import annotations
 
@@ -64,39 +60,6 @@ SELECT a.id, a."originalPath",
        (SELECT f.path FROM asset_file f
         WHERE f."assetId" = a.id AND f.type = 'sidecar' AND NOT f."isEdited") AS "sidecarPath"
 FROM asset a WHERE a.id = ANY(%s)
-"""
-
-# Owner access as Immich's checkOwnerAccess: locked assets only for an elevated session.
-OWNED = """
-SELECT id FROM asset
-WHERE id = %(id)s AND "ownerId" = %(owner)s AND (%(elevated)s OR visibility <> 'locked')
-"""
-
-ASSET_INFO = """
-SELECT a.*,
-    (SELECT json_build_object(
-        'make', e.make, 'model', e.model, 'exifImageWidth', e."exifImageWidth",
-        'exifImageHeight', e."exifImageHeight", 'fileSizeInByte', e."fileSizeInByte",
-        'orientation', e.orientation, 'dateTimeOriginal', e."dateTimeOriginal",
-        'modifyDate', e."modifyDate", 'timeZone', e."timeZone", 'lensModel', e."lensModel",
-        'fNumber', e."fNumber", 'focalLength', e."focalLength", 'iso', e.iso,
-        'exposureTime', e."exposureTime", 'latitude', e.latitude, 'longitude', e.longitude,
-        'city', e.city, 'state', e.state, 'country', e.country, 'description', e.description,
-        'projectionType', e."projectionType", 'rating', e.rating)
-     FROM asset_exif e WHERE e."assetId" = a.id) AS "exifInfo",
-    (SELECT json_build_object(
-        'id', u.id, 'email', u.email, 'name', u.name, 'profileImagePath', u."profileImagePath",
-        'avatarColor', u."avatarColor", 'profileChangedAt', u."profileChangedAt")
-     FROM "user" u WHERE u.id = a."ownerId") AS owner,
-    (SELECT coalesce(json_agg(json_build_object(
-        'id', t.id, 'parentId', t."parentId", 'value', t.value, 'createdAt', t."createdAt",
-        'updatedAt', t."updatedAt", 'color', t.color) ORDER BY t.value), '[]'::json)
-     FROM tag t JOIN tag_asset ta ON ta."tagId" = t.id WHERE ta."assetId" = a.id) AS tags,
-    (SELECT json_build_object(
-        'id', s.id, 'primaryAssetId', s."primaryAssetId",
-        'assetCount', (SELECT count(*) FROM asset m WHERE m."stackId" = s.id AND m."deletedAt" IS NULL))
-     FROM stack s WHERE s.id = a."stackId") AS stack
-FROM asset a WHERE a.id = %s
 """
 
 
@@ -186,16 +149,3 @@ async def staged_targets(conn: AsyncConnection[Any], asset_ids: Sequence[UUID]) 
     """``{assetId: {"originalPath", "sidecarPath"}}`` for those of ``asset_ids`` that exist."""
     cur = await conn.execute(STAGED_TARGETS, (list(asset_ids),))
     return {row["id"]: row for row in await cur.fetchall()}
-
-
-async def is_owned(
-    conn: AsyncConnection[Any], asset_id: UUID, owner_id: UUID | str, *, elevated: bool
-) -> bool:
-    cur = await conn.execute(OWNED, {"id": asset_id, "owner": owner_id, "elevated": elevated})
-    return await cur.fetchone() is not None
-
-
-async def asset_info(conn: AsyncConnection[Any], asset_id: UUID) -> dict[str, Any] | None:
-    """The asset row plus ``exifInfo``, ``owner``, ``tags`` and ``stack`` as JSON objects."""
-    cur = await conn.execute(ASSET_INFO, (asset_id,))
-    return await cur.fetchone()

@@ -1,7 +1,7 @@
-"""The Assets tag, upload side: ``uploadAsset``, ``checkBulkUpload``, ``getAssetInfo``.
+"""Uploads: ``uploadAsset`` and ``checkBulkUpload``.
 
-The rest of the tag lives in ``http/assets_more.py``. ``uploadAsset`` reads its body as a
-stream (``http/multipart.py``) and hands the staged files to the uploader actor.
+``uploadAsset`` reads its body as a stream (``http/multipart.py``) and hands the staged files
+to the uploader actor.
 """
 
 from __future__ import annotations
@@ -33,18 +33,15 @@ from immich_trio.http.dto.assets import (
     AssetBulkUploadCheckResult,
     AssetMediaDuplicateDto,
     AssetMediaResponseDto,
-    AssetResponseDto,
-    asset_dto,
 )
 from immich_trio.http.errors import (
     BadRequest,
     ServiceUnavailable,
     Unauthorized,
     ValidationFailed,
-    no_access,
 )
 from immich_trio.http.registry import operation
-from immich_trio.sql import assets as q
+from immich_trio.sql.assets import upload as q
 from immich_trio.storage import files
 
 CHECKSUM_HEADER = "x-immich-checksum"
@@ -75,11 +72,6 @@ def decode_checksum(text: str) -> bytes | None:
 def _require_upload_access(auth: Auth) -> None:
     if auth.shared_link is not None and not auth.shared_link.get("allowUpload"):
         raise Unauthorized()
-
-
-def _is_elevated(ctx: Ctx, now: datetime) -> bool:
-    session = ctx.auth.session if ctx.auth else None
-    return bool(session and session.pin_expires_at and session.pin_expires_at > now)
 
 
 # -- uploadAsset ---------------------------------------------------------------------------
@@ -280,29 +272,3 @@ async def check_bulk_upload(ctx: Ctx) -> AssetBulkUploadCheckResponseDto:
                 )
             )
     return AssetBulkUploadCheckResponseDto(results=results)
-
-
-# -- getAssetInfo --------------------------------------------------------------------------
-
-
-@operation("getAssetInfo")
-async def get_asset_info(ctx: Ctx) -> AssetResponseDto:
-    asset_id: UUID = UUID(str(ctx.path["id"]))
-    if ctx.auth is not None and ctx.auth.shared_link is not None:
-        raise no_access("asset.read")  # shared-link access to assets is not built yet
-    async with ctx.db() as conn:
-        if not await q.is_owned(conn, asset_id, ctx.user.id, elevated=_is_elevated(ctx, ctx.runtime.now())):
-            raise no_access("asset.read")
-        row = await q.asset_info(conn, asset_id)
-    if row is None:
-        raise BadRequest("Asset not found")
-    dto = asset_dto(
-        row,
-        caller_id=ctx.user.id,
-        exif=row["exifInfo"],
-        owner=row["owner"],
-        tags=row["tags"],
-        people=(),
-        stack=row["stack"],
-    )
-    return dto

@@ -1,0 +1,7 @@
+"""The Assets tag, one module per sub-concern.
+
+``upload`` (``uploadAsset``, ``checkBulkUpload``), ``info`` (``getAssetInfo``,
+``getAssetStatistics``), ``edits`` (``updateAsset``, ``updateAssets``, ``deleteAssets``),
+``metadata`` (key/value metadata) and ``media`` (original, thumbnails, video playback).
+Operations that need features not built yet (edits, OCR, copy, asset jobs, HLS) stay 501.
+"""

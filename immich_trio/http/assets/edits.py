@@ -1,0 +1,203 @@
+"""Edits of assets: ``updateAsset``, ``updateAssets`` and ``deleteAssets`` (to the trash or for good)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from immich_trio.http.access import require_owned
+from immich_trio.http.context import Ctx
+from immich_trio.http.dto import to_wire
+from immich_trio.http.dto.assets import AssetResponseDto, asset_dto
+from immich_trio.http.errors import BadRequest, ValidationFailed
+from immich_trio.http.registry import operation
+from immich_trio.jobs.names import JobName
+from immich_trio.sql import jobs as jobs_q
+from immich_trio.sql.assets import edits as q
+from immich_trio.sql.assets import info as info_q
+
+log = logging.getLogger(__name__)
+
+EXIF_FIELDS = ("description", "dateTimeOriginal", "latitude", "longitude", "rating")
+
+
+async def _enqueue(conn: Any, name: JobName, data: Mapping[str, Any]) -> None:
+    await jobs_q.enqueue_job(conn, name, data)
+
+
+def _emit(ctx: Ctx, event: str, *args: object) -> None:
+    hub = ctx.runtime.hub
+    if hub is not None:
+        hub.emit_to_user(str(ctx.user.id), event, *args)
+
+
+def _uuid_field(data: Mapping[str, Any], name: str) -> UUID | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise ValidationFailed(
+            [{"code": "invalid_format", "format": "uuid", "path": [name], "message": "Invalid UUID"}]
+        ) from None
+
+
+# -- exif edits ----------------------------------------------------------------------------
+
+
+def _fixed_zone_name(value: datetime) -> str | None:
+    """Luxon's name of a fixed offset: ``UTC``, ``UTC+2``, ``UTC-9:30``."""
+    offset = value.utcoffset()
+    if offset is None:
+        return None
+    minutes = int(offset.total_seconds() // 60)
+    if minutes == 0:
+        return "UTC"
+    sign = "+" if minutes > 0 else "-"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours}" + (f":{mins:02d}" if mins else "")
+
+
+def _parse_date_time(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        raise ValidationFailed(
+            [{"code": "invalid_format", "format": "datetime", "path": ["dateTimeOriginal"],
+              "message": "Invalid ISO datetime"}]
+        ) from None
+
+
+def exif_writes(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(columns, sidecar job data)`` of the exif fields present in an update body.
+
+    A ``dateTimeOriginal`` with an explicit offset also sets ``timeZone``, as Immich does.
+    """
+    columns: dict[str, Any] = {}
+    job: dict[str, Any] = {}
+    for name in EXIF_FIELDS:
+        if name not in data:
+            continue
+        value = data[name]
+        job[name] = value
+        if name == "dateTimeOriginal" and value is not None:
+            parsed = _parse_date_time(value)
+            zone = _fixed_zone_name(parsed)
+            columns[name] = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            if zone is not None:
+                columns["timeZone"] = job["timeZone"] = zone
+        else:
+            columns[name] = value
+    return columns, job
+
+
+# -- updateAsset / updateAssets --------------------------------------------------------------
+
+
+async def _link_motion(ctx: Ctx, conn: Any, motion_id: UUID) -> UUID | None:
+    """Checks before making ``motion_id`` the video part of a live photo; hides it.
+
+    Returns the id if it was hidden (the caller then tells the user's clients).
+    """
+    motion = await q.motion_part(conn, motion_id)
+    if motion is None:
+        raise BadRequest("Live photo video not found")
+    if motion["type"] != "VIDEO":
+        raise BadRequest("Live photo video must be a video")
+    if motion["ownerId"] != ctx.user.id:
+        raise BadRequest("Live photo video does not belong to the user")
+    if motion["visibility"] == "timeline":
+        await q.update_assets(conn, [motion_id], {"visibility": "hidden"})
+        return motion_id
+    return None
+
+
+@operation("updateAsset")
+async def update_asset(ctx: Ctx) -> AssetResponseDto:
+    asset_id = UUID(str(ctx.path["id"]))
+    data = await ctx.json()
+    live_id = _uuid_field(data, "livePhotoVideoId")
+    hidden: UUID | None = None
+    shown: UUID | None = None
+    async with ctx.db() as conn, conn.transaction():
+        await require_owned(ctx, conn, [asset_id], "asset.update")
+        previous_motion: Mapping[str, Any] | None = None
+        if live_id is not None:
+            hidden = await _link_motion(ctx, conn, live_id)
+        elif "livePhotoVideoId" in data:
+            current = await q.live_photo_video_of(conn, asset_id)
+            previous_motion = await q.motion_part(conn, current) if current else None
+            if previous_motion is not None and "/encoded-video/" in previous_motion["originalPath"]:
+                raise BadRequest("Cannot unlink Android motion photos")
+        columns, job = exif_writes(data)
+        await q.upsert_exif_locked(conn, [asset_id], columns)
+        values = {k: data[k] for k in ("isFavorite", "visibility") if k in data}
+        if "livePhotoVideoId" in data:
+            values["livePhotoVideoId"] = live_id
+        await q.update_assets(conn, [asset_id], values)
+        if values.get("visibility") == "locked":
+            await q.remove_from_all_albums(conn, [asset_id])
+        row = await info_q.asset_info(conn, asset_id)
+        if row is None:
+            raise BadRequest("Asset not found")
+        if previous_motion is not None:
+            # The unlinked video shows again, with the still's visibility.
+            await q.update_assets(conn, [previous_motion["id"]], {"visibility": row["visibility"]})
+            shown = previous_motion["id"]
+            await _enqueue(conn, JobName.ASSET_GENERATE_THUMBNAILS, {"id": str(shown), "notify": True})
+        if job:
+            await _enqueue(conn, JobName.SIDECAR_WRITE, {"id": str(asset_id), **job})
+    dto = asset_dto(row, caller_id=ctx.user.id, exif=row["exifInfo"], people=())
+    if hidden is not None:
+        _emit(ctx, "on_asset_hidden", str(hidden))
+    _emit(ctx, "on_asset_update", to_wire(dto))
+    return dto
+
+
+@operation("updateAssets")
+async def update_assets(ctx: Ctx) -> None:
+    data = await ctx.json()
+    ids = [UUID(i) for i in data["ids"]]
+    values = {k: data[k] for k in ("isFavorite", "visibility") if k in data}
+    if "duplicateId" in data:
+        values["duplicateId"] = _uuid_field(data, "duplicateId")
+    columns, job = exif_writes(data)
+    minutes = data.get("dateTimeRelative") or 0
+    time_zone = data.get("timeZone")
+    async with ctx.db() as conn, conn.transaction():
+        await require_owned(ctx, conn, ids, "asset.update")
+        if not ids:
+            return
+        await q.upsert_exif_locked(conn, ids, columns)
+        if minutes or time_zone is not None:
+            await q.shift_date_time_original(conn, ids, minutes, time_zone)
+        await q.update_assets(conn, ids, values)
+        if values.get("visibility") == "locked":
+            await q.remove_from_all_albums(conn, ids)
+        if job or minutes or time_zone is not None:
+            for asset_id in ids:
+                await _enqueue(conn, JobName.SIDECAR_WRITE, {"id": str(asset_id), **job})
+
+
+# -- deleteAssets ----------------------------------------------------------------------------
+
+
+@operation("deleteAssets")
+async def delete_assets(ctx: Ctx) -> None:
+    data = await ctx.json()
+    ids = list(dict.fromkeys(UUID(i) for i in data["ids"]))
+    force = bool(data.get("force"))
+    async with ctx.db() as conn, conn.transaction():
+        await require_owned(ctx, conn, ids, "asset.delete")
+        if not ids:
+            return
+        await q.trash(conn, ids, ctx.runtime.now(), force=force)
+        if force:
+            # The job hard-deletes every `deleted` asset; each deletion tells the owner.
+            await _enqueue(conn, JobName.ASSET_EMPTY_TRASH, {})
+    if not force:
+        _emit(ctx, "on_asset_trash", [str(i) for i in ids])
