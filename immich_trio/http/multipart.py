@@ -33,7 +33,7 @@ from immich_trio.http.errors import BadRequest, HttpError, PayloadTooLarge
 from immich_trio.storage.files import StagedFile
 
 # Routes whose body the middleware streams to the handler instead of giving it to Quart.
-STREAMED_ROUTES = frozenset({("POST", "/api/assets")})
+STREAMED_ROUTES = frozenset({("POST", "/api/assets"), ("POST", "/api/users/profile-image")})
 SCOPE_KEY = "immich_trio.body"
 # A body that stalls this long (no bytes at all) is abandoned.
 BODY_IDLE_TIMEOUT = 600.0
@@ -42,6 +42,11 @@ MAX_FIELD_BYTES = 1024 * 1024
 MAX_PARTS = 64
 # Bytes handed to the multipart decoder at once: it is fastest on chunks of this order.
 DECODER_CHUNK = 64 * 1024
+
+
+# busboy's words (what Immich's multer answers) for a body that stops before its last boundary.
+UNEXPECTED_END = "Unexpected end of form"
+MALFORMED = "Malformed multipart body"
 
 
 class ClientDisconnected(HttpError):
@@ -235,7 +240,7 @@ async def _decode(source: BodySource, decoder: MultipartDecoder, gate: FileGate,
                 except RequestEntityTooLarge:
                     raise PayloadTooLarge() from None
                 except (ValueError, UnicodeDecodeError):
-                    raise BadRequest("Malformed multipart body") from None
+                    raise BadRequest(UNEXPECTED_END if piece is None else MALFORMED) from None
                 if isinstance(event, NeedData):
                     break
                 if isinstance(event, Epilogue):
@@ -271,4 +276,4 @@ async def _decode(source: BodySource, decoder: MultipartDecoder, gate: FileGate,
                         current = None
                         field_name = None
         if not chunk and not done:
-            raise BadRequest("Malformed multipart body")
+            raise BadRequest(UNEXPECTED_END)

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import trio
 from quart import Response
-from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
 from immich_trio import crypto, sysconfig
-from immich_trio.http import media_types
+from immich_trio.http import media_types, multipart
 from immich_trio.http.context import Ctx
 from immich_trio.http.dto.users import (
     CreateProfileImageResponseDto,
@@ -33,14 +32,12 @@ from immich_trio.http.dto.users import (
 from immich_trio.http.errors import BadRequest, NotFound
 from immich_trio.http.registry import operation
 from immich_trio.sql import users as q
-from immich_trio.storage import layout
+from immich_trio.storage import files, layout
 
 EMAIL_IN_USE = "Email already in use by another account"
 PREFERENCES = "preferences"
 LICENSE = "license"
 ONBOARDING = "onboarding"
-# Multipart parts other than the file are tiny form fields; bound what we hold of them.
-MAX_FORM_FIELD_BYTES = 64 * 1024
 
 
 async def hash_password(password: str) -> str:
@@ -207,84 +204,50 @@ async def _remove_file(media: Path, path: str) -> None:
     await trio.Path(path).unlink(missing_ok=True)
 
 
-async def _body_then_end(body: AsyncIterable[bytes]) -> AsyncIterator[bytes | None]:
-    """The body's chunks, then None: the multipart decoder's end-of-input signal."""
-    async for chunk in body:
-        yield chunk
-    yield None
+def _profile_gate(media: Path, user_id: UUID) -> multipart.FileGate:
+    """Keep the ``file`` part (a staging file under ``upload/.tmp``, cleaned by recovery
+    after a crash); refuse a file type that cannot be a profile image."""
+
+    def gate(name: str, filename: str, fields: Mapping[str, str]) -> multipart.FileTarget | None:
+        if name != "file":
+            return None
+        if not media_types.has_flag(filename, "profile"):
+            raise BadRequest(f"Unsupported file type {filename}")
+        return multipart.FileTarget(path=files.staging_path(media, uuid4()))
+
+    return gate
 
 
-async def _receive_profile_image(ctx: Ctx) -> tuple[Path, int]:
-    """Stream the multipart ``file`` part to ``<media>/profile/<userId>/``; return (path, size).
-
-    The body is consumed chunk by chunk and written as it arrives; nothing but the current
-    chunk is held in memory. A partly written file is removed if anything fails.
-    """
-    request = ctx.request
-    boundary = request.mimetype_params.get("boundary")
-    if request.mimetype != "multipart/form-data" or not boundary:
-        raise BadRequest("File is required")
-    decoder = MultipartDecoder(boundary.encode(), MAX_FORM_FIELD_BYTES)
+async def _receive_profile_image(ctx: Ctx) -> Path:
+    """Stream the multipart ``file`` part to disk and move it, fsynced, into
+    ``<media>/profile/<userId>/``; nothing is left behind if anything fails."""
     media = ctx.runtime.settings.media_location
-    target: Path | None = None
-    out: Any = None  # trio's async file wrapper (its class is not exported)
-    writing = False  # the current part is the file we keep
-    size = 0
-    done = False
+    form = await multipart.receive_form(
+        multipart.body_source(ctx.request),
+        ctx.request.headers.get("Content-Type"),
+        _profile_gate(media, ctx.user.id),
+    )
+    received = form.files.get("file")
     try:
-        async for chunk in _body_then_end(request.body):
-            decoder.receive_data(chunk)
-            while not done:
-                try:
-                    event = decoder.next_event()
-                except ValueError:  # malformed or cut short
-                    raise BadRequest("Unexpected end of form") from None
-                if isinstance(event, NeedData):
-                    break
-                if isinstance(event, File) and event.name == "file" and target is None:
-                    filename = event.filename.encode("latin-1", "replace").decode(
-                        "utf-8", "replace"
-                    )
-                    if not media_types.has_flag(filename, "profile"):
-                        raise BadRequest(f"Unsupported file type {filename}")
-                    target = layout.new_profile_image_path(
-                        media, ctx.user.id, media_types.extension(filename)
-                    )
-                    await trio.Path(target.parent).mkdir(parents=True, exist_ok=True)
-                    out = await trio.open_file(target, "wb")
-                    writing = True
-                elif isinstance(event, (Field, File)):
-                    writing = False
-                elif isinstance(event, Data):
-                    if writing and out is not None:
-                        await out.write(event.data)
-                        size += len(event.data)
-                    if not event.more_data and writing and out is not None:
-                        writing = False
-                        await out.aclose()
-                elif isinstance(event, Epilogue):
-                    done = True
-        if out is not None:
-            await out.aclose()
-        if not done:
-            raise BadRequest("Unexpected end of form")
-        if target is None:
+        if received is None:
             raise BadRequest("File is required")
-        if size == 0:
+        if received.staged.size == 0:
             raise BadRequest("File is empty")
-        return target, size
+        await received.staged.finish()
+        received.staged.close()
+        target = layout.new_profile_image_path(
+            media, ctx.user.id, media_types.extension(received.filename)
+        )
+        await trio.to_thread.run_sync(files.move_into_place, received.staged.path, target)
     except BaseException:
-        with trio.move_on_after(5, shield=True):
-            if out is not None:
-                await out.aclose()
-            if target is not None:
-                await trio.Path(target).unlink(missing_ok=True)
+        form.discard()
         raise
+    return target
 
 
 @operation("createProfileImage")
 async def create_profile_image(ctx: Ctx) -> CreateProfileImageResponseDto:
-    path, _size = await _receive_profile_image(ctx)
+    path = await _receive_profile_image(ctx)
     now = ctx.runtime.now()
     try:
         async with ctx.db() as conn, conn.transaction():

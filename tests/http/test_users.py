@@ -351,6 +351,8 @@ async def test_profile_image_rejects_bad_uploads(
     # Nothing was left behind.
     profile = trio.Path(runtime.settings.media_location / "profile" / user.id)
     assert not await profile.exists() or list(await profile.iterdir()) == []
+    staging = trio.Path(runtime.settings.media_location / "upload" / ".tmp")
+    assert not await staging.exists() or list(await staging.iterdir()) == []
 
 
 async def test_deleted_user_token_is_rejected(client: Any, make_user: MakeUser, sql: Sql) -> None:
@@ -379,5 +381,7 @@ async def test_profile_image_truncated_upload_leaves_nothing(
     )
     profile = trio.Path(runtime.settings.media_location / "profile" / user.id)
     assert not await profile.exists() or list(await profile.iterdir()) == []
+    staging = trio.Path(runtime.settings.media_location / "upload" / ".tmp")
+    assert not await staging.exists() or list(await staging.iterdir()) == []
     me = await (await client.get("/api/users/me", headers=user.headers)).get_json()
     assert me["profileImagePath"] == ""
