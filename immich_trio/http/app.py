@@ -17,8 +17,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from immich_trio.actors.notifier import Hub
-from immich_trio.http import credentials
-from immich_trio.http import registry, spec
+from immich_trio.http import credentials, registry, spec
 from immich_trio.http.context import Ctx, Reply
 from immich_trio.http.dto import dumps
 from immich_trio.http.errors import (

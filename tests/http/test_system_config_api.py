@@ -17,7 +17,7 @@ from tests.http.conftest import MakeUser, UserCreds
 
 Sql = Callable[..., list[tuple[Any, ...]]]
 
-REFERENCE = Path(__file__).parents[3] / "shared" / "immich-reference"
+REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "reference"
 DEFAULTS_TEXT = (REFERENCE / "system-config-defaults.json").read_text()
 DEFAULTS: dict[str, Any] = json.loads(DEFAULTS_TEXT)
 
