@@ -4,7 +4,7 @@ write), on one core and on all cores.
 
     python benchmarks/bench_thumbnails.py [--rounds 3] [--images 4] [--assets DIR]
 
-It generates a few 24 MP JPEGs in a temporary folder and also uses the shared test assets.
+It generates a few 24 MP JPEGs in a temporary folder and also uses the test photos in tests/assets.
 "Bare Pillow" is the floor our pipeline is built on; "bare pyvips" (formats it can read) is
 the alternative decoder, shown for the choice between them. Rounds are interleaved and the
 best round is kept, which damps noise from other processes on the machine.
@@ -32,7 +32,7 @@ from immich_trio.actors.thumbnailer import ThumbnailOptions, generate_image_thum
 OPTIONS = ThumbnailOptions()
 PREVIEW = OPTIONS.preview.size
 THUMB = OPTIONS.thumbnail.size
-SHARED_ASSETS = Path(__file__).resolve().parents[2] / "shared" / "test-assets"
+TEST_ASSETS = Path(__file__).resolve().parents[1] / "tests" / "assets"
 ASSET_SETS = {
     "assets-jpeg": ["albums/text/*.jpg", "albums/nature/*.jpg", "metadata/faces/*.jpg"],
     "assets-heic": ["formats/heic/*.heic", "formats/motionphoto/*.heic"],
@@ -131,7 +131,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--images", type=int, default=4, help="generated 24 MP JPEGs")
-    parser.add_argument("--assets", type=Path, default=SHARED_ASSETS)
+    parser.add_argument("--assets", type=Path, default=TEST_ASSETS)
     args = parser.parse_args()
     pyvips.cache_set_max(0)
     all_cpus = os.sched_getaffinity(0)

@@ -20,7 +20,13 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = ROOT / "tests" / "assets"
+REFERENCE = ROOT / "docs" / "reference"
+# Immich's built web app is third-party and never committed: browser tests take its folder
+# from this setting, relative to the repository root unless absolute.
+WEB_BUILD_SETTING = "IMMICH_WEB_BUILD"
+WEB_BUILD_DEFAULT = "../shared/immich-web/www"
 
 
 def _with_database(url: str, name: str) -> str:
@@ -109,14 +115,29 @@ def sql(db_url: str) -> Callable[..., list[tuple[Any, ...]]]:
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """The workplace's shared/ folder (spec, reference, test assets)."""
-    return SHARED
+def reference_dir() -> Path:
+    """Immich's reference facts kept in the repository (docs/reference/)."""
+    return REFERENCE
 
 
 @pytest.fixture(scope="session")
 def test_assets() -> Path:
-    path = SHARED / "test-assets"
-    if not path.is_dir():
-        pytest.skip(f"test assets not found at {path}")
+    """Public-domain photos and sidecars from Immich's test-assets collection (tests/assets/)."""
+    return ASSETS
+
+
+def web_build_dir() -> Path:
+    """Where the setting says Immich's built web app is (it may be absent)."""
+    path = Path(os.environ.get(WEB_BUILD_SETTING) or WEB_BUILD_DEFAULT)
+    return path if path.is_absolute() else (ROOT / path).resolve()
+
+
+@pytest.fixture(scope="session")
+def web_build() -> Path:
+    """Immich's built web app (index.html at its root) for browser tests; skips when absent."""
+    path = web_build_dir()
+    if not (path / "index.html").is_file():
+        pytest.skip(
+            f"Immich's built web app not found at {path}: set {WEB_BUILD_SETTING} to its folder"
+        )
     return path

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_REFERENCE = ROOT.parent / "shared" / "immich-reference" / "schema.json"
+DEFAULT_REFERENCE = ROOT / "docs" / "reference" / "schema.json"
 MIGRATIONS = ROOT / "immich_trio" / "sql" / "migrations"
 INITIAL = "0001_initial_schema.sql"
 VECTOR = "0002_vector_tables.sql"

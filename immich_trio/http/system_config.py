@@ -9,6 +9,7 @@ from immich_trio.http import spec
 from immich_trio.http.context import Ctx
 from immich_trio.http.errors import BadRequest, ValidationFailed
 from immich_trio.http.registry import operation
+from immich_trio.storage.template import is_valid_template
 
 # Tokens the storage template accepts (pipeline.md §4), as the web UI offers them.
 # Key order as Immich builds the DTO (day, week, month, year, hour, second, minute, presets).
@@ -76,6 +77,8 @@ async def update_config(ctx: Ctx) -> dict[str, Any]:
     problems = sysconfig.semantic_errors(full)
     if problems:
         raise ValidationFailed(problems)
+    if not is_valid_template(full["storageTemplate"]["template"]):
+        raise BadRequest("Invalid storage template")
     settings = ctx.runtime.settings
     async with ctx.db() as conn:
         current = await sysconfig.load(conn, base)

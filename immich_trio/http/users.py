@@ -190,7 +190,7 @@ async def search_users(ctx: Ctx) -> list[UserResponseDto]:
 async def get_user(ctx: Ctx) -> UserResponseDto:
     row = await load_user(ctx, ctx.path["id"])
     if row is None:
-        raise NotFound("User not found")
+        raise BadRequest("User not found")
     return user_dto(row)
 
 

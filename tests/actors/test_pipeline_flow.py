@@ -138,6 +138,28 @@ async def test_upload_runs_metadata_thumbnails_and_notifies_owner(
     assert server.sql("SELECT queue, name, status FROM immich_trio.job") == []
 
 
+async def test_a_png_uploaded_with_a_raw_extension_gets_its_preview_and_thumbnail(
+    server: Server, test_assets: Path
+) -> None:
+    user = await trio.to_thread.run_sync(make_user, server.db_url, "owner@example.com")
+    sub = server.hub.attach(user_id=user.id, session_id=None)
+    png = (test_assets / "formats/png/density_plot.png").read_bytes()  # 800x800
+
+    with trio.fail_after(LIMIT):
+        asset_id = await upload(server, user, png, "photo.arw")
+        [dto] = await next_event(sub, "on_upload_success")
+
+    assert dto["id"] == asset_id and dto["originalMimeType"] == "image/arw"
+    assert dto["thumbhash"] and (dto["width"], dto["height"]) == (800, 800)
+    assert (dto["exifInfo"]["exifImageWidth"], dto["exifInfo"]["exifImageHeight"]) == (800, 800)
+    paths = dict(server.sql('SELECT type, path FROM asset_file WHERE "assetId" = %s', (asset_id,)))
+    preview = open_image(paths["preview"])
+    assert preview.format == "JPEG" and preview.size == (800, 800)  # never enlarged
+    thumbnail = open_image(paths["thumbnail"])
+    assert thumbnail.format == "WEBP" and thumbnail.size == (250, 250)
+    assert server.sql("SELECT name, status FROM immich_trio.job") == []
+
+
 async def test_corrupt_jpeg_fails_its_thumbnail_job_and_the_next_file_still_processes(
     server: Server, test_assets: Path
 ) -> None:

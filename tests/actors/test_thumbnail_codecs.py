@@ -261,10 +261,10 @@ def test_fullsize_is_converted_at_full_resolution(test_assets: Path, tmp_path: P
     assert Image.open(result.preview_path).size == (1920, 1440)
 
 
-def test_options_from_system_config(shared_dir: Path) -> None:
+def test_options_from_system_config(reference_dir: Path) -> None:
     import json
 
-    config = json.loads((shared_dir / "immich-reference/system-config-defaults.json").read_text())
+    config = json.loads((reference_dir / "system-config-defaults.json").read_text())
     assert ThumbnailOptions.from_config(config["image"]) == ThumbnailOptions()
     custom = ThumbnailOptions.from_config(
         {"preview": {"size": 1080, "format": "webp"}, "colorspace": "srgb", "extractEmbedded": True}

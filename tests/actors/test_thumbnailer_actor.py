@@ -199,6 +199,35 @@ async def test_corrupt_file_fails_with_the_reason_and_the_actor_carries_on(
     assert status["failed"] == 2 and status["success"] == 1
 
 
+@pytest.mark.parametrize(
+    ("asset", "name", "size"),
+    [
+        ("formats/png/density_plot.png", "photo.arw", (800, 800)),
+        ("formats/jpg/el_torcal_rocks.jpg", "photo.dng", (512, 341)),
+        ("formats/heic/IMG_2682.heic", "IMG_2682.jpg", (4032, 3024)),
+        ("formats/webp/denali.webp", "denali.NEF", None),
+    ],
+)
+async def test_the_decoder_follows_the_content_not_the_extension(
+    actor: ThumbnailerActor, pool: Pool, media: Path, owner: str, sql: Sql, test_assets: Path,
+    asset: str, name: str, size: tuple[int, int] | None,
+) -> None:
+    asset_id, _ = add_asset(sql, media, owner, test_assets / asset, name=name)
+    result = await run_job(actor, asset_id)
+    assert result.status == "success", result.error
+    await apply(pool, result)
+
+    [(width, height)] = sql("SELECT width, height FROM asset WHERE id = %s", (asset_id,))
+    if size is not None:
+        assert (width, height) == size
+    preview = files.thumbnail_path(media, owner, asset_id, "preview", "jpeg")
+    thumbnail = files.thumbnail_path(media, owner, asset_id, "thumbnail", "webp")
+    with Image.open(preview) as image:
+        assert image.format == "JPEG" and min(image.size) == min(1440, width, height)
+    with Image.open(thumbnail) as image:
+        assert image.format == "WEBP" and min(image.size) == min(250, width, height)
+
+
 async def test_fullsize_for_formats_browsers_cannot_show(
     actor: ThumbnailerActor, pool: Pool, media: Path, owner: str, sql: Sql, test_assets: Path
 ) -> None:

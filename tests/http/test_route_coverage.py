@@ -7,10 +7,13 @@ route that neither the spec, the reference's hidden twins nor our short own list
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 from collections import defaultdict
+from importlib import resources
 from pathlib import Path
+
+import pytest
 
 from immich_trio.config import Settings
 from immich_trio.http import registry, spec
@@ -99,10 +102,23 @@ def test_handlers_name_real_operations() -> None:
     assert sorted(set(registry.handlers()) - known) == []
 
 
-def test_spec_operation_count_matches_reference(shared_dir: Path) -> None:
-    source = shared_dir / "immich-openapi-specs.json"
-    if source.exists():
-        assert json.loads(source.read_text()) == spec.spec(), "bundled spec differs from shared/"
+def test_bundled_spec_is_immich_v3_1_0(reference_dir: Path) -> None:
+    """The bundled spec is byte for byte the file its provenance note names."""
+    bundled = resources.files("immich_trio.http").joinpath("openapi.json").read_bytes()
+    note = (reference_dir / "openapi-SOURCE.md").read_text()
+    assert f"sha256 of file:\n  `{hashlib.sha256(bundled).hexdigest()}`" in note
+    assert spec.spec()["info"]["version"] == "3.1.0"
+
+
+@pytest.mark.parametrize(
+    "name", ["media-types.json", "permissions.json", "system-config-defaults.json"]
+)
+def test_bundled_reference_files_match_docs_reference(reference_dir: Path, name: str) -> None:
+    bundled = resources.files("immich_trio.http").joinpath(name).read_text("utf-8")
+    assert bundled == (reference_dir / name).read_text()
+
+
+def test_spec_operation_count_matches_reference() -> None:
     documented = [op for op in spec.operations().values() if not op.hidden]
     assert len(documented) == 254
 

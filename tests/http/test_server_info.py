@@ -19,7 +19,7 @@ from tests.http.conftest import MakeUser, UserCreds
 
 Sql = Callable[..., list[tuple[Any, ...]]]
 
-REFERENCE = Path(__file__).parents[3] / "shared" / "immich-reference"
+REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "reference"
 RELEASES = "https://github.com/immich-app/immich/releases"
 
 DEFAULT_FEATURES = {

@@ -11,13 +11,14 @@ from typing import Any
 import attrs
 import pytest
 
+from immich_trio.http.system_config import STORAGE_TEMPLATE_OPTIONS
 from immich_trio.runtime import Runtime
 from immich_trio.sysconfig import check_cron
 from tests.http.conftest import MakeUser, UserCreds
 
 Sql = Callable[..., list[tuple[Any, ...]]]
 
-REFERENCE = Path(__file__).parents[3] / "shared" / "immich-reference"
+REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "reference"
 DEFAULTS_TEXT = (REFERENCE / "system-config-defaults.json").read_text()
 DEFAULTS: dict[str, Any] = json.loads(DEFAULTS_TEXT)
 
@@ -303,6 +304,37 @@ async def test_put_semantic_rules(
     assert issue["path"][: len(path)] == path
     assert isinstance(issue["message"], str) and issue["message"]
     assert stored(sql) is None
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{foo}}",  # unknown variable: Handlebars strict mode throws
+        "{{y}}/{{MM",  # unclosed mustache
+        "{{#if album}}{{album}}",  # unclosed block
+        "{{y}}/{{/if}}",  # stray block end
+        "{{#each album}}{{this}}{{/each}}",  # not a helper a template may use
+        "{{#if nothing}}x{{/if}}",
+    ],
+)
+async def test_put_rejects_an_invalid_storage_template(
+    client: Any, admin: UserCreds, sql: Sql, template: str
+) -> None:
+    """storage-template.service.ts onConfigValidate -> system-config.service.ts: 400."""
+    status, body = await put(client, admin, _with(["storageTemplate", "template"], template))
+    assert (status, body) == (400, {"message": "Invalid storage template"})
+    assert stored(sql) is None
+
+
+async def test_put_accepts_every_preset_and_every_variable(client: Any, admin: UserCreds) -> None:
+    presets = [*STORAGE_TEMPLATE_OPTIONS["presetOptions"],
+               "{{y}}{{M}}{{W}}{{d}}{{h}}{{m}}{{s}}{{filename}}{{ext}}{{filetype}}{{filetypefull}}"
+               "{{assetId}}{{assetIdShort}}{{#unless album}}x{{else}}{{album}}{{/unless}}"
+               "{{! a comment }}{{{make}}}-{{album-endDate-MMMM}}/{{filename}}"]  # fmt: skip
+    for template in presets:
+        status, body = await put(client, admin, _with(["storageTemplate", "template"], template))
+        assert status == 200, (template, body)
+        assert body["storageTemplate"]["template"] == template
 
 
 async def test_disabled_job_cron_is_not_checked(client: Any, admin: UserCreds) -> None:

@@ -261,10 +261,11 @@ async def test_get_user_by_id(client: Any, make_user: MakeUser, sql: Sql) -> Non
     assert "isAdmin" not in body
 
     unknown = await client.get(f"/api/users/{uuid.uuid4()}", headers=user.headers)
-    assert (unknown.status_code, await unknown.get_json()) == (404, {"message": "User not found"})
+    # Immich's user.service.ts findOrFail: 400, not 404.
+    assert (unknown.status_code, await unknown.get_json()) == (400, {"message": "User not found"})
     sql('UPDATE "user" SET "deletedAt" = now() WHERE id = %s', (other.id,))
     deleted = await client.get(f"/api/users/{other.id}", headers=user.headers)
-    assert deleted.status_code == 404
+    assert (deleted.status_code, await deleted.get_json()) == (400, {"message": "User not found"})
 
     bad = await client.get("/api/users/not-a-uuid", headers=user.headers)
     assert bad.status_code == 400

@@ -47,8 +47,8 @@ def apply_migrations(url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def reference(shared_dir: Path) -> Json:
-    path = shared_dir / "immich-reference" / "schema.json"
+def reference(reference_dir: Path) -> Json:
+    path = reference_dir / "schema.json"
     if not path.is_file():
         pytest.skip(f"schema reference not found at {path}")
     data: Json = json.loads(path.read_text())

@@ -35,7 +35,8 @@ from .colour import (
 from .container import isobmff_truncated
 from .files import write_all
 from .options import Colorspace, ThumbnailError, ThumbnailOptions, ThumbnailResult
-from .raw import RAW_EXTENSIONS, decode_raw
+from .raw import decode_raw
+from .sniff import decodes_as_raw
 from .thumbhash import MAX_SIDE as THUMBHASH_MAX_SIDE
 from .thumbhash import rgba_to_thumbhash
 from .vips_jpeg import load_jpeg_shrunk
@@ -178,26 +179,28 @@ def _render(
 
 
 def _decode(source: Path, short_side: int | None, options: ThumbnailOptions) -> _Decoded:
-    if source.suffix.lower() in RAW_EXTENSIONS:
-        raw = decode_raw(
+    # The content, not the name, picks the decoder (sniff.py).
+    with source.open("rb") as f:
+        head = f.read(_HEAD_BYTES)
+        raw = decodes_as_raw(source, head)
+        is_isobmff = not raw and head[4:8] == b"ftyp"
+        if is_isobmff and isobmff_truncated(f, os.fstat(f.fileno()).st_size):
+            raise ThumbnailError(f"{source.name}: file is truncated (incomplete HEIF/AVIF data)")
+    if raw:
+        decoded = decode_raw(
             source,
             short_side=short_side,
             min_embedded=options.preview.size,
             extract_embedded=options.extract_embedded,
         )
         return _Decoded(
-            image=raw.image,
-            orientation=raw.orientation,
-            width=raw.full_width,
-            height=raw.full_height,
+            image=decoded.image,
+            orientation=decoded.orientation,
+            width=decoded.full_width,
+            height=decoded.full_height,
             icc=None,
-            embedded_jpeg=raw.embedded_jpeg,
+            embedded_jpeg=decoded.embedded_jpeg,
         )
-    with source.open("rb") as f:
-        head = f.read(_HEAD_BYTES)
-        is_isobmff = head[4:8] == b"ftyp"
-        if is_isobmff and isobmff_truncated(f, os.fstat(f.fileno()).st_size):
-            raise ThumbnailError(f"{source.name}: file is truncated (incomplete HEIF/AVIF data)")
     if head[:3] == b"\xff\xd8\xff" and short_side is not None:
         shrunk = _decode_jpeg_fast(source, short_side)
         if shrunk is not None:
