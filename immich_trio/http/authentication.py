@@ -211,7 +211,7 @@ async def sign_up_admin(ctx: Ctx) -> UserAdminResponseDto:
         if await users_q.admin_exists(conn):  # another sign-up won while we hashed
             raise BadRequest("The server already has an admin")
         if await q.email_exists(conn, email):
-            raise BadRequest("User exists")
+            raise BadRequest("Email is not available")
         if await q.storage_label_exists(conn, ADMIN_STORAGE_LABEL):
             raise BadRequest("Storage label already exists")
         row = await q.create_admin(

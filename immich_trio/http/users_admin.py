@@ -80,7 +80,7 @@ async def create_user_admin(ctx: Ctx) -> UserAdminResponseDto:
         values["pinCode"] = await hash_password(data["pinCode"])
     async with ctx.db() as conn, conn.transaction():
         if await q.id_by_email(conn, values["email"]) is not None:
-            raise BadRequest("User exists")
+            raise BadRequest("Email is not available")
         if not values["isAdmin"] and not await q.admin_exists(conn):
             raise BadRequest("The first registered account must the administrator.")
         if label is not None and await q.id_by_storage_label(conn, label) is not None:

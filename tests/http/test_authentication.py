@@ -252,7 +252,7 @@ async def test_admin_sign_up_with_taken_email(client: Any, make_user: MakeUser) 
     await make_user("taken@example.com")
     response = await sign_up(client, email="taken@example.com")
     assert response.status_code == 400
-    assert await response.get_json() == {"message": "User exists"}  # base.service.ts createUser
+    assert await response.get_json() == {"message": "Email is not available"}
 
 
 # --- logout and credential transports -------------------------------------------------------------

@@ -64,7 +64,7 @@ async def test_create_user(client: Any, admin: UserCreds, sql: Sql) -> None:
     again = await create(client, admin, email="NEW@example.com")
     assert (again.status_code, await again.get_json()) == (
         400,
-        {"message": "User exists"},  # base.service.ts createUser
+        {"message": "Email is not available"},
     )
 
 
