@@ -1,6 +1,8 @@
-"""Who may touch what: elevation (PIN-unlocked sessions) and the owner checks of assets.
+"""The one access decision of the HTTP layer: Immich's checkAccess / requireAccess.
 
-The seed of the one access module: handlers call these instead of writing their own checks.
+Handlers name a permission and the ids a request touches; the answer for any id the caller
+may not touch is Immich's ``400 Not found or no <permission> access``, the same whether the
+id exists or not. The rules themselves are SQL predicates in ``sql/access``.
 """
 
 from __future__ import annotations
@@ -9,41 +11,61 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from immich_trio.http.context import Ctx
+from immich_trio.http.context import Auth, Ctx
 from immich_trio.http.errors import Unauthorized, no_access
-from immich_trio.sql import access as q
+from immich_trio.sql.access import Principal, SharedLinkGrant, allowed_ids
 
 ELEVATION_REQUIRED = "Elevated permission is required"
 
 
-def has_elevated_permission(ctx: Ctx) -> bool:
-    """A session unlocked with the PIN code within its keep-alive window."""
-    session = ctx.auth.session if ctx.auth else None
-    return bool(
-        session is not None
-        and session.pin_expires_at is not None
-        and session.pin_expires_at > ctx.runtime.now()
+def _auth(who: Ctx | Auth) -> Auth:
+    auth = who.auth if isinstance(who, Ctx) else who
+    assert auth is not None, "authenticated route"
+    return auth
+
+
+def principal(who: Ctx | Auth) -> Principal:
+    auth = _auth(who)
+    link = auth.shared_link
+    return Principal(
+        user_id=auth.user.id,
+        elevated=auth.elevated,
+        shared_link=SharedLinkGrant.from_row(link) if link is not None else None,
     )
 
 
-def require_elevated_permission(ctx: Ctx) -> None:
-    if not has_elevated_permission(ctx):
-        raise Unauthorized(ELEVATION_REQUIRED)
+def shared_link_grant(who: Ctx | Auth) -> SharedLinkGrant | None:
+    """The request's shared link and its flags, None for a user's own credentials."""
+    link = _auth(who).shared_link
+    return SharedLinkGrant.from_row(link) if link is not None else None
 
 
-async def require_owned(ctx: Ctx, conn: Any, ids: Iterable[UUID], permission: str) -> None:
-    """Immich's owner access check: every id must be the caller's (locked ones need a PIN)."""
-    assert ctx.auth is not None
-    if ctx.auth.shared_link is not None:
-        raise no_access(permission)
+async def check_access(
+    who: Ctx | Auth, conn: Any, permission: str, ids: Iterable[UUID]
+) -> set[UUID]:
+    """The ids among ``ids`` that the caller may touch with ``permission``."""
+    return await allowed_ids(conn, principal(who), permission, ids)
+
+
+async def require_access(
+    who: Ctx | Auth, conn: Any, permission: str, ids: Iterable[UUID]
+) -> None:
+    """Every id must be allowed, else Immich's 400 (nothing said about which, or whether it exists)."""
     wanted = set(ids)
     if not wanted:
         return
-    owned = await q.owned_ids(conn, wanted, ctx.user.id, elevated=has_elevated_permission(ctx))
-    if owned != wanted:
+    if await check_access(who, conn, permission, wanted) != wanted:
         raise no_access(permission)
 
 
-async def can_view_asset(ctx: Ctx, conn: Any, asset_id: UUID) -> bool:
-    """Owner (locked ones need a PIN) or partner access to one asset."""
-    return await q.can_view(conn, asset_id, ctx.user.id, elevated=has_elevated_permission(ctx))
+def require_elevated_permission(who: Ctx | Auth) -> None:
+    if not _auth(who).elevated:
+        raise Unauthorized(ELEVATION_REQUIRED)
+
+
+def require_upload_access(who: Ctx | Auth) -> Auth:
+    """Immich's requireUploadAccess: a shared link uploads only with ``allowUpload``."""
+    auth = _auth(who)
+    if auth.shared_link is not None and not auth.shared_link.get("allowUpload"):
+        raise Unauthorized()
+    return auth

@@ -257,13 +257,12 @@ async def get_auth_status(ctx: Ctx) -> AuthStatusResponseDto:
         if secrets is None:
             raise Unauthorized()
         row = await sessions_q.session_by_id(conn, session.id) if session else None
-    pin_until = session.pin_expires_at if session else None
     expires_at = row["expiresAt"] if row else None
     pin_expires_at = row["pinExpiresAt"] if row else None
     return AuthStatusResponseDto(
         pin_code=bool(secrets["pinCode"]),
         password=bool(secrets["password"]),
-        is_elevated=pin_until is not None and pin_until > ctx.runtime.now(),
+        is_elevated=ctx.auth.elevated,
         expires_at=iso_z(expires_at) if expires_at else OMIT,
         pin_expires_at=iso_z(pin_expires_at) if pin_expires_at else OMIT,
     )

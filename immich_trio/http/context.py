@@ -38,6 +38,8 @@ class AuthSession:
     app_version: str | None
     pin_expires_at: datetime | None
     expires_at: datetime | None
+    # PIN-unlocked at the time the request was resolved (Immich's hasElevatedPermission).
+    has_elevated_permission: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -56,6 +58,11 @@ class Auth:
     api_key: AuthApiKey | None = None
     # The shared_link row when the request came with a key or slug.
     shared_link: dict[str, Any] | None = None
+
+    @property
+    def elevated(self) -> bool:
+        """A session unlocked with the PIN code: locked assets are reachable."""
+        return self.session is not None and self.session.has_elevated_permission
 
 
 @attrs.frozen(kw_only=True)

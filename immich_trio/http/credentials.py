@@ -175,6 +175,7 @@ async def _session_auth(runtime: Runtime, token: str, headers: Mapping[str, str]
         app_version=row["appVersion"],
         pin_expires_at=pin_expires_at,
         expires_at=row["expiresAt"],
+        has_elevated_permission=pin_expires_at is not None and pin_expires_at > now,
     )
     return Auth(user=_user(row), session=session)
 

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from immich_trio import crypto
+from immich_trio.http.access import require_access
 from immich_trio.http.context import Ctx
 from immich_trio.http.dto.sessions import (
     SessionCreateDto,
@@ -15,18 +16,17 @@ from immich_trio.http.dto.sessions import (
     session_create_dto,
     session_dto,
 )
-from immich_trio.http.errors import BadRequest, no_access
+from immich_trio.http.errors import BadRequest
 from immich_trio.http.registry import operation
 from immich_trio.sql import sessions as q
 
 NEEDS_SESSION = "This endpoint can only be used with a session token"
 
 
-async def _require_owned(ctx: Ctx, conn: Any, permission: str) -> UUID:
-    """The path's session id if the caller owns it; Immich's access error otherwise."""
+async def _require_access(ctx: Ctx, conn: Any, permission: str) -> UUID:
+    """The path's session id once the caller passed ``permission`` on it."""
     session_id = UUID(ctx.path["id"])
-    if await q.session_of_user(conn, session_id, ctx.user.id) is None:
-        raise no_access(permission)
+    await require_access(ctx, conn, permission, [session_id])
     return session_id
 
 
@@ -73,14 +73,14 @@ async def delete_all_sessions(ctx: Ctx) -> None:
 @operation("deleteSession")
 async def delete_session(ctx: Ctx) -> None:
     async with ctx.db() as conn:
-        session_id = await _require_owned(ctx, conn, "authDevice.delete")
+        session_id = await _require_access(ctx, conn, "authDevice.delete")
         await q.delete_session(conn, session_id)
 
 
 @operation("lockSession")
 async def lock_session(ctx: Ctx) -> None:
     async with ctx.db() as conn:
-        session_id = await _require_owned(ctx, conn, "session.lock")
+        session_id = await _require_access(ctx, conn, "session.lock")
         await q.set_pin_expires(conn, session_id, None)
 
 
@@ -88,7 +88,7 @@ async def lock_session(ctx: Ctx) -> None:
 async def update_session(ctx: Ctx) -> SessionResponseDto:
     data = await ctx.json()
     async with ctx.db() as conn:
-        session_id = await _require_owned(ctx, conn, "session.update")
+        session_id = await _require_access(ctx, conn, "session.update")
         if data.get("isPendingSyncReset") is None:
             raise BadRequest("No fields to update")
         row = await q.set_pending_sync_reset(conn, session_id, data["isPendingSyncReset"])

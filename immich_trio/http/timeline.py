@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, cast
 from uuid import UUID
 
-from immich_trio.http.access import require_elevated_permission
+from immich_trio.http.access import require_access, require_elevated_permission
 from immich_trio.http.context import Ctx, Reply
 from immich_trio.http.dto.timeline import TimeBucketDto, time_bucket_dto
-from immich_trio.http.errors import BadRequest, no_access
+from immich_trio.http.errors import BadRequest
 from immich_trio.http.registry import operation
 from immich_trio.sql import timeline as q
 
@@ -22,25 +22,30 @@ NOT_YET = {
     "person_id": "Timeline filter personId is not supported by this server yet",
     "tag_id": "Timeline filter tagId is not supported by this server yet",
 }
-SHARED_LINK_NOT_YET = "Timelines of shared links are not supported by this server yet"
 
 
 async def _timeline_filter(ctx: Ctx, conn: Any, dto: TimeBucketDto) -> q.TimelineFilter:
     """Immich's time-bucket checks, in its order, then the owners whose assets are shown."""
-    assert ctx.auth is not None
-    if ctx.auth.shared_link is not None:
-        raise BadRequest(SHARED_LINK_NOT_YET)
     me = ctx.user.id
     if dto.visibility == "locked":
         require_elevated_permission(ctx)
+    user_id = dto.user_id
+    if dto.album_id is not None:
+        await require_access(ctx, conn, "album.read", [dto.album_id])
+    elif user_id is None:
+        user_id = me
+    if user_id is not None:
+        await require_access(ctx, conn, "timeline.read", [user_id])
+        if dto.visibility == "archive":
+            await require_access(ctx, conn, "archive.read", [user_id])
+    if dto.tag_id is not None:
+        await require_access(ctx, conn, "tag.read", [dto.tag_id])
+    if dto.person_id is not None:
+        await require_access(ctx, conn, "person.read", [dto.person_id])
     for field, message in NOT_YET.items():
         if getattr(dto, field) is not None:
             raise BadRequest(message)
-    user_id = dto.user_id or me
-    if user_id != me and not await q.partner_shares_with(conn, user_id, me):
-        raise no_access("timeline.read")
-    if dto.visibility == "archive" and user_id != me:
-        raise no_access("archive.read")
+    assert user_id is not None  # an albumId filter was refused above
     if dto.visibility == "locked" and user_id != me:
         raise BadRequest(LOCKED_OF_OTHER)
     owners: list[UUID] = [user_id]

@@ -6,7 +6,7 @@ Emptying only marks the assets ``deleted`` and queues ``AssetEmptyTrash``; the j
 
 from __future__ import annotations
 
-from immich_trio.http.access import require_owned
+from immich_trio.http.access import require_access
 from immich_trio.http.context import Ctx
 from immich_trio.http.dto.trash import BulkIdsDto, TrashResponseDto
 from immich_trio.http.registry import operation
@@ -39,7 +39,7 @@ async def restore_trash(ctx: Ctx) -> TrashResponseDto:
 async def restore_assets(ctx: Ctx) -> TrashResponseDto:
     body = await ctx.body(BulkIdsDto)
     async with ctx.db() as conn, conn.transaction():
-        await require_owned(ctx, conn, body.ids, ACCESS)
+        await require_access(ctx, conn, ACCESS, body.ids)
         if not body.ids:
             return TrashResponseDto(count=0)
         await q.restore(conn, body.ids)

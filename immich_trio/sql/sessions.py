@@ -1,4 +1,4 @@
-"""Session rows: creation at login and for casting, listing, ownership, deletion and PIN elevation."""
+"""Session rows: creation at login and for casting, listing, deletion and PIN elevation."""
 
 from __future__ import annotations
 
@@ -25,8 +25,6 @@ SELECT {_COLUMNS} FROM session
 WHERE "userId" = %s AND ("expiresAt" IS NULL OR "expiresAt" > %s)
 ORDER BY "updatedAt" DESC, "createdAt" DESC
 """
-
-SESSION_OF_USER = f"""SELECT {_COLUMNS} FROM session WHERE id = %s AND "userId" = %s"""
 
 SESSION_BY_ID = f"""SELECT {_COLUMNS} FROM session WHERE id = %s"""
 
@@ -71,13 +69,6 @@ async def sessions_of_user(
 ) -> list[dict[str, Any]]:
     cur = await conn.execute(SESSIONS_OF_USER, (user_id, now))
     return await cur.fetchall()
-
-
-async def session_of_user(
-    conn: AsyncConnection[Any], session_id: UUID, user_id: UUID
-) -> dict[str, Any] | None:
-    cur = await conn.execute(SESSION_OF_USER, (session_id, user_id))
-    return await cur.fetchone()
 
 
 async def session_by_id(conn: AsyncConnection[Any], session_id: UUID) -> dict[str, Any] | None:

@@ -267,25 +267,11 @@ async def time_bucket(
     return str(row["body"])
 
 
-PARTNER_SHARES = """
-SELECT EXISTS (
-    SELECT 1 FROM partner p JOIN "user" u ON u.id = p."sharedById" AND u."deletedAt" IS NULL
-    WHERE p."sharedById" = %s AND p."sharedWithId" = %s
-) AS shares
-"""
-
 TIMELINE_PARTNERS = """
 SELECT p."sharedById" AS id
 FROM partner p JOIN "user" u ON u.id = p."sharedById" AND u."deletedAt" IS NULL
 WHERE p."sharedWithId" = %s AND p."inTimeline"
 """
-
-
-async def partner_shares_with(conn: AsyncConnection[Any], owner_id: UUID, viewer_id: UUID) -> bool:
-    """Whether ``owner_id`` shares their library with ``viewer_id`` (timeline.read access)."""
-    cur = await conn.execute(PARTNER_SHARES, (owner_id, viewer_id))
-    row = await cur.fetchone()
-    return bool(row and row["shares"])
 
 
 async def timeline_partner_ids(conn: AsyncConnection[Any], viewer_id: UUID) -> list[UUID]:

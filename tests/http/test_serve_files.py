@@ -1,4 +1,4 @@
-"""GET /api/assets/{id}/original, /thumbnail and /video/playback: bytes, headers, 304/206/416, 404s."""
+"""GET /api/assets/{id}/original, /thumbnail and /video/playback: bytes, headers, 304/206/416, refusals."""
 
 from __future__ import annotations
 
@@ -138,20 +138,27 @@ async def test_other_users_and_missing_files(client: Any, make_user: Any, sql: S
     locked = insert_asset(sql, user.id, write(media / "l.jpg", b"abc"), visibility="locked")
     gone = insert_asset(sql, user.id, str(media / "missing.jpg"))
 
-    for path in (f"/api/assets/{asset_id}/original", f"/api/assets/{asset_id}/thumbnail"):
+    # Immich's media routes check asset.download / asset.view before anything else.
+    for path, permission in (
+        (f"/api/assets/{asset_id}/original", "asset.download"),
+        (f"/api/assets/{asset_id}/thumbnail", "asset.view"),
+    ):
         response = await client.get(path, headers=stranger.headers)
-        assert response.status_code == 404
-        assert await response.get_json() == {"message": "Not Found"}
+        assert (response.status_code, await response.get_json()) == (
+            400, {"message": f"Not found or no {permission} access"},
+        )
     response = await client.get(f"/api/assets/{gone}/original", headers=user.headers)
     assert (response.status_code, await response.get_json()) == (404, {"message": "Not Found"})
     response = await client.get(f"/api/assets/{locked}/original", headers=user.headers)
-    assert response.status_code == 404
+    assert (response.status_code, await response.get_json()) == (
+        400, {"message": "Not found or no asset.download access"},
+    )
 
     sql('INSERT INTO partner ("sharedById", "sharedWithId") VALUES (%s, %s)', (user.id, partner.id))
     response = await client.get(f"/api/assets/{asset_id}/original", headers=partner.headers)
     assert response.status_code == 200 and await response.get_data() == b"abc"
     response = await client.get(f"/api/assets/{locked}/original", headers=partner.headers)
-    assert response.status_code == 404
+    assert response.status_code == 400
 
 
 async def test_thumbnail_sizes_and_redirects(client: Any, make_user: Any, sql: Sql, media: Path) -> None:

@@ -218,11 +218,21 @@ async def error(client: Any, user: Any, path: str, **query: str) -> tuple[int, s
     return response.status_code, (await response.get_json())["message"]
 
 
-async def test_unsupported_filters_are_refused(client: Any, make_user: Any) -> None:
+async def test_unsupported_filters_are_refused(client: Any, make_user: Any, sql: Sql) -> None:
     user = await make_user()
     some_id = "6f1c2d9e-8a7b-4c3d-9e8f-1a2b3c4d5e6f"
-    for name in ("albumId", "personId", "tagId"):
-        status, message = await error(client, user, "buckets", **{name: some_id})
+    [(album,)] = sql("INSERT INTO album DEFAULT VALUES RETURNING id")
+    sql('INSERT INTO album_user ("albumId", "userId", role) VALUES (%s, %s, %s)', (album, user.id, "owner"))
+    [(tag,)] = sql('INSERT INTO tag ("userId", value) VALUES (%s, %s) RETURNING id', (user.id, "t"))
+    [(person,)] = sql('INSERT INTO person ("ownerId") VALUES (%s) RETURNING id', (user.id,))
+    for name, own, permission in (
+        ("albumId", album, "album.read"), ("personId", person, "person.read"), ("tagId", tag, "tag.read"),
+    ):
+        # Someone else's (or no) row: Immich's access answer comes first.
+        assert await error(client, user, "buckets", **{name: some_id}) == (
+            400, f"Not found or no {permission} access",
+        )
+        status, message = await error(client, user, "buckets", **{name: str(own)})
         assert status == 400
         assert name in message and "not supported" in message
     partners = "withPartners is only supported for non-archived, non-trashed, non-favorited, non-locked assets"

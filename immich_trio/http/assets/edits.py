@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from immich_trio.http.access import require_owned
+from immich_trio.http.access import require_access
 from immich_trio.http.context import Ctx
 from immich_trio.http.dto import to_wire
 from immich_trio.http.dto.assets import AssetResponseDto, asset_dto
@@ -124,7 +124,7 @@ async def update_asset(ctx: Ctx) -> AssetResponseDto:
     hidden: UUID | None = None
     shown: UUID | None = None
     async with ctx.db() as conn, conn.transaction():
-        await require_owned(ctx, conn, [asset_id], "asset.update")
+        await require_access(ctx, conn, "asset.update", [asset_id])
         previous_motion: Mapping[str, Any] | None = None
         if live_id is not None:
             hidden = await _link_motion(ctx, conn, live_id)
@@ -169,7 +169,7 @@ async def update_assets(ctx: Ctx) -> None:
     minutes = data.get("dateTimeRelative") or 0
     time_zone = data.get("timeZone")
     async with ctx.db() as conn, conn.transaction():
-        await require_owned(ctx, conn, ids, "asset.update")
+        await require_access(ctx, conn, "asset.update", ids)
         if not ids:
             return
         await q.upsert_exif_locked(conn, ids, columns)
@@ -192,7 +192,7 @@ async def delete_assets(ctx: Ctx) -> None:
     ids = list(dict.fromkeys(UUID(i) for i in data["ids"]))
     force = bool(data.get("force"))
     async with ctx.db() as conn, conn.transaction():
-        await require_owned(ctx, conn, ids, "asset.delete")
+        await require_access(ctx, conn, "asset.delete", ids)
         if not ids:
             return
         await q.trash(conn, ids, ctx.runtime.now(), force=force)

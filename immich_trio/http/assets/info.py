@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 import attrs
 
-from immich_trio.http.access import require_elevated_permission, require_owned
+from immich_trio.http import media_types
+from immich_trio.http.access import require_access, require_elevated_permission, shared_link_grant
 from immich_trio.http.context import Ctx
-from immich_trio.http.dto.assets import AssetResponseDto, asset_dto
+from immich_trio.http.dto import OMIT
+from immich_trio.http.dto.assets import AssetResponseDto, asset_dto, b64
 from immich_trio.http.errors import BadRequest
 from immich_trio.http.registry import operation
 from immich_trio.sql.assets import info as q
@@ -21,19 +24,49 @@ class AssetStatsResponseDto:
     total: int
 
 
+@attrs.frozen(kw_only=True)
+class SanitizedAssetResponseDto:
+    """What a shared link without ``showMetadata`` sees of an asset (Immich's stripMetadata)."""
+
+    id: UUID
+    type: str
+    original_mime_type: str
+    thumbhash: str | None
+    local_date_time: datetime
+    duration: int | None
+    live_photo_video_id: UUID | None
+    has_metadata: bool
+    width: int | None
+    height: int | None
+
+
 @operation("getAssetInfo")
-async def get_asset_info(ctx: Ctx) -> AssetResponseDto:
+async def get_asset_info(ctx: Ctx) -> AssetResponseDto | SanitizedAssetResponseDto:
     asset_id: UUID = UUID(str(ctx.path["id"]))
     async with ctx.db() as conn:
-        await require_owned(ctx, conn, [asset_id], "asset.read")
+        await require_access(ctx, conn, "asset.read", [asset_id])
         row = await q.asset_info(conn, asset_id)
     if row is None:
         raise BadRequest("Asset not found")
+    link = shared_link_grant(ctx)
+    if link is not None and not link.show_metadata:
+        return SanitizedAssetResponseDto(
+            id=row["id"],
+            type=row["type"],
+            original_mime_type=media_types.mime_type(row["originalFileName"]),
+            thumbhash=b64(row["thumbhash"]),
+            local_date_time=row["localDateTime"],
+            duration=row["duration"],
+            live_photo_video_id=row["livePhotoVideoId"],
+            has_metadata=False,
+            width=row["width"],
+            height=row["height"],
+        )
     dto = asset_dto(
         row,
         caller_id=ctx.user.id,
         exif=row["exifInfo"],
-        owner=row["owner"],
+        owner=OMIT if link is not None else row["owner"],  # a link does not name the owner
         tags=row["tags"],
         people=(),
         stack=row["stack"],

@@ -10,7 +10,7 @@ from uuid import UUID
 from quart import Response
 
 from immich_trio.http import media_types
-from immich_trio.http.access import can_view_asset
+from immich_trio.http.access import require_access
 from immich_trio.http.context import Ctx
 from immich_trio.http.errors import NotFound
 from immich_trio.http.registry import operation
@@ -25,18 +25,15 @@ def _request_headers(ctx: Ctx) -> dict[str, str]:
     return {k.lower(): v for k, v in ctx.request.headers.items()}
 
 
-async def _viewable_asset(ctx: Ctx) -> dict[str, Any]:
-    """The asset and its files if the caller may see it; a bare 404 otherwise."""
-    assert ctx.auth is not None
+async def _asset_files(ctx: Ctx, permission: str) -> dict[str, Any]:
+    """The asset and its files once the caller passed ``permission`` on it (Immich's
+    requireAccess: 400 ``Not found or no <permission> access`` otherwise)."""
     asset_id = UUID(str(ctx.path["id"]))
-    if ctx.auth.shared_link is not None:
-        raise NotFound()  # shared-link access to assets is not built yet
     async with ctx.db() as conn:
-        if not await can_view_asset(ctx, conn, asset_id):
-            raise NotFound()
+        await require_access(ctx, conn, permission, [asset_id])
         row = await q.for_files(conn, asset_id)
-    if row is None:
-        raise NotFound()
+    if row is None:  # gone since the check
+        raise NotFound("Asset not found")
     return row
 
 
@@ -70,7 +67,7 @@ async def _send(ctx: Ctx, file: FileToSend) -> Response:
 
 @operation("downloadAsset")
 async def download_asset(ctx: Ctx) -> Response:
-    asset = await _viewable_asset(ctx)
+    asset = await _asset_files(ctx, "asset.download")
     edited = bool(ctx.query.get("edited"))
     path = asset["originalPath"]
     if edited:
@@ -89,7 +86,7 @@ async def download_asset(ctx: Ctx) -> Response:
 
 @operation("viewAsset")
 async def view_asset(ctx: Ctx) -> Response:
-    asset = await _viewable_asset(ctx)
+    asset = await _asset_files(ctx, "asset.view")
     size = ctx.query.get("size") or "thumbnail"
     edited = bool(ctx.query.get("edited"))
     if size == "original":
@@ -135,7 +132,7 @@ def _with_size(pairs: list[tuple[str, str]], size: str) -> list[tuple[str, str]]
 
 @operation("playAssetVideo")
 async def play_asset_video(ctx: Ctx) -> Response:
-    asset = await _viewable_asset(ctx)
+    asset = await _asset_files(ctx, "asset.view")
     if asset["type"] != "VIDEO":
         raise NotFound(NOT_A_VIDEO)
     encoded = _pick_files(asset["files"], False).get("encoded_video")

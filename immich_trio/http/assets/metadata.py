@@ -9,7 +9,7 @@ from uuid import UUID
 
 import attrs
 
-from immich_trio.http.access import require_owned
+from immich_trio.http.access import require_access
 from immich_trio.http.context import Ctx
 from immich_trio.http.errors import BadRequest
 from immich_trio.http.registry import operation
@@ -39,7 +39,7 @@ def _metadata_dto(row: Mapping[str, Any]) -> AssetMetadataResponseDto:
 async def get_asset_metadata(ctx: Ctx) -> list[AssetMetadataResponseDto]:
     asset_id = UUID(str(ctx.path["id"]))
     async with ctx.db() as conn:
-        await require_owned(ctx, conn, [asset_id], "asset.read")
+        await require_access(ctx, conn, "asset.read", [asset_id])
         rows = await q.metadata(conn, asset_id)
     return [_metadata_dto(r) for r in rows]
 
@@ -49,7 +49,7 @@ async def get_asset_metadata_by_key(ctx: Ctx) -> AssetMetadataResponseDto:
     asset_id = UUID(str(ctx.path["id"]))
     key = str(ctx.path["key"])
     async with ctx.db() as conn:
-        await require_owned(ctx, conn, [asset_id], "asset.read")
+        await require_access(ctx, conn, "asset.read", [asset_id])
         row = await q.metadata_by_key(conn, asset_id, key)
     if row is None:
         raise BadRequest(f'Metadata with key "{key}" not found for asset with id "{asset_id}"')
@@ -61,7 +61,7 @@ async def update_asset_metadata(ctx: Ctx) -> list[AssetMetadataResponseDto]:
     asset_id = UUID(str(ctx.path["id"]))
     data = await ctx.json()
     async with ctx.db() as conn, conn.transaction():
-        await require_owned(ctx, conn, [asset_id], "asset.update")
+        await require_access(ctx, conn, "asset.update", [asset_id])
         rows = await q.upsert_metadata(
             conn, [(asset_id, item["key"], item["value"]) for item in data["items"]]
         )
@@ -72,7 +72,7 @@ async def update_asset_metadata(ctx: Ctx) -> list[AssetMetadataResponseDto]:
 async def delete_asset_metadata(ctx: Ctx) -> None:
     asset_id = UUID(str(ctx.path["id"]))
     async with ctx.db() as conn, conn.transaction():
-        await require_owned(ctx, conn, [asset_id], "asset.update")
+        await require_access(ctx, conn, "asset.update", [asset_id])
         await q.delete_metadata(conn, [(asset_id, str(ctx.path["key"]))])
 
 
@@ -80,7 +80,7 @@ async def delete_asset_metadata(ctx: Ctx) -> None:
 async def update_bulk_asset_metadata(ctx: Ctx) -> list[AssetMetadataBulkResponseDto]:
     items = (await ctx.json())["items"]
     async with ctx.db() as conn, conn.transaction():
-        await require_owned(ctx, conn, [UUID(i["assetId"]) for i in items], "asset.update")
+        await require_access(ctx, conn, "asset.update", [UUID(i["assetId"]) for i in items])
         rows = await q.upsert_metadata(
             conn, [(UUID(i["assetId"]), i["key"], i["value"]) for i in items]
         )
@@ -96,5 +96,5 @@ async def update_bulk_asset_metadata(ctx: Ctx) -> list[AssetMetadataBulkResponse
 async def delete_bulk_asset_metadata(ctx: Ctx) -> None:
     items = (await ctx.json())["items"]
     async with ctx.db() as conn, conn.transaction():
-        await require_owned(ctx, conn, [UUID(i["assetId"]) for i in items], "asset.update")
+        await require_access(ctx, conn, "asset.update", [UUID(i["assetId"]) for i in items])
         await q.delete_metadata(conn, [(UUID(i["assetId"]), i["key"]) for i in items])

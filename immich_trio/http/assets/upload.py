@@ -26,7 +26,8 @@ from immich_trio.actors.uploader import (
     UploadRejected,
 )
 from immich_trio.http import media_types, multipart, spec
-from immich_trio.http.context import Auth, Ctx, Reply
+from immich_trio.http.access import require_upload_access
+from immich_trio.http.context import Ctx, Reply
 from immich_trio.http.dto.assets import (
     AssetBulkUploadCheckDto,
     AssetBulkUploadCheckResponseDto,
@@ -37,7 +38,6 @@ from immich_trio.http.dto.assets import (
 from immich_trio.http.errors import (
     BadRequest,
     ServiceUnavailable,
-    Unauthorized,
     ValidationFailed,
 )
 from immich_trio.http.registry import operation
@@ -67,11 +67,6 @@ def decode_checksum(text: str) -> bytes | None:
     except (binascii.Error, ValueError):
         return None
     return raw if len(raw) == 20 else None
-
-
-def _require_upload_access(auth: Auth) -> None:
-    if auth.shared_link is not None and not auth.shared_link.get("allowUpload"):
-        raise Unauthorized()
 
 
 # -- uploadAsset ---------------------------------------------------------------------------
@@ -180,7 +175,7 @@ async def upload_asset(ctx: Ctx) -> Any:
             existing = await q.upload_duplicate(conn, ctx.user.id, checksum)
         if existing is not None:
             return Reply(body=AssetMediaDuplicateDto(id=existing), status=200)
-    _require_upload_access(ctx.auth)
+    require_upload_access(ctx)
     uploader = ctx.runtime.services.get(SERVICE_NAME)
     if uploader is None:
         raise ServiceUnavailable("The uploader is not running")

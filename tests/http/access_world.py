@@ -1,0 +1,148 @@
+"""The cast and the rows of the access matrix (``test_access_matrix.py``), built with plain SQL.
+
+One owner with a photo, a video and a locked photo (files on disk), a second session and an
+API key; a stranger, an admin, a partner the owner shares with, a viewer of the owner's album,
+an album shared link (upload and download allowed) and an individual-asset link (neither, no
+metadata), and an elevated (PIN-unlocked) session of the owner for the locked photo.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from immich_trio import crypto
+from tests.http.conftest import MakeUser
+
+Sql = Callable[..., list[tuple[Any, ...]]]
+
+# Every actor of the matrix; LOCKED_ACTORS take the owner's locked photo as their target.
+ACTORS = ("owner", "other", "admin", "partner", "album_viewer", "album_link", "asset_link")
+LOCKED_ACTORS = ("locked", "locked_elevated")
+
+
+@attrs.frozen(kw_only=True)
+class World:
+    owner_id: str
+    photo: str
+    video: str
+    locked: str
+    album: str
+    session: str  # a second session of the owner (not the one making requests)
+    api_key: str
+    media: Path
+    headers: dict[str, dict[str, str]]  # actor -> request headers
+
+
+def _session(sql: Sql, user_id: str, *, pin_until: datetime | None = None) -> tuple[str, str]:
+    token = crypto.new_token()
+    [(session_id,)] = sql(
+        'INSERT INTO session (token, "userId", "deviceType", "deviceOS", "pinExpiresAt")'
+        " VALUES (%s, %s, 'pytest', 'Linux', %s) RETURNING id",
+        (crypto.hash_token(token), user_id, pin_until),
+    )
+    return str(session_id), token
+
+
+def _asset(sql: Sql, owner: str, media: Path, name: str, kind: str, visibility: str = "timeline") -> str:
+    original = media / "upload" / name
+    original.parent.mkdir(parents=True, exist_ok=True)
+    original.write_bytes(os.urandom(64))
+    when = datetime(2024, 1, 15, tzinfo=UTC)
+    [(asset_id,)] = sql(
+        'INSERT INTO asset ("ownerId", type, "originalPath", "fileCreatedAt", "fileModifiedAt",'
+        ' "localDateTime", checksum, "checksumAlgorithm", "originalFileName", visibility)'
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, 'sha1', %s, %s) RETURNING id",
+        (owner, kind, str(original), when, when, when, os.urandom(20), name, visibility),
+    )
+    thumb = media / "thumbs" / f"{asset_id}_thumbnail.webp"
+    thumb.parent.mkdir(parents=True, exist_ok=True)
+    thumb.write_bytes(b"THUMB")
+    sql('INSERT INTO asset_file ("assetId", type, path) VALUES (%s, %s, %s)', (asset_id, "thumbnail", str(thumb)))
+    sql('INSERT INTO asset_exif ("assetId", description) VALUES (%s, %s)', (asset_id, "exif"))
+    sql(
+        """INSERT INTO asset_metadata ("assetId", key, value) VALUES (%s, 'mobile-app', '{"iCloudId": "x"}')""",
+        (asset_id,),
+    )
+    return str(asset_id)
+
+
+def _link(sql: Sql, owner: str, kind: str, *, album: str | None, upload: bool, download: bool, exif: bool) -> tuple[str, str]:
+    key = os.urandom(50)
+    [(link_id,)] = sql(
+        'INSERT INTO shared_link ("userId", key, type, "albumId", "allowUpload", "allowDownload", "showExif")'
+        " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (owner, key, kind, album, upload, download, exif),
+    )
+    return str(link_id), base64.urlsafe_b64encode(key).decode().rstrip("=")
+
+
+async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
+    owner = await make_user("owner@example.com", name="Owner")
+    other = await make_user("other@example.com", name="Other")
+    admin = await make_user("admin@example.com", name="Admin", is_admin=True)
+    partner = await make_user("partner@example.com", name="Partner")
+    viewer = await make_user("viewer@example.com", name="Viewer")
+    sql('INSERT INTO partner ("sharedById", "sharedWithId") VALUES (%s, %s)', (owner.id, partner.id))
+
+    photo = _asset(sql, owner.id, media, "photo.jpg", "IMAGE")
+    video = _asset(sql, owner.id, media, "clip.mp4", "VIDEO")
+    locked = _asset(sql, owner.id, media, "secret.jpg", "IMAGE", visibility="locked")
+
+    [(album,)] = sql("INSERT INTO album (\"albumName\") VALUES ('Shared') RETURNING id")
+    for user_id, role in ((owner.id, "owner"), (viewer.id, "viewer")):
+        sql('INSERT INTO album_user ("albumId", "userId", role) VALUES (%s, %s, %s)', (album, user_id, role))
+    for asset_id in (photo, video):
+        sql('INSERT INTO album_asset ("albumId", "assetId") VALUES (%s, %s)', (album, asset_id))
+    _, album_key = _link(sql, owner.id, "ALBUM", album=str(album), upload=True, download=True, exif=True)
+    asset_link, asset_key = _link(sql, owner.id, "INDIVIDUAL", album=None, upload=False, download=False, exif=False)
+    for asset_id in (photo, video):
+        sql('INSERT INTO shared_link_asset ("sharedLinkId", "assetId") VALUES (%s, %s)', (asset_link, asset_id))
+
+    second_session, _ = _session(sql, owner.id)
+    _, elevated_token = _session(sql, owner.id, pin_until=datetime.now(UTC) + timedelta(minutes=14))
+    [(api_key,)] = sql(
+        'INSERT INTO api_key (key, name, "userId", permissions) VALUES (%s, %s, %s, %s) RETURNING id',
+        (crypto.hash_token(crypto.new_token()), "Key", owner.id, ["all"]),
+    )
+    headers = {
+        "owner": owner.headers,
+        "other": other.headers,
+        "admin": admin.headers,
+        "partner": partner.headers,
+        "album_viewer": viewer.headers,
+        "album_link": {"x-immich-share-key": album_key},
+        "asset_link": {"x-immich-share-key": asset_key},
+        "locked": owner.headers,
+        "locked_elevated": {"Authorization": f"Bearer {elevated_token}"},
+    }
+    return World(
+        owner_id=owner.id, photo=photo, video=video, locked=locked, album=str(album),
+        session=second_session, api_key=str(api_key), media=media, headers=headers,
+    )
+
+
+# What a refused request must leave unchanged: the rows the built routes can write, and files.
+SNAPSHOT_QUERIES = (
+    'SELECT id, "ownerId", "isFavorite", visibility, status, "deletedAt", "livePhotoVideoId",'
+    ' "duplicateId" FROM asset ORDER BY id',
+    'SELECT "assetId", description, rating, "dateTimeOriginal", "lockedProperties" FROM asset_exif ORDER BY 1',
+    'SELECT "assetId", key, value FROM asset_metadata ORDER BY 1, 2',
+    'SELECT id, "pinExpiresAt", "isPendingSyncReset" FROM session ORDER BY id',
+    "SELECT id, name, permissions FROM api_key ORDER BY id",
+    'SELECT id, email, name, "isAdmin", "deletedAt", "quotaSizeInBytes", status, "storageLabel" FROM "user" ORDER BY id',
+    'SELECT "userId", key, value FROM user_metadata ORDER BY 1, 2',
+    'SELECT "albumId", "assetId" FROM album_asset ORDER BY 1, 2',
+    "SELECT name, data FROM immich_trio.job ORDER BY id",
+)
+
+
+def snapshot(sql: Sql, media: Path) -> tuple[Any, ...]:
+    files = sorted(str(p.relative_to(media)) for p in media.rglob("*") if p.is_file())
+    return (*(tuple(sql(q)) for q in SNAPSHOT_QUERIES), tuple(files))

@@ -1,0 +1,358 @@
+"""The access matrix: every implemented route that takes an id, driven by every kind of caller.
+
+The cast (``access_world.py``): the owner of a photo, a video and a locked photo; a stranger
+(``other``); an admin who is not the owner; a ``partner`` the owner shares with; an
+``album_viewer`` of the owner's album; an ``album_link`` (album shared link, upload and
+download allowed) and an ``asset_link`` (individual link to the photo and video, no download,
+no metadata); and, for asset routes, the owner on the locked photo without (``locked``) and
+with (``locked_elevated``) a PIN-unlocked session.
+
+Each ``Row`` says, for every actor, what Immich answers: ``ok(status)`` (optionally with a check
+of the body) or ``refused(status, message)`` (exact body). A refused request must also leave
+every row and file unchanged (``access_world.snapshot``). Refused actors run first, then the
+allowed ones, in ``ACTORS`` order.
+
+Adding a route: append a ``Row`` to ``ROWS`` with its operationId, a ``target`` (which id of the
+world it is aimed at), a ``request`` (method, path, JSON body) and an outcome for every actor
+(``asset=True`` rows also for the locked actors). ``test_every_route_with_an_id_is_in_the_matrix``
+fails for an implemented route that takes an id (path or query parameter, or body field named
+``id``/``...Id``/``...Ids``) and has no row; ``NOT_IDS`` lists the exceptions with their reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import attrs
+import pytest
+import trio
+
+from immich_trio.actors.uploader import SERVICE_NAME, Uploader
+from immich_trio.config import Settings
+from immich_trio.http import registry, spec
+from immich_trio.http.app import create_app
+from immich_trio.runtime import Runtime
+from tests.http.access_world import ACTORS, LOCKED_ACTORS, Sql, World, build_world, snapshot
+from tests.http.conftest import MakeUser
+
+Check = Callable[[World, Any], bool]
+Request = tuple[str, str, Any]  # method, path (with query), JSON body or None
+
+
+@attrs.frozen
+class Outcome:
+    status: int
+    message: str | None = None  # refusals: the exact message
+    check: Check | None = None  # allowed: what the body must show
+
+    @property
+    def refused(self) -> bool:
+        return self.message is not None
+
+
+def ok(status: int = 200, check: Check | None = None) -> Outcome:
+    return Outcome(status, check=check)
+
+
+def refused(status: int, message: str) -> Outcome:
+    return Outcome(status, message)
+
+
+def no_access(permission: str) -> Outcome:
+    return refused(400, f"Not found or no {permission} access")
+
+
+FORBIDDEN = refused(403, "Forbidden")
+
+
+@attrs.frozen(kw_only=True)
+class Row:
+    op: str
+    target: Callable[[World], str]
+    request: Callable[[World, str], Request]
+    expect: Mapping[str, Outcome]
+    asset: bool = True  # the locked actors apply (their target is the locked photo)
+
+
+def photo(w: World) -> str:
+    return w.photo
+
+
+def video(w: World) -> str:
+    return w.video
+
+
+def _same(template: Mapping[str, Outcome], **changes: Outcome) -> dict[str, Outcome]:
+    return {**template, **changes}
+
+
+def shows(w: World, body: Any, target: str) -> bool:
+    return isinstance(body, dict) and body.get("id") == target
+
+
+# -- expectation templates ------------------------------------------------------------------
+
+
+def asset_read(permission: str, *, links: bool) -> dict[str, Outcome]:
+    """owner, partner and album members see it; links too when the route admits them."""
+    link = ok() if links else FORBIDDEN
+    return {
+        "owner": ok(), "other": no_access(permission), "admin": no_access(permission),
+        "partner": ok(), "album_viewer": ok(), "album_link": link, "asset_link": link,
+        "locked": no_access(permission), "locked_elevated": ok(),
+    }
+
+
+def asset_owner_only(permission: str, status: int = 200) -> dict[str, Outcome]:
+    return {
+        "owner": ok(status), "other": no_access(permission), "admin": no_access(permission),
+        "partner": no_access(permission), "album_viewer": no_access(permission),
+        "album_link": FORBIDDEN, "asset_link": FORBIDDEN,
+        "locked": no_access(permission), "locked_elevated": ok(status),
+    }
+
+
+def own_row(status: int, refusal: Outcome) -> dict[str, Outcome]:
+    """Rows of the owner's own (sessions, API keys): nobody else, no link."""
+    return {
+        "owner": ok(status), "other": refusal, "admin": refusal, "partner": refusal,
+        "album_viewer": refusal, "album_link": FORBIDDEN, "asset_link": FORBIDDEN,
+    }
+
+
+def admin_only(status: int = 200) -> dict[str, Outcome]:
+    return {actor: (ok(status) if actor == "admin" else FORBIDDEN) for actor in ACTORS}
+
+
+def timeline(permission: str) -> dict[str, Outcome]:
+    return {
+        "owner": ok(), "other": no_access(permission), "admin": no_access(permission),
+        "partner": ok(), "album_viewer": no_access(permission),
+        "album_link": no_access(permission), "asset_link": no_access(permission),
+    }
+
+
+def _info_link_checks() -> dict[str, Outcome]:
+    def full_without_owner(w: World, body: Any) -> bool:
+        return shows(w, body, w.photo) and "owner" not in body and "exifInfo" in body
+
+    def sanitized(w: World, body: Any) -> bool:
+        return shows(w, body, w.photo) and body.get("hasMetadata") is False and "originalPath" not in body
+
+    return {"album_link": ok(check=full_without_owner), "asset_link": ok(check=sanitized)}
+
+
+NOT_OWNED_VIDEO = refused(400, "Live photo video does not belong to the user")
+API_KEY_NOT_FOUND = refused(400, "API Key not found")
+USER_SEEN = {actor: ok() for actor in ACTORS} | {"album_link": FORBIDDEN, "asset_link": FORBIDDEN}
+META = "mobile-app"
+
+
+def _upload(w: World, target: str) -> Request:
+    return ("POST", "/api/assets", {"multipart": {"livePhotoVideoId": target}})
+
+
+ROWS: tuple[Row, ...] = (
+    # -- Assets ------------------------------------------------------------------------------
+    Row(op="getAssetInfo", target=photo, request=lambda w, t: ("GET", f"/api/assets/{t}", None),
+        expect=_same(asset_read("asset.read", links=True), **_info_link_checks())),
+    Row(op="updateAsset", target=photo, request=lambda w, t: ("PUT", f"/api/assets/{t}", {"isFavorite": True}),
+        expect=asset_owner_only("asset.update")),
+    Row(op="updateAssets", target=photo,
+        request=lambda w, t: ("PUT", "/api/assets", {"ids": [t], "isFavorite": True}),
+        expect=asset_owner_only("asset.update", 204)),
+    Row(op="deleteAssets", target=photo, request=lambda w, t: ("DELETE", "/api/assets", {"ids": [t]}),
+        expect=asset_owner_only("asset.delete", 204)),
+    Row(op="restoreAssets", target=photo, request=lambda w, t: ("POST", "/api/trash/restore/assets", {"ids": [t]}),
+        expect=asset_owner_only("asset.delete")),
+    Row(op="getAssetMetadata", target=photo, request=lambda w, t: ("GET", f"/api/assets/{t}/metadata", None),
+        expect=asset_read("asset.read", links=False)),
+    Row(op="getAssetMetadataByKey", target=photo,
+        request=lambda w, t: ("GET", f"/api/assets/{t}/metadata/{META}", None),
+        expect=asset_read("asset.read", links=False)),
+    Row(op="updateAssetMetadata", target=photo,
+        request=lambda w, t: ("PUT", f"/api/assets/{t}/metadata", {"items": [{"key": META, "value": {"a": 1}}]}),
+        expect=asset_owner_only("asset.update")),
+    Row(op="deleteAssetMetadata", target=photo,
+        request=lambda w, t: ("DELETE", f"/api/assets/{t}/metadata/{META}", None),
+        expect=asset_owner_only("asset.update", 204)),
+    Row(op="updateBulkAssetMetadata", target=photo,
+        request=lambda w, t: ("PUT", "/api/assets/metadata", {"items": [{"assetId": t, "key": META, "value": {}}]}),
+        expect=asset_owner_only("asset.update")),
+    Row(op="deleteBulkAssetMetadata", target=photo,
+        request=lambda w, t: ("DELETE", "/api/assets/metadata", {"items": [{"assetId": t, "key": META}]}),
+        expect=asset_owner_only("asset.update", 204)),
+    Row(op="viewAsset", target=photo, request=lambda w, t: ("GET", f"/api/assets/{t}/thumbnail", None),
+        expect=asset_read("asset.view", links=True)),
+    Row(op="downloadAsset", target=photo, request=lambda w, t: ("GET", f"/api/assets/{t}/original", None),
+        expect=_same(asset_read("asset.download", links=True), asset_link=no_access("asset.download"))),
+    Row(op="playAssetVideo", target=video, request=lambda w, t: ("GET", f"/api/assets/{t}/video/playback", None),
+        expect=_same(asset_read("asset.view", links=True),
+                     locked_elevated=refused(404, "Asset not found or asset is not a video"))),
+    # The video part of a live photo must be the uploader's own (the link uploads as its owner).
+    Row(op="uploadAsset", target=video, request=_upload, asset=False,
+        expect={"owner": ok(201), "other": NOT_OWNED_VIDEO, "admin": NOT_OWNED_VIDEO,
+                "partner": NOT_OWNED_VIDEO, "album_viewer": NOT_OWNED_VIDEO,
+                "album_link": ok(201), "asset_link": refused(401, "Unauthorized")}),
+    # -- Timeline ----------------------------------------------------------------------------
+    Row(op="getTimeBuckets", target=lambda w: w.owner_id, asset=False,
+        request=lambda w, t: ("GET", f"/api/timeline/buckets?userId={t}", None), expect=timeline("timeline.read")),
+    Row(op="getTimeBucket", target=lambda w: w.owner_id, asset=False,
+        request=lambda w, t: ("GET", f"/api/timeline/bucket?timeBucket=2024-01-01&userId={t}", None),
+        expect=timeline("timeline.read")),
+    # -- Sessions and API keys -----------------------------------------------------------------
+    Row(op="updateSession", target=lambda w: w.session, asset=False,
+        request=lambda w, t: ("PUT", f"/api/sessions/{t}", {"isPendingSyncReset": True}),
+        expect=own_row(200, no_access("session.update"))),
+    Row(op="lockSession", target=lambda w: w.session, asset=False,
+        request=lambda w, t: ("POST", f"/api/sessions/{t}/lock", None),
+        expect=own_row(204, no_access("session.lock"))),
+    Row(op="deleteSession", target=lambda w: w.session, asset=False,
+        request=lambda w, t: ("DELETE", f"/api/sessions/{t}", None),
+        expect=own_row(204, no_access("authDevice.delete"))),
+    Row(op="getApiKey", target=lambda w: w.api_key, asset=False,
+        request=lambda w, t: ("GET", f"/api/api-keys/{t}", None), expect=own_row(200, API_KEY_NOT_FOUND)),
+    Row(op="updateApiKey", target=lambda w: w.api_key, asset=False,
+        request=lambda w, t: ("PUT", f"/api/api-keys/{t}", {"name": "Renamed"}), expect=own_row(200, API_KEY_NOT_FOUND)),
+    Row(op="deleteApiKey", target=lambda w: w.api_key, asset=False,
+        request=lambda w, t: ("DELETE", f"/api/api-keys/{t}", None), expect=own_row(204, API_KEY_NOT_FOUND)),
+    # -- Users (any user reads any user) and admin users (route-level: admins only) -----------
+    Row(op="getUser", target=lambda w: w.owner_id, asset=False,
+        request=lambda w, t: ("GET", f"/api/users/{t}", None), expect=USER_SEEN),
+    Row(op="getProfileImage", target=lambda w: w.owner_id, asset=False,
+        request=lambda w, t: ("GET", f"/api/users/{t}/profile-image", None),
+        expect=USER_SEEN | {a: ok(404) for a in ACTORS if USER_SEEN[a].status == 200}),
+    Row(op="searchUsersAdmin", target=lambda w: w.owner_id, asset=False,
+        request=lambda w, t: ("GET", f"/api/admin/users?id={t}", None), expect=admin_only()),
+    Row(op="getUserAdmin", target=lambda w: w.owner_id, asset=False,
+        request=lambda w, t: ("GET", f"/api/admin/users/{t}", None), expect=admin_only()),
+    Row(op="getUserPreferencesAdmin", target=lambda w: w.owner_id, asset=False,
+        request=lambda w, t: ("GET", f"/api/admin/users/{t}/preferences", None), expect=admin_only()),
+    Row(op="getUserSessionsAdmin", target=lambda w: w.owner_id, asset=False,
+        request=lambda w, t: ("GET", f"/api/admin/users/{t}/sessions", None), expect=admin_only()),
+    Row(op="getUserStatisticsAdmin", target=lambda w: w.owner_id, asset=False,
+        request=lambda w, t: ("GET", f"/api/admin/users/{t}/statistics", None), expect=admin_only()),
+    Row(op="updateUserAdmin", target=lambda w: w.owner_id, asset=False,
+        request=lambda w, t: ("PUT", f"/api/admin/users/{t}", {"name": "Renamed"}), expect=admin_only()),
+    Row(op="updateUserPreferencesAdmin", target=lambda w: w.owner_id, asset=False,
+        request=lambda w, t: ("PUT", f"/api/admin/users/{t}/preferences", {"memories": {"enabled": False}}),
+        expect=admin_only()),
+    Row(op="restoreUserAdmin", target=lambda w: w.owner_id, asset=False,
+        request=lambda w, t: ("POST", f"/api/admin/users/{t}/restore", None), expect=admin_only()),
+    Row(op="deleteUserAdmin", target=lambda w: w.owner_id, asset=False,
+        request=lambda w, t: ("DELETE", f"/api/admin/users/{t}", {}), expect=admin_only()),
+)
+
+# Implemented routes whose id-like fields are not server ids a caller could be refused.
+NOT_IDS = {
+    "checkBulkUpload": "assets[].id are the client's own labels for its files",
+    "updateConfig": "oauth.clientId and the like are settings, not rows",
+}
+
+
+# -- the guard: every route with an id is in the matrix ---------------------------------------
+
+
+def _id_like(name: str) -> bool:
+    return name in ("id", "ids") or name.endswith("Id") or name.endswith("Ids")
+
+
+def _body_has_id(schema: Any, depth: int = 0) -> bool:
+    if not isinstance(schema, dict) or depth > 3:
+        return False
+    schema = spec.resolve(schema)
+    for name, prop in schema.get("properties", {}).items():
+        if _id_like(name) or _body_has_id(prop, depth + 1):
+            return True
+    return _body_has_id(schema.get("items"), depth + 1)
+
+
+def routes_with_ids() -> set[str]:
+    class _NoPool:
+        def connection(self) -> None:
+            raise AssertionError("the route table needs no database")
+
+    create_app(Runtime(settings=Settings(), pool=_NoPool()))  # type: ignore[arg-type]
+    handlers = registry.handlers()
+    out = set()
+    for op in spec.operations().values():
+        if op.hidden or op.operation_id not in handlers:
+            continue
+        params = [p["name"] for p in op.parameters if p["in"] in ("path", "query")]
+        if any(_id_like(n) for n in params) or _body_has_id(op.body_schema):
+            out.add(op.operation_id)
+    return out
+
+
+def test_every_route_with_an_id_is_in_the_matrix() -> None:
+    in_matrix = {row.op for row in ROWS}
+    assert routes_with_ids() - set(NOT_IDS) == in_matrix
+    for row in ROWS:
+        wanted = set(ACTORS) | (set(LOCKED_ACTORS) if row.asset else set())
+        assert set(row.expect) == wanted, row.op
+
+
+def matrix_size() -> int:
+    return sum(len(row.expect) for row in ROWS)
+
+
+# -- driving one row ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def uploader(runtime: Runtime, nursery: trio.Nursery) -> AsyncIterator[Uploader]:
+    actor = Uploader(runtime.pool, runtime.settings.media_location)
+    await nursery.start(actor.run)
+    runtime.services[SERVICE_NAME] = actor.address
+    yield actor
+    actor.request_stop()
+
+
+BOUNDARY = "access-matrix-boundary"
+
+
+def _multipart(fields: Mapping[str, str]) -> bytes:
+    parts = [("fileCreatedAt", "2024-01-15T10:30:00Z"), ("fileModifiedAt", "2024-01-15T10:30:00Z"), *fields.items()]
+    body = b"".join(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in parts
+    )
+    return body + (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="assetData"; filename="still.jpg"\r\n\r\n'.encode()
+        + b"\xff\xd8\xff still " + BOUNDARY.encode()[:4]
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+
+
+async def _send(client: Any, headers: dict[str, str], request: Request, serial: int) -> Any:
+    method, path, body = request
+    if isinstance(body, dict) and "multipart" in body:
+        data = _multipart(body["multipart"]).replace(b"still ", f"still {serial} ".encode())
+        headers = {**headers, "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+        return await client.open(path, method=method, headers=headers, data=data)
+    return await client.open(path, method=method, headers=headers, json=body)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda row: row.op)
+async def test_access(row: Row, client: Any, runtime: Runtime, uploader: Uploader, make_user: MakeUser,
+                      sql: Sql) -> None:
+    world = await build_world(sql, make_user, runtime.settings.media_location)
+    actors = sorted(row.expect, key=lambda a: (not row.expect[a].refused, (ACTORS + LOCKED_ACTORS).index(a)))
+    failures = []
+    for serial, actor in enumerate(actors):
+        expected = row.expect[actor]
+        target = world.locked if actor in LOCKED_ACTORS else row.target(world)
+        before = snapshot(sql, world.media) if expected.refused else None
+        response = await _send(client, world.headers[actor], row.request(world, target), serial)
+        body = await response.get_json(silent=True)
+        seen = (response.status_code, body)
+        if expected.refused:
+            if seen != (expected.status, {"message": expected.message}):
+                failures.append(f"{actor}: expected {expected.status} {expected.message!r}, got {seen}")
+            elif snapshot(sql, world.media) != before:
+                failures.append(f"{actor}: refused, but something changed")
+        elif response.status_code != expected.status:
+            failures.append(f"{actor}: expected {expected.status}, got {seen}")
+        elif expected.check is not None and not expected.check(world, body):
+            failures.append(f"{actor}: body shows what it must not: {body}")
+    assert not failures, "\n".join(failures)
