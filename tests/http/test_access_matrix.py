@@ -104,6 +104,16 @@ def asset_read(permission: str, *, links: bool) -> dict[str, Outcome]:
     }
 
 
+FILE_REFUSED = refused(404, "Not Found")
+
+
+def file_route(template: Mapping[str, Outcome]) -> dict[str, Outcome]:
+    """File endpoints answer every failure, a refusal included, with a bare 404 (behaviour.md §2)."""
+    return {
+        actor: FILE_REFUSED if o.refused and o.status == 400 else o for actor, o in template.items()
+    }
+
+
 def asset_owner_only(permission: str, status: int = 200) -> dict[str, Outcome]:
     return {
         "owner": ok(status), "other": no_access(permission), "admin": no_access(permission),
@@ -184,12 +194,12 @@ ROWS: tuple[Row, ...] = (
         request=lambda w, t: ("DELETE", "/api/assets/metadata", {"items": [{"assetId": t, "key": META}]}),
         expect=asset_owner_only("asset.update", 204)),
     Row(op="viewAsset", target=photo, request=lambda w, t: ("GET", f"/api/assets/{t}/thumbnail", None),
-        expect=asset_read("asset.view", links=True)),
+        expect=file_route(asset_read("asset.view", links=True))),
     Row(op="downloadAsset", target=photo, request=lambda w, t: ("GET", f"/api/assets/{t}/original", None),
-        expect=_same(asset_read("asset.download", links=True), asset_link=no_access("asset.download"))),
+        expect=file_route(_same(asset_read("asset.download", links=True), asset_link=FILE_REFUSED))),
     Row(op="playAssetVideo", target=video, request=lambda w, t: ("GET", f"/api/assets/{t}/video/playback", None),
-        expect=_same(asset_read("asset.view", links=True),
-                     locked_elevated=refused(404, "Asset not found or asset is not a video"))),
+        expect=file_route(_same(asset_read("asset.view", links=True),
+                                locked_elevated=refused(404, "Asset not found or asset is not a video")))),
     # The video part of a live photo must be the uploader's own (the link uploads as its owner).
     Row(op="uploadAsset", target=video, request=_upload, asset=False,
         expect={"owner": ok(201), "other": NOT_OWNED_VIDEO, "admin": NOT_OWNED_VIDEO,

@@ -138,27 +138,20 @@ async def test_other_users_and_missing_files(client: Any, make_user: Any, sql: S
     locked = insert_asset(sql, user.id, write(media / "l.jpg", b"abc"), visibility="locked")
     gone = insert_asset(sql, user.id, str(media / "missing.jpg"))
 
-    # Immich's media routes check asset.download / asset.view before anything else.
-    for path, permission in (
-        (f"/api/assets/{asset_id}/original", "asset.download"),
-        (f"/api/assets/{asset_id}/thumbnail", "asset.view"),
-    ):
+    # File endpoints answer every failure, a refusal included, with a bare 404 (behaviour.md §2).
+    for path in (f"/api/assets/{asset_id}/original", f"/api/assets/{asset_id}/thumbnail"):
         response = await client.get(path, headers=stranger.headers)
-        assert (response.status_code, await response.get_json()) == (
-            400, {"message": f"Not found or no {permission} access"},
-        )
+        assert (response.status_code, await response.get_json()) == (404, {"message": "Not Found"})
     response = await client.get(f"/api/assets/{gone}/original", headers=user.headers)
     assert (response.status_code, await response.get_json()) == (404, {"message": "Not Found"})
     response = await client.get(f"/api/assets/{locked}/original", headers=user.headers)
-    assert (response.status_code, await response.get_json()) == (
-        400, {"message": "Not found or no asset.download access"},
-    )
+    assert (response.status_code, await response.get_json()) == (404, {"message": "Not Found"})
 
     sql('INSERT INTO partner ("sharedById", "sharedWithId") VALUES (%s, %s)', (user.id, partner.id))
     response = await client.get(f"/api/assets/{asset_id}/original", headers=partner.headers)
     assert response.status_code == 200 and await response.get_data() == b"abc"
     response = await client.get(f"/api/assets/{locked}/original", headers=partner.headers)
-    assert response.status_code == 400
+    assert (response.status_code, await response.get_json()) == (404, {"message": "Not Found"})
 
 
 async def test_thumbnail_sizes_and_redirects(client: Any, make_user: Any, sql: Sql, media: Path) -> None:

@@ -10,7 +10,7 @@ from uuid import UUID
 from quart import Response
 
 from immich_trio.http import media_types
-from immich_trio.http.access import require_access
+from immich_trio.http.access import check_access
 from immich_trio.http.context import Ctx
 from immich_trio.http.errors import NotFound
 from immich_trio.http.registry import operation
@@ -26,14 +26,18 @@ def _request_headers(ctx: Ctx) -> dict[str, str]:
 
 
 async def _asset_files(ctx: Ctx, permission: str) -> dict[str, Any]:
-    """The asset and its files once the caller passed ``permission`` on it (Immich's
-    requireAccess: 400 ``Not found or no <permission> access`` otherwise)."""
+    """The asset and its files once the caller passed ``permission`` on it.
+
+    File endpoints answer every failure with a bare 404 (behaviour.md §2), so a refused id
+    and an unknown one look the same here too.
+    """
     asset_id = UUID(str(ctx.path["id"]))
     async with ctx.db() as conn:
-        await require_access(ctx, conn, permission, [asset_id])
+        if await check_access(ctx, conn, permission, [asset_id]) != {asset_id}:
+            raise NotFound()
         row = await q.for_files(conn, asset_id)
     if row is None:  # gone since the check
-        raise NotFound("Asset not found")
+        raise NotFound()
     return row
 
 
