@@ -11,7 +11,8 @@ from __future__ import annotations
 import enum
 import json
 from datetime import UTC, date, datetime
-from typing import Any, Final
+from types import NoneType, UnionType
+from typing import Any, Final, Union, get_args, get_origin
 from uuid import UUID
 
 import attrs
@@ -59,6 +60,33 @@ def _parse_datetime(value: Any, _: Any) -> datetime:
 
 
 converter.register_structure_hook(datetime, _parse_datetime)
+converter.register_structure_hook(date, lambda v, _: v if isinstance(v, date) else date.fromisoformat(v))
+
+
+def _is_union(tp: Any) -> bool:
+    return get_origin(tp) in (Union, UnionType)
+
+
+def _structure_union(value: Any, tp: Any) -> Any:
+    """``X | _Omit`` is ``X`` on the wire (an absent key never reaches here); ``X | None`` is
+    ``X`` or ``null``; a union of several types (the spec's ``anyOf``) takes the first option
+    that structures, in the spec's order (the request was checked against the spec first)."""
+    options = [a for a in get_args(tp) if a is not _Omit]
+    if value is None and NoneType in options:
+        return None
+    options = [a for a in options if a is not NoneType]
+    if len(options) == 1:
+        return converter.structure(value, options[0])
+    errors: list[Exception] = []
+    for option in options:
+        try:
+            return converter.structure(value, option)
+        except Exception as exc:  # the next option may fit
+            errors.append(exc)
+    raise cattrs.errors.BaseValidationError("no option of the union fits", errors, tp)
+
+
+converter.register_structure_hook_func(_is_union, _structure_union)
 
 
 def _wire_name(a: attrs.Attribute[Any]) -> str:
