@@ -6,8 +6,9 @@ dates must be ISO 8601 with a zone, and integers must be whole. It is also loose
 spec's constraints are zod's request rules that Immich's own answers do not obey: a ``uuid`` is
 any UUID (the spec's pattern accepts version 4 only, while Immich's ids are version 7), a date
 may carry an offset instead of ``Z`` (rows aggregated to JSON in SQL keep PostgreSQL's form,
-behaviour.md §6), and lengths, ranges and patterns are not checked. ``IMMICH_EXTRA_KEYS`` lists
-the few keys Immich v3.1 sends that its own spec does not name; nothing else is excused.
+docs/reference/behaviour.md §6), and lengths, ranges and patterns are not checked.
+``IMMICH_EXTRA_KEYS`` lists the few keys Immich v3.1 sends that its own spec does not name;
+nothing else is excused.
 
 ``CHECKED`` collects the operations that produced a checked 2xx answer during the run.
 """
@@ -29,7 +30,7 @@ CHECKED: set[str] = set()
 
 # (operationId, path in the body) -> keys Immich sends there beyond its spec.
 IMMICH_EXTRA_KEYS: dict[tuple[str, str], frozenset[str]] = {
-    # the bucket's SQL selects asset.status too (behaviour.md §8, getTimeBucket)
+    # the bucket's SQL selects asset.status too (docs/reference/behaviour.md §8, getTimeBucket)
     ("getTimeBucket", "$"): frozenset({"status"}),
 }
 
