@@ -12,7 +12,7 @@ import enum
 import json
 from datetime import UTC, date, datetime
 from types import NoneType, UnionType
-from typing import Any, Final, Union, get_args, get_origin
+from typing import Any, Final, TypeVar, Union, get_args, get_origin
 from uuid import UUID
 
 import attrs
@@ -28,6 +28,14 @@ class _Omit(enum.Enum):
 
 
 OMIT: Final = _Omit.OMIT
+
+_T = TypeVar("_T")
+_D = TypeVar("_D")
+
+
+def value_or(value: _T | _Omit, default: _D) -> _T | _D:
+    """A request field's value, or ``default`` when the key was absent (``OMIT``)."""
+    return default if isinstance(value, _Omit) else value
 
 
 def camel(name: str) -> str:
@@ -93,8 +101,24 @@ def _wire_name(a: attrs.Attribute[Any]) -> str:
     return str(a.metadata.get("wire", camel(a.name)))
 
 
+# Immich writes some DTOs' keys in its class's order, not the spec's (alphabetical) one.
+_KEY_ORDER: dict[type, tuple[str, ...]] = {}
+
+
+def key_order(cls: type, *names: str) -> None:
+    """Write ``cls``'s fields in this order (every field named once), as Immich does.
+
+    Call at import time, next to the builder of ``cls``: the order is read when the converter
+    first meets the class."""
+    if sorted(names) != sorted(a.name for a in attrs.fields(cls)):
+        raise ValueError(f"key_order({cls.__name__}) must name each field once")
+    _KEY_ORDER[cls] = names
+
+
 def _make_unstructure(cls: type) -> Any:
-    fields = [(a.name, _wire_name(a)) for a in attrs.fields(cls)]
+    by_name = {a.name: a for a in attrs.fields(cls)}
+    order = _KEY_ORDER.get(cls, tuple(by_name))
+    fields = [(name, _wire_name(by_name[name])) for name in order]
     unstructure = converter.unstructure
 
     def unstructure_dto(obj: Any) -> dict[str, Any]:
