@@ -7,11 +7,12 @@ from uuid import UUID
 
 from immich_trio import crypto
 from immich_trio.http.context import Ctx
-from immich_trio.http.dto.api_keys import (
+from immich_trio.http.dto import value_or
+from immich_trio.http.dto.api_keys import api_key_dto
+from immich_trio.http.dto.generated import (
     ApiKeyCreateDto,
     ApiKeyCreateResponseDto,
     ApiKeyResponseDto,
-    api_key_dto,
 )
 from immich_trio.http.errors import BadRequest, Forbidden
 from immich_trio.http.registry import operation
@@ -41,9 +42,9 @@ async def create_api_key(ctx: Ctx) -> ApiKeyCreateResponseDto:
         row = await q.create_api_key(
             conn,
             key_hash=crypto.hash_token(secret),
-            name=dto.name or DEFAULT_NAME,
+            name=value_or(dto.name, "") or DEFAULT_NAME,
             user_id=ctx.user.id,
-            permissions=dto.permissions,
+            permissions=list[str](dto.permissions),
         )
     return ApiKeyCreateResponseDto(secret=secret, api_key=api_key_dto(row))
 

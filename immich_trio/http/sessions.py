@@ -9,13 +9,13 @@ from uuid import UUID
 from immich_trio import crypto
 from immich_trio.http.access import require_access
 from immich_trio.http.context import Ctx
-from immich_trio.http.dto.sessions import (
+from immich_trio.http.dto import value_or
+from immich_trio.http.dto.generated import (
     SessionCreateDto,
     SessionCreateResponseDto,
     SessionResponseDto,
-    session_create_dto,
-    session_dto,
 )
+from immich_trio.http.dto.sessions import session_create_dto, session_dto
 from immich_trio.http.errors import BadRequest
 from immich_trio.http.registry import operation
 from immich_trio.sql import sessions as q
@@ -50,7 +50,8 @@ async def create_session(ctx: Ctx) -> SessionCreateResponseDto:
     if parent is None:
         raise BadRequest(NEEDS_SESSION)
     token = crypto.new_token()
-    expires = ctx.runtime.now() + timedelta(seconds=dto.duration) if dto.duration else None
+    duration = value_or(dto.duration, 0)
+    expires = ctx.runtime.now() + timedelta(seconds=duration) if duration else None
     async with ctx.db() as conn:
         row = await q.create_session(
             conn,
@@ -58,8 +59,8 @@ async def create_session(ctx: Ctx) -> SessionCreateResponseDto:
             user_id=ctx.user.id,
             parent_id=parent,
             expires_at=expires,
-            device_type=dto.device_type or "",
-            device_os=dto.device_os or "",
+            device_type=value_or(dto.device_type, ""),
+            device_os=value_or(dto.device_os, ""),
         )
     return session_create_dto(row, token)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from immich_trio.http.context import Ctx
-from immich_trio.http.dto.system_metadata import (
+from immich_trio.http.dto.generated import (
     AdminOnboardingUpdateDto,
     ReverseGeocodingStateResponseDto,
     VersionCheckStateResponseDto,
 )
+from immich_trio.http.dto.system_metadata import reverse_geocoding_state_dto
 from immich_trio.http.registry import operation
 from immich_trio.sql import system_metadata as q
 
@@ -36,9 +37,7 @@ async def update_admin_onboarding(ctx: Ctx) -> None:
 async def get_reverse_geocoding_state(ctx: Ctx) -> ReverseGeocodingStateResponseDto:
     async with ctx.db() as conn:
         value = _dict(await q.get(conn, q.REVERSE_GEOCODING_STATE))
-    return ReverseGeocodingStateResponseDto(
-        last_update=value.get("lastUpdate"), last_import_file_name=value.get("lastImportFileName")
-    )
+    return reverse_geocoding_state_dto(value)
 
 
 @operation("getVersionCheckState")

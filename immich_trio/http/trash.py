@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from immich_trio.http.access import require_access
 from immich_trio.http.context import Ctx
-from immich_trio.http.dto.trash import BulkIdsDto, TrashResponseDto
+from immich_trio.http.dto.generated import BulkIdsDto, TrashResponseDto
 from immich_trio.http.registry import operation
 from immich_trio.jobs.names import JobName
 from immich_trio.sql import jobs as jobs_q

@@ -7,7 +7,8 @@ from typing import Any
 from uuid import UUID
 
 from immich_trio.http.context import Ctx
-from immich_trio.http.dto.sessions import SessionResponseDto, session_dto
+from immich_trio.http.dto.generated import SessionResponseDto
+from immich_trio.http.dto.sessions import session_dto
 from immich_trio.http.dto.users import (
     AssetStatsResponseDto,
     UserAdminResponseDto,

@@ -1,4 +1,9 @@
-"""Fixtures for HTTP tests: the real app on a real database, driven by Quart's test client."""
+"""Fixtures for HTTP tests: the real app on a real database, driven by Quart's test client.
+
+The client checks every answer against the spec's response schema (``response_schema.py``):
+a mismatch fails the test that made the request. A full run of ``tests/http`` then fails
+when an implemented operation never produced a checked success answer.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,17 @@ from typing import Any
 import attrs
 import psycopg
 import pytest
+from quart import Response
+from quart_trio.testing import TrioClient
+from werkzeug.exceptions import HTTPException
 
 from immich_trio import crypto
 from immich_trio.config import Settings
+from immich_trio.http import registry, spec
 from immich_trio.http.app import create_app
 from immich_trio.runtime import Runtime
 from immich_trio.sql.pool import open_pool
+from tests.http import response_schema
 
 
 @pytest.fixture
@@ -26,9 +36,27 @@ async def runtime(db_url: str, tmp_path: Path) -> AsyncIterator[Runtime]:
         yield Runtime(settings=Settings(media_location=media, db_url=db_url), pool=pool)
 
 
+class SpecCheckingClient(TrioClient):
+    """Quart's test client; each answer of a spec operation is checked against its schema."""
+
+    async def open(self, path: str, *args: Any, **kwargs: Any) -> Response:
+        response = await super().open(path, *args, **kwargs)
+        method = kwargs.get("method", "GET")
+        adapter = self.app.url_map.bind("localhost")
+        try:
+            endpoint, _ = adapter.match(path.split("?", 1)[0], method=method)
+        except HTTPException:
+            return response
+        if endpoint in spec.operations():
+            body = await response.get_data(as_text=False)
+            response_schema.check(endpoint, response.status_code, response.content_type or "", body)
+        return response
+
+
 @pytest.fixture
 async def client(runtime: Runtime) -> AsyncIterator[Any]:
     app = create_app(runtime)
+    app.test_client_class = SpecCheckingClient
     async with app.test_app() as test_app:
         yield test_app.test_client()
 
@@ -79,3 +107,41 @@ def make_user(db_url: str) -> MakeUser:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+# --- every implemented operation answered at least once, over a full run -----------------
+
+HTTP_TESTS = Path(__file__).resolve().parent
+_deselected: list[pytest.Item] = []
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    _deselected.extend(items)
+
+
+def _full_run(session: pytest.Session) -> bool:
+    """Whether every test module of tests/http was collected, with no test filtered out."""
+    config = session.config
+    if config.option.keyword or config.option.markexpr or _deselected:
+        return False
+    if any("::" in arg for arg in config.args):
+        return False
+    collected = {Path(str(item.path)) for item in session.items}
+    return all(path in collected for path in HTTP_TESTS.glob("test_*.py"))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if exitstatus != pytest.ExitCode.OK or not _full_run(session):
+        return
+    handlers = registry.handlers()
+    implemented = {op.operation_id for op in spec.operations().values() if not op.hidden}
+    missing = sorted((implemented & set(handlers)) - response_schema.CHECKED)
+    if not missing:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_sep("=", "implemented operations with no checked response", red=True)
+        for op_id in missing:
+            op = spec.operations()[op_id]
+            reporter.write_line(f"{op_id}: {op.method} {op.path} (tag {op.tag})")
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

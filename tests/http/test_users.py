@@ -211,6 +211,8 @@ async def test_license_round_trip(client: Any, make_user: MakeUser) -> None:
     assert body["licenseKey"] == key and ISO_Z.match(body["activatedAt"])
     me = await (await client.get("/api/users/me", headers=user.headers)).get_json()
     assert me["license"] == body
+    stored = await client.get("/api/users/me/license", headers=user.headers)
+    assert (stored.status_code, await stored.get_json()) == (200, body)
 
     delete = await client.delete("/api/users/me/license", headers=user.headers)
     assert delete.status_code == 204

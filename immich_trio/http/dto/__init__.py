@@ -11,7 +11,8 @@ from __future__ import annotations
 import enum
 import json
 from datetime import UTC, date, datetime
-from typing import Any, Final
+from types import NoneType, UnionType
+from typing import Any, Final, TypeVar, Union, get_args, get_origin
 from uuid import UUID
 
 import attrs
@@ -27,6 +28,14 @@ class _Omit(enum.Enum):
 
 
 OMIT: Final = _Omit.OMIT
+
+_T = TypeVar("_T")
+_D = TypeVar("_D")
+
+
+def value_or(value: _T | _Omit, default: _D) -> _T | _D:
+    """A request field's value, or ``default`` when the key was absent (``OMIT``)."""
+    return default if isinstance(value, _Omit) else value
 
 
 def camel(name: str) -> str:
@@ -59,14 +68,57 @@ def _parse_datetime(value: Any, _: Any) -> datetime:
 
 
 converter.register_structure_hook(datetime, _parse_datetime)
+converter.register_structure_hook(date, lambda v, _: v if isinstance(v, date) else date.fromisoformat(v))
+
+
+def _is_union(tp: Any) -> bool:
+    return get_origin(tp) in (Union, UnionType)
+
+
+def _structure_union(value: Any, tp: Any) -> Any:
+    """``X | _Omit`` is ``X`` on the wire (an absent key never reaches here); ``X | None`` is
+    ``X`` or ``null``; a union of several types (the spec's ``anyOf``) takes the first option
+    that structures, in the spec's order (the request was checked against the spec first)."""
+    options = [a for a in get_args(tp) if a is not _Omit]
+    if value is None and NoneType in options:
+        return None
+    options = [a for a in options if a is not NoneType]
+    if len(options) == 1:
+        return converter.structure(value, options[0])
+    errors: list[Exception] = []
+    for option in options:
+        try:
+            return converter.structure(value, option)
+        except Exception as exc:  # the next option may fit
+            errors.append(exc)
+    raise cattrs.errors.BaseValidationError("no option of the union fits", errors, tp)
+
+
+converter.register_structure_hook_func(_is_union, _structure_union)
 
 
 def _wire_name(a: attrs.Attribute[Any]) -> str:
     return str(a.metadata.get("wire", camel(a.name)))
 
 
+# Immich writes some DTOs' keys in its class's order, not the spec's (alphabetical) one.
+_KEY_ORDER: dict[type, tuple[str, ...]] = {}
+
+
+def key_order(cls: type, *names: str) -> None:
+    """Write ``cls``'s fields in this order (every field named once), as Immich does.
+
+    Call at import time, next to the builder of ``cls``: the order is read when the converter
+    first meets the class."""
+    if sorted(names) != sorted(a.name for a in attrs.fields(cls)):
+        raise ValueError(f"key_order({cls.__name__}) must name each field once")
+    _KEY_ORDER[cls] = names
+
+
 def _make_unstructure(cls: type) -> Any:
-    fields = [(a.name, _wire_name(a)) for a in attrs.fields(cls)]
+    by_name = {a.name: a for a in attrs.fields(cls)}
+    order = _KEY_ORDER.get(cls, tuple(by_name))
+    fields = [(name, _wire_name(by_name[name])) for name in order]
     unstructure = converter.unstructure
 
     def unstructure_dto(obj: Any) -> dict[str, Any]:

@@ -1,34 +1,16 @@
-"""API key DTOs (tag "API keys")."""
+"""API keys (tag "API keys"): the builder of ``ApiKeyResponseDto`` from an ``api_key`` row."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
-from uuid import UUID
 
-import attrs
+from immich_trio.http.dto import key_order
+from immich_trio.http.dto.generated import ApiKeyCreateResponseDto, ApiKeyResponseDto
 
-
-@attrs.frozen(kw_only=True)
-class ApiKeyResponseDto:
-    id: UUID
-    name: str
-    created_at: datetime
-    updated_at: datetime
-    permissions: list[str]
-
-
-@attrs.frozen(kw_only=True)
-class ApiKeyCreateResponseDto:
-    secret: str
-    api_key: ApiKeyResponseDto
-
-
-@attrs.frozen(kw_only=True)
-class ApiKeyCreateDto:
-    permissions: list[str]
-    name: str | None = None
+# Immich's class order, not the spec's
+key_order(ApiKeyResponseDto, "id", "name", "created_at", "updated_at", "permissions")
+key_order(ApiKeyCreateResponseDto, "secret", "api_key")
 
 
 def api_key_dto(row: Mapping[str, Any]) -> ApiKeyResponseDto:

@@ -1,60 +1,37 @@
-"""Session DTOs (tag "Sessions")."""
+"""Sessions (tag "Sessions"): builders of ``SessionResponseDto`` from a ``session`` row."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import attrs
+from immich_trio.http.dto import OMIT, iso_z, key_order
+from immich_trio.http.dto.generated import SessionCreateResponseDto, SessionResponseDto
 
-from immich_trio.http.dto import OMIT, _Omit
-
-_DEVICE_OS = {"wire": "deviceOS"}
-
-
-@attrs.frozen(kw_only=True)
-class SessionResponseDto:
-    id: UUID
-    created_at: datetime
-    updated_at: datetime
-    expires_at: datetime | _Omit = OMIT
-    current: bool
-    app_version: str | None
-    device_os: str = attrs.field(metadata=_DEVICE_OS)
-    device_type: str
-    is_pending_sync_reset: bool
-
-
-@attrs.frozen(kw_only=True)
-class SessionCreateResponseDto:
-    id: UUID
-    created_at: datetime
-    updated_at: datetime
-    expires_at: datetime | _Omit = OMIT
-    current: bool
-    app_version: str | None
-    device_os: str = attrs.field(metadata=_DEVICE_OS)
-    device_type: str
-    is_pending_sync_reset: bool
-    token: str
-
-
-@attrs.frozen(kw_only=True)
-class SessionCreateDto:
-    device_os: str | None = attrs.field(default=None, metadata=_DEVICE_OS)
-    device_type: str | None = None
-    duration: int | None = None
+# Immich's class order, not the spec's
+_ORDER = (
+    "id",
+    "created_at",
+    "updated_at",
+    "expires_at",
+    "current",
+    "app_version",
+    "device_os",
+    "device_type",
+    "is_pending_sync_reset",
+)
+key_order(SessionResponseDto, *_ORDER)
+key_order(SessionCreateResponseDto, *_ORDER, "token")
 
 
 def session_dto(row: Mapping[str, Any], current_id: UUID | None = None) -> SessionResponseDto:
     expires = row["expiresAt"]
     return SessionResponseDto(
         id=row["id"],
-        created_at=row["createdAt"],
-        updated_at=row["updatedAt"],
-        expires_at=OMIT if expires is None else expires,
+        created_at=iso_z(row["createdAt"]),
+        updated_at=iso_z(row["updatedAt"]),
+        expires_at=OMIT if expires is None else iso_z(expires),
         current=current_id is not None and row["id"] == current_id,
         app_version=row["appVersion"],
         device_os=row["deviceOS"],
@@ -65,4 +42,15 @@ def session_dto(row: Mapping[str, Any], current_id: UUID | None = None) -> Sessi
 
 def session_create_dto(row: Mapping[str, Any], token: str) -> SessionCreateResponseDto:
     base = session_dto(row)
-    return SessionCreateResponseDto(**attrs.asdict(base, recurse=False), token=token)
+    return SessionCreateResponseDto(
+        id=base.id,
+        created_at=base.created_at,
+        updated_at=base.updated_at,
+        expires_at=base.expires_at,
+        current=base.current,
+        app_version=base.app_version,
+        device_os=base.device_os,
+        device_type=base.device_type,
+        is_pending_sync_reset=base.is_pending_sync_reset,
+        token=token,
+    )
