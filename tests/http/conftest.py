@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,10 +11,13 @@ from typing import Any
 import attrs
 import psycopg
 import pytest
+import trio
 
 from immich_trio import crypto
+from immich_trio.actors.notifier.hub import Subscription
 from immich_trio.config import Settings
 from immich_trio.http.app import create_app
+from immich_trio.http.socketio import EventRelay
 from immich_trio.runtime import Runtime
 from immich_trio.sql.pool import open_pool
 
@@ -24,6 +28,25 @@ async def runtime(db_url: str, tmp_path: Path) -> AsyncIterator[Runtime]:
     media.mkdir()
     async with open_pool(db_url) as pool:
         yield Runtime(settings=Settings(media_location=media, db_url=db_url), pool=pool)
+
+
+@pytest.fixture
+async def relay(runtime: Runtime, nursery: trio.Nursery) -> EventRelay:
+    """This process's event relay: committed events reach ``runtime.hub``'s sockets."""
+    relay = EventRelay(runtime.pool, runtime.hub)
+    with trio.fail_after(10):
+        await nursery.start(relay.run)
+    assert relay.statistics().listening
+    return relay
+
+
+async def next_event(sub: Subscription) -> list[Any]:
+    """The next event the hub queued for a socket (the greeting skipped), as ``[name, *args]``."""
+    with trio.fail_after(10):
+        while True:
+            event: list[Any] = json.loads((await sub.receive())[2:])
+            if event[0] != "on_server_version":
+                return event
 
 
 @pytest.fixture
