@@ -224,6 +224,7 @@ async def serve(settings: Settings, *, task_status: trio.TaskStatus[Runtime] = t
     root, runtime = build_tree(settings, Pool(database_url(settings)))
     async with trio.open_nursery() as nursery:
         await nursery.start(root.run)
+        log.info("running workers: %s", ", ".join(sorted(settings.workers)))
         task_status.started(runtime)
         stop = trio.Event()
         async with _signals(stop.set):
