@@ -24,7 +24,7 @@ def _settings() -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from immich_trio.main import serve, setup_logging
+    from immich_trio.supervision_tree import serve, setup_logging
 
     settings = _settings()
     setup_logging(settings)
@@ -33,9 +33,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 async def _migrate(settings: Settings) -> list[str]:
-    from immich_trio.main import database_url
     from immich_trio.sql.embedded import run_embedded_postgres
     from immich_trio.sql.migrate import migrate_url
+    from immich_trio.supervision_tree import database_url
 
     if settings.db_url is not None:
         return await migrate_url(settings.db_url)

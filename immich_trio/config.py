@@ -10,7 +10,11 @@ from urllib.parse import quote
 import attrs
 
 LOG_LEVELS = ("verbose", "debug", "log", "warn", "error", "fatal")
-ROLES = ("api", "worker", "all")
+API = "api"
+MICROSERVICES = "microservices"
+WORKERS = (API, MICROSERVICES)
+"""Immich's worker names: ``api`` serves HTTP and websockets (and takes uploads in);
+``microservices`` runs the job dispatcher and the media actors."""
 
 
 class ConfigError(Exception):
@@ -32,11 +36,19 @@ class Settings:
     # True when IMMICH_LOG_LEVEL was set: the system config may then not change the level.
     log_level_from_env: bool = False
     allow_setup: bool = True
-    role: str = "all"
+    workers: frozenset[str] = frozenset(WORKERS)
     machine_learning_url: str | None = None
     # IMMICH_MACHINE_LEARNING_ENABLED=false turns machine learning off in the config defaults.
     machine_learning_enabled: bool = True
     trusted_proxies: tuple[str, ...] = ()
+
+    @property
+    def runs_api(self) -> bool:
+        return API in self.workers
+
+    @property
+    def runs_microservices(self) -> bool:
+        return MICROSERVICES in self.workers
 
     @property
     def uses_embedded_db(self) -> bool:
@@ -71,6 +83,28 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(name, f"must be true or false, got {raw!r}")
 
 
+def _worker_set(env: Mapping[str, str], name: str, default: frozenset[str]) -> frozenset[str]:
+    # As Immich reads them: whitespace removed, comma-separated, empty means the default.
+    values = [v for v in "".join((env.get(name) or "").split()).split(",") if v]
+    return frozenset(values) if values else default
+
+
+def _workers(env: Mapping[str, str]) -> frozenset[str]:
+    """``IMMICH_WORKERS_INCLUDE`` (default: all) minus ``IMMICH_WORKERS_EXCLUDE`` (default: none)."""
+    workers = _worker_set(env, "IMMICH_WORKERS_INCLUDE", frozenset(WORKERS)) - _worker_set(
+        env, "IMMICH_WORKERS_EXCLUDE", frozenset()
+    )
+    unknown = sorted(workers - set(WORKERS))
+    if unknown:
+        raise ConfigError(
+            "IMMICH_WORKERS_INCLUDE/IMMICH_WORKERS_EXCLUDE",
+            f"name invalid worker(s): {', '.join(unknown)} (known: {', '.join(WORKERS)})",
+        )
+    if not workers:
+        raise ConfigError("IMMICH_WORKERS_INCLUDE/IMMICH_WORKERS_EXCLUDE", "leave no worker to run")
+    return workers
+
+
 def _db_url(env: Mapping[str, str]) -> str | None:
     url = env.get("DB_URL")
     if url:
@@ -94,9 +128,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     level = (env.get("IMMICH_LOG_LEVEL") or "log").lower()
     if level not in LOG_LEVELS:
         raise ConfigError("IMMICH_LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
-    role = (env.get("IMMICH_ROLE") or "all").lower()
-    if role not in ROLES:
-        raise ConfigError("IMMICH_ROLE", f"must be one of {', '.join(ROLES)}, got {role!r}")
     media = env.get("IMMICH_MEDIA_LOCATION") or "./data"
     proxies = tuple(p.strip() for p in (env.get("IMMICH_TRUSTED_PROXIES") or "").split(",") if p.strip())
     return Settings(
@@ -107,7 +138,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=level,
         log_level_from_env=bool(env.get("IMMICH_LOG_LEVEL")),
         allow_setup=_bool(env, "IMMICH_ALLOW_SETUP", True),
-        role=role,
+        workers=_workers(env),
         machine_learning_url=env.get("IMMICH_MACHINE_LEARNING_URL") or None,
         machine_learning_enabled=_bool(env, "IMMICH_MACHINE_LEARNING_ENABLED", True),
         trusted_proxies=proxies,

@@ -1,4 +1,5 @@
-"""What a running server hands its HTTP layer: settings, the pool, clocks and the actors' addresses."""
+"""The running server's parts that its HTTP layer is given (the composition root's product):
+settings, the pool, clocks, this process's socket hub and the actors' addresses."""
 
 from __future__ import annotations
 
@@ -8,10 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from immich_trio.actors.notifier.hub import Hub
 from immich_trio.config import Settings
 
 if TYPE_CHECKING:
+    from immich_trio.actors.dispatcher import Dispatcher
+    from immich_trio.actors.uploader import UploaderMsg
+    from immich_trio.reactor import Address
     from immich_trio.sql.pool import Pool
+
+WallClock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
@@ -20,13 +27,20 @@ def utc_now() -> datetime:
 
 @attrs.define(kw_only=True)
 class Runtime:
+    """Built once by ``supervision_tree.build_tree`` (tests build their own, with the parts
+    they need). Which parts exist follows ``settings.workers``."""
+
     settings: Settings
     pool: Pool
     # Wall-clock dates come from here, so tests can inject a clock.
-    now: Callable[[], datetime] = utc_now
-    # Returns the supervision tree as a JSON-ready dict (None before the tree is up).
+    now: WallClock = utc_now
+    # This process's sockets. Only the socket layer (``http/socketio``) touches it: events
+    # reach it from every process through the relay (NOTIFY), never from a handler.
+    hub: Hub = attrs.field(factory=Hub)
+    # Takes staged uploads in; None where this process runs no ``api`` worker.
+    uploader: Address[UploaderMsg] | None = None
+    # Claims and runs jobs; None where this process runs no ``microservices`` worker
+    # (enqueues wake the dispatcher of another process by NOTIFY).
+    dispatcher: Dispatcher | None = None
+    # Returns the supervision tree as a JSON-ready dict (None outside a tree).
     status: Callable[[], dict[str, Any]] | None = None
-    # The notifier hub (socket.io fan-out), when running.
-    hub: Any = None
-    # Other long-lived services by name (dispatcher, uploader...), set by the server assembly.
-    services: dict[str, Any] = attrs.field(factory=dict)

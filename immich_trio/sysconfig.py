@@ -1,8 +1,10 @@
 """The system config: Immich's defaults deep-merged with the partial stored in system_metadata.
 
 ``PUT /system-config`` stores only the leaves that differ from the defaults (never empty,
-null or '' leaves), as Immich does (system-config.md). Readers call ``load(conn)``; listeners
-registered with ``subscribe`` hear of every saved change (job concurrency applies live).
+null or '' leaves), as Immich does (system-config.md). Readers call ``load(conn)``. A save
+sends a NOTIFY in its transaction; each process's config watch (``actors/config_watch.py``)
+reloads the config and calls the listeners registered here with ``subscribe``, so a change
+saved by any process applies live in every process (job concurrency, cached settings).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from immich_trio.config import Settings
+from immich_trio.sql import events
 
 KEY = "system-config"
 Config = dict[str, Any]
@@ -121,16 +124,21 @@ async def save(conn: AsyncConnection[Any], full: Config, base: Config | None = N
         " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
         (KEY, Jsonb(partial)),
     )
-    config = normalise(merge(base, partial))
-    for listener in list(_listeners):
-        listener(config)
-    return config
+    await events.publish_config_saved(conn)
+    return normalise(merge(base, partial))
 
 
 def subscribe(listener: Callable[[Config], None]) -> Callable[[], None]:
-    """Call ``listener(config)`` after every save in this process; returns an unsubscribe."""
+    """Call ``listener(config)`` whenever a saved config reaches this process (from any
+    process, once its transaction commits); returns an unsubscribe."""
     _listeners.append(listener)
     return lambda: _listeners.remove(listener)
+
+
+def tell_listeners(config: Config) -> None:
+    """Hand a freshly loaded config to this process's listeners (the config watch calls it)."""
+    for listener in list(_listeners):
+        listener(config)
 
 
 # cron's CronTime (what Immich validates with): 5 or 6 fields, lists of values, ranges and

@@ -25,7 +25,7 @@ from immich_trio.sql.pool import Pool
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "janitor"
-"""Key of the actor's address in ``Runtime.services`` and its name in the status tree."""
+"""The actor's name in the status tree."""
 HANDLER_SLOTS = 16
 """Messages handled at once; the dispatcher sends at most the queue's concurrency."""
 INBOX = 16
@@ -144,7 +144,7 @@ async def _apply_delete(conn: Conn, *, asset_id: str, delete_on_disk: bool) -> N
     deleted = await q.delete_asset(conn, asset_id, delete_on_disk=delete_on_disk)
     if deleted is None:
         return  # already gone (a duplicate job, or deleted since it was queued)
-    await events.publish(conn, deleted.owner_id, DELETE_EVENT, deleted.id)
+    await events.publish_to_user(conn, deleted.owner_id, DELETE_EVENT, str(deleted.id))
     if deleted.orphaned_video_id is not None:
         await jobs_q.enqueue_job(
             conn,

@@ -40,7 +40,7 @@ from immich_trio.storage import files, recovery
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "uploader"
-"""Key of the uploader's address in ``Runtime.services``."""
+"""The uploader's name in the status tree."""
 
 INGEST_CONCURRENCY = 4
 """Uploads ingested at once; each holds one database connection for a short transaction."""
@@ -290,12 +290,10 @@ async def recover_staged_uploads(
     task_status.started()
 
 
-def supervise(root: Supervisor, pool: Pool, media: Path, services: dict[str, Any]) -> Address[UploaderMsg]:
-    """Add upload recovery and the uploader to ``root`` (before the HTTP task) and publish it.
+def supervise(root: Supervisor, pool: Pool, media: Path) -> Address[UploaderMsg]:
+    """Add upload recovery and the uploader to ``root`` (before the HTTP task); its address.
 
     Needs the database pool and migrations started earlier in ``root``.
     """
     root.add_task("upload-recovery", partial(recover_staged_uploads, pool, media), restart=Restart.TRANSIENT)
-    address = root.add_actor(Uploader(pool, media))
-    services[SERVICE_NAME] = address
-    return address
+    return root.add_actor(Uploader(pool, media))

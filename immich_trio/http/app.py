@@ -9,14 +9,12 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import Any
 
 from quart import Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from immich_trio.actors.notifier import Hub
 from immich_trio.http import credentials, registry, spec
 from immich_trio.http.context import Ctx, Reply
 from immich_trio.http.dto import dumps
@@ -27,7 +25,7 @@ from immich_trio.http.errors import (
     ValidationFailed,
     failed_message,
 )
-from immich_trio.http.socketio import register_socketio
+from immich_trio.http.socketio import mount_socketio
 from immich_trio.runtime import Runtime
 from immich_trio.sql.errors import DatabaseUnavailable
 
@@ -209,9 +207,7 @@ def create_app(runtime: Runtime) -> QuartTrio:
     from immich_trio.http import own_routes
 
     own_routes.register(app, runtime)
-    if runtime.hub is None:
-        runtime.hub = Hub()
-    register_socketio(app, hub=runtime.hub, authenticate=partial(credentials.authenticate_socket, runtime))
+    mount_socketio(app, runtime)
     importlib.import_module("immich_trio.http.multipart").install(app)  # streamed POST /api/assets body
 
     @app.errorhandler(HTTPException)

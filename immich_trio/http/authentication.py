@@ -33,6 +33,7 @@ from immich_trio.http.dto.users import UserAdminResponseDto, user_admin_dto
 from immich_trio.http.errors import BadRequest, Unauthorized
 from immich_trio.http.registry import operation
 from immich_trio.sql import authentication as q
+from immich_trio.sql import events
 from immich_trio.sql import sessions as sessions_q
 from immich_trio.sql import users as users_q
 
@@ -184,13 +185,10 @@ async def logout(ctx: Ctx) -> Reply:
     assert ctx.auth is not None
     session = ctx.auth.session
     if session is not None:  # with an API key nothing is deleted
-        async with ctx.db() as conn:
+        async with ctx.db() as conn, conn.transaction():
             await sessions_q.delete_session(conn, session.id)
-        hub = ctx.runtime.hub
-        if hub is not None:
             # Tell the session's sockets, then drop them: the token no longer works.
-            hub.emit_to_session(str(session.id), "on_session_delete", str(session.id))
-            hub.disconnect_session(str(session.id))
+            await events.publish_session_deleted(conn, session.id)
     return Reply(
         body=LogoutResponseDto(successful=True, redirect_uri=LOGIN_URL), cookies=CLEARED_COOKIES
     )

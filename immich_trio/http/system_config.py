@@ -9,6 +9,7 @@ from immich_trio.http import spec
 from immich_trio.http.context import Ctx
 from immich_trio.http.errors import BadRequest, ValidationFailed
 from immich_trio.http.registry import operation
+from immich_trio.sql import events
 from immich_trio.storage.template import is_valid_template
 
 # Tokens the storage template accepts (pipeline.md §4), as the web UI offers them.
@@ -88,7 +89,5 @@ async def update_config(ctx: Ctx) -> dict[str, Any]:
             )
         async with conn.transaction():
             config = await sysconfig.save(conn, full, base)
-    hub = ctx.runtime.hub
-    if hub is not None:
-        hub.broadcast("on_config_update")
+            await events.publish_to_all(conn, "on_config_update")
     return config

@@ -11,6 +11,7 @@ from immich_trio.http.context import Ctx
 from immich_trio.http.dto.generated import BulkIdsDto, TrashResponseDto
 from immich_trio.http.registry import operation
 from immich_trio.jobs.names import JobName
+from immich_trio.sql import events
 from immich_trio.sql import jobs as jobs_q
 from immich_trio.sql import trash as q
 
@@ -43,8 +44,6 @@ async def restore_assets(ctx: Ctx) -> TrashResponseDto:
         if not body.ids:
             return TrashResponseDto(count=0)
         await q.restore(conn, body.ids)
-    hub = ctx.runtime.hub
-    if hub is not None:
-        hub.emit_to_user(str(ctx.user.id), RESTORE_EVENT, [str(i) for i in body.ids])
+        await events.publish_ids(conn, ctx.user.id, RESTORE_EVENT, body.ids)
     # Immich answers with the number of ids asked for, restored or not.
     return TrashResponseDto(count=len(body.ids))

@@ -1,15 +1,23 @@
-"""Realtime events across the transaction boundary, and what the relay loads to send them.
+"""Events across the transaction boundary: every event that leaves a process is a NOTIFY.
 
-A job's ``apply`` calls ``publish`` inside its transaction: PostgreSQL delivers a NOTIFY only
-at commit, so a client never hears of a change that was rolled back, and every process that
-LISTENs (the event relay of each API process) hears it. The payload is a small reference,
-never the event itself: NOTIFY payloads are capped at 8000 bytes, and the relay loads the
-current state when it delivers.
+Whoever makes a change publishes inside its transaction: PostgreSQL delivers a NOTIFY only
+at commit, so nobody hears of a change that was rolled back, and every process that LISTENs
+hears it. Two channels:
+
+- ``CHANNEL``: socket.io events for clients. The relay of every API process LISTENs and
+  sends each event to the sockets of the room it names. An asset event carries a small
+  reference (the relay loads the current state when it delivers: NOTIFY payloads are capped
+  at 8000 bytes); other events carry their few JSON arguments.
+- ``CONFIG_CHANNEL``: the system config was saved; every process reloads it and tells its
+  in-process listeners (``sysconfig.subscribe``).
+
+Job wake-ups have their own channel beside the job queries (``sql/jobs``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -21,22 +29,43 @@ from immich_trio.sql.assets.info import ASSET_INFO
 Conn = AsyncConnection[Any]
 
 CHANNEL = "immich_trio_events"
+CONFIG_CHANNEL = "immich_trio_config"
 NOTIFY = "SELECT pg_notify(%s, %s)"
+PAYLOAD_LIMIT = 7900
+"""Bytes of one NOTIFY payload we allow ourselves (PostgreSQL refuses 8000 and more)."""
 
 
 @attrs.frozen(kw_only=True)
 class EventNotice:
-    """``event`` concerns ``ref`` (e.g. an asset id) and goes to the sockets of ``user_id``."""
+    """``event`` for the sockets of ``user_id``, or of ``session_id``, or (neither) everyone.
 
-    user_id: str
+    With ``ref`` the relay loads that asset and sends it as ``viewer`` sees it (no viewer:
+    as an anonymous caller, the way Immich maps pipeline events); otherwise it sends
+    ``args`` as they are. ``disconnect`` ends the session's sockets after the event.
+    """
+
     event: str
-    ref: str
+    user_id: str | None = None
+    session_id: str | None = None
+    ref: str | None = None
+    viewer: str | None = None
+    args: tuple[Any, ...] = ()
+    disconnect: bool = False
+
+
+_KEYS = {
+    "event": "e", "user_id": "u", "session_id": "s", "ref": "r", "viewer": "v", "args": "a",
+    "disconnect": "d",
+}
 
 
 def encode(notice: EventNotice) -> str:
-    return json.dumps(
-        {"u": notice.user_id, "e": notice.event, "r": notice.ref}, separators=(",", ":")
-    )
+    data: dict[str, Any] = {}
+    for name, key in _KEYS.items():
+        value = getattr(notice, name)
+        if value is not None and value != () and value is not False:
+            data[key] = list(value) if name == "args" else value
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 def decode(payload: str) -> EventNotice | None:
@@ -45,18 +74,83 @@ def decode(payload: str) -> EventNotice | None:
         data = json.loads(payload)
     except ValueError:
         return None
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not isinstance(data.get("e"), str):
         return None
-    user_id, event, ref = data.get("u"), data.get("e"), data.get("r")
-    if not (isinstance(user_id, str) and isinstance(event, str) and isinstance(ref, str)):
+    texts: dict[str, str | None] = {}
+    for name in ("user_id", "session_id", "ref", "viewer"):
+        value = data.get(_KEYS[name])
+        if value is not None and not isinstance(value, str):
+            return None
+        texts[name] = value
+    args = data.get("a", [])
+    if not isinstance(args, list):
         return None
-    return EventNotice(user_id=user_id, event=event, ref=ref)
+    return EventNotice(
+        event=data["e"], user_id=texts["user_id"], session_id=texts["session_id"],
+        ref=texts["ref"], viewer=texts["viewer"], args=tuple(args), disconnect=data.get("d") is True,
+    )
 
 
-async def publish(conn: Conn, user_id: UUID | str, event: str, payload_ref: UUID | str) -> None:
-    """Announce ``event`` about ``payload_ref`` to ``user_id``; delivered when ``conn`` commits."""
-    notice = EventNotice(user_id=str(user_id), event=event, ref=str(payload_ref))
-    await conn.execute(NOTIFY, (CHANNEL, encode(notice)))
+async def _send(conn: Conn, notice: EventNotice) -> None:
+    payload = encode(notice)
+    if len(payload.encode()) > PAYLOAD_LIMIT:
+        raise ValueError(f"event {notice.event} is too large for one NOTIFY ({len(payload)} bytes)")
+    await conn.execute(NOTIFY, (CHANNEL, payload))
+
+
+async def publish(
+    conn: Conn, user_id: UUID | str, event: str, payload_ref: UUID | str, *, viewer: UUID | str | None = None
+) -> None:
+    """Announce ``event`` about the asset ``payload_ref`` to ``user_id``'s sockets, on commit."""
+    await _send(
+        conn,
+        EventNotice(
+            event=event, user_id=str(user_id), ref=str(payload_ref),
+            viewer=None if viewer is None else str(viewer),
+        ),
+    )
+
+
+async def publish_to_user(conn: Conn, user_id: UUID | str, event: str, *args: Any) -> None:
+    """Send ``event(*args)`` (JSON values) to ``user_id``'s sockets, on commit."""
+    await _send(conn, EventNotice(event=event, user_id=str(user_id), args=args))
+
+
+async def publish_ids(conn: Conn, user_id: UUID | str, event: str, ids: Iterable[UUID | str]) -> None:
+    """Send ``event([id, ...])`` to ``user_id``'s sockets, on commit.
+
+    A long list goes as several events of the same kind, each under the NOTIFY limit;
+    Immich's clients apply each list on its own (remove, restore), so the effect is the same.
+    """
+    chunk: list[str] = []
+    size = 0
+    for item in ids:
+        text = str(item)
+        if chunk and size + len(text) + 3 > PAYLOAD_LIMIT - 200:
+            await publish_to_user(conn, user_id, event, chunk)
+            chunk, size = [], 0
+        chunk.append(text)
+        size += len(text) + 3
+    if chunk:
+        await publish_to_user(conn, user_id, event, chunk)
+
+
+async def publish_to_all(conn: Conn, event: str, *args: Any) -> None:
+    """Send ``event(*args)`` to every connected socket of every process, on commit."""
+    await _send(conn, EventNotice(event=event, args=args))
+
+
+async def publish_session_deleted(conn: Conn, session_id: UUID | str) -> None:
+    """Tell a logged-out session's sockets (``on_session_delete``), then end them, on commit."""
+    sid = str(session_id)
+    await _send(
+        conn, EventNotice(event="on_session_delete", session_id=sid, args=(sid,), disconnect=True)
+    )
+
+
+async def publish_config_saved(conn: Conn) -> None:
+    """Every process reloads the system config once ``conn`` commits."""
+    await conn.execute(NOTIFY, (CONFIG_CHANNEL, ""))
 
 
 # -- what the relay loads ----------------------------------------------------------------

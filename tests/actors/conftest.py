@@ -10,11 +10,10 @@ import pytest
 import trio
 from media_harness import LIMIT, Server, free_port
 
-from immich_trio.actors.notifier.hub import Hub
+from immich_trio.actors.config_watch import ConfigWatch
 from immich_trio.config import Settings
-from immich_trio.main import build_tree, make_media_folders
-from immich_trio.runtime import Runtime
 from immich_trio.sql.pool import Pool, open_pool
+from immich_trio.supervision_tree import build_tree, make_media_folders
 
 Sql = Callable[..., list[tuple[Any, ...]]]
 
@@ -23,6 +22,15 @@ Sql = Callable[..., list[tuple[Any, ...]]]
 async def pool(db_url: str) -> AsyncIterator[Pool]:
     async with open_pool(db_url) as pool:
         yield pool
+
+
+@pytest.fixture
+async def config_watch(pool: Pool, nursery: trio.Nursery) -> ConfigWatch:
+    """This process's config watch: a saved config reaches the ``sysconfig`` listeners."""
+    watch = ConfigWatch(pool)
+    with trio.fail_after(LIMIT):
+        await nursery.start(watch.run)
+    return watch
 
 
 @pytest.fixture
@@ -47,8 +55,7 @@ async def server(db_url: str, tmp_path: Path, nursery: trio.Nursery) -> AsyncIte
     port = free_port()
     settings = Settings(host="127.0.0.1", port=port, media_location=tmp_path / "media", db_url=db_url)
     make_media_folders(settings)
-    runtime = Runtime(settings=settings, pool=Pool(db_url), hub=Hub())
-    root = build_tree(settings, runtime)
+    root, runtime = build_tree(settings, Pool(db_url))
     with trio.fail_after(LIMIT):
         await nursery.start(root.run)
     yield Server(runtime=runtime, base=f"http://127.0.0.1:{port}", db_url=db_url)

@@ -13,7 +13,6 @@ import trio
 from immich_trio import crypto
 from immich_trio.actors.dispatcher import Dispatcher
 from immich_trio.actors.notifier.hub import Hub, Subscription
-from immich_trio.main import DISPATCHER
 from immich_trio.runtime import Runtime
 
 # Real clock, hard cap: the pipeline waits on threads, exiftool and PostgreSQL.
@@ -55,13 +54,12 @@ class Server:
 
     @property
     def hub(self) -> Hub:
-        hub: Hub = self.runtime.hub
-        return hub
+        return self.runtime.hub
 
     @property
     def dispatcher(self) -> Dispatcher:
-        dispatcher: Dispatcher = self.runtime.services[DISPATCHER]
-        return dispatcher
+        assert self.runtime.dispatcher is not None
+        return self.runtime.dispatcher
 
     def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         return run_sql(self.db_url, query, params)

@@ -14,6 +14,7 @@ import trio
 import trio.testing
 
 from immich_trio import sysconfig
+from immich_trio.actors.config_watch import ConfigWatch
 from immich_trio.actors.dispatcher import Dispatcher, JobResult, RunJob, trio_wall_clock
 from immich_trio.actors.queue_all import HANDLED, QueueAllActor
 from immich_trio.reactor import Actor, Backoff
@@ -343,7 +344,7 @@ async def test_full_target_leaves_the_backlog_in_the_database(
 
 
 async def test_concurrency_follows_saved_system_config(
-    pool: Pool, wall: WallClock, nursery: trio.Nursery
+    pool: Pool, wall: WallClock, nursery: trio.Nursery, config_watch: ConfigWatch
 ) -> None:
     slow = Target("slow", Script(block=True))
     a = make_dispatcher(pool, wall, "A", follow_config=True)

@@ -21,7 +21,7 @@ from media_harness import LIMIT, POLL, Server, User, make_user, next_event, wait
 from PIL import Image
 
 from immich_trio.actors.notifier.hub import Hub, Subscription
-from immich_trio.actors.notifier.relay import EventRelay
+from immich_trio.http.socketio import EventRelay
 from immich_trio.reactor import Backoff
 from immich_trio.sql import events
 from immich_trio.sql.driver import connect

@@ -17,6 +17,7 @@ import trio
 from PIL import Image
 
 from immich_trio import sysconfig
+from immich_trio.actors.config_watch import ConfigWatch
 from immich_trio.actors.dispatcher import JobResult, RunJob
 from immich_trio.actors.thumbnailer.actor import ThumbnailerActor
 from immich_trio.sql import events
@@ -32,10 +33,22 @@ Sql = Callable[..., list[tuple[Any, ...]]]
 
 
 @pytest.fixture
-async def actor(nursery: trio.Nursery, pool: Pool, media: Path) -> ThumbnailerActor:
+async def actor(
+    nursery: trio.Nursery, pool: Pool, media: Path, config_watch: ConfigWatch
+) -> ThumbnailerActor:
     actor = ThumbnailerActor(pool, media)
     await nursery.start(actor.run)
     return actor
+
+
+async def save_config(pool: Pool, watch: ConfigWatch, config: sysconfig.Config) -> None:
+    """Save as ``PUT /system-config`` does; return once the watch has told the listeners."""
+    before = watch.statistics().reloads
+    async with pool.connection() as conn, conn.transaction():
+        await sysconfig.save(conn, config)
+    with trio.fail_after(10):
+        while watch.statistics().reloads == before:  # noqa: ASYNC110
+            await trio.sleep(0.01)
 
 
 def add_asset(
@@ -229,12 +242,15 @@ async def test_the_decoder_follows_the_content_not_the_extension(
 
 
 async def test_fullsize_for_formats_browsers_cannot_show(
-    actor: ThumbnailerActor, pool: Pool, media: Path, owner: str, sql: Sql, test_assets: Path
+    actor: ThumbnailerActor, pool: Pool, media: Path, owner: str, sql: Sql, test_assets: Path,
+    config_watch: ConfigWatch,
 ) -> None:
+    jpeg_first, _ = add_asset(sql, media, owner, test_assets / "formats/jpg/el_torcal_rocks.jpg")
+    await apply(pool, await run_job(actor, jpeg_first))  # the actor now holds the config
     async with pool.connection() as conn:
         config = await sysconfig.load(conn)
-        config["image"]["fullsize"]["enabled"] = True
-        await sysconfig.save(conn, config)
+    config["image"]["fullsize"]["enabled"] = True
+    await save_config(pool, config_watch, config)
     heic_id, _ = add_asset(
         sql, media, owner, test_assets / "formats/heic/IMG_2682.heic", name="IMG_2682.HEIC"
     )
@@ -249,19 +265,18 @@ async def test_fullsize_for_formats_browsers_cannot_show(
     with Image.open(fullsize) as image:
         assert image.format == "JPEG"
 
-    async with pool.connection() as conn:  # disabled again: the row goes
-        config["image"]["fullsize"]["enabled"] = False
-        await sysconfig.save(conn, config)
+    config["image"]["fullsize"]["enabled"] = False  # disabled again: the row goes
+    await save_config(pool, config_watch, config)
     await apply(pool, await run_job(actor, heic_id))
     assert sql("SELECT count(*) FROM asset_file WHERE type = 'fullsize'") == [(0,)]
 
 
 async def test_concurrency_follows_the_system_config_live(
-    actor: ThumbnailerActor, pool: Pool
+    actor: ThumbnailerActor, pool: Pool, config_watch: ConfigWatch
 ) -> None:
     assert actor.extra_status()["limit"] == 3  # Immich's default
     async with pool.connection() as conn:
         config = await sysconfig.load(conn)
-        config["job"]["thumbnailGeneration"]["concurrency"] = 7
-        await sysconfig.save(conn, config)
+    config["job"]["thumbnailGeneration"]["concurrency"] = 7
+    await save_config(pool, config_watch, config)
     assert actor.extra_status()["limit"] == 7

@@ -90,9 +90,7 @@ class ServerProcess:
     def api(self) -> str:
         return self.url + "/api"
 
-    def start(self) -> float:
-        """Start and wait for the first ping; returns the seconds it took."""
-        started = time.monotonic()
+    def _spawn(self) -> None:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "immich_trio", "serve"],
@@ -101,6 +99,26 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def start_without_http(self) -> None:
+        """Start a process that opens no HTTP port (``IMMICH_WORKERS_INCLUDE=microservices``)
+        and wait until its supervision tree is up."""
+        self._spawn()
+        assert self.proc is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log_tail()}")
+            if "running workers: " in self.log_tail(400):
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"server did not start within {START_TIMEOUT}s:\n{self.log_tail()}")
+
+    def start(self) -> float:
+        """Start and wait for the first ping; returns the seconds it took."""
+        started = time.monotonic()
+        self._spawn()
+        assert self.proc is not None
         deadline = started + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

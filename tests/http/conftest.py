@@ -7,6 +7,7 @@ when an implemented operation never produced a checked success answer.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,14 +16,17 @@ from typing import Any
 import attrs
 import psycopg
 import pytest
+import trio
 from quart import Response
 from quart_trio.testing import TrioClient
 from werkzeug.exceptions import HTTPException
 
 from immich_trio import crypto
+from immich_trio.actors.notifier.hub import Subscription
 from immich_trio.config import Settings
 from immich_trio.http import registry, spec
 from immich_trio.http.app import create_app
+from immich_trio.http.socketio import EventRelay
 from immich_trio.runtime import Runtime
 from immich_trio.sql.pool import open_pool
 from tests.http import response_schema
@@ -51,6 +55,25 @@ class SpecCheckingClient(TrioClient):
             body = await response.get_data(as_text=False)
             response_schema.check(endpoint, response.status_code, response.content_type or "", body)
         return response
+
+
+@pytest.fixture
+async def relay(runtime: Runtime, nursery: trio.Nursery) -> EventRelay:
+    """This process's event relay: committed events reach ``runtime.hub``'s sockets."""
+    relay = EventRelay(runtime.pool, runtime.hub)
+    with trio.fail_after(10):
+        await nursery.start(relay.run)
+    assert relay.statistics().listening
+    return relay
+
+
+async def next_event(sub: Subscription) -> list[Any]:
+    """The next event the hub queued for a socket (the greeting skipped), as ``[name, *args]``."""
+    with trio.fail_after(10):
+        while True:
+            event: list[Any] = json.loads((await sub.receive())[2:])
+            if event[0] != "on_server_version":
+                return event
 
 
 @pytest.fixture

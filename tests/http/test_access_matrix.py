@@ -28,7 +28,7 @@ import attrs
 import pytest
 import trio
 
-from immich_trio.actors.uploader import SERVICE_NAME, Uploader
+from immich_trio.actors.uploader import Uploader
 from immich_trio.config import Settings
 from immich_trio.http import registry, spec
 from immich_trio.http.app import create_app
@@ -314,7 +314,7 @@ def matrix_size() -> int:
 async def uploader(runtime: Runtime, nursery: trio.Nursery) -> AsyncIterator[Uploader]:
     actor = Uploader(runtime.pool, runtime.settings.media_location)
     await nursery.start(actor.run)
-    runtime.services[SERVICE_NAME] = actor.address
+    runtime.uploader = actor.address
     yield actor
     actor.request_stop()
 

@@ -7,6 +7,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from immich_trio.http.socketio import EventRelay
+from immich_trio.runtime import Runtime
+from tests.http.conftest import next_event
+
 Sql = Callable[..., list[tuple[Any, ...]]]
 
 
@@ -34,20 +38,11 @@ def insert_asset(
     return asset_id
 
 
-class FakeHub:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, str, tuple[object, ...]]] = []
-
-    def emit_to_user(self, user_id: str, event: str, *args: object) -> None:
-        self.events.append((user_id, event, args))
-
-
 async def test_update_asset_edits_and_locks_exif(
-    client: Any, make_user: Any, sql: Sql, runtime: Any
+    client: Any, make_user: Any, sql: Sql, runtime: Runtime, relay: EventRelay
 ) -> None:
-    hub = FakeHub()
-    runtime.hub = hub
     user = await make_user()
+    sub = runtime.hub.attach(user_id=user.id, session_id=None)
     asset_id = insert_asset(sql, user.id)
     response = await client.put(
         f"/api/assets/{asset_id}",
@@ -75,8 +70,10 @@ async def test_update_asset_edits_and_locks_exif(
     assert sorted(locked) == sorted(
         ["dateTimeOriginal", "description", "latitude", "longitude", "rating", "timeZone"]
     )
-    assert [(e[0], e[1]) for e in hub.events] == [(user.id, "on_asset_update")]
-    assert hub.events[0][2][0]["id"] == asset_id
+    name, sent = await next_event(sub)
+    # The asset as its owner sees it, committed: the same as the answer.
+    assert (name, sent["id"], sent["isFavorite"]) == ("on_asset_update", asset_id, True)
+    assert sent["exifInfo"]["description"] == "Lake"
     jobs = sql("SELECT name, data FROM immich_trio.job WHERE name = 'SidecarWrite'")
     assert len(jobs) == 1 and jobs[0][1]["id"] == asset_id and jobs[0][1]["description"] == "Lake"
 
@@ -105,10 +102,11 @@ async def test_locked_asset_needs_elevated_session(client: Any, make_user: Any, 
     assert response.status_code == 200
 
 
-async def test_live_photo_link_and_unlink(client: Any, make_user: Any, sql: Sql, runtime: Any) -> None:
-    hub = FakeHub()
-    runtime.hub = hub
+async def test_live_photo_link_and_unlink(
+    client: Any, make_user: Any, sql: Sql, runtime: Runtime, relay: EventRelay
+) -> None:
     user = await make_user()
+    sub = runtime.hub.attach(user_id=user.id, session_id=None)
     still = insert_asset(sql, user.id, visibility="archive")
     video = insert_asset(sql, user.id, type="VIDEO")
     other_still = insert_asset(sql, user.id)
@@ -120,7 +118,8 @@ async def test_live_photo_link_and_unlink(client: Any, make_user: Any, sql: Sql,
     assert response.status_code == 200
     assert (await response.get_json())["livePhotoVideoId"] == video
     assert sql("SELECT visibility::text FROM asset WHERE id = %s", (video,)) == [("hidden",)]
-    assert (user.id, "on_asset_hidden", (video,)) in hub.events
+    assert await next_event(sub) == ["on_asset_hidden", video]
+    assert (await next_event(sub))[0] == "on_asset_update"
 
     response = await client.put(f"/api/assets/{still}", headers=user.headers, json={"livePhotoVideoId": None})
     assert (await response.get_json())["livePhotoVideoId"] is None
@@ -161,10 +160,11 @@ async def test_bulk_update(client: Any, make_user: Any, sql: Sql) -> None:
         assert sorted(locked) == ["dateTimeOriginal", "timeZone"]
 
 
-async def test_delete_trash_and_force(client: Any, make_user: Any, sql: Sql, runtime: Any) -> None:
-    hub = FakeHub()
-    runtime.hub = hub
+async def test_delete_trash_and_force(
+    client: Any, make_user: Any, sql: Sql, runtime: Runtime, relay: EventRelay
+) -> None:
     user = await make_user()
+    sub = runtime.hub.attach(user_id=user.id, session_id=None)
     other = await make_user("other@example.com")
     a, b = insert_asset(sql, user.id), insert_asset(sql, user.id)
     theirs = insert_asset(sql, other.id)
@@ -177,7 +177,7 @@ async def test_delete_trash_and_force(client: Any, make_user: Any, sql: Sql, run
     assert response.status_code == 204
     status, deleted_at = sql('SELECT status::text, "deletedAt" FROM asset WHERE id = %s', (a,))[0]
     assert status == "trashed" and deleted_at is not None
-    assert hub.events == [(user.id, "on_asset_trash", ([a],))]
+    assert await next_event(sub) == ["on_asset_trash", [a]]
 
     response = await client.delete("/api/assets", headers=user.headers, json={"ids": [b], "force": True})
     assert response.status_code == 204

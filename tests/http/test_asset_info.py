@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import trio
 
-from immich_trio.actors.uploader import SERVICE_NAME, Uploader
+from immich_trio.actors.uploader import Uploader
 from immich_trio.runtime import Runtime
 from tests.http.conftest import MakeUser, UserCreds
 
@@ -34,7 +34,7 @@ PG_DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?\+00:00$")
 async def uploader(runtime: Runtime, nursery: trio.Nursery) -> AsyncIterator[Uploader]:
     actor = Uploader(runtime.pool, runtime.settings.media_location)
     await nursery.start(actor.run)
-    runtime.services[SERVICE_NAME] = actor.address
+    runtime.uploader = actor.address
     yield actor
     actor.request_stop()
 

@@ -12,6 +12,7 @@ import attrs
 import trio
 
 from immich_trio import crypto
+from immich_trio.http.socketio import EventRelay
 from immich_trio.runtime import Runtime
 from tests.http.conftest import MakeUser
 
@@ -283,7 +284,7 @@ async def test_logout_deletes_session_and_clears_cookies(
 
 
 async def test_logout_notifies_the_session_socket(
-    client: Any, make_user: MakeUser, runtime: Runtime, sql: Sql
+    client: Any, make_user: MakeUser, runtime: Runtime, sql: Sql, relay: EventRelay
 ) -> None:
     user = await make_user("h@example.com")
     session_id = sql("SELECT id::text FROM session")[0][0]

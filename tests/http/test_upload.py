@@ -19,7 +19,7 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
 from immich_trio import crypto
-from immich_trio.actors.uploader import SERVICE_NAME, Uploader
+from immich_trio.actors.uploader import Uploader
 from immich_trio.http.app import create_app
 from immich_trio.runtime import Runtime
 from immich_trio.storage import files
@@ -98,7 +98,7 @@ def staging(runtime: Runtime) -> list[Path]:
 async def uploader(runtime: Runtime, nursery: trio.Nursery) -> AsyncIterator[Uploader]:
     actor = Uploader(runtime.pool, runtime.settings.media_location)
     await nursery.start(actor.run)
-    runtime.services[SERVICE_NAME] = actor.address
+    runtime.uploader = actor.address
     yield actor
     actor.request_stop()
 

@@ -30,7 +30,7 @@ from immich_trio.sql.pool import Pool
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "metadata"
-"""Key of the actor's address in ``Runtime.services`` and its name in the status tree."""
+"""The actor's name in the status tree."""
 HANDLER_SLOTS = 32
 """Messages handled at once. The dispatcher sends at most the queue's concurrency; the
 work itself is bounded by a limiter sized from ``job.metadataExtraction.concurrency``."""

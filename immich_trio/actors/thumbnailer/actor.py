@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 import trio
 from psycopg import AsyncConnection
 
-from immich_trio import sysconfig
 from immich_trio.actors.dispatcher import JobResult
 from immich_trio.actors.thumbnailer.codecs import (
     WEB_SUPPORTED_EXTENSIONS,
@@ -33,7 +32,7 @@ from immich_trio.storage import files
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "thumbnailer"
-"""Key of the actor's address in ``Runtime.services`` and its name in the status tree."""
+"""The actor's name in the status tree."""
 HANDLER_SLOTS = 32
 """Messages handled at once. The dispatcher sends at most the queue's concurrency; the
 decoding itself is bounded by a limiter sized from ``job.thumbnailGeneration.concurrency``."""
@@ -85,7 +84,7 @@ class ThumbnailerActor(QueueWorker):
             return JobResult(status="failed", error="job data has no asset id")
         async with self._pool.connection() as conn:
             asset = await q.asset_for_thumbnails(conn, asset_id)
-            config = await sysconfig.load(conn) if asset is not None else None
+            config = await self.current_config(conn) if asset is not None else None
         if asset is None or config is None:
             return JobResult(status="skipped")  # deleted since
         notify = data.get("source") in NOTIFY_SOURCES or data.get("notify") is True

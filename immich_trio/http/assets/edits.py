@@ -10,11 +10,11 @@ from uuid import UUID
 
 from immich_trio.http.access import require_access
 from immich_trio.http.context import Ctx
-from immich_trio.http.dto import to_wire
 from immich_trio.http.dto.assets import AssetResponseDto, asset_dto
 from immich_trio.http.errors import BadRequest, ValidationFailed
 from immich_trio.http.registry import operation
 from immich_trio.jobs.names import JobName
+from immich_trio.sql import events
 from immich_trio.sql import jobs as jobs_q
 from immich_trio.sql.assets import edits as q
 from immich_trio.sql.assets import info as info_q
@@ -26,12 +26,6 @@ EXIF_FIELDS = ("description", "dateTimeOriginal", "latitude", "longitude", "rati
 
 async def _enqueue(conn: Any, name: JobName, data: Mapping[str, Any]) -> None:
     await jobs_q.enqueue_job(conn, name, data)
-
-
-def _emit(ctx: Ctx, event: str, *args: object) -> None:
-    hub = ctx.runtime.hub
-    if hub is not None:
-        hub.emit_to_user(str(ctx.user.id), event, *args)
 
 
 def _uuid_field(data: Mapping[str, Any], name: str) -> UUID | None:
@@ -151,11 +145,10 @@ async def update_asset(ctx: Ctx) -> AssetResponseDto:
             await _enqueue(conn, JobName.ASSET_GENERATE_THUMBNAILS, {"id": str(shown), "notify": True})
         if job:
             await _enqueue(conn, JobName.SIDECAR_WRITE, {"id": str(asset_id), **job})
-    dto = asset_dto(row, caller_id=ctx.user.id, exif=row["exifInfo"], people=())
-    if hidden is not None:
-        _emit(ctx, "on_asset_hidden", str(hidden))
-    _emit(ctx, "on_asset_update", to_wire(dto))
-    return dto
+        if hidden is not None:
+            await events.publish_to_user(conn, ctx.user.id, "on_asset_hidden", str(hidden))
+        await events.publish(conn, ctx.user.id, "on_asset_update", asset_id, viewer=ctx.user.id)
+    return asset_dto(row, caller_id=ctx.user.id, exif=row["exifInfo"], people=())
 
 
 @operation("updateAssets")
@@ -199,5 +192,5 @@ async def delete_assets(ctx: Ctx) -> None:
         if force:
             # The job hard-deletes every `deleted` asset; each deletion tells the owner.
             await _enqueue(conn, JobName.ASSET_EMPTY_TRASH, {})
-    if not force:
-        _emit(ctx, "on_asset_trash", [str(i) for i in ids])
+        else:
+            await events.publish_ids(conn, ctx.user.id, "on_asset_trash", ids)

@@ -19,7 +19,6 @@ import attrs
 import trio
 
 from immich_trio.actors.uploader import (
-    SERVICE_NAME,
     IngestReply,
     IngestUpload,
     StagedUpload,
@@ -176,7 +175,7 @@ async def upload_asset(ctx: Ctx) -> Any:
         if existing is not None:
             return Reply(body=AssetMediaDuplicateDto(id=existing), status=200)
     require_upload_access(ctx)
-    uploader = ctx.runtime.services.get(SERVICE_NAME)
+    uploader = ctx.runtime.uploader
     if uploader is None:
         raise ServiceUnavailable("The uploader is not running")
 

@@ -1,5 +1,5 @@
 """The job dispatcher: claims jobs from PostgreSQL when an actor has room, hands them over,
-records the outcome, and keeps the leases of running jobs alive.
+keeps the leases of running jobs alive, and has their outcomes recorded (``outcomes``).
 """
 
 from __future__ import annotations
@@ -7,118 +7,43 @@ from __future__ import annotations
 import heapq
 import logging
 import math
-import os
-import secrets
-import socket
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime, timedelta
 
 import attrs
 import psycopg
 import trio
-from psycopg import AsyncConnection
 
 from immich_trio import sysconfig
+from immich_trio.actors.dispatcher.messages import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_LEASE,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_RETRY_BACKOFF,
+    DEFAULT_STATS_INTERVAL,
+    LISTEN_RETRY_BACKOFF,
+    DispatcherStatistics,
+    JobResult,
+    QueueStatistics,
+    RunJob,
+    SetConcurrency,
+    WallClock,
+    default_owner,
+    trio_wall_clock,
+)
+from immich_trio.actors.dispatcher.outcomes import JobOutcomes, describe
 from immich_trio.jobs.names import QUEUE_OF, JobName, QueueName, concurrency_from_config
-from immich_trio.reactor import Actor, ActorStatistics, Address, AskFailed, Backoff, ReplyTo
+from immich_trio.reactor import Actor, Address, AskFailed, Backoff
 from immich_trio.sql import jobs as q
 from immich_trio.sql.errors import DatabaseUnavailable
 from immich_trio.sql.jobs import Job
 from immich_trio.sql.listen import listen_forever
 from immich_trio.sql.pool import Pool
 
-log = logging.getLogger(__name__)
-
-DEFAULT_LEASE = 60.0
-"""Seconds a claimed job stays ours without renewal; renewed every third of it."""
-DEFAULT_POLL_INTERVAL = 1.0
-"""Fallback wake-up when no notification arrives (lost connection, delayed retries)."""
-DEFAULT_STATS_INTERVAL = 5.0
-"""How often the queue depths shown in the status tree are refreshed."""
-DEFAULT_CONCURRENCY = 1
-DEFAULT_RETRY_BACKOFF = Backoff(initial=10.0, factor=2.0, cap=3600.0)
-"""Delay before retry ``n`` (0-based) of a failed job."""
-LISTEN_RETRY_BACKOFF = Backoff(initial=1.0, factor=2.0, cap=30.0)
-RELEASE_TIMEOUT = 5.0
-"""Graceful stop: how long giving in-flight jobs back may take."""
+log = logging.getLogger("immich_trio.actors.dispatcher")
 
 _QUEUES = frozenset(queue.value for queue in QueueName)
 _JOBS = frozenset(job.value for job in JobName)
-
-JobStatus = Literal["success", "skipped", "failed"]
-ApplyResult = Callable[[AsyncConnection[Any]], Awaitable[None]]
-WallClock = Callable[[], datetime]
-
-
-@attrs.frozen(kw_only=True)
-class JobResult:
-    """A target's answer to ``RunJob``.
-
-    ``apply`` holds the job's database writes and follow-up ``enqueue``s; the dispatcher
-    runs it in the transaction that deletes the job, only if the lease is still ours, so
-    it is applied at most once. ``skipped`` counts as success (follow-ups still apply).
-    """
-
-    status: JobStatus
-    error: str | None = None
-    apply: ApplyResult | None = None
-
-
-@attrs.frozen(kw_only=True)
-class RunJob:
-    """Run ``job`` and answer on ``reply_to`` (a raise counts as ``failed``)."""
-
-    job: Job
-    reply_to: ReplyTo[JobResult]
-
-
-@attrs.frozen(kw_only=True)
-class SetConcurrency:
-    queue: str
-    concurrency: int
-
-
-@attrs.frozen(kw_only=True)
-class QueueStatistics:
-    queue: str
-    concurrency: int
-    in_flight: int
-    depth: Mapping[str, int]
-
-
-@attrs.frozen(kw_only=True)
-class DispatcherStatistics(ActorStatistics):
-    owner: str
-    queues: tuple[QueueStatistics, ...]
-    claimed: int
-    completed: int
-    retried: int
-    failed_jobs: int
-    released: int
-    lost: int
-    database_errors: int
-    claim_rounds: int
-    claim_queries: int
-    renewals: int
-    listening: bool
-
-
-def trio_wall_clock(base: datetime | None = None) -> WallClock:
-    """Wall-clock dates that advance with the Trio clock (so ``MockClock`` drives them)."""
-    start = base if base is not None else datetime.now(UTC)
-    t0 = trio.current_time()
-    return lambda: start + timedelta(seconds=trio.current_time() - t0)
-
-
-def default_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-class _LeaseLost(Exception):
-    pass
-
 
 def _queue_of(key: str) -> str:
     """The queue of a route key (a queue name, or a job name)."""
@@ -180,6 +105,10 @@ class Dispatcher(Actor[SetConcurrency]):
         self._listening = False
         self._depth: dict[str, dict[str, int]] = {}
         self._counts: Counter[str] = Counter()
+        self._outcomes = JobOutcomes(
+            pool, owner=self.owner, now=self._now, retry_delay=lambda n: self.retry_backoff.delay(n),
+            wake_at=self._wake_at, counts=self._counts,
+        )
 
     # -- configuration (sync, safe at any time) ----------------------------------------
 
@@ -421,77 +350,16 @@ class Dispatcher(Actor[SetConcurrency]):
                 result: JobResult = await target.ask(lambda reply: RunJob(job=job, reply_to=reply))
             except AskFailed as exc:
                 if exc.error is None:  # the worker stopped: not the job's fault
-                    await self._release([job])
+                    await self._outcomes.release([job])
                     return
-                result = JobResult(status="failed", error=_describe(exc.error))
+                result = JobResult(status="failed", error=describe(exc.error))
             except Exception as exc:  # the target answered with reply_to.fail(exc)
-                result = JobResult(status="failed", error=_describe(exc))
-            await self._complete(job, result)
+                result = JobResult(status="failed", error=describe(exc))
+            await self._outcomes.complete(job, result)
         finally:
             del self._running[job.id]
             self._busy[job.queue] -= 1
             self._wake(job.queue)
-
-    async def _complete(self, job: Job, result: JobResult) -> None:
-        try:
-            if result.status in ("success", "skipped"):
-                error = await self._apply(job, result)
-                if error is None:
-                    return
-            else:
-                error = result.error or "Job failed"
-            await self._retry_or_fail(job, error)
-        except (DatabaseUnavailable, psycopg.Error) as exc:
-            # The lease will expire and the job run again.
-            self._counts["database_errors"] += 1
-            log.warning("dispatcher: recording job %s (%s) failed: %s", job.id, job.name, exc)
-
-    async def _apply(self, job: Job, result: JobResult) -> str | None:
-        """Commit the result and delete the job; an error text if ``apply`` raised."""
-        async with self._pool.connection() as conn:
-            try:
-                async with conn.transaction():
-                    if not await q.finish(
-                        conn, job_id=job.id, attempt=job.attempt, owner=self.owner
-                    ):
-                        raise _LeaseLost
-                    if result.apply is not None:
-                        await result.apply(conn)
-            except _LeaseLost:
-                self._counts["lost"] += 1
-                log.info("dispatcher: lease of job %s (%s) lost, result dropped", job.id, job.name)
-                return None
-            except psycopg.OperationalError:
-                raise
-            except Exception as exc:
-                log.warning("dispatcher: applying job %s (%s) failed: %s", job.id, job.name, exc)
-                return _describe(exc)
-        self._counts["completed"] += 1
-        return None
-
-    async def _retry_or_fail(self, job: Job, error: str) -> None:
-        now = self._now()
-        delay = self.retry_backoff.delay(job.attempt - 1)
-        retry_at = now + timedelta(seconds=delay)
-        async with self._pool.connection() as conn:
-            status = await q.retry_or_fail(
-                conn,
-                job_id=job.id,
-                attempt=job.attempt,
-                owner=self.owner,
-                error=error,
-                retry_at=retry_at,
-                now=now,
-            )
-        if status is None:
-            self._counts["lost"] += 1
-        elif status == "failed":
-            self._counts["failed"] += 1
-            log.warning("job %s (%s) failed for good: %s", job.id, job.name, error)
-        else:
-            self._counts["retried"] += 1
-            self._wake_at(delay, job.queue)
-            log.info("job %s (%s) failed, retry at %s: %s", job.id, job.name, retry_at, error)
 
     async def _renew_loop(self) -> None:
         # Separate from the claim loop so a slow claim never delays a renewal.
@@ -518,26 +386,8 @@ class Dispatcher(Actor[SetConcurrency]):
             if lost:
                 log.info("dispatcher: leases lost for jobs %s", lost)
 
-    async def _release(self, jobs: list[Job]) -> None:
-        if not jobs:
-            return
-        with trio.move_on_after(RELEASE_TIMEOUT, shield=True):
-            try:
-                async with self._pool.connection() as conn:
-                    released = await q.release(
-                        conn,
-                        owner=self.owner,
-                        leases=[(j.id, j.attempt) for j in jobs],
-                        now=self._now(),
-                    )
-                self._counts["released"] += released
-            except (DatabaseUnavailable, psycopg.Error) as exc:
-                log.warning(
-                    "dispatcher: giving jobs back failed (their leases will expire): %s", exc
-                )
-
     async def _release_all(self) -> None:
-        await self._release(list(self._running.values()))
+        await self._outcomes.release(list(self._running.values()))
 
     async def _stats_loop(self) -> None:
         while True:
