@@ -27,9 +27,10 @@ from immich_trio.http.dto.generated import (
     PinCodeSetupDto,
     SessionUnlockDto,
     SignUpDto,
+    UserAdminResponseDto,
     ValidateAccessTokenResponseDto,
 )
-from immich_trio.http.dto.users import UserAdminResponseDto, user_admin_dto
+from immich_trio.http.dto.users import user_admin_dto
 from immich_trio.http.errors import BadRequest, Unauthorized
 from immich_trio.http.registry import operation
 from immich_trio.sql import authentication as q
