@@ -15,21 +15,22 @@ import trio
 from immich_trio import crypto, sysconfig
 from immich_trio.http.context import AuthSession, Ctx, Reply
 from immich_trio.http.credentials import device_from_user_agent
-from immich_trio.http.dto import OMIT, iso_z
-from immich_trio.http.dto.authentication import (
+from immich_trio.http.dto import OMIT, iso_z, value_or
+from immich_trio.http.dto.authentication import login_response_dto
+from immich_trio.http.dto.generated import (
     AuthStatusResponseDto,
     ChangePasswordDto,
     LoginCredentialDto,
-    LoginResponseDto,
     LogoutResponseDto,
     PinCodeChangeDto,
     PinCodeResetDto,
     PinCodeSetupDto,
     SessionUnlockDto,
     SignUpDto,
+    UserAdminResponseDto,
     ValidateAccessTokenResponseDto,
 )
-from immich_trio.http.dto.users import UserAdminResponseDto, user_admin_dto
+from immich_trio.http.dto.users import user_admin_dto
 from immich_trio.http.errors import BadRequest, Unauthorized
 from immich_trio.http.registry import operation
 from immich_trio.sql import authentication as q
@@ -112,16 +113,18 @@ async def _hash(secret: str) -> str:
 
 
 async def _verify_pin_or_password(
-    secrets: dict[str, Any] | None, dto: PinCodeResetDto | PinCodeChangeDto
+    secrets: dict[str, Any] | None, dto: PinCodeResetDto | PinCodeChangeDto | SessionUnlockDto
 ) -> None:
     """The account password, else the current PIN code, must match (PIN changes, reset, unlock)."""
     if secrets is None or not secrets["pinCode"]:
         raise BadRequest("User does not have a PIN code")
-    if dto.password:
-        if not await _check(dto.password, secrets["password"]):
+    password = value_or(dto.password, "")
+    pin_code = value_or(dto.pin_code, "")
+    if password:
+        if not await _check(password, secrets["password"]):
             raise BadRequest("Wrong password")
-    elif dto.pin_code:
-        if not await _check(dto.pin_code, secrets["pinCode"]):
+    elif pin_code:
+        if not await _check(pin_code, secrets["pinCode"]):
             raise BadRequest("Wrong PIN code")
     else:
         raise BadRequest("Either password or pinCode is required")
@@ -165,16 +168,7 @@ async def login(ctx: Ctx) -> Reply:
             device_os=device_os,
             app_version=app_version,
         )
-    body = LoginResponseDto(
-        access_token=token,
-        user_id=user["id"],
-        user_email=user["email"],
-        name=user["name"],
-        is_admin=user["isAdmin"],
-        profile_image_path=user["profileImagePath"],
-        should_change_password=user["shouldChangePassword"],
-        is_onboarded=user["isOnboarded"],
-    )
+    body = login_response_dto(user, token)
     return Reply(
         body=body, cookies=login_cookies(token, secure=is_https(ctx), now=ctx.runtime.now())
     )
@@ -239,7 +233,7 @@ async def change_password(ctx: Ctx) -> UserAdminResponseDto:
     keep = ctx.auth.session.id if ctx.auth.session else None
     async with ctx.db() as conn, conn.transaction():
         await q.set_password(conn, ctx.user.id, password_hash)
-        if dto.invalidate_sessions:
+        if value_or(dto.invalidate_sessions, False):
             await sessions_q.delete_other_sessions(conn, ctx.user.id, keep)
         row = await q.user_admin(conn, ctx.user.id)
     assert row is not None

@@ -5,12 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from immich_trio.http.context import Ctx
-from immich_trio.http.dto.jobs import (
-    JobCreateDto,
-    QueueCommandDto,
-    QueueResponseLegacyDto,
-    legacy_dto,
-)
+from immich_trio.http.dto import value_or
+from immich_trio.http.dto.generated import JobCreateDto, QueueCommandDto, QueueResponseLegacyDto
+from immich_trio.http.dto.jobs import legacy_dto
 from immich_trio.http.errors import BadRequest
 from immich_trio.http.registry import operation
 from immich_trio.jobs.names import MANUAL_JOBS, START_JOBS, ManualJobName, QueueName
@@ -38,7 +35,7 @@ async def run_queue_command_legacy(ctx: Ctx) -> QueueResponseLegacyDto:
     async with ctx.db() as conn:
         match dto.command:
             case "start":
-                await _start(ctx, conn, queue, dto.force)
+                await _start(ctx, conn, queue, value_or(dto.force, None))
             case "pause":
                 await q.set_paused(conn, queue.value, True)
             case "resume":

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from immich_trio.http.context import Ctx
-from immich_trio.http.dto.jobs import (
+from immich_trio.http.dto import OMIT, value_or
+from immich_trio.http.dto.generated import (
     QueueDeleteDto,
     QueueJobResponseDto,
     QueueResponseDto,
     QueueUpdateDto,
-    queue_dto,
-    queue_job_dto,
 )
+from immich_trio.http.dto.jobs import queue_dto, queue_job_dto
 from immich_trio.http.errors import BadRequest
 from immich_trio.http.registry import operation
 from immich_trio.jobs.names import UNPAUSABLE, QueueName
@@ -49,7 +49,7 @@ async def update_queue(ctx: Ctx) -> QueueResponseDto:
     if dto.is_paused is True and queue in UNPAUSABLE:
         raise BadRequest(CANNOT_PAUSE)
     async with ctx.db() as conn:
-        if dto.is_paused is not None:
+        if dto.is_paused is not OMIT:
             await q.set_paused(conn, queue.value, dto.is_paused)
         return await _queue(ctx, conn, queue.value)
 
@@ -69,5 +69,5 @@ async def empty_queue(ctx: Ctx) -> None:
     dto = await ctx.body(QueueDeleteDto)
     async with ctx.db() as conn:
         await q.empty(conn, queue.value, ctx.runtime.now())
-        if dto.failed:
+        if value_or(dto.failed, False):
             await q.clear_failed(conn, queue.value)

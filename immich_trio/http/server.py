@@ -14,7 +14,7 @@ import trio
 from immich_trio import IMMICH_VERSION, IMMICH_VERSION_STRING, sysconfig
 from immich_trio.http import media_types
 from immich_trio.http.context import Ctx
-from immich_trio.http.dto.server import (
+from immich_trio.http.dto.generated import (
     ServerAboutResponseDto,
     ServerApkLinksDto,
     ServerConfigDto,
@@ -24,9 +24,9 @@ from immich_trio.http.dto.server import (
     ServerStorageResponseDto,
     ServerVersionHistoryResponseDto,
     ServerVersionResponseDto,
-    UsageByUserDto,
     VersionCheckStateResponseDto,
 )
+from immich_trio.http.dto.server import usage_by_user_dto
 from immich_trio.http.registry import operation
 from immich_trio.sql import server as q
 from immich_trio.sql import system_metadata
@@ -98,7 +98,7 @@ def _library_versions() -> dict[str, str]:
 
 @operation("pingServer")
 async def ping_server(ctx: Ctx) -> ServerPingResponse:
-    return ServerPingResponse()
+    return ServerPingResponse(res="pong")
 
 
 @operation("getServerVersion")
@@ -221,19 +221,7 @@ async def get_storage(ctx: Ctx) -> ServerStorageResponseDto:
 async def get_server_statistics(ctx: Ctx) -> ServerStatsResponseDto:
     async with ctx.db() as conn:
         rows = await q.usage_by_user(conn)
-    users = [
-        UsageByUserDto(
-            user_id=r["userId"],
-            user_name=r["userName"],
-            photos=r["photos"],
-            videos=r["videos"],
-            usage=r["usage"],
-            usage_photos=r["usagePhotos"],
-            usage_videos=r["usageVideos"],
-            quota_size_in_bytes=r["quotaSizeInBytes"],
-        )
-        for r in rows
-    ]
+    users = [usage_by_user_dto(r) for r in rows]
     return ServerStatsResponseDto(
         photos=sum(u.photos for u in users),
         videos=sum(u.videos for u in users),

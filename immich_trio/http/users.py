@@ -15,13 +15,20 @@ from quart import Response
 from immich_trio import crypto, sysconfig
 from immich_trio.http import media_types, multipart
 from immich_trio.http.context import Ctx
-from immich_trio.http.dto.users import (
+from immich_trio.http.dto import OMIT, to_wire, value_or
+from immich_trio.http.dto.generated import (
     CreateProfileImageResponseDto,
+    LicenseKeyDto,
+    OnboardingDto,
     OnboardingResponseDto,
     UserAdminResponseDto,
     UserLicense,
     UserPreferencesResponseDto,
+    UserPreferencesUpdateDto,
     UserResponseDto,
+    UserUpdateMeDto,
+)
+from immich_trio.http.dto.users import (
     license_dto,
     merge_preferences,
     partial_preferences,
@@ -52,18 +59,20 @@ async def load_user(
 
 
 async def update_preferences(
-    ctx: Ctx, user_id: UUID | str, update: dict[str, Any]
+    ctx: Ctx, user_id: UUID | str, update: UserPreferencesUpdateDto
 ) -> UserPreferencesResponseDto:
-    """Merge a UserPreferencesUpdateDto (raw wire dict) into the stored partial and answer the result.
+    """Merge an update into the stored partial and answer the result.
 
     ``avatar.color`` is not a preference of its own: it sets the user's avatar colour.
     """
+    avatar = value_or(update.avatar, None)
+    color = value_or(avatar.color, None) if avatar is not None else None
     async with ctx.db() as conn, conn.transaction():
         stored = await q.get_metadata(conn, user_id, PREFERENCES)
-        merged = merge_preferences(stored if isinstance(stored, dict) else None, update)
+        # merged on the wire form: the sections and leaves the update names, nothing else
+        merged = merge_preferences(stored if isinstance(stored, dict) else None, to_wire(update))
         partial = partial_preferences(merged)
         await q.set_metadata(conn, user_id, PREFERENCES, partial)
-        color = (update.get("avatar") or {}).get("color")
         if color:
             await q.update_user(conn, user_id, {"avatarColor": color})
     return preferences_dto(partial)
@@ -85,16 +94,17 @@ async def get_my_user(ctx: Ctx) -> UserAdminResponseDto:
 
 @operation("updateMyUser")
 async def update_my_user(ctx: Ctx) -> UserAdminResponseDto:
-    data = await ctx.json()
+    dto = await ctx.body(UserUpdateMeDto)
     values: dict[str, Any] = {}
-    if "email" in data:
-        values["email"] = data["email"].lower()
-    if "name" in data:
-        values["name"] = data["name"]
-    if "avatarColor" in data:
-        values["avatarColor"] = data["avatarColor"]
-    if data.get("password"):
-        values["password"] = await hash_password(data["password"])
+    if dto.email is not OMIT:
+        values["email"] = dto.email.lower()
+    if dto.name is not OMIT:
+        values["name"] = dto.name
+    if dto.avatar_color is not OMIT:
+        values["avatarColor"] = dto.avatar_color
+    password = value_or(dto.password, "")
+    if password:
+        values["password"] = await hash_password(password)
         values["shouldChangePassword"] = False
     async with ctx.db() as conn, conn.transaction():
         if values.get("email"):
@@ -114,7 +124,7 @@ async def get_my_preferences(ctx: Ctx) -> UserPreferencesResponseDto:
 
 @operation("updateMyPreferences")
 async def update_my_preferences(ctx: Ctx) -> UserPreferencesResponseDto:
-    return await update_preferences(ctx, ctx.user.id, await ctx.json())
+    return await update_preferences(ctx, ctx.user.id, await ctx.body(UserPreferencesUpdateDto))
 
 
 @operation("getUserLicense")
@@ -129,21 +139,21 @@ async def get_user_license(ctx: Ctx) -> UserLicense:
 
 @operation("setUserLicense")
 async def set_user_license(ctx: Ctx) -> UserLicense:
-    data = await ctx.json()
+    dto = await ctx.body(LicenseKeyDto)
     # Immich also checks the activation key's signature against its client-license public
     # key; that key is not part of this project, so only the key's shape is checked.
-    if not data["licenseKey"].startswith("IMCL-"):
+    if not dto.license_key.startswith("IMCL-"):
         raise BadRequest("Invalid license key")
     value = {
-        "licenseKey": data["licenseKey"],
-        "activationKey": data["activationKey"],
+        "licenseKey": dto.license_key,
+        "activationKey": dto.activation_key,
         "activatedAt": ctx.runtime.now().isoformat(),
     }
     async with ctx.db() as conn:
         await q.set_metadata(conn, ctx.user.id, LICENSE, value)
-    dto = license_dto(value)
-    assert dto is not None
-    return dto
+    license = license_dto(value)
+    assert license is not None
+    return license
 
 
 @operation("deleteUserLicense")
@@ -162,10 +172,10 @@ async def get_user_onboarding(ctx: Ctx) -> OnboardingResponseDto:
 
 @operation("setUserOnboarding")
 async def set_user_onboarding(ctx: Ctx) -> OnboardingResponseDto:
-    dto = await ctx.body(OnboardingResponseDto)
+    dto = await ctx.body(OnboardingDto)
     async with ctx.db() as conn:
         await q.set_metadata(conn, ctx.user.id, ONBOARDING, {"isOnboarded": dto.is_onboarded})
-    return dto
+    return OnboardingResponseDto(is_onboarded=dto.is_onboarded)
 
 
 @operation("deleteUserOnboarding")

@@ -7,14 +7,19 @@ from typing import Any
 from uuid import UUID
 
 from immich_trio.http.context import Ctx
-from immich_trio.http.dto.generated import SessionResponseDto
-from immich_trio.http.dto.sessions import session_dto
-from immich_trio.http.dto.users import (
+from immich_trio.http.dto import OMIT, value_or
+from immich_trio.http.dto.generated import (
     AssetStatsResponseDto,
+    SessionResponseDto,
+    UserAdminCreateDto,
+    UserAdminDeleteDto,
     UserAdminResponseDto,
+    UserAdminUpdateDto,
     UserPreferencesResponseDto,
-    user_admin_dto,
+    UserPreferencesUpdateDto,
 )
+from immich_trio.http.dto.sessions import session_dto
+from immich_trio.http.dto.users import user_admin_dto
 from immich_trio.http.errors import BadRequest, Forbidden
 from immich_trio.http.registry import operation
 from immich_trio.http.users import EMAIL_IN_USE, get_preferences, hash_password, update_preferences
@@ -63,22 +68,26 @@ async def search_users_admin(ctx: Ctx) -> list[UserAdminResponseDto]:
 
 @operation("createUserAdmin")
 async def create_user_admin(ctx: Ctx) -> UserAdminResponseDto:
-    data = await ctx.json()
+    dto = await ctx.body(UserAdminCreateDto)
     values: dict[str, Any] = {
-        "email": data["email"].lower(),
-        "name": data["name"],
-        "isAdmin": bool(data.get("isAdmin", False)),
+        "email": dto.email.lower(),
+        "name": dto.name,
+        "isAdmin": value_or(dto.is_admin, False),
     }
-    for key in ("avatarColor", "quotaSizeInBytes", "shouldChangePassword"):
-        if data.get(key) is not None:
-            values[key] = data[key]
-    label = _storage_label(data.get("storageLabel"))
+    optional = {
+        "avatarColor": dto.avatar_color,
+        "quotaSizeInBytes": dto.quota_size_in_bytes,
+        "shouldChangePassword": dto.should_change_password,
+    }
+    values.update({k: v for k, v in optional.items() if v is not None and v is not OMIT})
+    label = _storage_label(value_or(dto.storage_label, None))
     if label is not None:
         values["storageLabel"] = label
-    if data["password"]:
-        values["password"] = await hash_password(data["password"])
-    if data.get("pinCode"):
-        values["pinCode"] = await hash_password(data["pinCode"])
+    if dto.password:
+        values["password"] = await hash_password(dto.password)
+    pin_code = value_or(dto.pin_code, None)
+    if pin_code:
+        values["pinCode"] = await hash_password(pin_code)
     async with ctx.db() as conn, conn.transaction():
         if await q.id_by_email(conn, values["email"]) is not None:
             raise BadRequest("Email is not available")
@@ -98,21 +107,27 @@ async def get_user_admin(ctx: Ctx) -> UserAdminResponseDto:
 @operation("updateUserAdmin")
 async def update_user_admin(ctx: Ctx) -> UserAdminResponseDto:
     user_id: UUID = UUID(str(ctx.path["id"]))
-    data = await ctx.json()
-    if "isAdmin" in data and data["isAdmin"] != ctx.user.is_admin and ctx.user.id == user_id:
+    dto = await ctx.body(UserAdminUpdateDto)
+    if dto.is_admin is not OMIT and dto.is_admin != ctx.user.is_admin and ctx.user.id == user_id:
         raise BadRequest("Admin status can only be changed by another admin")
-    values: dict[str, Any] = {}
-    for key in ("name", "avatarColor", "isAdmin", "shouldChangePassword", "quotaSizeInBytes"):
-        if key in data:
-            values[key] = data[key]
-    if data.get("email"):
-        values["email"] = data["email"].lower()
-    if "storageLabel" in data:
-        values["storageLabel"] = _storage_label(data["storageLabel"])
-    if data.get("password"):
-        values["password"] = await hash_password(data["password"])
-    if "pinCode" in data:
-        values["pinCode"] = await hash_password(data["pinCode"]) if data["pinCode"] else None
+    given = {
+        "name": dto.name,
+        "avatarColor": dto.avatar_color,
+        "isAdmin": dto.is_admin,
+        "shouldChangePassword": dto.should_change_password,
+        "quotaSizeInBytes": dto.quota_size_in_bytes,
+    }
+    values: dict[str, Any] = {k: v for k, v in given.items() if v is not OMIT}
+    email = value_or(dto.email, "")
+    if email:
+        values["email"] = email.lower()
+    if dto.storage_label is not OMIT:
+        values["storageLabel"] = _storage_label(dto.storage_label)
+    password = value_or(dto.password, "")
+    if password:
+        values["password"] = await hash_password(password)
+    if dto.pin_code is not OMIT:
+        values["pinCode"] = await hash_password(dto.pin_code) if dto.pin_code else None
     async with ctx.db() as conn, conn.transaction():
         before = await q.get_user(conn, user_id)
         if before is None:
@@ -140,8 +155,7 @@ async def update_user_admin(ctx: Ctx) -> UserAdminResponseDto:
 async def delete_user_admin(ctx: Ctx) -> UserAdminResponseDto:
     """Soft delete: ``deleted`` (purged after the configured delay) or ``removing`` with force."""
     user_id = ctx.path["id"]
-    data = await ctx.json()
-    force = bool(data.get("force"))
+    force = value_or((await ctx.body(UserAdminDeleteDto)).force, False)
     now = ctx.runtime.now()
     async with ctx.db() as conn, conn.transaction():
         user = await q.get_user(conn, user_id)
@@ -177,7 +191,7 @@ async def get_user_preferences_admin(ctx: Ctx) -> UserPreferencesResponseDto:
 @operation("updateUserPreferencesAdmin")
 async def update_user_preferences_admin(ctx: Ctx) -> UserPreferencesResponseDto:
     user = await _find_or_fail(ctx, ctx.path["id"], with_deleted=True)
-    return await update_preferences(ctx, user["id"], await ctx.json())
+    return await update_preferences(ctx, user["id"], await ctx.body(UserPreferencesUpdateDto))
 
 
 @operation("getUserSessionsAdmin")

@@ -20,7 +20,7 @@ import cattrs
 import pytest
 
 from immich_trio.http import spec
-from immich_trio.http.dto import OMIT, from_wire, to_wire
+from immich_trio.http.dto import OMIT, SqlJsonDatetime, from_wire, to_wire
 from immich_trio.http.dto import generated as g
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -199,6 +199,23 @@ def test_response_writes_null_and_leaves_out_omitted() -> None:
     assert wire["createdAt"] == "2024-05-06T07:08:09.123Z"
     assert wire["id"] == "4a3e5c1b-8f2d-4c6a-9b1e-2d3f4a5b6c7d"
     assert wire["user"]["profileChangedAt"] == "2024-01-01T00:00:00.000Z"
+
+
+def test_a_date_aggregated_in_sql_keeps_postgres_text_form() -> None:
+    # behaviour.md §6: rows aggregated to JSON in SQL keep PostgreSQL's date form
+    text = "2024-01-15T10:30:00.12345+00:00"
+    when = SqlJsonDatetime.parse(text)
+    assert when == g.datetime.fromisoformat(text)
+    tag = g.TagResponseDto(
+        created_at=when,
+        id=g.UUID("4a3e5c1b-8f2d-4c6a-9b1e-2d3f4a5b6c7d"),
+        name="a",
+        updated_at=g.datetime(2024, 1, 1),
+        value="a",
+    )
+    wire = to_wire(tag)
+    assert wire["createdAt"] == text
+    assert wire["updatedAt"] == "2024-01-01T00:00:00.000Z"
 
 
 def test_wire_names_that_are_not_camel_case() -> None:

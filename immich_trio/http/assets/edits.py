@@ -10,7 +10,9 @@ from uuid import UUID
 
 from immich_trio.http.access import require_access
 from immich_trio.http.context import Ctx
-from immich_trio.http.dto.assets import AssetResponseDto, asset_dto
+from immich_trio.http.dto import value_or
+from immich_trio.http.dto.assets import asset_dto
+from immich_trio.http.dto.generated import AssetBulkDeleteDto, AssetResponseDto
 from immich_trio.http.errors import BadRequest, ValidationFailed
 from immich_trio.http.registry import operation
 from immich_trio.jobs.names import JobName
@@ -181,9 +183,9 @@ async def update_assets(ctx: Ctx) -> None:
 
 @operation("deleteAssets")
 async def delete_assets(ctx: Ctx) -> None:
-    data = await ctx.json()
-    ids = list(dict.fromkeys(UUID(i) for i in data["ids"]))
-    force = bool(data.get("force"))
+    dto = await ctx.body(AssetBulkDeleteDto)
+    ids = list(dict.fromkeys(dto.ids))
+    force = value_or(dto.force, False)
     async with ctx.db() as conn, conn.transaction():
         await require_access(ctx, conn, "asset.delete", ids)
         if not ids:

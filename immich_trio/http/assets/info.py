@@ -11,22 +11,19 @@ from immich_trio.http import media_types
 from immich_trio.http.access import require_access, require_elevated_permission, shared_link_grant
 from immich_trio.http.context import Ctx
 from immich_trio.http.dto import OMIT
-from immich_trio.http.dto.assets import AssetResponseDto, asset_dto, b64
+from immich_trio.http.dto.assets import asset_dto, b64
+from immich_trio.http.dto.generated import AssetResponseDto, AssetStatsResponseDto
 from immich_trio.http.errors import BadRequest
 from immich_trio.http.registry import operation
 from immich_trio.sql.assets import info as q
 
 
 @attrs.frozen(kw_only=True)
-class AssetStatsResponseDto:
-    images: int
-    videos: int
-    total: int
-
-
-@attrs.frozen(kw_only=True)
 class SanitizedAssetResponseDto:
-    """What a shared link without ``showMetadata`` sees of an asset (Immich's stripMetadata)."""
+    """What a shared link without ``showMetadata`` sees of an asset (Immich's stripMetadata).
+
+    Immich answers ``getAssetInfo`` with this shape, which the spec does not have
+    (docs/reference/behaviour.md §6), so it is written by hand."""
 
     id: UUID
     type: str

@@ -3,32 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import attrs
-
 from immich_trio.http.access import require_access
 from immich_trio.http.context import Ctx
+from immich_trio.http.dto import key_order
+from immich_trio.http.dto.generated import (
+    AssetMetadataBulkDeleteDto,
+    AssetMetadataBulkResponseDto,
+    AssetMetadataBulkUpsertDto,
+    AssetMetadataResponseDto,
+    AssetMetadataUpsertDto,
+)
 from immich_trio.http.errors import BadRequest
 from immich_trio.http.registry import operation
 from immich_trio.sql.assets import metadata as q
 
-
-@attrs.frozen(kw_only=True)
-class AssetMetadataResponseDto:
-    key: str
-    value: dict[str, Any]
-    updated_at: datetime
-
-
-@attrs.frozen(kw_only=True)
-class AssetMetadataBulkResponseDto:
-    asset_id: UUID
-    key: str
-    value: dict[str, Any]
-    updated_at: datetime
+# Immich's class order, not the spec's
+key_order(AssetMetadataResponseDto, "key", "value", "updated_at")
+key_order(AssetMetadataBulkResponseDto, "asset_id", "key", "value", "updated_at")
 
 
 def _metadata_dto(row: Mapping[str, Any]) -> AssetMetadataResponseDto:
@@ -59,11 +53,11 @@ async def get_asset_metadata_by_key(ctx: Ctx) -> AssetMetadataResponseDto:
 @operation("updateAssetMetadata")
 async def update_asset_metadata(ctx: Ctx) -> list[AssetMetadataResponseDto]:
     asset_id = UUID(str(ctx.path["id"]))
-    data = await ctx.json()
+    dto = await ctx.body(AssetMetadataUpsertDto)
     async with ctx.db() as conn, conn.transaction():
         await require_access(ctx, conn, "asset.update", [asset_id])
         rows = await q.upsert_metadata(
-            conn, [(asset_id, item["key"], item["value"]) for item in data["items"]]
+            conn, [(asset_id, item.key, item.value) for item in dto.items]
         )
     return [_metadata_dto(r) for r in rows]
 
@@ -78,12 +72,10 @@ async def delete_asset_metadata(ctx: Ctx) -> None:
 
 @operation("updateBulkAssetMetadata")
 async def update_bulk_asset_metadata(ctx: Ctx) -> list[AssetMetadataBulkResponseDto]:
-    items = (await ctx.json())["items"]
+    items = (await ctx.body(AssetMetadataBulkUpsertDto)).items
     async with ctx.db() as conn, conn.transaction():
-        await require_access(ctx, conn, "asset.update", [UUID(i["assetId"]) for i in items])
-        rows = await q.upsert_metadata(
-            conn, [(UUID(i["assetId"]), i["key"], i["value"]) for i in items]
-        )
+        await require_access(ctx, conn, "asset.update", [i.asset_id for i in items])
+        rows = await q.upsert_metadata(conn, [(i.asset_id, i.key, i.value) for i in items])
     return [
         AssetMetadataBulkResponseDto(
             asset_id=r["assetId"], key=r["key"], value=r["value"], updated_at=r["updatedAt"]
@@ -94,7 +86,7 @@ async def update_bulk_asset_metadata(ctx: Ctx) -> list[AssetMetadataBulkResponse
 
 @operation("deleteBulkAssetMetadata")
 async def delete_bulk_asset_metadata(ctx: Ctx) -> None:
-    items = (await ctx.json())["items"]
+    items = (await ctx.body(AssetMetadataBulkDeleteDto)).items
     async with ctx.db() as conn, conn.transaction():
-        await require_access(ctx, conn, "asset.update", [UUID(i["assetId"]) for i in items])
-        await q.delete_metadata(conn, [(UUID(i["assetId"]), i["key"]) for i in items])
+        await require_access(ctx, conn, "asset.update", [i.asset_id for i in items])
+        await q.delete_metadata(conn, [(i.asset_id, i.key) for i in items])

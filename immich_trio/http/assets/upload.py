@@ -27,11 +27,11 @@ from immich_trio.actors.uploader import (
 from immich_trio.http import media_types, multipart, spec
 from immich_trio.http.access import require_upload_access
 from immich_trio.http.context import Ctx, Reply
-from immich_trio.http.dto.assets import (
+from immich_trio.http.dto.assets import AssetMediaDuplicateDto
+from immich_trio.http.dto.generated import (
     AssetBulkUploadCheckDto,
     AssetBulkUploadCheckResponseDto,
     AssetBulkUploadCheckResult,
-    AssetMediaDuplicateDto,
     AssetMediaResponseDto,
 )
 from immich_trio.http.errors import (
@@ -173,7 +173,7 @@ async def upload_asset(ctx: Ctx) -> Any:
         async with ctx.db() as conn:
             existing = await q.upload_duplicate(conn, ctx.user.id, checksum)
         if existing is not None:
-            return Reply(body=AssetMediaDuplicateDto(id=existing), status=200)
+            return Reply(body=AssetMediaDuplicateDto(id=existing, status="duplicate"), status=200)
     require_upload_access(ctx)
     uploader = ctx.runtime.uploader
     if uploader is None:
@@ -199,8 +199,8 @@ async def upload_asset(ctx: Ctx) -> Any:
             staged.discard()
         raise
     if reply.duplicate:
-        return Reply(body=AssetMediaDuplicateDto(id=reply.asset_id), status=200)
-    return Reply(body=AssetMediaResponseDto(id=reply.asset_id), status=201)
+        return Reply(body=AssetMediaDuplicateDto(id=reply.asset_id, status="duplicate"), status=200)
+    return Reply(body=AssetMediaResponseDto(id=reply.asset_id, status="created"), status=201)
 
 
 async def _stage(ctx: Ctx, asset_id: UUID, form: multipart.ReceivedForm, judged_name: str) -> StagedUpload:

@@ -51,7 +51,22 @@ def iso_z(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
+class SqlJsonDatetime(datetime):
+    """A date-time that PostgreSQL wrote into JSON it aggregated (``to_json``), written back
+    in that text form (``2024-01-15T10:30:00.123+00:00``): Immich does not re-parse rows it
+    aggregates in SQL, so their dates keep it (docs/reference/behaviour.md §6)."""
+
+    text: str
+
+    @classmethod
+    def parse(cls, text: str) -> SqlJsonDatetime:
+        value = cls.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+        value.text = text
+        return value
+
+
 converter = cattrs.Converter()
+converter.register_unstructure_hook(SqlJsonDatetime, lambda value: value.text)
 converter.register_unstructure_hook(datetime, iso_z)
 converter.register_unstructure_hook(date, lambda d: d.isoformat())
 converter.register_unstructure_hook(UUID, str)

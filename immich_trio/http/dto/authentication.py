@@ -1,84 +1,43 @@
-"""Authentication DTOs (tag "Authentication"): login, logout, sign-up, password, PIN code, status."""
+"""Authentication (tag "Authentication"): the builder of ``LoginResponseDto`` and Immich's key order."""
 
 from __future__ import annotations
 
-from uuid import UUID
+from collections.abc import Mapping
+from typing import Any
 
-import attrs
+from immich_trio.http.dto import key_order
+from immich_trio.http.dto.generated import (
+    AuthStatusResponseDto,
+    LoginResponseDto,
+    LogoutResponseDto,
+)
 
-from immich_trio.http.dto import OMIT, _Omit
-
-
-@attrs.frozen(kw_only=True)
-class LoginCredentialDto:
-    email: str
-    password: str
-
-
-@attrs.frozen(kw_only=True)
-class LoginResponseDto:
-    access_token: str
-    user_id: UUID
-    user_email: str
-    name: str
-    is_admin: bool
-    profile_image_path: str
-    should_change_password: bool
-    is_onboarded: bool
-
-
-@attrs.frozen(kw_only=True)
-class LogoutResponseDto:
-    successful: bool
-    redirect_uri: str
+# Immich's class order, not the spec's
+key_order(
+    LoginResponseDto,
+    "access_token",
+    "user_id",
+    "user_email",
+    "name",
+    "is_admin",
+    "profile_image_path",
+    "should_change_password",
+    "is_onboarded",
+)
+key_order(LogoutResponseDto, "successful", "redirect_uri")
+key_order(
+    AuthStatusResponseDto, "pin_code", "password", "is_elevated", "expires_at", "pin_expires_at"
+)
 
 
-@attrs.frozen(kw_only=True)
-class SignUpDto:
-    email: str
-    password: str
-    name: str
-
-
-@attrs.frozen(kw_only=True)
-class ChangePasswordDto:
-    password: str
-    new_password: str
-    invalidate_sessions: bool = False
-
-
-@attrs.frozen(kw_only=True)
-class PinCodeSetupDto:
-    pin_code: str
-
-
-@attrs.frozen(kw_only=True)
-class PinCodeChangeDto:
-    new_pin_code: str
-    pin_code: str | None = None
-    password: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class PinCodeResetDto:
-    """Also the shape of SessionUnlockDto: the PIN code, or the account password instead."""
-
-    pin_code: str | None = None
-    password: str | None = None
-
-
-SessionUnlockDto = PinCodeResetDto
-
-
-@attrs.frozen(kw_only=True)
-class AuthStatusResponseDto:
-    pin_code: bool
-    password: bool
-    is_elevated: bool
-    expires_at: str | _Omit = OMIT
-    pin_expires_at: str | _Omit = OMIT
-
-
-@attrs.frozen(kw_only=True)
-class ValidateAccessTokenResponseDto:
-    auth_status: bool
+def login_response_dto(user: Mapping[str, Any], token: str) -> LoginResponseDto:
+    return LoginResponseDto(
+        access_token=token,
+        user_id=user["id"],
+        user_email=user["email"],
+        name=user["name"],
+        is_admin=user["isAdmin"],
+        profile_image_path=user["profileImagePath"],
+        should_change_password=user["shouldChangePassword"],
+        is_onboarded=user["isOnboarded"],
+    )

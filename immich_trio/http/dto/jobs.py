@@ -1,70 +1,26 @@
-"""DTOs of the tags "Jobs" and "Queues"."""
+"""Jobs and queues (tags "Jobs" and "Queues"): builders from queue counts and job rows, and
+Immich's key order for them."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-import attrs
+from immich_trio.http.dto import key_order
+from immich_trio.http.dto.generated import (
+    QueueJobResponseDto,
+    QueueName,
+    QueueResponseDto,
+    QueueResponseLegacyDto,
+    QueueStatisticsDto,
+    QueueStatusLegacyDto,
+)
 
-
-@attrs.frozen(kw_only=True)
-class QueueStatisticsDto:
-    active: int
-    completed: int
-    failed: int
-    delayed: int
-    waiting: int
-    paused: int
-
-
-@attrs.frozen(kw_only=True)
-class QueueStatusLegacyDto:
-    is_active: bool
-    is_paused: bool
-
-
-@attrs.frozen(kw_only=True)
-class QueueResponseLegacyDto:
-    job_counts: QueueStatisticsDto
-    queue_status: QueueStatusLegacyDto
-
-
-@attrs.frozen(kw_only=True)
-class QueueResponseDto:
-    name: str
-    is_paused: bool
-    statistics: QueueStatisticsDto
-
-
-@attrs.frozen(kw_only=True)
-class QueueJobResponseDto:
-    id: str
-    name: str
-    data: dict[str, Any]
-    timestamp: int
-
-
-@attrs.frozen(kw_only=True)
-class QueueCommandDto:
-    command: str
-    force: bool | None = None
-
-
-@attrs.frozen(kw_only=True)
-class JobCreateDto:
-    name: str
-
-
-@attrs.frozen(kw_only=True)
-class QueueUpdateDto:
-    is_paused: bool | None = None
-
-
-@attrs.frozen(kw_only=True)
-class QueueDeleteDto:
-    failed: bool | None = None
+# Immich's class order, not the spec's
+key_order(QueueStatisticsDto, "active", "completed", "failed", "delayed", "waiting", "paused")
+key_order(QueueResponseDto, "name", "is_paused", "statistics")
+key_order(QueueJobResponseDto, "id", "name", "data", "timestamp")
 
 
 def statistics_dto(counts: Mapping[str, int]) -> QueueStatisticsDto:
@@ -86,7 +42,10 @@ def legacy_dto(counts: Mapping[str, int], is_paused: bool) -> QueueResponseLegac
 
 
 def queue_dto(name: str, counts: Mapping[str, int], is_paused: bool) -> QueueResponseDto:
-    return QueueResponseDto(name=name, is_paused=is_paused, statistics=statistics_dto(counts))
+    """``name`` is a value of ``jobs.names.QueueName``, whose values are the spec's."""
+    return QueueResponseDto(
+        name=cast(QueueName, name), is_paused=is_paused, statistics=statistics_dto(counts)
+    )
 
 
 def queue_job_dto(row: Mapping[str, Any]) -> QueueJobResponseDto:

@@ -1,140 +1,122 @@
-"""DTOs of the Server tag."""
+"""Server (tag "Server"): Immich's key order for its DTOs and the per-user usage builder."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
-from uuid import UUID
 
-import attrs
+from immich_trio.http.dto import key_order
+from immich_trio.http.dto.generated import (
+    ServerAboutResponseDto,
+    ServerConfigDto,
+    ServerFeaturesDto,
+    ServerStatsResponseDto,
+    ServerStorageResponseDto,
+    ServerVersionHistoryResponseDto,
+    UsageByUserDto,
+)
 
-from immich_trio.http.dto import OMIT
-
-
-@attrs.frozen(kw_only=True)
-class ServerPingResponse:
-    res: str = "pong"
-
-
-@attrs.frozen(kw_only=True)
-class ServerVersionResponseDto:
-    major: int
-    minor: int
-    patch: int
-    prerelease: int | None = None
-
-
-@attrs.frozen(kw_only=True)
-class ServerVersionHistoryResponseDto:
-    id: UUID
-    created_at: datetime
-    version: str
-
-
-@attrs.frozen(kw_only=True)
-class ServerAboutResponseDto:
-    version: str
-    version_url: str
-    licensed: bool
-    build: Any = OMIT
-    build_url: Any = OMIT
-    build_image: Any = OMIT
-    build_image_url: Any = OMIT
-    repository: Any = OMIT
-    repository_url: Any = OMIT
-    source_ref: Any = OMIT
-    source_commit: Any = OMIT
-    source_url: Any = OMIT
-    third_party_source_url: Any = OMIT
-    third_party_bug_feature_url: Any = OMIT
-    third_party_documentation_url: Any = OMIT
-    third_party_support_url: Any = OMIT
-    nodejs: Any = OMIT
-    exiftool: Any = OMIT
-    ffmpeg: Any = OMIT
-    libvips: Any = OMIT
-    imagemagick: Any = OMIT
-
-
-@attrs.frozen(kw_only=True)
-class ServerStorageResponseDto:
-    # Immich's key order (assignment order in ServerService.getStorage)
-    disk_available: str
-    disk_size: str
-    disk_use: str
-    disk_available_raw: int
-    disk_size_raw: int
-    disk_use_raw: int
-    disk_usage_percentage: float
-
-
-@attrs.frozen(kw_only=True)
-class UsageByUserDto:
-    user_id: UUID
-    user_name: str
-    photos: int
-    videos: int
-    usage: int
-    usage_photos: int
-    usage_videos: int
-    quota_size_in_bytes: int | None
-
-
-@attrs.frozen(kw_only=True)
-class ServerStatsResponseDto:
-    photos: int
-    videos: int
-    usage: int
-    usage_photos: int
-    usage_videos: int
-    usage_by_user: list[UsageByUserDto]
-
-
-@attrs.frozen(kw_only=True)
-class ServerFeaturesDto:
-    smart_search: bool
-    facial_recognition: bool
-    duplicate_detection: bool
-    map: bool
-    reverse_geocoding: bool
-    import_faces: bool
-    sidecar: bool
-    search: bool
-    trash: bool
-    oauth: bool
-    oauth_auto_launch: bool
-    ocr: bool
-    password_login: bool
-    config_file: bool
-    email: bool
-    realtime_transcoding: bool
-
-
-@attrs.frozen(kw_only=True)
-class ServerConfigDto:
-    login_page_message: str
-    trash_days: int
-    user_delete_delay: int
-    oauth_button_text: str
-    is_initialized: bool
-    is_onboarded: bool
-    external_domain: str
-    public_users: bool
-    map_dark_style_url: str
-    map_light_style_url: str
-    maintenance_mode: bool
-    min_faces: int
+# Immich's class order, not the spec's
+key_order(ServerVersionHistoryResponseDto, "id", "created_at", "version")
+key_order(
+    ServerAboutResponseDto,
+    "version",
+    "version_url",
+    "licensed",
+    "build",
+    "build_url",
+    "build_image",
+    "build_image_url",
+    "repository",
+    "repository_url",
+    "source_ref",
+    "source_commit",
+    "source_url",
+    "third_party_source_url",
+    "third_party_bug_feature_url",
+    "third_party_documentation_url",
+    "third_party_support_url",
+    "nodejs",
+    "exiftool",
+    "ffmpeg",
+    "libvips",
+    "imagemagick",
+)
+# assignment order in ServerService.getStorage
+key_order(
+    ServerStorageResponseDto,
+    "disk_available",
+    "disk_size",
+    "disk_use",
+    "disk_available_raw",
+    "disk_size_raw",
+    "disk_use_raw",
+    "disk_usage_percentage",
+)
+key_order(
+    UsageByUserDto,
+    "user_id",
+    "user_name",
+    "photos",
+    "videos",
+    "usage",
+    "usage_photos",
+    "usage_videos",
+    "quota_size_in_bytes",
+)
+key_order(
+    ServerStatsResponseDto,
+    "photos",
+    "videos",
+    "usage",
+    "usage_photos",
+    "usage_videos",
+    "usage_by_user",
+)
+key_order(
+    ServerFeaturesDto,
+    "smart_search",
+    "facial_recognition",
+    "duplicate_detection",
+    "map",
+    "reverse_geocoding",
+    "import_faces",
+    "sidecar",
+    "search",
+    "trash",
+    "oauth",
+    "oauth_auto_launch",
+    "ocr",
+    "password_login",
+    "config_file",
+    "email",
+    "realtime_transcoding",
+)
+key_order(
+    ServerConfigDto,
+    "login_page_message",
+    "trash_days",
+    "user_delete_delay",
+    "oauth_button_text",
+    "is_initialized",
+    "is_onboarded",
+    "external_domain",
+    "public_users",
+    "map_dark_style_url",
+    "map_light_style_url",
+    "maintenance_mode",
+    "min_faces",
+)
 
 
-@attrs.frozen(kw_only=True)
-class ServerApkLinksDto:
-    arm64v8a: str
-    armeabiv7a: str
-    universal: str
-    x86_64: str = attrs.field(metadata={"wire": "x86_64"})
-
-
-@attrs.frozen(kw_only=True)
-class VersionCheckStateResponseDto:
-    checked_at: str | None
-    release_version: str | None
+def usage_by_user_dto(row: Mapping[str, Any]) -> UsageByUserDto:
+    return UsageByUserDto(
+        user_id=row["userId"],
+        user_name=row["userName"],
+        photos=row["photos"],
+        videos=row["videos"],
+        usage=row["usage"],
+        usage_photos=row["usagePhotos"],
+        usage_videos=row["usageVideos"],
+        quota_size_in_bytes=row["quotaSizeInBytes"],
+    )

@@ -1,7 +1,8 @@
-"""Timeline DTOs: the query of both timeline routes and the shapes of their answers.
+"""Timeline (tag "Timeline"): the query of both timeline routes, parsed into one class.
 
-The answers themselves are built as JSON by Postgres (``sql/timeline.py``); the response
-classes document the wire shape and are what tests structure the JSON into.
+The answers are built as JSON by Postgres (``sql/timeline.py``) in the shapes of the spec's
+``TimeBucketsResponseDto`` and ``TimeBucketAssetResponseDto``, plus the ``status`` array that
+Immich's bucket query also selects (docs/reference/behaviour.md §8, getTimeBucket).
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from uuid import UUID
 
 import attrs
 
-from immich_trio.http.dto import OMIT, _Omit
 from immich_trio.http.errors import ValidationFailed
 from immich_trio.sql.timeline import BBox
 
 
 @attrs.frozen(kw_only=True)
 class TimeBucketDto:
-    """Query parameters of ``getTimeBuckets`` and ``getTimeBucket`` (already spec-validated)."""
+    """Query parameters of ``getTimeBuckets`` and ``getTimeBucket`` (already spec-validated;
+    query parameters are not a schema of the spec, so this class is not generated)."""
 
     user_id: UUID | None = None
     album_id: UUID | None = None
@@ -35,36 +36,6 @@ class TimeBucketDto:
     order_by: str = "takenAt"
     bbox: BBox | None = None
     time_bucket: datetime | None = None
-
-
-@attrs.frozen(kw_only=True)
-class TimeBucketsResponseDto:
-    time_bucket: str
-    count: int
-
-
-@attrs.frozen(kw_only=True)
-class TimeBucketAssetResponseDto:
-    duration: list[int | None]
-    id: list[str]
-    visibility: list[str]
-    is_favorite: list[bool]
-    is_image: list[bool]
-    is_trashed: list[bool]
-    live_photo_video_id: list[str | None]
-    file_created_at: list[str]
-    local_offset_hours: list[float]
-    created_at: list[str]
-    owner_id: list[str]
-    projection_type: list[str | None]
-    ratio: list[float]
-    status: list[str]
-    thumbhash: list[str | None]
-    city: list[str | None] | _Omit = OMIT
-    country: list[str | None] | _Omit = OMIT
-    latitude: list[float | None] | _Omit = OMIT
-    longitude: list[float | None] | _Omit = OMIT
-    stack: list[list[str] | None] | _Omit = OMIT
 
 
 def _uuid(value: Any) -> UUID | None:

@@ -1,4 +1,5 @@
-"""User DTOs (tags "Users" and "Users (admin)") and the builders that map user rows onto them.
+"""Users (tags "Users" and "Users (admin)"): builders that map user rows onto the generated
+DTOs, Immich's key order for them, and the merge of stored preferences with their defaults.
 
 Rows are dicts keyed by the ``user`` table's column names (``"isAdmin"``, ``"profileChangedAt"``...);
 ``user_admin_dto`` also reads an optional ``"license"`` key (the ``user_metadata['license']`` value).
@@ -7,72 +8,79 @@ Rows are dicts keyed by the ``user`` table's column names (``"isAdmin"``, ``"pro
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
-from uuid import UUID
+from typing import Any, get_args
 
-import attrs
-
-from immich_trio.http.dto import OMIT, _Omit, _parse_datetime
+from immich_trio.http.dto import OMIT, _parse_datetime, key_order
+from immich_trio.http.dto.generated import (
+    AlbumsResponse,
+    CastResponse,
+    CreateProfileImageResponseDto,
+    DownloadResponse,
+    EmailNotificationsResponse,
+    FoldersResponse,
+    MemoriesResponse,
+    PeopleResponse,
+    PurchaseResponse,
+    RatingsResponse,
+    RecentlyAddedResponse,
+    SharedLinksResponse,
+    TagsResponse,
+    UserAdminResponseDto,
+    UserAvatarColor,
+    UserLicense,
+    UserPreferencesResponseDto,
+    UserResponseDto,
+)
 
 # UserAvatarColor, in the spec's order: the fallback colour is picked by index in this tuple.
-AVATAR_COLORS = (
-    "primary",
-    "pink",
-    "red",
-    "yellow",
-    "blue",
-    "green",
-    "purple",
-    "orange",
-    "gray",
-    "amber",
+AVATAR_COLORS: tuple[UserAvatarColor, ...] = get_args(UserAvatarColor)
+
+# Immich's class order, not the spec's
+_USER_ORDER = ("id", "email", "name", "profile_image_path", "avatar_color", "profile_changed_at")
+key_order(UserResponseDto, *_USER_ORDER)
+key_order(
+    UserAdminResponseDto,
+    *_USER_ORDER,
+    "storage_label",
+    "should_change_password",
+    "is_admin",
+    "created_at",
+    "deleted_at",
+    "updated_at",
+    "oauth_id",
+    "quota_size_in_bytes",
+    "quota_usage_in_bytes",
+    "status",
+    "license",
+)
+key_order(UserLicense, "license_key", "activation_key", "activated_at")
+key_order(CreateProfileImageResponseDto, "user_id", "profile_image_path", "profile_changed_at")
+key_order(MemoriesResponse, "enabled", "duration")
+key_order(PeopleResponse, "enabled", "sidebar_web", "minimum_faces")
+key_order(EmailNotificationsResponse, "enabled", "album_invite", "album_update")
+key_order(PurchaseResponse, "show_support_badge", "hide_buy_button_until")
+key_order(
+    UserPreferencesResponseDto,
+    "albums",
+    "folders",
+    "memories",
+    "people",
+    "shared_links",
+    "ratings",
+    "tags",
+    "email_notifications",
+    "download",
+    "purchase",
+    "cast",
+    "recently_added",
 )
 
 
-def avatar_color(email: str, stored: str | None) -> str:
+def avatar_color(email: str, stored: UserAvatarColor | None) -> UserAvatarColor:
     """The stored colour, else one derived from the email (sum of code points, mod the palette)."""
     if stored:
         return stored
     return AVATAR_COLORS[sum(ord(ch) for ch in email) % len(AVATAR_COLORS)]
-
-
-@attrs.frozen(kw_only=True)
-class UserResponseDto:
-    id: UUID
-    email: str
-    name: str
-    profile_image_path: str
-    avatar_color: str
-    profile_changed_at: datetime
-
-
-@attrs.frozen(kw_only=True)
-class UserLicense:
-    license_key: str
-    activation_key: str
-    activated_at: datetime
-
-
-@attrs.frozen(kw_only=True)
-class UserAdminResponseDto:
-    id: UUID
-    email: str
-    name: str
-    profile_image_path: str
-    avatar_color: str
-    profile_changed_at: datetime
-    storage_label: str | None
-    should_change_password: bool
-    is_admin: bool
-    created_at: datetime
-    deleted_at: datetime | None
-    updated_at: datetime
-    oauth_id: str
-    quota_size_in_bytes: int | None
-    quota_usage_in_bytes: int | None
-    status: str
-    license: UserLicense | None
 
 
 def license_dto(value: Mapping[str, Any] | None) -> UserLicense | None:
@@ -118,43 +126,6 @@ def user_admin_dto(row: Mapping[str, Any]) -> UserAdminResponseDto:
         status=row["status"],
         license=license_dto(row.get("license")),
     )
-
-
-# --- request bodies ------------------------------------------------------------------------
-# Updates are read with ``ctx.json()`` (absent ≠ null); creation has required fields, so a class.
-
-
-@attrs.frozen(kw_only=True)
-class UserAdminCreateDto:
-    email: str
-    name: str
-    password: str
-    avatar_color: str | None = None
-    is_admin: bool = False
-    notify: bool = False
-    pin_code: str | None = None
-    quota_size_in_bytes: int | None = None
-    should_change_password: bool = True
-    storage_label: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class OnboardingResponseDto:
-    is_onboarded: bool
-
-
-@attrs.frozen(kw_only=True)
-class CreateProfileImageResponseDto:
-    user_id: UUID
-    profile_image_path: str
-    profile_changed_at: datetime
-
-
-@attrs.frozen(kw_only=True)
-class AssetStatsResponseDto:
-    images: int
-    videos: int
-    total: int
 
 
 # --- preferences ---------------------------------------------------------------------------
@@ -208,93 +179,15 @@ def partial_preferences(full: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-@attrs.frozen(kw_only=True)
-class AlbumsResponse:
-    default_asset_order: str
-
-
-@attrs.frozen(kw_only=True)
-class EnabledSidebarResponse:
-    """FoldersResponse, SharedLinksResponse, TagsResponse: the same two flags."""
-
-    enabled: bool
-    sidebar_web: bool
-
-
-@attrs.frozen(kw_only=True)
-class MemoriesResponse:
-    enabled: bool
-    duration: int
-
-
-@attrs.frozen(kw_only=True)
-class PeopleResponse:
-    enabled: bool
-    sidebar_web: bool
-    minimum_faces: int | _Omit = OMIT
-
-
-@attrs.frozen(kw_only=True)
-class RatingsResponse:
-    enabled: bool
-
-
-@attrs.frozen(kw_only=True)
-class EmailNotificationsResponse:
-    enabled: bool
-    album_invite: bool
-    album_update: bool
-
-
-@attrs.frozen(kw_only=True)
-class DownloadResponse:
-    archive_size: int
-    include_embedded_videos: bool
-
-
-@attrs.frozen(kw_only=True)
-class PurchaseResponse:
-    show_support_badge: bool
-    hide_buy_button_until: str
-
-
-@attrs.frozen(kw_only=True)
-class CastResponse:
-    g_cast_enabled: bool = attrs.field(metadata={"wire": "gCastEnabled"})
-
-
-@attrs.frozen(kw_only=True)
-class RecentlyAddedResponse:
-    sidebar_web: bool
-
-
-@attrs.frozen(kw_only=True)
-class UserPreferencesResponseDto:
-    albums: AlbumsResponse
-    folders: EnabledSidebarResponse
-    memories: MemoriesResponse
-    people: PeopleResponse
-    shared_links: EnabledSidebarResponse
-    ratings: RatingsResponse
-    tags: EnabledSidebarResponse
-    email_notifications: EmailNotificationsResponse
-    download: DownloadResponse
-    purchase: PurchaseResponse
-    cast: CastResponse
-    recently_added: RecentlyAddedResponse
-
-
-def _flags(section: Mapping[str, Any]) -> EnabledSidebarResponse:
-    return EnabledSidebarResponse(enabled=section["enabled"], sidebar_web=section["sidebarWeb"])
-
-
 def preferences_dto(stored: Mapping[str, Any] | None) -> UserPreferencesResponseDto:
     """The effective preferences for a stored partial ``user_metadata['preferences']`` value."""
     p = merge_preferences(stored)
     people = p["people"]
     return UserPreferencesResponseDto(
         albums=AlbumsResponse(default_asset_order=p["albums"]["defaultAssetOrder"]),
-        folders=_flags(p["folders"]),
+        folders=FoldersResponse(
+            enabled=p["folders"]["enabled"], sidebar_web=p["folders"]["sidebarWeb"]
+        ),
         memories=MemoriesResponse(
             enabled=p["memories"]["enabled"], duration=p["memories"]["duration"]
         ),
@@ -303,9 +196,11 @@ def preferences_dto(stored: Mapping[str, Any] | None) -> UserPreferencesResponse
             sidebar_web=people["sidebarWeb"],
             minimum_faces=people.get("minimumFaces", OMIT),
         ),
-        shared_links=_flags(p["sharedLinks"]),
+        shared_links=SharedLinksResponse(
+            enabled=p["sharedLinks"]["enabled"], sidebar_web=p["sharedLinks"]["sidebarWeb"]
+        ),
         ratings=RatingsResponse(enabled=p["ratings"]["enabled"]),
-        tags=_flags(p["tags"]),
+        tags=TagsResponse(enabled=p["tags"]["enabled"], sidebar_web=p["tags"]["sidebarWeb"]),
         email_notifications=EmailNotificationsResponse(
             enabled=p["emailNotifications"]["enabled"],
             album_invite=p["emailNotifications"]["albumInvite"],
