@@ -10,9 +10,14 @@ from uuid import UUID
 
 from immich_trio.http.access import require_access
 from immich_trio.http.context import Ctx
-from immich_trio.http.dto import value_or
+from immich_trio.http.dto import OMIT, _Omit, value_or
 from immich_trio.http.dto.assets import asset_dto
-from immich_trio.http.dto.generated import AssetBulkDeleteDto, AssetResponseDto
+from immich_trio.http.dto.generated import (
+    AssetBulkDeleteDto,
+    AssetBulkUpdateDto,
+    AssetResponseDto,
+    UpdateAssetDto,
+)
 from immich_trio.http.errors import BadRequest, ValidationFailed
 from immich_trio.http.registry import operation
 from immich_trio.jobs.names import JobName
@@ -23,19 +28,25 @@ from immich_trio.sql.assets import info as info_q
 
 log = logging.getLogger(__name__)
 
-EXIF_FIELDS = ("description", "dateTimeOriginal", "latitude", "longitude", "rating")
+# The exif fields an update may set: (attribute of the request DTO, column and wire name).
+EXIF_FIELDS = (
+    ("description", "description"),
+    ("date_time_original", "dateTimeOriginal"),
+    ("latitude", "latitude"),
+    ("longitude", "longitude"),
+    ("rating", "rating"),
+)
 
 
 async def _enqueue(conn: Any, name: JobName, data: Mapping[str, Any]) -> None:
     await jobs_q.enqueue_job(conn, name, data)
 
 
-def _uuid_field(data: Mapping[str, Any], name: str) -> UUID | None:
-    value = data.get(name)
+def _uuid_field(value: str | None, name: str) -> UUID | None:
     if value is None:
         return None
     try:
-        return UUID(str(value))
+        return UUID(value)
     except ValueError:
         raise ValidationFailed(
             [{"code": "invalid_format", "format": "uuid", "path": [name], "message": "Invalid UUID"}]
@@ -68,17 +79,17 @@ def _parse_date_time(text: str) -> datetime:
         ) from None
 
 
-def exif_writes(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def exif_writes(dto: UpdateAssetDto | AssetBulkUpdateDto) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(columns, sidecar job data)`` of the exif fields present in an update body.
 
     A ``dateTimeOriginal`` with an explicit offset also sets ``timeZone``, as Immich does.
     """
     columns: dict[str, Any] = {}
     job: dict[str, Any] = {}
-    for name in EXIF_FIELDS:
-        if name not in data:
+    for attribute, name in EXIF_FIELDS:
+        value = getattr(dto, attribute)
+        if value is OMIT:
             continue
-        value = data[name]
         job[name] = value
         if name == "dateTimeOriginal" and value is not None:
             parsed = _parse_date_time(value)
@@ -89,6 +100,16 @@ def exif_writes(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
         else:
             columns[name] = value
     return columns, job
+
+
+def _asset_columns(dto: UpdateAssetDto | AssetBulkUpdateDto) -> dict[str, Any]:
+    """The asset columns an update sets, from the fields present in its body."""
+    values: dict[str, Any] = {}
+    if not isinstance(dto.is_favorite, _Omit):
+        values["isFavorite"] = dto.is_favorite
+    if not isinstance(dto.visibility, _Omit):
+        values["visibility"] = dto.visibility
+    return values
 
 
 # -- updateAsset / updateAssets --------------------------------------------------------------
@@ -115,8 +136,8 @@ async def _link_motion(ctx: Ctx, conn: Any, motion_id: UUID) -> UUID | None:
 @operation("updateAsset")
 async def update_asset(ctx: Ctx) -> AssetResponseDto:
     asset_id = UUID(str(ctx.path["id"]))
-    data = await ctx.json()
-    live_id = _uuid_field(data, "livePhotoVideoId")
+    dto = await ctx.body(UpdateAssetDto)
+    live_id = value_or(dto.live_photo_video_id, None)
     hidden: UUID | None = None
     shown: UUID | None = None
     async with ctx.db() as conn, conn.transaction():
@@ -124,15 +145,15 @@ async def update_asset(ctx: Ctx) -> AssetResponseDto:
         previous_motion: Mapping[str, Any] | None = None
         if live_id is not None:
             hidden = await _link_motion(ctx, conn, live_id)
-        elif "livePhotoVideoId" in data:
+        elif dto.live_photo_video_id is None:  # present and null: unlink
             current = await q.live_photo_video_of(conn, asset_id)
             previous_motion = await q.motion_part(conn, current) if current else None
             if previous_motion is not None and "/encoded-video/" in previous_motion["originalPath"]:
                 raise BadRequest("Cannot unlink Android motion photos")
-        columns, job = exif_writes(data)
+        columns, job = exif_writes(dto)
         await q.upsert_exif_locked(conn, [asset_id], columns)
-        values = {k: data[k] for k in ("isFavorite", "visibility") if k in data}
-        if "livePhotoVideoId" in data:
+        values = _asset_columns(dto)
+        if not isinstance(dto.live_photo_video_id, _Omit):
             values["livePhotoVideoId"] = live_id
         await q.update_assets(conn, [asset_id], values)
         if values.get("visibility") == "locked":
@@ -155,14 +176,14 @@ async def update_asset(ctx: Ctx) -> AssetResponseDto:
 
 @operation("updateAssets")
 async def update_assets(ctx: Ctx) -> None:
-    data = await ctx.json()
-    ids = [UUID(i) for i in data["ids"]]
-    values = {k: data[k] for k in ("isFavorite", "visibility") if k in data}
-    if "duplicateId" in data:
-        values["duplicateId"] = _uuid_field(data, "duplicateId")
-    columns, job = exif_writes(data)
-    minutes = data.get("dateTimeRelative") or 0
-    time_zone = data.get("timeZone")
+    dto = await ctx.body(AssetBulkUpdateDto)
+    ids = dto.ids
+    values = _asset_columns(dto)
+    if not isinstance(dto.duplicate_id, _Omit):
+        values["duplicateId"] = _uuid_field(dto.duplicate_id, "duplicateId")
+    columns, job = exif_writes(dto)
+    minutes = value_or(dto.date_time_relative, 0)
+    time_zone = value_or(dto.time_zone, None)
     async with ctx.db() as conn, conn.transaction():
         await require_access(ctx, conn, "asset.update", ids)
         if not ids:
