@@ -13,6 +13,7 @@ from immich_trio.http.dto.generated import (
     ApiKeyCreateDto,
     ApiKeyCreateResponseDto,
     ApiKeyResponseDto,
+    ApiKeyUpdateDto,
 )
 from immich_trio.http.errors import BadRequest, Forbidden
 from immich_trio.http.registry import operation
@@ -80,16 +81,16 @@ async def get_api_key(ctx: Ctx) -> ApiKeyResponseDto:
 
 @operation("updateApiKey")
 async def update_api_key(ctx: Ctx) -> ApiKeyResponseDto:
-    data = await ctx.json()
+    dto = await ctx.body(ApiKeyUpdateDto)
     key_id = UUID(ctx.path["id"])
     async with ctx.db() as conn:
         if await q.api_key_of_user(conn, key_id, ctx.user.id) is None:
             raise BadRequest(NOT_FOUND)
-        permissions: list[str] | None = data.get("permissions")
+        permissions = value_or(dto.permissions, None)
         if permissions is not None:
             _check_grantable(ctx, permissions)
         row = await q.update_api_key(
-            conn, key_id, ctx.user.id, name=data.get("name"), permissions=permissions
+            conn, key_id, ctx.user.id, name=value_or(dto.name, None), permissions=permissions
         )
     if row is None:  # deleted in between
         raise BadRequest(NOT_FOUND)

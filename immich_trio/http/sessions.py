@@ -9,11 +9,12 @@ from uuid import UUID
 from immich_trio import crypto
 from immich_trio.http.access import require_access
 from immich_trio.http.context import Ctx
-from immich_trio.http.dto import value_or
+from immich_trio.http.dto import _Omit, value_or
 from immich_trio.http.dto.generated import (
     SessionCreateDto,
     SessionCreateResponseDto,
     SessionResponseDto,
+    SessionUpdateDto,
 )
 from immich_trio.http.dto.sessions import session_create_dto, session_dto
 from immich_trio.http.errors import BadRequest
@@ -87,10 +88,10 @@ async def lock_session(ctx: Ctx) -> None:
 
 @operation("updateSession")
 async def update_session(ctx: Ctx) -> SessionResponseDto:
-    data = await ctx.json()
+    dto = await ctx.body(SessionUpdateDto)
     async with ctx.db() as conn:
         session_id = await _require_access(ctx, conn, "session.update")
-        if data.get("isPendingSyncReset") is None:
+        if isinstance(dto.is_pending_sync_reset, _Omit):
             raise BadRequest("No fields to update")
-        row = await q.set_pending_sync_reset(conn, session_id, data["isPendingSyncReset"])
+        row = await q.set_pending_sync_reset(conn, session_id, dto.is_pending_sync_reset)
     return session_dto(row)

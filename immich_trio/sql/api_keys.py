@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -57,9 +58,10 @@ async def update_api_key(
     user_id: UUID,
     *,
     name: str | None,
-    permissions: list[str] | None,
+    permissions: Sequence[str] | None,
 ) -> dict[str, Any] | None:
-    cur = await conn.execute(UPDATE_API_KEY, (name, permissions, key_id, user_id))
+    granted = list(permissions) if permissions is not None else None
+    cur = await conn.execute(UPDATE_API_KEY, (name, granted, key_id, user_id))
     return await cur.fetchone()
 
 
