@@ -23,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 
 from immich_trio import crypto
 from immich_trio.actors.notifier.hub import Subscription
+from immich_trio.actors.uploader import Uploader
 from immich_trio.config import Settings
 from immich_trio.http import registry, spec
 from immich_trio.http.app import create_app
@@ -55,6 +56,16 @@ class SpecCheckingClient(TrioClient):
             body = await response.get_data(as_text=False)
             response_schema.check(endpoint, response.status_code, response.content_type or "", body)
         return response
+
+
+@pytest.fixture
+async def uploader(runtime: Runtime, nursery: trio.Nursery) -> AsyncIterator[Uploader]:
+    """The uploader actor, running, with its address on ``runtime`` (what uploads need)."""
+    actor = Uploader(runtime.pool, runtime.settings.media_location)
+    await nursery.start(actor.run)
+    runtime.uploader = actor.address
+    yield actor
+    actor.request_stop()
 
 
 @pytest.fixture

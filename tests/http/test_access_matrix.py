@@ -21,12 +21,11 @@ fails for an implemented route that takes an id (path or query parameter, or bod
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 import pytest
-import trio
 
 from immich_trio.actors.uploader import Uploader
 from immich_trio.config import Settings
@@ -308,15 +307,6 @@ def matrix_size() -> int:
 
 
 # -- driving one row ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def uploader(runtime: Runtime, nursery: trio.Nursery) -> AsyncIterator[Uploader]:
-    actor = Uploader(runtime.pool, runtime.settings.media_location)
-    await nursery.start(actor.run)
-    runtime.uploader = actor.address
-    yield actor
-    actor.request_stop()
 
 
 BOUNDARY = "access-matrix-boundary"

@@ -6,12 +6,9 @@ import base64
 import hashlib
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
-import trio
 
 from immich_trio.actors.uploader import Uploader
 from immich_trio.runtime import Runtime
@@ -28,15 +25,6 @@ KEY_ORDER = [
 ]
 Z_DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 PG_DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?\+00:00$")
-
-
-@pytest.fixture
-async def uploader(runtime: Runtime, nursery: trio.Nursery) -> AsyncIterator[Uploader]:
-    actor = Uploader(runtime.pool, runtime.settings.media_location)
-    await nursery.start(actor.run)
-    runtime.uploader = actor.address
-    yield actor
-    actor.request_stop()
 
 
 async def upload(client: Any, user: UserCreds, data: bytes, filename: str, *extra: tuple[str, str]) -> str:

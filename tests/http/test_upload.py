@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -92,15 +92,6 @@ def media_files(runtime: Runtime) -> list[Path]:
 def staging(runtime: Runtime) -> list[Path]:
     tmp = files.upload_tmp_dir(runtime.settings.media_location)
     return sorted(tmp.iterdir()) if tmp.exists() else []
-
-
-@pytest.fixture
-async def uploader(runtime: Runtime, nursery: trio.Nursery) -> AsyncIterator[Uploader]:
-    actor = Uploader(runtime.pool, runtime.settings.media_location)
-    await nursery.start(actor.run)
-    runtime.uploader = actor.address
-    yield actor
-    actor.request_stop()
 
 
 async def post(client: Any, user: UserCreds, body: bytes, **extra: str) -> Any:
