@@ -17,8 +17,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from immich_trio.actors.notifier import Hub
-from immich_trio.http import credentials
-from immich_trio.http import registry, spec
+from immich_trio.http import credentials, registry, spec
 from immich_trio.http.context import Ctx, Reply
 from immich_trio.http.dto import dumps
 from immich_trio.http.errors import (
@@ -65,6 +64,7 @@ OWN_ROUTES = (
 )
 JSON_BODY_LIMIT = 10 * 1024 * 1024
 CORRELATION_HEADER = "X-Correlation-ID"
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
 
 def quart_path(path: str) -> str:
@@ -73,10 +73,11 @@ def quart_path(path: str) -> str:
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     data = body if isinstance(body, bytes) else dumps(body)
-    response = Response(data, status=status, content_type="application/json; charset=utf-8")
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
+    return Response(data, status=status, headers=headers, content_type=JSON_CONTENT_TYPE)
+
+
+def _correlation_id() -> str:
+    return request.headers.get(CORRELATION_HEADER) or uuid.uuid4().hex
 
 
 def error_response(exc: HttpError) -> Response:
@@ -135,7 +136,20 @@ def _parse_path(op: spec.Operation, raw: dict[str, str]) -> dict[str, Any]:
 def _respond(op: spec.Operation, result: Any) -> Response:
     if isinstance(result, Response):
         return result
-    reply = result if isinstance(result, Reply) else Reply(body=result)
+    if isinstance(result, Reply):
+        reply = result
+    elif result is not None:
+        # The common case: a body with the operation's status; ETag and 304 done here, from
+        # the bytes in hand, so that the after-request hook has nothing left to do.
+        data = result if isinstance(result, bytes) else dumps(result)
+        headers = {CORRELATION_HEADER: _correlation_id()}
+        if op.success_status == 200 and request.method in ("GET", "HEAD"):
+            etag = headers["ETag"] = strong_etag(data)
+            if etag in request.headers.get("If-None-Match", ""):
+                return Response(b"", status=304, headers=headers)
+        return Response(data, status=op.success_status, headers=headers, content_type=JSON_CONTENT_TYPE)
+    else:
+        reply = Reply(body=result)
     status = reply.status or op.success_status
     if reply.body is None:
         response = Response(b"", status=status)
@@ -222,7 +236,9 @@ def create_app(runtime: Runtime) -> QuartTrio:
 
     @app.after_request
     async def finish(response: Response) -> Response:
-        correlation = request.headers.get(CORRELATION_HEADER) or uuid.uuid4().hex
+        if CORRELATION_HEADER in response.headers:
+            return response  # answered by _respond, which did this work already
+        correlation = _correlation_id()
         response.headers[CORRELATION_HEADER] = correlation
         if (
             request.method in ("GET", "HEAD")
