@@ -11,10 +11,13 @@ each at 1, 8 and 32 connections, in interleaved rounds (floor, ours..., floor, o
 prints req/s and the ratio to the floor measured in the same run. Before that it times a
 40-photo `@immich/cli upload` (generated JPEGs) to the CLI's exit and to an idle job queue.
 
-    python benchmarks/bench_requests.py [--seconds 3] [--rounds 2] [--server-pythonpath DIR]
+    python benchmarks/bench_requests.py [--seconds 3] [--rounds 2] [--upload-runs 3]
+                                        [--baseline-pythonpath DIR]
 
-Both servers are real processes on loopback; `--server-pythonpath` runs another checkout of
-the server (e.g. the code before a change) under the same conditions.
+Servers are real processes (`python -m immich_trio serve`, embedded PostgreSQL, temporary
+media folders) on loopback. `--baseline-pythonpath` also runs another checkout of the server
+(e.g. `git archive` of the commit before a change), interleaved with this one: uploads
+alternate between fresh servers of each, and every wrk round measures both.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import attrs
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -105,95 +110,170 @@ def make_photos(folder: Path, count: int) -> None:
         (folder / f"photo-{i:03d}.jpg").write_bytes(out.getvalue())
 
 
-def wrk(url: str, conns: int, seconds: float, headers: dict[str, str]) -> float:
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system) of every process in a process group (server + its PostgreSQL)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # pgrp; utime and stime follow at 11 and 12
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@attrs.frozen
+class Load:
+    rps: float
+    cpu_us: float  # server CPU per request: robust to other load on a shared machine
+
+
+def wrk(url: str, conns: int, seconds: float, headers: dict[str, str], pgid: int | None = None) -> Load:
     args = ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--timeout", "10s"]
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
+    cpu = group_cpu_seconds(pgid) if pgid else 0.0
     out = subprocess.run([*args, url], capture_output=True, text=True, check=True, timeout=seconds + 30).stdout
+    cpu = group_cpu_seconds(pgid) - cpu if pgid else 0.0
     if re.search(r"Non-2xx or 3xx responses", out) or "Socket errors" in out:
         raise RuntimeError(f"wrk saw errors on {url}:\n{out}")
-    match = re.search(r"Requests/sec:\s+([0-9.]+)", out)
-    assert match, out
-    return float(match.group(1))
+    rps = re.search(r"Requests/sec:\s+([0-9.]+)", out)
+    count = re.search(r"([0-9]+) requests in", out)
+    assert rps and count, out
+    return Load(float(rps.group(1)), cpu * 1e6 / max(1, int(count.group(1))))
 
 
-def upload(server: ServerProcess, key: str, session: dict[str, str], photos: Path, work: Path) -> tuple[float, float]:
+@attrs.define
+class Measured:
+    """One server under test, set up with an admin, an API key and the uploaded library."""
+
+    label: str
+    server: ServerProcess
+    targets: list[tuple[str, str, dict[str, str]]]
+    cli_seconds: float
+    idle_seconds: float
+
+
+def set_up(label: str, pythonpath: str, work: Path, photos: Path) -> Measured:
+    """A fresh server (new media folder and database) that has received the CLI upload."""
+    folder = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=work))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "IMMICH_"))}
+    port = free_port()
+    env.update(IMMICH_PORT=str(port), IMMICH_HOST="127.0.0.1", IMMICH_MEDIA_LOCATION=str(folder / "media"),
+               IMMICH_LOG_LEVEL="warn", PYTHONPATH=pythonpath)
+    server = ServerProcess(media=folder / "media", port=port, env=env, log_path=folder / "server.log")
+    server.start()
+    api = server.api
+    call(api, "POST", "/auth/admin-sign-up", ADMIN)
+    login = call(api, "POST", "/auth/login", {"email": ADMIN["email"], "password": ADMIN["password"]})
+    session = {"Authorization": f"Bearer {login.body['accessToken']}"}
+    key = call(api, "POST", "/api-keys", {"name": "bench", "permissions": ["all"]}, session).body["secret"]
     cli = immich_cli_command()
-    env = {**os.environ, "IMMICH_CONFIG_DIR": str(work / "cli-config")}
-    _run_cli(cli, ["login", server.api, key], env)
+    cli_env = {**os.environ, "IMMICH_CONFIG_DIR": str(folder / "cli-config")}
+    _run_cli(cli, ["login", api, key], cli_env)
     started = time.monotonic()
-    out = _run_cli(cli, ["upload", "--recursive", str(photos)], env)
-    cli_done = time.monotonic() - started
+    out = _run_cli(cli, ["upload", "--recursive", str(photos)], cli_env)
+    cli_seconds = time.monotonic() - started
     assert f"Successfully uploaded {PHOTOS} new asset" in out, out
-    _wait_idle(server.api, session)
-    return cli_done, time.monotonic() - started
+    _wait_idle(api, session)
+    idle_seconds = time.monotonic() - started
+    month = call(api, "GET", "/timeline/buckets", headers=session).body[0]["timeBucket"]
+    asset_id = call(api, "GET", f"/timeline/bucket?timeBucket={month}", headers=session).body["id"][0]
+    targets = [
+        ("ping", api + "/server/ping", {}),
+        ("users/me (session)", api + "/users/me", session),
+        ("users/me (api key)", api + "/users/me", {"x-api-key": key}),
+        ("assets/{id}", api + f"/assets/{asset_id}", session),
+        ("timeline/buckets", api + "/timeline/buckets", session),
+    ]
+    return Measured(label, server, targets, cli_seconds, idle_seconds)
+
+
+def stop(measured: Measured) -> None:
+    measured.server.stop()
+    measured.server.kill_all()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=3.0, help="length of one wrk measurement")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--server-pythonpath", default=str(ROOT))
+    parser.add_argument("--upload-runs", type=int, default=3, help="fresh servers per version for the upload")
+    parser.add_argument("--baseline-pythonpath", help="another checkout (e.g. before a change), measured alike")
+    parser.add_argument("--connections", default=",".join(map(str, CONNECTIONS)), help="e.g. 8 or 1,8,32")
+    parser.add_argument("--targets", default="", help="only targets whose name starts with one of these (comma list)")
     parser.add_argument("--serve-floor", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_floor:
         serve_floor(args.serve_floor)
         return
     seconds = max(1, round(args.seconds))
+    connections = tuple(int(c) for c in args.connections.split(","))
+    wanted = tuple(t for t in args.targets.split(",") if t)
+    versions = [("this", str(ROOT))]
+    if args.baseline_pythonpath:
+        versions.append(("baseline", args.baseline_pythonpath))
+    uploads: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in versions}
+    floor: dict[int, list[Load]] = {c: [] for c in connections}
+    ours: dict[tuple[str, str, int], list[Load]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-requests-") as tmp:
         work = Path(tmp)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "IMMICH_"))}
-        port = free_port()
-        env.update(IMMICH_PORT=str(port), IMMICH_HOST="127.0.0.1", IMMICH_MEDIA_LOCATION=str(work / "media"),
-                   IMMICH_LOG_LEVEL="warn", PYTHONPATH=args.server_pythonpath)
-        server = ServerProcess(media=work / "media", port=port, env=env, log_path=work / "server.log")
+        make_photos(work / "photos", PHOTOS)
+        running: list[Measured] = []
         floor_proc, floor_url = start_floor()
         try:
-            server.start()
-            api = server.api
-            call(api, "POST", "/auth/admin-sign-up", ADMIN)
-            token = call(api, "POST", "/auth/login", {"email": ADMIN["email"], "password": ADMIN["password"]}).body[
-                "accessToken"]
-            session = {"Authorization": f"Bearer {token}"}
-            key = call(api, "POST", "/api-keys", {"name": "bench", "permissions": ["all"]}, session).body["secret"]
-            make_photos(work / "photos", PHOTOS)
-            cli_s, idle_s = upload(server, key, session, work / "photos", work)
-            print(f"{PHOTOS}-photo @immich/cli upload: CLI exit {cli_s:.2f} s, all jobs done {idle_s:.2f} s", flush=True)
-            buckets = call(api, "GET", "/timeline/buckets", headers=session).body
-            month = buckets[0]["timeBucket"]
-            asset_id = call(api, "GET", f"/timeline/bucket?timeBucket={month}", headers=session).body["id"][0]
-            targets: list[tuple[str, str, dict[str, str]]] = [
-                ("ping", api + "/server/ping", {}),
-                ("users/me (session)", api + "/users/me", session),
-                ("users/me (api key)", api + "/users/me", {"x-api-key": key}),
-                ("assets/{id}", api + f"/assets/{asset_id}", session),
-                ("timeline/buckets", api + "/timeline/buckets", session),
-            ]
-            for _, url, headers in targets:  # warm up: prepared statements, caches
-                wrk(url, 8, 1, headers)
-            floor: dict[int, list[float]] = {c: [] for c in CONNECTIONS}
-            ours: dict[tuple[str, int], list[float]] = {}
+            for run in range(args.upload_runs):  # interleaved: this, baseline, this, baseline...
+                for label, pythonpath in versions:
+                    measured = set_up(label, pythonpath, work, work / "photos")
+                    uploads[label].append((measured.cli_seconds, measured.idle_seconds))
+                    print(f"{label}: {PHOTOS}-photo @immich/cli upload: CLI exit {measured.cli_seconds:.2f} s, "
+                          f"all jobs done {measured.idle_seconds:.2f} s", flush=True)
+                    if run == args.upload_runs - 1:
+                        measured.targets = [t for t in measured.targets if t[0].startswith(wanted or ("",))]
+                        running.append(measured)
+                    else:
+                        stop(measured)
+            for measured in running:
+                for _, url, headers in measured.targets:  # warm up: prepared statements, caches
+                    wrk(url, 8, 1, headers)
             for _ in range(args.rounds):
-                for conns in CONNECTIONS:
-                    for name, url, headers in targets:
-                        floor[conns].append(wrk(floor_url, conns, seconds, {}))
-                        ours.setdefault((name, conns), []).append(wrk(url, conns, seconds, headers))
+                for conns in connections:
+                    for index, (name, _, _) in enumerate(running[0].targets):
+                        floor[conns].append(wrk(floor_url, conns, seconds, {}, floor_proc.pid))
+                        for measured in running:
+                            _, url, headers = measured.targets[index]
+                            assert measured.server.proc is not None
+                            ours.setdefault((name, measured.label, conns), []).append(
+                                wrk(url, conns, seconds, headers, measured.server.proc.pid))
         finally:
-            server.stop()
-            server.kill_all()
+            for measured in running:
+                stop(measured)
             floor_proc.send_signal(signal.SIGTERM)
             floor_proc.wait(10)
-    print(f"\nwrk -t1 -d{seconds}s, {args.rounds} interleaved round(s); median req/s; ratio to the floor's median")
-    header = f"{'':22}" + "".join(f"{f'c={c}':>20}" for c in CONNECTIONS)
-    print(header)
-    print(f"{'floor (bare hypercorn)':22}" + "".join(f"{statistics.median(floor[c]):>14.0f} 1.00x" for c in CONNECTIONS))
-    for name, _, _ in targets:
-        cells = []
-        for conns in CONNECTIONS:
-            rps = statistics.median(ours[(name, conns)])
-            cells.append(f"{rps:>14.0f} {rps / statistics.median(floor[conns]):.2f}x")
-        print(f"{name:22}" + "".join(cells))
+    print(f"\n{PHOTOS}-photo @immich/cli upload, median of {args.upload_runs} fresh server(s) per version:")
+    for label, times in uploads.items():
+        print(f"  {label:9} CLI exit {statistics.median(t[0] for t in times):.2f} s, "
+              f"all jobs done {statistics.median(t[1] for t in times):.2f} s")
+    print(f"\nwrk -t1 -d{seconds}s, {args.rounds} interleaved round(s); medians. Each cell: req/s, its ratio to")
+    print("the floor's req/s; then the server's CPU per request (server + PostgreSQL), the floor's CPU per")
+    print("request divided by it (1.00x = as cheap as the floor; this one is robust to other load).")
+    print(f"{'':32}" + "".join(f"{f'c={c}':>30}" for c in connections))
 
+    def row(name: str, loads: dict[int, list[Load]]) -> str:
+        cells = []
+        for conns in connections:
+            rps = statistics.median(x.rps for x in loads[conns])
+            cpu = statistics.median(x.cpu_us for x in loads[conns])
+            base_rps = statistics.median(x.rps for x in floor[conns])
+            base_cpu = statistics.median(x.cpu_us for x in floor[conns])
+            cells.append(f"{rps:>7.0f} {rps / base_rps:.2f}x {cpu:>6.0f}us {base_cpu / cpu:.2f}x")
+        return f"{name:32}" + "".join(f"{c:>30}" for c in cells)
+
+    print(row("floor (bare hypercorn)", floor))
+    for name, _, _ in running[0].targets if running else []:
+        for label, _ in versions:
+            print(row(f"{name} [{label}]", {c: ours[(name, label, c)] for c in connections}))
 
 if __name__ == "__main__":
     main()

@@ -12,12 +12,12 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-from quart import Response, request
+from quart import Request, Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from immich_trio.actors.notifier import Hub
-from immich_trio.http import credentials, registry, spec
+from immich_trio.http import credentials, direct, registry, spec
 from immich_trio.http.context import Ctx, Reply
 from immich_trio.http.dto import dumps
 from immich_trio.http.errors import (
@@ -76,8 +76,31 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(data, status=status, headers=headers, content_type=JSON_CONTENT_TYPE)
 
 
-def _correlation_id() -> str:
+def _correlation_id(request: Request) -> str:
     return request.headers.get(CORRELATION_HEADER) or uuid.uuid4().hex
+
+
+async def finish_response(request: Request, response: Response) -> Response:
+    """Every answer: the correlation id; JSON reads: a strong ETag, and 304 when it matches."""
+    if CORRELATION_HEADER in response.headers:
+        return response  # answered by _respond, which did this work already
+    correlation = _correlation_id(request)
+    response.headers[CORRELATION_HEADER] = correlation
+    if (
+        request.method in ("GET", "HEAD")
+        and response.status_code == 200
+        and response.mimetype == "application/json"
+        and "ETag" not in response.headers
+    ):
+        data = await response.get_data(as_text=False)
+        etag = strong_etag(data)
+        response.headers["ETag"] = etag
+        if etag in request.headers.get("If-None-Match", ""):
+            not_modified = Response(b"", status=304)
+            not_modified.headers["ETag"] = etag
+            not_modified.headers[CORRELATION_HEADER] = correlation
+            return not_modified
+    return response
 
 
 def error_response(exc: HttpError) -> Response:
@@ -96,7 +119,7 @@ def _single_http_error(exc: BaseException) -> BaseException:
     return exc
 
 
-def _parse_query(op: spec.Operation) -> dict[str, Any]:
+def _parse_query(op: spec.Operation, request: Request) -> dict[str, Any]:
     values: dict[str, Any] = {}
     issues: list[dict[str, Any]] = []
     for param in op.parameters:
@@ -133,7 +156,7 @@ def _parse_path(op: spec.Operation, raw: dict[str, str]) -> dict[str, Any]:
     return values
 
 
-def _respond(op: spec.Operation, result: Any) -> Response:
+def _respond(op: spec.Operation, request: Request, result: Any) -> Response:
     if isinstance(result, Response):
         return result
     if isinstance(result, Reply):
@@ -142,7 +165,7 @@ def _respond(op: spec.Operation, result: Any) -> Response:
         # The common case: a body with the operation's status; ETag and 304 done here, from
         # the bytes in hand, so that the after-request hook has nothing left to do.
         data = result if isinstance(result, bytes) else dumps(result)
-        headers = {CORRELATION_HEADER: _correlation_id()}
+        headers = {CORRELATION_HEADER: _correlation_id(request)}
         if op.success_status == 200 and request.method in ("GET", "HEAD"):
             etag = headers["ETag"] = strong_etag(data)
             if etag in request.headers.get("If-None-Match", ""):
@@ -162,8 +185,11 @@ def _respond(op: spec.Operation, result: Any) -> Response:
     return response
 
 
-def _make_view(runtime: Runtime, op: spec.Operation, handler: registry.Handler | None) -> Callable[..., Awaitable[Response]]:
-    async def view(**raw_path: str) -> Response:
+def _make_answer(runtime: Runtime, op: spec.Operation, handler: registry.Handler | None) -> direct.Answer:
+    async def answer(request: Request, raw_path: dict[str, str]) -> Response:
+        return await finish_response(request, await _answer(request, raw_path))
+
+    async def _answer(request: Request, raw_path: dict[str, str]) -> Response:
         try:
             auth = None
             if not op.public:
@@ -178,9 +204,9 @@ def _make_view(runtime: Runtime, op: spec.Operation, handler: registry.Handler |
                 op=op,
                 auth=auth,
                 path=_parse_path(op, raw_path),
-                query=_parse_query(op),
+                query=_parse_query(op, request),
             )
-            return _respond(op, await handler(ctx))
+            return _respond(op, request, await handler(ctx))
         except BaseException as raw_exc:
             exc = _single_http_error(raw_exc)
             if isinstance(exc, HttpError):
@@ -194,7 +220,13 @@ def _make_view(runtime: Runtime, op: spec.Operation, handler: registry.Handler |
                 return error_response(HttpError(failed_message(name)))
             raise
 
-    view.__name__ = f"op_{op.operation_id}"
+    return answer
+
+
+def _make_view(answer: direct.Answer) -> Callable[..., Awaitable[Response]]:
+    async def view(**raw_path: str) -> Response:
+        return await answer(request._get_current_object(), raw_path)  # type: ignore[attr-defined]
+
     return view
 
 
@@ -207,17 +239,18 @@ def create_app(runtime: Runtime) -> QuartTrio:
     for name in TAG_MODULES:
         importlib.import_module(f"immich_trio.http.{name}")
     handlers = registry.handlers()
+    gets = direct.RouteTable(op.path for op in spec.operations().values() if "{" not in op.path and op.method != "GET")
     for op in spec.operations().values():
         handler = handlers.get(op.operation_id)
         if handler is None and op.hidden:
             twin = spec.twin_of(op)
             handler = handlers.get(twin.operation_id) if twin else None
-        app.add_url_rule(
-            quart_path(op.path),
-            endpoint=op.operation_id,
-            view_func=_make_view(runtime, op, handler),
-            methods=[op.method],
-        )
+        answer = _make_answer(runtime, op, handler)
+        if op.method == "GET":
+            gets.add(op.path, answer)
+        view = _make_view(answer)
+        view.__name__ = f"op_{op.operation_id}"
+        app.add_url_rule(quart_path(op.path), endpoint=op.operation_id, view_func=view, methods=[op.method])
     from immich_trio.http import own_routes
 
     own_routes.register(app, runtime)
@@ -225,6 +258,7 @@ def create_app(runtime: Runtime) -> QuartTrio:
         runtime.hub = Hub()
     register_socketio(app, hub=runtime.hub, authenticate=partial(credentials.authenticate_socket, runtime))
     importlib.import_module("immich_trio.http.multipart").install(app)  # streamed POST /api/assets body
+    direct.install(app, gets)  # bodiless GETs of spec routes skip Quart's dispatch
 
     @app.errorhandler(HTTPException)
     async def http_exception(exc: HTTPException) -> Response:
@@ -236,24 +270,6 @@ def create_app(runtime: Runtime) -> QuartTrio:
 
     @app.after_request
     async def finish(response: Response) -> Response:
-        if CORRELATION_HEADER in response.headers:
-            return response  # answered by _respond, which did this work already
-        correlation = _correlation_id()
-        response.headers[CORRELATION_HEADER] = correlation
-        if (
-            request.method in ("GET", "HEAD")
-            and response.status_code == 200
-            and response.mimetype == "application/json"
-            and "ETag" not in response.headers
-        ):
-            data = await response.get_data(as_text=False)
-            etag = strong_etag(data)
-            response.headers["ETag"] = etag
-            if etag in request.headers.get("If-None-Match", ""):
-                not_modified = Response(b"", status=304)
-                not_modified.headers["ETag"] = etag
-                not_modified.headers[CORRELATION_HEADER] = correlation
-                return not_modified
-        return response
+        return await finish_response(request._get_current_object(), response)  # type: ignore[attr-defined]
 
     return app
