@@ -23,17 +23,9 @@ def _settings() -> Settings:
         raise SystemExit(2) from None
 
 
-# How long a thread may hold the GIL while another waits (CPython's default is 5 ms). Media
-# work runs Python in worker threads; with the default, each wake-up of the event loop could
-# wait that long, and an upload's dozen awaits (SQL round trips, fsyncs in threads) added up
-# to about a fifth of its time (benchmarks/bench_requests.py, 40-photo CLI upload).
-GIL_SWITCH_INTERVAL = 0.0005
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     from immich_trio.main import serve, setup_logging
 
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     settings = _settings()
     setup_logging(settings)
     trio.run(serve, settings)
