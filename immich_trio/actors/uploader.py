@@ -195,7 +195,9 @@ class Uploader(Actor[UploaderMsg]):
         """Run the ingest transaction; the id of the existing asset if this is a duplicate."""
         async with self._pool.connection() as conn:
             try:
-                async with conn.transaction():
+                # Pipelined: BEGIN and the statements whose results nobody waits for travel
+                # with the next one that is read (about half the round trips).
+                async with conn.pipeline(), conn.transaction():
                     await self._insert(conn, upload, original, sidecar)
             except _Duplicate:
                 existing = await q.upload_duplicate(conn, upload.owner_id, upload.file.sha1)
