@@ -219,6 +219,9 @@ def main() -> None:
     ours: dict[tuple[str, str, int], list[Load]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-requests-") as tmp:
         work = Path(tmp)
+        # `python -m` puts the working directory first on sys.path: run the servers from an
+        # empty one, so that each imports the checkout its PYTHONPATH names.
+        os.chdir(work)
         make_photos(work / "photos", PHOTOS)
         running: list[Measured] = []
         floor_proc, floor_url = start_floor()
