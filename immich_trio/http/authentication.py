@@ -13,8 +13,8 @@ from typing import Any
 import trio
 
 from immich_trio import crypto, sysconfig
-from immich_trio.http.credentials import device_from_user_agent
 from immich_trio.http.context import AuthSession, Ctx, Reply
+from immich_trio.http.credentials import device_from_user_agent
 from immich_trio.http.dto import OMIT, iso_z
 from immich_trio.http.dto.authentication import (
     AuthStatusResponseDto,

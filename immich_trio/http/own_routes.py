@@ -9,8 +9,7 @@ import trio
 from quart import Response, request
 from quart_trio import QuartTrio
 
-from immich_trio.http import credentials
-from immich_trio.http import metrics
+from immich_trio.http import credentials, metrics
 from immich_trio.http.errors import Forbidden, HttpError, ServiceUnavailable, Unauthorized
 from immich_trio.runtime import Runtime
 from immich_trio.sql.errors import DatabaseUnavailable
