@@ -7,8 +7,8 @@ actor to ingest them. The order of effects is what makes a crash harmless:
    ``UQ_assets_owner_checksum``), ``asset_exif`` with the size, the sidecar's ``asset_file``,
    ``asset_metadata``, and the ``AssetExtractMetadata`` job, held (not claimable); commit;
 2. rename the staging files into Immich's layout, fsync the directories;
-3. release the held job;
-4. reply.
+3. reply (the asset is durable now: row committed, file fsynced and in place);
+4. release the held job (after the reply: one commit less in the client's wait).
 
 A crash before 1 commits leaves staging files without a row, a crash between 1 and 2 leaves
 them with one; ``storage/recovery.py`` (run before HTTP starts, see ``supervise``) deletes the
@@ -165,6 +165,10 @@ class Uploader(Actor[UploaderMsg]):
                     reply_to.fail(exc)
                     return
                 reply_to.send(reply)
+                if not reply.duplicate:
+                    # Should this fail, recovery releases the job at the next start.
+                    async with self._pool.connection() as conn:
+                        await jobs.release_held(conn, [reply.asset_id])
 
     async def _ingest(self, upload: StagedUpload) -> IngestReply:
         original = files.upload_path(self._media, upload.owner_id, uuid.uuid4(), upload.extension)
@@ -179,8 +183,6 @@ class Uploader(Actor[UploaderMsg]):
                 return IngestReply(asset_id=existing, duplicate=True)
             committed = True
             await trio.to_thread.run_sync(self._place, upload, original, sidecar)
-            async with self._pool.connection() as conn:
-                await jobs.release_held(conn, [upload.asset_id])
             self._created += 1
             return IngestReply(asset_id=upload.asset_id, duplicate=False)
         finally:
@@ -193,7 +195,9 @@ class Uploader(Actor[UploaderMsg]):
         """Run the ingest transaction; the id of the existing asset if this is a duplicate."""
         async with self._pool.connection() as conn:
             try:
-                async with conn.transaction():
+                # Pipelined: BEGIN and the statements whose results nobody waits for travel
+                # with the next one that is read (about half the round trips).
+                async with conn.pipeline(), conn.transaction():
                     await self._insert(conn, upload, original, sidecar)
             except _Duplicate:
                 existing = await q.upload_duplicate(conn, upload.owner_id, upload.file.sha1)

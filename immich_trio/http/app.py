@@ -11,11 +11,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from quart import Response, request
+from quart import Request, Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from immich_trio.http import credentials, registry, spec
+from immich_trio.http import credentials, direct, registry, spec
 from immich_trio.http.context import Ctx, Reply
 from immich_trio.http.dto import dumps
 from immich_trio.http.errors import (
@@ -65,6 +65,7 @@ OWN_ROUTES = (
 )
 JSON_BODY_LIMIT = 10 * 1024 * 1024
 CORRELATION_HEADER = "X-Correlation-ID"
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
 
 def quart_path(path: str) -> str:
@@ -73,9 +74,33 @@ def quart_path(path: str) -> str:
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     data = body if isinstance(body, bytes) else dumps(body)
-    response = Response(data, status=status, content_type="application/json; charset=utf-8")
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
+    return Response(data, status=status, headers=headers, content_type=JSON_CONTENT_TYPE)
+
+
+def _correlation_id(request: Request) -> str:
+    return request.headers.get(CORRELATION_HEADER) or uuid.uuid4().hex
+
+
+async def finish_response(request: Request, response: Response) -> Response:
+    """Every answer: the correlation id; JSON reads: a strong ETag, and 304 when it matches."""
+    if CORRELATION_HEADER in response.headers:
+        return response  # answered by _respond, which did this work already
+    correlation = _correlation_id(request)
+    response.headers[CORRELATION_HEADER] = correlation
+    if (
+        request.method in ("GET", "HEAD")
+        and response.status_code == 200
+        and response.mimetype == "application/json"
+        and "ETag" not in response.headers
+    ):
+        data = await response.get_data(as_text=False)
+        etag = strong_etag(data)
+        response.headers["ETag"] = etag
+        if etag in request.headers.get("If-None-Match", ""):
+            not_modified = Response(b"", status=304)
+            not_modified.headers["ETag"] = etag
+            not_modified.headers[CORRELATION_HEADER] = correlation
+            return not_modified
     return response
 
 
@@ -88,14 +113,13 @@ def strong_etag(data: bytes) -> str:
     return f'"{len(data):x}-{digest}"'
 
 
-def _single_http_error(exc: BaseException) -> BaseException:
-    """Unwrap exception groups of one error (nurseries inside handlers wrap errors)."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc
+def _first_leaf(group: BaseExceptionGroup[HttpError]) -> HttpError:
+    """The first error of a group (nurseries inside handlers wrap the errors they raise)."""
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
-def _parse_query(op: spec.Operation) -> dict[str, Any]:
+def _parse_query(op: spec.Operation, request: Request) -> dict[str, Any]:
     values: dict[str, Any] = {}
     issues: list[dict[str, Any]] = []
     for param in op.parameters:
@@ -132,10 +156,23 @@ def _parse_path(op: spec.Operation, raw: dict[str, str]) -> dict[str, Any]:
     return values
 
 
-def _respond(op: spec.Operation, result: Any) -> Response:
+def _respond(op: spec.Operation, request: Request, result: Any) -> Response:
     if isinstance(result, Response):
         return result
-    reply = result if isinstance(result, Reply) else Reply(body=result)
+    if isinstance(result, Reply):
+        reply = result
+    elif result is not None:
+        # The common case: a body with the operation's status; ETag and 304 done here, from
+        # the bytes in hand, so that the after-request hook has nothing left to do.
+        data = result if isinstance(result, bytes) else dumps(result)
+        headers = {CORRELATION_HEADER: _correlation_id(request)}
+        if op.success_status == 200 and request.method in ("GET", "HEAD"):
+            etag = headers["ETag"] = strong_etag(data)
+            if etag in request.headers.get("If-None-Match", ""):
+                return Response(b"", status=304, headers=headers)
+        return Response(data, status=op.success_status, headers=headers, content_type=JSON_CONTENT_TYPE)
+    else:
+        reply = Reply(body=result)
     status = reply.status or op.success_status
     if reply.body is None:
         response = Response(b"", status=status)
@@ -148,8 +185,12 @@ def _respond(op: spec.Operation, result: Any) -> Response:
     return response
 
 
-def _make_view(runtime: Runtime, op: spec.Operation, handler: registry.Handler | None) -> Callable[..., Awaitable[Response]]:
-    async def view(**raw_path: str) -> Response:
+def _make_answer(runtime: Runtime, op: spec.Operation, handler: registry.Handler | None) -> direct.Answer:
+    async def answer(request: Request, raw_path: dict[str, str]) -> Response:
+        return await finish_response(request, await _answer(request, raw_path))
+
+    async def _answer(request: Request, raw_path: dict[str, str]) -> Response:
+        error: HttpError | None = None
         try:
             auth = None
             if not op.public:
@@ -164,23 +205,31 @@ def _make_view(runtime: Runtime, op: spec.Operation, handler: registry.Handler |
                 op=op,
                 auth=auth,
                 path=_parse_path(op, raw_path),
-                query=_parse_query(op),
+                query=_parse_query(op, request),
             )
-            return _respond(op, await handler(ctx))
-        except BaseException as raw_exc:
-            exc = _single_http_error(raw_exc)
-            if isinstance(exc, HttpError):
-                return error_response(exc)
-            if isinstance(exc, DatabaseUnavailable):
-                log.warning("database unavailable during %s: %s", op.operation_id, exc)
-                return error_response(ServiceUnavailable("Database unavailable"))
-            if isinstance(exc, Exception):
-                log.exception("%s failed", op.operation_id)
-                name = handler.__name__ if handler is not None else op.operation_id
-                return error_response(HttpError(failed_message(name)))
-            raise
+            return _respond(op, request, await handler(ctx))
+        # Split, never unwrap: the HTTP errors of a group answer the request (the first of
+        # them, even beside other errors); whatever no clause matches, Cancelled included,
+        # propagates untouched.
+        except* HttpError as group:
+            error = _first_leaf(group)
+        except* DatabaseUnavailable as group:
+            log.warning("database unavailable during %s: %s", op.operation_id, group.exceptions[0])
+            error = error or ServiceUnavailable("Database unavailable")
+        except* Exception:
+            log.exception("%s failed", op.operation_id)
+            name = handler.__name__ if handler is not None else op.operation_id
+            error = error or HttpError(failed_message(name))
+        assert error is not None
+        return error_response(error)
 
-    view.__name__ = f"op_{op.operation_id}"
+    return answer
+
+
+def _make_view(answer: direct.Answer) -> Callable[..., Awaitable[Response]]:
+    async def view(**raw_path: str) -> Response:
+        return await answer(request._get_current_object(), raw_path)  # type: ignore[attr-defined]
+
     return view
 
 
@@ -193,22 +242,24 @@ def create_app(runtime: Runtime) -> QuartTrio:
     for name in TAG_MODULES:
         importlib.import_module(f"immich_trio.http.{name}")
     handlers = registry.handlers()
+    gets = direct.RouteTable(op.path for op in spec.operations().values() if "{" not in op.path and op.method != "GET")
     for op in spec.operations().values():
         handler = handlers.get(op.operation_id)
         if handler is None and op.hidden:
             twin = spec.twin_of(op)
             handler = handlers.get(twin.operation_id) if twin else None
-        app.add_url_rule(
-            quart_path(op.path),
-            endpoint=op.operation_id,
-            view_func=_make_view(runtime, op, handler),
-            methods=[op.method],
-        )
+        answer = _make_answer(runtime, op, handler)
+        if op.method == "GET":
+            gets.add(op.path, answer)
+        view = _make_view(answer)
+        view.__name__ = f"op_{op.operation_id}"
+        app.add_url_rule(quart_path(op.path), endpoint=op.operation_id, view_func=view, methods=[op.method])
     from immich_trio.http import own_routes
 
     own_routes.register(app, runtime)
     mount_socketio(app, runtime)
     importlib.import_module("immich_trio.http.multipart").install(app)  # streamed POST /api/assets body
+    direct.install(app, gets)  # bodiless GETs of spec routes skip Quart's dispatch
 
     @app.errorhandler(HTTPException)
     async def http_exception(exc: HTTPException) -> Response:
@@ -220,22 +271,6 @@ def create_app(runtime: Runtime) -> QuartTrio:
 
     @app.after_request
     async def finish(response: Response) -> Response:
-        correlation = request.headers.get(CORRELATION_HEADER) or uuid.uuid4().hex
-        response.headers[CORRELATION_HEADER] = correlation
-        if (
-            request.method in ("GET", "HEAD")
-            and response.status_code == 200
-            and response.mimetype == "application/json"
-            and "ETag" not in response.headers
-        ):
-            data = await response.get_data(as_text=False)
-            etag = strong_etag(data)
-            response.headers["ETag"] = etag
-            if etag in request.headers.get("If-None-Match", ""):
-                not_modified = Response(b"", status=304)
-                not_modified.headers["ETag"] = etag
-                not_modified.headers[CORRELATION_HEADER] = correlation
-                return not_modified
-        return response
+        return await finish_response(request._get_current_object(), response)  # type: ignore[attr-defined]
 
     return app

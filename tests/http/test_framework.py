@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import trio
+from quart import request
+
+from immich_trio.http import spec
+from immich_trio.http.app import _make_answer, create_app
+from immich_trio.http.errors import BadRequest
+from immich_trio.runtime import Runtime
 from tests.http.conftest import MakeUser
 
 
@@ -84,3 +91,47 @@ async def test_server_version_and_features(client: Any) -> None:
     assert features["passwordLogin"] is True and features["trash"] is True
     assert features["configFile"] is False
     assert len(features) == 16
+
+
+# -- the request edge: exception groups are split, Cancelled is never swallowed ---------------
+
+
+async def _answer_with(runtime: Runtime, handler: Any) -> tuple[int, Any]:
+    """Answer ``GET /api/server/ping`` (a public operation) with ``handler`` in its place."""
+    app = create_app(runtime)
+    answer = _make_answer(runtime, spec.operations()["pingServer"], handler)
+    async with app.test_request_context("/api/server/ping"):
+        response = await answer(request._get_current_object(), {})  # type: ignore[attr-defined]
+        return response.status_code, await response.get_json()
+
+
+async def test_a_group_holding_an_http_error_answers_that_error(runtime: Runtime) -> None:
+    async def nested(ctx: Any) -> None:
+        raise ExceptionGroup("outer", [ValueError("bug"), ExceptionGroup("inner", [BadRequest("No way")])])
+
+    assert await _answer_with(runtime, nested) == (400, {"message": "No way"})
+
+
+async def test_a_group_of_bugs_answers_failed_to(runtime: Runtime) -> None:
+    async def broken_ping(ctx: Any) -> None:
+        raise ExceptionGroup("outer", [ValueError("a"), KeyError("b")])
+
+    assert await _answer_with(runtime, broken_ping) == (500, {"message": "Failed to broken ping"})
+
+
+async def test_cancelled_beside_an_http_error_still_propagates(runtime: Runtime) -> None:
+    reached: list[str] = []
+    answered: list[Any] = []
+    with trio.CancelScope() as scope:
+
+        async def cancelled(ctx: Any) -> None:
+            reached.append("handler")
+            scope.cancel()  # the request is being torn down while the handler fails
+            try:
+                await trio.sleep_forever()
+            except trio.Cancelled as exc:
+                raise BaseExceptionGroup("both", [BadRequest("late"), exc]) from None
+
+        answered.append(await _answer_with(runtime, cancelled))
+    assert reached == ["handler"]
+    assert scope.cancelled_caught and answered == []
