@@ -50,6 +50,10 @@ TAG_MODULES = (
     "assets.metadata",
     "assets.media",
     "trash",
+    "albums.read",
+    "albums.edit",
+    "albums.assets",
+    "albums.members",
 )
 # Routes of our own, outside the spec (the coverage test allows exactly these).
 OWN_ROUTES = (

@@ -1,0 +1,1 @@
+"""Album queries: ``read`` (albums as the responses show them, covers) and ``write``."""
