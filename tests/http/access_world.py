@@ -140,6 +140,10 @@ SNAPSHOT_QUERIES = (
     'SELECT "userId", key, value FROM user_metadata ORDER BY 1, 2',
     'SELECT "albumId", "assetId" FROM album_asset ORDER BY 1, 2',
     "SELECT name, data FROM immich_trio.job ORDER BY id",
+    # albums
+    'SELECT id, "albumName", description, "albumThumbnailAssetId", "isActivityEnabled", "order", "updatedAt"'
+    " FROM album ORDER BY id",
+    'SELECT "albumId", "userId", role FROM album_user ORDER BY 1, 2',
 )
 
 

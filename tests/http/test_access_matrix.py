@@ -162,6 +162,80 @@ def _upload(w: World, target: str) -> Request:
     return ("POST", "/api/assets", {"multipart": {"livePhotoVideoId": target}})
 
 
+
+# -- Albums ------------------------------------------------------------------------------------
+
+
+def _album(w: World) -> str:
+    return w.album
+
+
+def album_rule(permission: str, status: int = 200, *, viewer: bool = False, links: bool = False) -> dict[str, Outcome]:
+    """The owner (and the viewer for reads); links only on the routes that admit them."""
+    refusal = no_access(permission)
+    return {
+        "owner": ok(status), "other": refusal, "admin": refusal, "partner": refusal,
+        "album_viewer": ok(status) if viewer else refusal,
+        "album_link": ok(status) if links else FORBIDDEN,
+        "asset_link": refusal if links else FORBIDDEN,
+    }
+
+
+def _lists(album: bool) -> Check:
+    return lambda w, body: [a["id"] for a in body] == ([w.album] if album else [])
+
+
+def _album_count(count: int) -> Check:
+    return lambda w, body: body["assetCount"] == count
+
+
+_NO_PERMISSION = ok(check=lambda w, body: body == {"success": False, "error": "no_permission"})
+_NOT_SHARED = refused(400, "Album not shared with user")
+
+ALBUM_ROWS: tuple[Row, ...] = (
+    Row(op="getAlbumInfo", target=_album, asset=False, request=lambda w, t: ("GET", f"/api/albums/{t}", None),
+        expect=album_rule("album.read", viewer=True, links=True)),
+    Row(op="getAlbumMapMarkers", target=_album, asset=False,
+        request=lambda w, t: ("GET", f"/api/albums/{t}/map-markers", None),
+        expect=album_rule("album.read", viewer=True, links=True)),
+    Row(op="getAllAlbums", target=_album, asset=False, request=lambda w, t: ("GET", f"/api/albums?id={t}", None),
+        expect={"owner": ok(check=_lists(True)), "other": ok(check=_lists(False)), "admin": ok(check=_lists(False)),
+                "partner": ok(check=_lists(False)), "album_viewer": ok(check=_lists(True)),
+                "album_link": FORBIDDEN, "asset_link": FORBIDDEN}),
+    Row(op="createAlbum", target=photo, asset=False,
+        request=lambda w, t: ("POST", "/api/albums", {"albumName": "New", "assetIds": [t]}),
+        expect={"owner": ok(201, _album_count(1)), "other": ok(201, _album_count(0)),
+                "admin": ok(201, _album_count(0)), "partner": ok(201, _album_count(1)),
+                "album_viewer": ok(201, _album_count(0)), "album_link": FORBIDDEN, "asset_link": FORBIDDEN}),
+    Row(op="updateAlbumInfo", target=_album, asset=False,
+        request=lambda w, t: ("PATCH", f"/api/albums/{t}", {"albumName": "Renamed"}), expect=album_rule("album.update")),
+    Row(op="deleteAlbum", target=_album, asset=False, request=lambda w, t: ("DELETE", f"/api/albums/{t}", None),
+        expect=album_rule("album.delete", 204)),
+    Row(op="addAssetsToAlbum", target=_album, asset=False,
+        request=lambda w, t: ("PUT", f"/api/albums/{t}/assets", {"ids": [w.locked]}),
+        expect=album_rule("albumAsset.create")),
+    Row(op="removeAssetFromAlbum", target=_album, asset=False,
+        request=lambda w, t: ("DELETE", f"/api/albums/{t}/assets", {"ids": [w.photo]}),
+        expect=album_rule("albumAsset.delete")),
+    Row(op="addAssetsToAlbums", target=_album, asset=False,
+        request=lambda w, t: ("PUT", "/api/albums/assets", {"albumIds": [t], "assetIds": [w.locked]}),
+        expect={"owner": _NO_PERMISSION, "other": _NO_PERMISSION, "admin": _NO_PERMISSION,
+                "partner": _NO_PERMISSION, "album_viewer": _NO_PERMISSION,
+                "album_link": FORBIDDEN, "asset_link": FORBIDDEN}),
+    Row(op="addUsersToAlbum", target=_album, asset=False,
+        request=lambda w, t: ("PUT", f"/api/albums/{t}/users", {"albumUsers": [{"userId": w.owner_id}]}),
+        expect=album_rule("album.share")),
+    Row(op="updateAlbumUser", target=_album, asset=False,
+        request=lambda w, t: ("PUT", f"/api/albums/{t}/user/{w.owner_id}", {"role": "viewer"}),
+        expect=_same(album_rule("album.share"), owner=refused(400, "User is owner"))),
+    # Immich looks at the membership before the access (a member may always leave).
+    Row(op="removeUserFromAlbum", target=_album, asset=False,
+        request=lambda w, t: ("DELETE", f"/api/albums/{t}/user/me", None),
+        expect={"owner": refused(400, "Cannot remove the last album owner"), "other": _NOT_SHARED,
+                "admin": _NOT_SHARED, "partner": _NOT_SHARED, "album_viewer": ok(204),
+                "album_link": FORBIDDEN, "asset_link": FORBIDDEN}),
+)
+
 ROWS: tuple[Row, ...] = (
     # -- Assets ------------------------------------------------------------------------------
     Row(op="getAssetInfo", target=photo, request=lambda w, t: ("GET", f"/api/assets/{t}", None),
@@ -251,6 +325,8 @@ ROWS: tuple[Row, ...] = (
         request=lambda w, t: ("POST", f"/api/admin/users/{t}/restore", None), expect=admin_only()),
     Row(op="deleteUserAdmin", target=lambda w: w.owner_id, asset=False,
         request=lambda w, t: ("DELETE", f"/api/admin/users/{t}", {}), expect=admin_only()),
+    # -- Albums (the world's album: owner, a viewer, an album link) ---------------------------
+    *ALBUM_ROWS,
 )
 
 # Implemented routes whose id-like fields are not server ids a caller could be refused.
