@@ -51,10 +51,10 @@ async def test_invalid_token_is_401(client: Any) -> None:
 
 async def test_unbuilt_operation_is_501_after_auth(client: Any, make_user: MakeUser) -> None:
     user = await make_user("a@example.com")
-    response = await client.get("/api/albums", headers=user.headers)
+    response = await client.get("/api/tags", headers=user.headers)
     assert response.status_code == 501
-    assert await response.get_json() == {"message": "Not implemented: getAllAlbums"}
-    assert (await client.get("/api/albums")).status_code == 401
+    assert await response.get_json() == {"message": "Not implemented: getAllTags"}
+    assert (await client.get("/api/tags")).status_code == 401
 
 
 async def test_admin_only_route_forbidden_for_user(client: Any, make_user: MakeUser) -> None:
