@@ -3,9 +3,11 @@ remove; Immich's errors; partner assets readable (never writable) while the pair
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
+from immich_trio import crypto
 from immich_trio.runtime import Runtime
 from tests.http.access_world import _asset
 from tests.http.conftest import MakeUser, UserCreds
@@ -37,8 +39,6 @@ async def _pair(make_user: MakeUser) -> tuple[UserCreds, UserCreds]:
 
 async def test_recorded_pair_answers_as_immich(client: Any, sql: Sql) -> None:
     """Immich's two users and their pair, as in the recorded install: the same bodies, byte for byte."""
-    from immich_trio import crypto
-
     tokens = {}
     for uid, email, name, color, changed in (
         ("4e3d44d1-50bb-4751-8b98-12e2a211ef7f", "admin@family.test", "Alex Admin", "pink",
@@ -70,8 +70,6 @@ async def test_recorded_pair_answers_as_immich(client: Any, sql: Sql) -> None:
 
 
 def _compact(value: Any) -> str:
-    import json
-
     return json.dumps(value, separators=(",", ":"))
 
 
