@@ -54,6 +54,8 @@ TAG_MODULES = (
     "albums.edit",
     "albums.assets",
     "albums.members",
+    "partners",
+    "notifications",
 )
 # Routes of our own, outside the spec (the coverage test allows exactly these).
 OWN_ROUTES = (

@@ -38,6 +38,8 @@ class World:
     api_key: str
     media: Path
     headers: dict[str, dict[str, str]]  # actor -> request headers
+    partner_id: str = ""  # the user the owner shares with
+    notification: str = ""  # a notification of the owner
 
 
 def _session(sql: Sql, user_id: str, *, pin_until: datetime | None = None) -> tuple[str, str]:
@@ -111,6 +113,9 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
         'INSERT INTO api_key (key, name, "userId", permissions) VALUES (%s, %s, %s, %s) RETURNING id',
         (crypto.hash_token(crypto.new_token()), "Key", owner.id, ["all"]),
     )
+    [(notification,)] = sql(
+        "INSERT INTO notification (\"userId\", title, type) VALUES (%s, 'Job Failed', 'JobFailed') RETURNING id", (owner.id,)
+    )
     headers = {
         "owner": owner.headers,
         "other": other.headers,
@@ -125,6 +130,7 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
     return World(
         owner_id=owner.id, photo=photo, video=video, locked=locked, album=str(album),
         session=second_session, api_key=str(api_key), media=media, headers=headers,
+        partner_id=partner.id, notification=str(notification),
     )
 
 
@@ -144,6 +150,8 @@ SNAPSHOT_QUERIES = (
     'SELECT id, "albumName", description, "albumThumbnailAssetId", "isActivityEnabled", "order", "updatedAt"'
     " FROM album ORDER BY id",
     'SELECT "albumId", "userId", role FROM album_user ORDER BY 1, 2',
+    'SELECT "sharedById", "sharedWithId", "inTimeline" FROM partner ORDER BY 1, 2',
+    'SELECT id, "readAt", "deletedAt" FROM notification ORDER BY id',
 )
 
 

@@ -158,6 +158,13 @@ USER_SEEN = {actor: ok() for actor in ACTORS} | {"album_link": FORBIDDEN, "asset
 META = "mobile-app"
 
 
+# Partners: anyone shares their own library with anyone (the owner's pair exists already;
+# Immich refuses no self-share); only the pair's sharer removes it.
+PARTNER_CREATE = own_row(201, ok(201)) | {"owner": refused(400, "Partner already exists")}
+PARTNER_NOT_FOUND = refused(400, "Partner not found")
+READ_AT = "2026-01-01T00:00:00.000Z"
+
+
 def _upload(w: World, target: str) -> Request:
     return ("POST", "/api/assets", {"multipart": {"livePhotoVideoId": target}})
 
@@ -327,6 +334,36 @@ ROWS: tuple[Row, ...] = (
         request=lambda w, t: ("DELETE", f"/api/admin/users/{t}", {}), expect=admin_only()),
     # -- Albums (the world's album: owner, a viewer, an album link) ---------------------------
     *ALBUM_ROWS,
+    # -- Partners and Notifications -----------------------------------------------------------
+    Row(op="createPartner", target=lambda w: w.partner_id, asset=False,
+        request=lambda w, t: ("POST", "/api/partners", {"sharedWithId": t}), expect=PARTNER_CREATE),
+    Row(op="createPartnerDeprecated", target=lambda w: w.partner_id, asset=False,
+        request=lambda w, t: ("POST", f"/api/partners/{t}", None), expect=PARTNER_CREATE),
+    Row(op="updatePartner", target=lambda w: w.owner_id, asset=False,
+        request=lambda w, t: ("PUT", f"/api/partners/{t}", {"inTimeline": True}),
+        expect=own_row(200, no_access("partner.update")) | {
+            "owner": no_access("partner.update"), "partner": ok(check=lambda w, b: b["inTimeline"] is True)}),
+    Row(op="removePartner", target=lambda w: w.partner_id, asset=False,
+        request=lambda w, t: ("DELETE", f"/api/partners/{t}", None), expect=own_row(204, PARTNER_NOT_FOUND)),
+    Row(op="getNotifications", target=lambda w: w.notification, asset=False,
+        request=lambda w, t: ("GET", f"/api/notifications?id={t}", None),
+        expect=own_row(200, ok(check=lambda w, b: b == [])) | {
+            "owner": ok(check=lambda w, b: [n["id"] for n in b] == [w.notification])}),
+    Row(op="getNotification", target=lambda w: w.notification, asset=False,
+        request=lambda w, t: ("GET", f"/api/notifications/{t}", None),
+        expect=own_row(200, no_access("notification.read"))),
+    Row(op="updateNotification", target=lambda w: w.notification, asset=False,
+        request=lambda w, t: ("PUT", f"/api/notifications/{t}", {"readAt": READ_AT}),
+        expect=own_row(200, no_access("notification.update"))),
+    Row(op="updateNotifications", target=lambda w: w.notification, asset=False,
+        request=lambda w, t: ("PUT", "/api/notifications", {"ids": [t], "readAt": READ_AT}),
+        expect=own_row(204, no_access("notification.update"))),
+    Row(op="deleteNotification", target=lambda w: w.notification, asset=False,
+        request=lambda w, t: ("DELETE", f"/api/notifications/{t}", None),
+        expect=own_row(204, no_access("notification.delete"))),
+    Row(op="deleteNotifications", target=lambda w: w.notification, asset=False,
+        request=lambda w, t: ("DELETE", "/api/notifications", {"ids": [t]}),
+        expect=own_row(204, no_access("notification.delete"))),
 )
 
 # Implemented routes whose id-like fields are not server ids a caller could be refused.
