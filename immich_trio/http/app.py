@@ -56,6 +56,7 @@ TAG_MODULES = (
     "albums.members",
     "partners",
     "notifications",
+    "download",
 )
 # Routes of our own, outside the spec (the coverage test allows exactly these).
 OWN_ROUTES = (

@@ -196,6 +196,37 @@ def _album_count(count: int) -> Check:
     return lambda w, body: body["assetCount"] == count
 
 
+# -- Download ------------------------------------------------------------------------------------
+
+
+def _archive_ids(w: World, body: Any) -> list[str]:
+    return [i for a in body["archives"] for i in a["assetIds"]]
+
+
+_NO_TIMELINE_DOWNLOAD = no_access("timeline.download")
+
+
+DOWNLOAD_ROWS: tuple[Row, ...] = (
+    Row(op="getDownloadInfo", target=photo,
+        request=lambda w, t: ("POST", "/api/download/info", {"assetIds": [t]}),
+        expect=_same(asset_read("asset.download", links=True),
+                     asset_link=no_access("asset.download"),
+                     owner=ok(201, lambda w, b: _archive_ids(w, b) == [w.photo]),
+                     partner=ok(201), album_viewer=ok(201), album_link=ok(201), locked_elevated=ok(201))),
+    Row(op="downloadArchive", target=photo,
+        request=lambda w, t: ("POST", "/api/download/archive", {"assetIds": [t]}),
+        expect=_same(asset_read("asset.download", links=True), asset_link=no_access("asset.download"))),
+    Row(op="getDownloadInfo", target=_album, asset=False,
+        request=lambda w, t: ("POST", "/api/download/info", {"albumId": t}),
+        expect=_same(album_rule("album.download", 201, viewer=True, links=True),
+                     owner=ok(201, lambda w, b: sorted(_archive_ids(w, b)) == sorted([w.photo, w.video])))),
+    Row(op="getDownloadInfo", target=lambda w: w.owner_id, asset=False,
+        request=lambda w, t: ("POST", "/api/download/info", {"userId": t}),
+        expect=_same(own_row(201, _NO_TIMELINE_DOWNLOAD), album_link=_NO_TIMELINE_DOWNLOAD,
+                     asset_link=_NO_TIMELINE_DOWNLOAD)),
+)
+
+
 _NO_PERMISSION = ok(check=lambda w, body: body == {"success": False, "error": "no_permission"})
 _NOT_SHARED = refused(400, "Album not shared with user")
 
@@ -334,6 +365,7 @@ ROWS: tuple[Row, ...] = (
         request=lambda w, t: ("DELETE", f"/api/admin/users/{t}", {}), expect=admin_only()),
     # -- Albums (the world's album: owner, a viewer, an album link) ---------------------------
     *ALBUM_ROWS,
+    *DOWNLOAD_ROWS,
     # -- Partners and Notifications -----------------------------------------------------------
     Row(op="createPartner", target=lambda w: w.partner_id, asset=False,
         request=lambda w, t: ("POST", "/api/partners", {"sharedWithId": t}), expect=PARTNER_CREATE),
