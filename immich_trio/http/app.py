@@ -56,6 +56,9 @@ TAG_MODULES = (
     "albums.members",
     "partners",
     "notifications",
+    "shared_links.manage",
+    "shared_links.assets",
+    "shared_links.holder",
 )
 # Routes of our own, outside the spec (the coverage test allows exactly these).
 OWN_ROUTES = (
