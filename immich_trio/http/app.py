@@ -57,6 +57,9 @@ TAG_MODULES = (
     "partners",
     "notifications",
     "download",
+    "shared_links.manage",
+    "shared_links.assets",
+    "shared_links.holder",
 )
 # Routes of our own, outside the spec (the coverage test allows exactly these).
 OWN_ROUTES = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 from uuid import UUID
 
-from immich_trio.http.access import require_access, require_elevated_permission
+from immich_trio.http.access import require_access, require_elevated_permission, shared_link_grant
 from immich_trio.http.context import Ctx, Reply
 from immich_trio.http.dto.timeline import TimeBucketDto, time_bucket_dto
 from immich_trio.http.errors import BadRequest
@@ -18,7 +18,6 @@ WITH_PARTNERS_UNSUPPORTED = (
 LOCKED_OF_OTHER = "You may not access another user's locked timeline"
 # Filters of features this server does not have yet: refused rather than answered wrongly.
 NOT_YET = {
-    "album_id": "Timeline filter albumId is not supported by this server yet",
     "person_id": "Timeline filter personId is not supported by this server yet",
     "tag_id": "Timeline filter tagId is not supported by this server yet",
 }
@@ -45,10 +44,11 @@ async def _timeline_filter(ctx: Ctx, conn: Any, dto: TimeBucketDto) -> q.Timelin
     for field, message in NOT_YET.items():
         if getattr(dto, field) is not None:
             raise BadRequest(message)
-    assert user_id is not None  # an albumId filter was refused above
-    if dto.visibility == "locked" and user_id != me:
+    if dto.visibility == "locked" and user_id is not None and user_id != me:
         raise BadRequest(LOCKED_OF_OTHER)
-    owners: list[UUID] = [user_id]
+    link = shared_link_grant(ctx)
+    with_coordinates = dto.with_coordinates and (link is None or link.show_metadata)
+    owners: list[UUID] = [] if user_id is None else [user_id]
     if dto.with_partners:
         if (
             dto.visibility in (None, "archive", "locked")
@@ -56,15 +56,17 @@ async def _timeline_filter(ctx: Ctx, conn: Any, dto: TimeBucketDto) -> q.Timelin
             or dto.is_trashed
         ):
             raise BadRequest(WITH_PARTNERS_UNSUPPORTED)
-        owners.extend(p for p in await q.timeline_partner_ids(conn, me) if p not in owners)
+        if user_id is not None:
+            owners.extend(p for p in await q.timeline_partner_ids(conn, me) if p not in owners)
     return q.TimelineFilter(
         caller_id=me,
         owner_ids=tuple(owners),
+        album_id=dto.album_id,
         visibility=dto.visibility,
         is_trashed=dto.is_trashed,
         is_favorite=dto.is_favorite,
         with_stacked=dto.with_stacked,
-        with_coordinates=dto.with_coordinates,
+        with_coordinates=with_coordinates,
         order=cast(q.Order, dto.order),
         order_by=cast(q.OrderBy, dto.order_by),
         bbox=dto.bbox,
@@ -86,5 +88,7 @@ async def get_time_bucket(ctx: Ctx) -> Reply:
     assert dto.time_bucket is not None  # required by the spec
     async with ctx.db() as conn:
         options = await _timeline_filter(ctx, conn, dto)
-        body = await q.time_bucket(conn, options, dto.time_bucket)
+        link = shared_link_grant(ctx)
+        with_place = link is None or link.show_metadata
+        body = await q.time_bucket(conn, options, dto.time_bucket, with_place=with_place)
     return Reply(body=body.encode())

@@ -42,7 +42,8 @@ class TimelineFilter:
     """Which assets a timeline shows (Immich's TimeBucketOptions, access already checked)."""
 
     caller_id: UUID
-    owner_ids: tuple[UUID, ...]
+    owner_ids: tuple[UUID, ...] = ()  # none: any owner (an album's timeline)
+    album_id: UUID | None = None
     visibility: str | None = None
     is_trashed: bool | None = None
     is_favorite: bool | None = None
@@ -88,16 +89,21 @@ def _distance(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def _where(f: TimelineFilter, params: dict[str, Any]) -> sql.Composable:
-    conds: list[sql.Composable]
+    conds: list[sql.Composable] = []
+    if f.album_id is not None:
+        params["album"] = f.album_id
+        conds.append(
+            sql.SQL('a.id IN (SELECT aa."assetId" FROM album_asset aa WHERE aa."albumId" = %(album)s::uuid)')
+        )
     if len(f.owner_ids) == 1:
         # Equality (not ANY of a one-element array) tells the planner that the index scan on
         # immich_trio_asset_timeline_month_idx is already in month order: the buckets are
         # counted by a streaming GroupAggregate instead of a hash over every asset.
         params["owner"] = f.owner_ids[0]
-        conds = [sql.SQL('a."ownerId" = %(owner)s::uuid')]
-    else:
+        conds.append(sql.SQL('a."ownerId" = %(owner)s::uuid'))
+    elif f.owner_ids:
         params["owners"] = list(f.owner_ids)
-        conds = [sql.SQL('a."ownerId" = ANY(%(owners)s::uuid[])')]
+        conds.append(sql.SQL('a."ownerId" = ANY(%(owners)s::uuid[])'))
     if f.is_trashed:
         conds.append(sql.SQL("""a."deletedAt" IS NOT NULL AND a.status <> 'deleted'"""))
     else:

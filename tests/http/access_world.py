@@ -40,6 +40,7 @@ class World:
     headers: dict[str, dict[str, str]]  # actor -> request headers
     partner_id: str = ""  # the user the owner shares with
     notification: str = ""  # a notification of the owner
+    asset_link: str = ""  # the owner's individual link (its id)
 
 
 def _session(sql: Sql, user_id: str, *, pin_until: datetime | None = None) -> tuple[str, str]:
@@ -130,7 +131,7 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
     return World(
         owner_id=owner.id, photo=photo, video=video, locked=locked, album=str(album),
         session=second_session, api_key=str(api_key), media=media, headers=headers,
-        partner_id=partner.id, notification=str(notification),
+        partner_id=partner.id, notification=str(notification), asset_link=asset_link,
     )
 
 
@@ -152,6 +153,10 @@ SNAPSHOT_QUERIES = (
     'SELECT "albumId", "userId", role FROM album_user ORDER BY 1, 2',
     'SELECT "sharedById", "sharedWithId", "inTimeline" FROM partner ORDER BY 1, 2',
     'SELECT id, "readAt", "deletedAt" FROM notification ORDER BY id',
+    # shared links
+    'SELECT id, description, password, "expiresAt", "allowUpload", "allowDownload", "showExif", slug'
+    " FROM shared_link ORDER BY id",
+    'SELECT "sharedLinkId", "assetId" FROM shared_link_asset ORDER BY 1, 2',
 )
 
 

@@ -274,6 +274,50 @@ ALBUM_ROWS: tuple[Row, ...] = (
                 "album_link": FORBIDDEN, "asset_link": FORBIDDEN}),
 )
 
+_LINK_NOT_FOUND = refused(400, "Shared link not found")
+
+
+def _asset_link(w: World) -> str:
+    return w.asset_link
+
+
+def link_rule(status: int = 200, check: Check | None = None) -> dict[str, Outcome]:
+    """Only the link's owner reaches a link by id; links themselves are refused by the route."""
+    return {"owner": ok(status, check), "other": _LINK_NOT_FOUND, "admin": _LINK_NOT_FOUND,
+            "partner": _LINK_NOT_FOUND, "album_viewer": _LINK_NOT_FOUND,
+            "album_link": FORBIDDEN, "asset_link": FORBIDDEN}
+
+
+def _links_listed(count: int) -> Check:
+    return lambda w, body: isinstance(body, list) and len(body) == count
+
+
+SHARED_LINK_ROWS: tuple[Row, ...] = (
+    Row(op="getSharedLinkById", target=_asset_link, asset=False,
+        request=lambda w, t: ("GET", f"/api/shared-links/{t}", None),
+        expect=link_rule(check=lambda w, body: shows(w, body, w.asset_link))),
+    Row(op="updateSharedLink", target=_asset_link, asset=False,
+        request=lambda w, t: ("PATCH", f"/api/shared-links/{t}", {"description": "x"}), expect=link_rule()),
+    Row(op="removeSharedLink", target=_asset_link, asset=False,
+        request=lambda w, t: ("DELETE", f"/api/shared-links/{t}", None), expect=link_rule(204)),
+    Row(op="addSharedLinkAssets", target=_asset_link, asset=False,
+        request=lambda w, t: ("PUT", f"/api/shared-links/{t}/assets", {"assetIds": [w.locked]}),
+        expect=link_rule(check=lambda w, body: body[0]["error"] == "no_permission")),
+    Row(op="removeSharedLinkAssets", target=_asset_link, asset=False,
+        request=lambda w, t: ("DELETE", f"/api/shared-links/{t}/assets", {"assetIds": [w.photo]}),
+        expect=link_rule()),
+    Row(op="createSharedLink", target=photo, asset=False,
+        request=lambda w, t: ("POST", "/api/shared-links", {"type": "INDIVIDUAL", "assetIds": [t]}),
+        expect={"owner": ok(201), "other": no_access("asset.share"), "admin": no_access("asset.share"),
+                "partner": ok(201), "album_viewer": no_access("asset.share"),
+                "album_link": FORBIDDEN, "asset_link": FORBIDDEN}),
+    Row(op="getAllSharedLinks", target=_album, asset=False,
+        request=lambda w, t: ("GET", f"/api/shared-links?albumId={t}", None),
+        expect={"owner": ok(check=_links_listed(1)), "other": ok(check=_links_listed(0)),
+                "admin": ok(check=_links_listed(0)), "partner": ok(check=_links_listed(0)),
+                "album_viewer": ok(check=_links_listed(0)), "album_link": FORBIDDEN, "asset_link": FORBIDDEN}),
+)
+
 ROWS: tuple[Row, ...] = (
     # -- Assets ------------------------------------------------------------------------------
     Row(op="getAssetInfo", target=photo, request=lambda w, t: ("GET", f"/api/assets/{t}", None),
@@ -366,6 +410,7 @@ ROWS: tuple[Row, ...] = (
     # -- Albums (the world's album: owner, a viewer, an album link) ---------------------------
     *ALBUM_ROWS,
     *DOWNLOAD_ROWS,
+    *SHARED_LINK_ROWS,
     # -- Partners and Notifications -----------------------------------------------------------
     Row(op="createPartner", target=lambda w: w.partner_id, asset=False,
         request=lambda w, t: ("POST", "/api/partners", {"sharedWithId": t}), expect=PARTNER_CREATE),
