@@ -40,6 +40,7 @@ class World:
     headers: dict[str, dict[str, str]]  # actor -> request headers
     partner_id: str = ""  # the user the owner shares with
     notification: str = ""  # a notification of the owner
+    activity: str = ""  # the owner's comment on the album
 
 
 def _session(sql: Sql, user_id: str, *, pin_until: datetime | None = None) -> tuple[str, str]:
@@ -116,6 +117,10 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
     [(notification,)] = sql(
         "INSERT INTO notification (\"userId\", title, type) VALUES (%s, 'Job Failed', 'JobFailed') RETURNING id", (owner.id,)
     )
+    [(activity,)] = sql(
+        'INSERT INTO activity ("albumId", "userId", comment) VALUES (%s, %s, %s) RETURNING id',
+        (album, owner.id, "Lovely"),
+    )
     headers = {
         "owner": owner.headers,
         "other": other.headers,
@@ -130,7 +135,7 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
     return World(
         owner_id=owner.id, photo=photo, video=video, locked=locked, album=str(album),
         session=second_session, api_key=str(api_key), media=media, headers=headers,
-        partner_id=partner.id, notification=str(notification),
+        partner_id=partner.id, notification=str(notification), activity=str(activity),
     )
 
 
@@ -152,6 +157,8 @@ SNAPSHOT_QUERIES = (
     'SELECT "albumId", "userId", role FROM album_user ORDER BY 1, 2',
     'SELECT "sharedById", "sharedWithId", "inTimeline" FROM partner ORDER BY 1, 2',
     'SELECT id, "readAt", "deletedAt" FROM notification ORDER BY id',
+    # activities
+    'SELECT id, "albumId", "userId", "assetId", comment, "isLiked" FROM activity ORDER BY id',
 )
 
 
