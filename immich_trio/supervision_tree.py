@@ -23,6 +23,7 @@ from immich_trio.actors.config_watch import ConfigWatch
 from immich_trio.actors.dispatcher import Dispatcher
 from immich_trio.actors.janitor import JanitorActor
 from immich_trio.actors.metadata.actor import MetadataActor
+from immich_trio.actors.notifications import NotificationsActor
 from immich_trio.actors.notifier.hub import Hub
 from immich_trio.actors.queue_all import HANDLED as QUEUE_ALL_JOBS
 from immich_trio.actors.queue_all import QueueAllActor
@@ -95,6 +96,7 @@ class Microservices:
     thumbnailer: ThumbnailerActor
     queue_all: QueueAllActor
     janitor: JanitorActor
+    notifications: NotificationsActor
 
 
 def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: WallClock) -> Microservices:
@@ -106,15 +108,17 @@ def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: Wa
         thumbnailer=ThumbnailerActor(pool, settings.media_location),
         queue_all=QueueAllActor(name=QUEUE_ALL),
         janitor=JanitorActor(pool, now=now),
+        notifications=NotificationsActor(pool),
     )
     media.add_actor(parts.dispatcher)
-    for actor in (parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor):
+    for actor in (parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications):
         media.add_actor(actor)
     parts.dispatcher.register(JobName.ASSET_EXTRACT_METADATA, parts.metadata.address)
     parts.dispatcher.register(JobName.ASSET_GENERATE_THUMBNAILS, parts.thumbnailer.address)
     for job in QUEUE_ALL_JOBS:
         parts.dispatcher.register(job, parts.queue_all.address)
     parts.dispatcher.register(QueueName.BACKGROUND_TASK, parts.janitor.address)
+    parts.dispatcher.register(QueueName.NOTIFICATIONS, parts.notifications.address)
     return parts
 
 

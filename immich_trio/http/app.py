@@ -54,6 +54,7 @@ TAG_MODULES = (
     "albums.edit",
     "albums.assets",
     "albums.members",
+    "activities",
     "partners",
     "notifications",
     "download",

@@ -41,6 +41,7 @@ class World:
     partner_id: str = ""  # the user the owner shares with
     notification: str = ""  # a notification of the owner
     asset_link: str = ""  # the owner's individual link (its id)
+    activity: str = ""  # the owner's comment on the album
 
 
 def _session(sql: Sql, user_id: str, *, pin_until: datetime | None = None) -> tuple[str, str]:
@@ -117,6 +118,10 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
     [(notification,)] = sql(
         "INSERT INTO notification (\"userId\", title, type) VALUES (%s, 'Job Failed', 'JobFailed') RETURNING id", (owner.id,)
     )
+    [(activity,)] = sql(
+        'INSERT INTO activity ("albumId", "userId", comment) VALUES (%s, %s, %s) RETURNING id',
+        (album, owner.id, "Lovely"),
+    )
     headers = {
         "owner": owner.headers,
         "other": other.headers,
@@ -132,6 +137,7 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
         owner_id=owner.id, photo=photo, video=video, locked=locked, album=str(album),
         session=second_session, api_key=str(api_key), media=media, headers=headers,
         partner_id=partner.id, notification=str(notification), asset_link=asset_link,
+        activity=str(activity),
     )
 
 
@@ -157,6 +163,8 @@ SNAPSHOT_QUERIES = (
     'SELECT id, description, password, "expiresAt", "allowUpload", "allowDownload", "showExif", slug'
     " FROM shared_link ORDER BY id",
     'SELECT "sharedLinkId", "assetId" FROM shared_link_asset ORDER BY 1, 2',
+    # activities
+    'SELECT id, "albumId", "userId", "assetId", comment, "isLiked" FROM activity ORDER BY id',
 )
 
 

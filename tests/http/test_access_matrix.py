@@ -316,6 +316,27 @@ SHARED_LINK_ROWS: tuple[Row, ...] = (
         expect={"owner": ok(check=_links_listed(1)), "other": ok(check=_links_listed(0)),
                 "admin": ok(check=_links_listed(0)), "partner": ok(check=_links_listed(0)),
                 "album_viewer": ok(check=_links_listed(0)), "album_link": FORBIDDEN, "asset_link": FORBIDDEN}),
+# -- Activities (the owner's comment on the world's album) ------------------------------------
+
+
+def _shows_activity(w: World, body: Any) -> bool:
+    return [a["id"] for a in body] == [w.activity]
+
+
+ACTIVITY_ROWS: tuple[Row, ...] = (
+    Row(op="getActivities", target=_album, asset=False,
+        request=lambda w, t: ("GET", f"/api/activities?albumId={t}&userId={w.owner_id}", None),
+        expect=_same(album_rule("album.read", viewer=True), owner=ok(check=_shows_activity),
+                     album_viewer=ok(check=_shows_activity))),
+    Row(op="getActivityStatistics", target=_album, asset=False,
+        request=lambda w, t: ("GET", f"/api/activities/statistics?albumId={t}&assetId={w.photo}", None),
+        expect=album_rule("album.read", viewer=True)),
+    Row(op="createActivity", target=_album, asset=False,
+        request=lambda w, t: ("POST", "/api/activities", {"albumId": t, "assetId": w.photo, "type": "like"}),
+        expect=album_rule("activity.create", 201, viewer=True)),
+    Row(op="deleteActivity", target=lambda w: w.activity, asset=False,
+        request=lambda w, t: ("DELETE", f"/api/activities/{t}", None),
+        expect=album_rule("activity.delete", 204)),
 )
 
 ROWS: tuple[Row, ...] = (
@@ -411,6 +432,7 @@ ROWS: tuple[Row, ...] = (
     *ALBUM_ROWS,
     *DOWNLOAD_ROWS,
     *SHARED_LINK_ROWS,
+    *ACTIVITY_ROWS,
     # -- Partners and Notifications -----------------------------------------------------------
     Row(op="createPartner", target=lambda w: w.partner_id, asset=False,
         request=lambda w, t: ("POST", "/api/partners", {"sharedWithId": t}), expect=PARTNER_CREATE),

@@ -23,6 +23,7 @@ from immich_trio.http.dto.generated import (
     BulkIdsDto,
 )
 from immich_trio.http.registry import operation
+from immich_trio.sql import album_notices as notices
 from immich_trio.sql import events
 from immich_trio.sql.albums import read as q
 from immich_trio.sql.albums import write as w
@@ -63,6 +64,8 @@ async def add_assets_to_album(ctx: Ctx) -> list[BulkIdResponseDto]:
             await w.add_assets(conn, album_id, added)
             await w.touch(conn, {album_id: added[0]})
             await _announce(conn, album_id, member_ids(album))
+            others = [m for m in member_ids(album) if m != ctx.user.id]
+            await notices.enqueue_update(conn, album_id, others, ctx.runtime.now())
     return results
 
 
@@ -94,6 +97,8 @@ async def remove_asset_from_album(ctx: Ctx) -> list[BulkIdResponseDto]:
             if album["albumThumbnailAssetId"] in removed:
                 await q.fix_covers(conn, [album_id])
             await _announce(conn, album_id, member_ids(album))
+            others = [m for m in member_ids(album) if m != ctx.user.id]
+            await notices.enqueue_update(conn, album_id, others, ctx.runtime.now())
     return results
 
 
@@ -126,4 +131,6 @@ async def add_assets_to_albums(ctx: Ctx) -> AlbumsAddAssetsResponseDto:
         members = await w.members(conn, list(covers))
         for album_id in covers:
             await _announce(conn, album_id, list(members.get(album_id, {})))
+            others = [m for m in members.get(album_id, {}) if m != ctx.user.id]
+            await notices.enqueue_update(conn, album_id, others, ctx.runtime.now())
     return AlbumsAddAssetsResponseDto(success=True)

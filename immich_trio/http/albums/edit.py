@@ -14,6 +14,7 @@ from immich_trio.http.dto.generated import AlbumResponseDto, CreateAlbumDto
 from immich_trio.http.dto.users import merge_preferences
 from immich_trio.http.errors import BadRequest
 from immich_trio.http.registry import operation
+from immich_trio.sql import album_notices as notices
 from immich_trio.sql import users as users_q
 from immich_trio.sql.albums import write as w
 
@@ -59,8 +60,8 @@ async def create_album(ctx: Ctx) -> AlbumResponseDto:
             cover=assets[0] if assets else None, order=prefs["albums"]["defaultAssetOrder"],
             members=[(me, "owner"), *members], asset_ids=assets,
         )
+        await notices.enqueue_invites(conn, album_id, [user_id for user_id, _ in members])
         row = await load_album(conn, me, album_id)
-    # AlbumInvite notifications for the new members belong to the notification jobs.
     return album_dto(row, figures="assets")
 
 

@@ -12,6 +12,7 @@ from immich_trio.http.dto.albums import album_dto
 from immich_trio.http.dto.generated import AddUsersDto, AlbumResponseDto, UpdateAlbumUserDto
 from immich_trio.http.errors import BadRequest
 from immich_trio.http.registry import operation
+from immich_trio.sql import album_notices as notices
 from immich_trio.sql.albums import write as w
 
 NOT_SHARED = "Album not shared with user"
@@ -43,8 +44,8 @@ async def add_users_to_album(ctx: Ctx) -> AlbumResponseDto:
         new = unique_members(requested, skip=current)
         await check_new_members(conn, new)
         await w.add_members(conn, album_id, new)
+        await notices.enqueue_invites(conn, album_id, [user_id for user_id, _ in new])
         row = await load_album(conn, ctx.user.id, album_id)
-    # AlbumInvite notifications for the new members belong to the notification jobs.
     return album_dto(row, figures="assets")
 
 
