@@ -41,6 +41,8 @@ class Settings:
     # IMMICH_MACHINE_LEARNING_ENABLED=false turns machine learning off in the config defaults.
     machine_learning_enabled: bool = True
     trusted_proxies: tuple[str, ...] = ()
+    # IMMICH_WEB_ROOT: the folder of Immich's built web app, served at / (None: not served).
+    web_root: Path | None = None
 
     @property
     def runs_api(self) -> bool:
@@ -122,6 +124,16 @@ def _db_url(env: Mapping[str, str]) -> str | None:
     return f"postgresql://{user}:{password}@{host}:{port}/{database}"
 
 
+def _web_root(env: Mapping[str, str]) -> Path | None:
+    raw = env.get("IMMICH_WEB_ROOT")
+    if not raw:
+        return None
+    path = Path(raw).expanduser().resolve()
+    if not (path / "index.html").is_file():
+        raise ConfigError("IMMICH_WEB_ROOT", f"must be a folder holding index.html, got {raw!r}")
+    return path
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from ``env`` (default: the process environment)."""
     env = os.environ if env is None else env
@@ -142,4 +154,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         machine_learning_url=env.get("IMMICH_MACHINE_LEARNING_URL") or None,
         machine_learning_enabled=_bool(env, "IMMICH_MACHINE_LEARNING_ENABLED", True),
         trusted_proxies=proxies,
+        web_root=_web_root(env),
     )

@@ -6,12 +6,14 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${IMMICH_TRIO_VENV:-$ROOT/.venv}"
 
 # Debian packages by the command they provide: exiftool reads photo metadata; npm (tests only)
-# installs the published @immich/cli for the end-to-end test.
+# installs the published @immich/cli for the end-to-end test; chromium (tests only) runs
+# Immich's web app for the browser tests, driven by Playwright through its executable path.
 missing_packages() {
     local wanted="$1" out=""
     command -v exiftool >/dev/null 2>&1 || out="$out libimage-exiftool-perl"
     if [ "$wanted" = "test" ]; then
         command -v npm >/dev/null 2>&1 || out="$out npm"
+        command -v chromium >/dev/null 2>&1 || out="$out chromium"
     fi
     echo "$out"
 }

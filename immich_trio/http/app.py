@@ -271,6 +271,10 @@ def create_app(runtime: Runtime) -> QuartTrio:
     mount_socketio(app, runtime)
     importlib.import_module("immich_trio.http.multipart").install(app)  # streamed POST /api/assets body
     direct.install(app, gets)  # bodiless GETs of spec routes skip Quart's dispatch
+    if runtime.settings.web_root is not None:
+        from immich_trio.http import web
+
+        web.install(app, runtime.settings.web_root)
 
     @app.errorhandler(HTTPException)
     async def http_exception(exc: HTTPException) -> Response:

@@ -159,23 +159,27 @@ class ServerProcess:
             return ""
 
 
+def new_server(folder: Path, index: int = 0, extra_env: dict[str, str] | None = None) -> ServerProcess:
+    """A server (not started) on a free port with its media and log in ``folder``; the
+    caller's ``DB_*`` and ``IMMICH_*`` settings are left out, ``extra_env`` added."""
+    media = folder / f"media{index}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "IMMICH_"))}
+    env.update(
+        IMMICH_PORT=str(free_port()),
+        IMMICH_HOST="127.0.0.1",
+        IMMICH_MEDIA_LOCATION=str(media),
+        IMMICH_LOG_LEVEL="log",
+    )
+    env.update(extra_env or {})
+    return ServerProcess(media=media, port=int(env["IMMICH_PORT"]), env=env, log_path=folder / f"server{index}.log")
+
+
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[Any]:
     made: list[ServerProcess] = []
 
     def make(extra_env: dict[str, str] | None = None) -> ServerProcess:
-        media = tmp_path / f"media{len(made)}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "IMMICH_"))}
-        env.update(
-            IMMICH_PORT=str(free_port()),
-            IMMICH_HOST="127.0.0.1",
-            IMMICH_MEDIA_LOCATION=str(media),
-            IMMICH_LOG_LEVEL="log",
-        )
-        env.update(extra_env or {})
-        server = ServerProcess(
-            media=media, port=int(env["IMMICH_PORT"]), env=env, log_path=tmp_path / f"server{len(made)}.log"
-        )
+        server = new_server(tmp_path, len(made), extra_env)
         made.append(server)
         return server
 

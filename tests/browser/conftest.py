@@ -1,0 +1,145 @@
+"""Browser fixtures: Immich's own web app, served by the real server process, in headless Chromium.
+
+One server process (``IMMICH_WEB_ROOT`` set to the built web app, so the app, ``/api`` and
+its websocket share one origin) and one browser serve a whole test module. Playwright's sync
+API runs in plain (non-Trio) test functions, so no Trio loop is ever blocked. Debian's
+``chromium`` is driven through ``executable_path``: nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import pytest
+
+from tests.e2e.conftest import ServerProcess, new_server
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+ADMIN_EMAIL = "admin@immich.app"
+ADMIN_PASSWORD = "admin-password"
+ADMIN_NAME = "Immich Admin"
+# Playwright's wait for one action; the machine is shared, so generous.
+ACTION_TIMEOUT_MS = 20_000
+# A red ("danger") toast of Immich's UI library, in the toast stack at the top right.
+DANGER_TOAST = "div.fixed.z-60 > div.bg-danger-50"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture(scope="module")
+def site(web_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """The real server serving the web app at ``/`` (one per module)."""
+    server = new_server(tmp_path_factory.mktemp("browser"), extra_env={"IMMICH_WEB_ROOT": str(web_build)})
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        server.kill_all()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@attrs.frozen
+class Signed:
+    """A signed-in user: what a new browser context needs to start signed in."""
+
+    email: str
+    password: str
+    storage_state: Any
+
+
+def screenshot_on_failure(request: pytest.FixtureRequest, page: Page, folder: Path) -> None:
+    failed = any(
+        getattr(getattr(request.node, f"report_{when}", None), "failed", False) for when in ("setup", "call")
+    )
+    if failed:
+        path = folder / "failure.png"
+        page.screenshot(path=str(path), full_page=True)
+        print(f"screenshot of the failed page: {path}")
+
+
+def sign_up_admin_in_web_app(page: Page) -> None:
+    """Immich's first-run flow: welcome, admin sign-up, login, onboarding, then the timeline."""
+    page.goto("/")
+    page.get_by_text("Getting Started").click()
+    page.get_by_label("Admin Email").fill(ADMIN_EMAIL)
+    page.get_by_label("Admin Password", exact=True).fill(ADMIN_PASSWORD)
+    page.get_by_label("Confirm Admin Password").fill(ADMIN_PASSWORD)
+    page.get_by_label("Name").fill(ADMIN_NAME)
+    page.get_by_role("button", name="Sign up").click()
+    page.wait_for_url("**/auth/login")
+    sign_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
+    page.wait_for_url("**/auth/onboarding**")
+    # Each onboarding step's forward button is the last one shown; the last says "Done".
+    for _ in range(12):
+        if "/photos" in page.url:
+            break
+        page.locator("button:visible").last.click()
+        page.wait_for_timeout(300)
+    page.wait_for_url("**/photos")
+
+
+def sign_in(page: Page, email: str, password: str) -> None:
+    page.goto("/auth/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Login").click()
+
+
+@pytest.fixture(scope="module")
+def admin(
+    site: ServerProcess, browser: Browser, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Signed:
+    """The admin, signed up through the web app's first-run pages (the first flow of all)."""
+    context = browser.new_context(base_url=site.url)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        sign_up_admin_in_web_app(page)
+        return Signed(ADMIN_EMAIL, ADMIN_PASSWORD, context.storage_state())
+    except Exception:
+        path = tmp_path_factory.mktemp("admin-sign-up") / "failure.png"
+        page.screenshot(path=str(path), full_page=True)
+        print(f"screenshot of the failed sign-up: {path}\nserver log:\n{site.log_tail()}")
+        raise
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def admin_page(
+    site: ServerProcess, browser: Browser, admin: Signed, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Page]:
+    """A fresh browser context signed in as the admin; a screenshot lands in tmp_path on failure."""
+    context = browser.new_context(base_url=site.url, storage_state=admin.storage_state)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        yield page
+        screenshot_on_failure(request, page, tmp_path)
+    finally:
+        context.close()
