@@ -316,6 +316,8 @@ SHARED_LINK_ROWS: tuple[Row, ...] = (
         expect={"owner": ok(check=_links_listed(1)), "other": ok(check=_links_listed(0)),
                 "admin": ok(check=_links_listed(0)), "partner": ok(check=_links_listed(0)),
                 "album_viewer": ok(check=_links_listed(0)), "album_link": FORBIDDEN, "asset_link": FORBIDDEN}),
+)
+
 # -- Activities (the owner's comment on the world's album) ------------------------------------
 
 
