@@ -6,7 +6,7 @@ upload took 1.6-1.9x longer while the thumbnails of the photos already received 
 made beside it (benchmarks/bench_requests.py). Work started here runs in a fresh OS thread
 whose scheduling priority is lowered (``nice``), so the event loop, PostgreSQL and the client
 get the cores first and the background work takes what is left; on an idle machine it runs
-as fast as before.
+as fast as before. Helper processes of background work (exiftool) are lowered alike.
 
 A fresh thread per call, not Trio's thread cache: a lowered priority cannot be raised back
 without privileges, and a cached thread would carry it into unrelated work (an upload's
@@ -42,6 +42,17 @@ def lower_thread_priority(increment: int = BACKGROUND_NICE) -> bool:
     try:
         os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + increment)
     except OSError:
+        return False
+    return True
+
+
+def lower_process_priority(pid: int, increment: int = BACKGROUND_NICE) -> bool:
+    """Lower the priority of a child process (a helper such as exiftool); False if refused."""
+    if increment <= 0:
+        return False
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, pid) + increment)
+    except OSError:  # gone already, or not ours to change: it runs at normal priority
         return False
     return True
 

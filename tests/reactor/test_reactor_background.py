@@ -6,11 +6,16 @@ import os
 import sys
 import threading
 import time
+from functools import partial
 
 import pytest
 import trio
 
-from immich_trio.reactor.background import BACKGROUND_NICE, run_in_background_thread
+from immich_trio.reactor.background import (
+    BACKGROUND_NICE,
+    lower_process_priority,
+    run_in_background_thread,
+)
 
 
 async def test_returns_the_result_from_another_thread() -> None:
@@ -76,3 +81,17 @@ async def test_a_cancelled_call_waits_for_its_thread_then_is_cancelled() -> None
         await trio.lowlevel.checkpoint()  # the next checkpoint delivers the cancellation
         pytest.fail("not cancelled")
     assert scope.cancelled_caught
+
+
+async def test_a_child_process_is_lowered() -> None:
+    async with trio.open_nursery() as nursery:
+        command = [sys.executable, "-c", "import time; time.sleep(5)"]
+        proc = await nursery.start(partial(trio.run_process, command, check=False))
+        try:
+            assert lower_process_priority(proc.pid)
+            assert os.getpriority(os.PRIO_PROCESS, proc.pid) == min(
+                19, os.getpriority(os.PRIO_PROCESS, 0) + BACKGROUND_NICE
+            )
+        finally:
+            proc.kill()
+    assert not lower_process_priority(proc.pid)  # gone: refused, not raised
