@@ -258,6 +258,8 @@ def main() -> None:
     for label, times in uploads.items():
         print(f"  {label:9} CLI exit {statistics.median(t[0] for t in times):.2f} s, "
               f"all jobs done {statistics.median(t[1] for t in times):.2f} s")
+    if not args.rounds or not running or not running[0].targets:
+        return  # uploads only
     print(f"\nwrk -t1 -d{seconds}s, {args.rounds} interleaved round(s); medians. Each cell: req/s, its ratio to")
     print("the floor's req/s; then the server's CPU per request (server + PostgreSQL), the floor's CPU per")
     print("request divided by it (1.00x = as cheap as the floor; this one is robust to other load).")

@@ -12,6 +12,7 @@ import pytest
 import trio
 
 from immich_trio.actors.metadata.exiftool import ExiftoolError, open_exiftool
+from immich_trio.reactor.background import BACKGROUND_NICE
 
 pytestmark = pytest.mark.skipif(
     shutil.which("exiftool") is None,
@@ -65,6 +66,15 @@ async def test_missing_file_is_an_error_and_process_survives(test_assets: Path) 
             tags = await et.read_tags(test_assets / "metadata/tags/picasa.jpg")
             assert tags["Keywords"] == ["Frost", "Yard"]
             assert et.statistics().pid == pid
+
+
+async def test_the_process_runs_at_a_lower_priority() -> None:
+    with trio.fail_after(CAP):
+        async with open_exiftool() as et:
+            await et.version()
+            pid = et.statistics().pid
+            assert pid is not None
+            assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + BACKGROUND_NICE)
 
 
 async def test_utf16_sidecar_is_read(test_assets: Path) -> None:

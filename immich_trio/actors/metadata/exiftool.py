@@ -27,6 +27,8 @@ from typing import Any
 import attrs
 import trio
 
+from immich_trio.reactor.background import lower_process_priority
+
 EXECUTABLE = "exiftool"
 #: Tags read without print conversion (``-TAG#``).
 NUMERIC_TAGS: tuple[str, ...] = (
@@ -173,6 +175,8 @@ class Exiftool:
                 )
             except OSError as exc:
                 raise ExiftoolError(f"cannot start {self._executable!r}: {exc}") from exc
+            # Metadata extraction is background work: requests get the cores first.
+            lower_process_priority(proc.pid)
             self._process = _Process(proc)
             self._starts += 1
         return self._process

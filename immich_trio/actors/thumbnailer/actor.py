@@ -8,7 +8,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-import trio
 from psycopg import AsyncConnection
 
 from immich_trio.actors.dispatcher import JobResult
@@ -23,6 +22,7 @@ from immich_trio.actors.thumbnailer.options import (
 )
 from immich_trio.actors.worker import QueueWorker
 from immich_trio.jobs.names import JobName, QueueName
+from immich_trio.reactor.background import run_in_background_thread
 from immich_trio.sql import events
 from immich_trio.sql import pipeline as q
 from immich_trio.sql.jobs import Job
@@ -119,7 +119,7 @@ class ThumbnailerActor(QueueWorker):
             options=options,
         )
         try:
-            result = await trio.to_thread.run_sync(render, limiter=self.limiter)
+            result = await run_in_background_thread(render, limiter=self.limiter)
         except ThumbnailError as exc:
             log.warning("thumbnailer: asset %s (%s): %s", asset_id, source, exc.reason)
             return JobResult(status="failed", error=exc.reason)
