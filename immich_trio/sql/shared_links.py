@@ -18,6 +18,8 @@ from uuid import UUID
 
 from psycopg import AsyncConnection, errors
 
+from immich_trio.sql.assets.info import EXIF_JSON
+
 Conn = AsyncConnection[Any]
 Shape = Literal["full", "listed", "written"]
 
@@ -29,22 +31,13 @@ class SlugTaken(Exception):
     """Another link already uses this slug."""
 
 
-_EXIF = """(SELECT json_build_object(
-        'make', e.make, 'model', e.model, 'exifImageWidth', e."exifImageWidth",
-        'exifImageHeight', e."exifImageHeight", 'fileSizeInByte', e."fileSizeInByte",
-        'orientation', e.orientation, 'dateTimeOriginal', e."dateTimeOriginal",
-        'modifyDate', e."modifyDate", 'timeZone', e."timeZone", 'lensModel', e."lensModel",
-        'fNumber', e."fNumber", 'focalLength', e."focalLength", 'iso', e.iso,
-        'exposureTime', e."exposureTime", 'latitude', e.latitude, 'longitude', e.longitude,
-        'city', e.city, 'state', e.state, 'country', e.country, 'description', e.description,
-        'projectionType', e."projectionType", 'rating', e.rating)
-     FROM asset_exif e WHERE e."assetId" = a.id)"""
+
 
 _DATES = ", ".join(f"""to_json(a."{c}") #>> '{{}}' AS "{c}.json\"""" for c in ASSET_DATES)
 
 _ASSETS = {
     "full": f"""
-SELECT sla."sharedLinkId" AS "linkId", a.*, {_DATES}, {_EXIF} AS "exifInfo"
+SELECT sla."sharedLinkId" AS "linkId", a.*, {_DATES}, {EXIF_JSON} AS "exifInfo"
 FROM shared_link_asset sla JOIN asset a ON a.id = sla."assetId"
 WHERE sla."sharedLinkId" = ANY(%s::uuid[]) AND a."deletedAt" IS NULL AND EXISTS
       (SELECT FROM asset_exif e WHERE e."assetId" = a.id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from immich_trio.http import bulk_ids
 from immich_trio.http.access import check_access, require_access
 from immich_trio.http.albums.read import load_album
 from immich_trio.http.context import Ctx
@@ -31,7 +32,9 @@ from immich_trio.sql.albums import write as w
 ALBUM_UPDATE = "on_album_update"
 
 
-def _refused(asset_id: UUID, error: Any) -> BulkIdResponseDto:
+def _result(asset_id: UUID, error: bulk_ids.Refusal | None) -> BulkIdResponseDto:
+    if error is None:
+        return BulkIdResponseDto(id=asset_id, success=True)
     return BulkIdResponseDto(id=asset_id, success=False, error=error)
 
 
@@ -49,17 +52,8 @@ async def add_assets_to_album(ctx: Ctx) -> list[BulkIdResponseDto]:
         await require_access(ctx, conn, "albumAsset.create", [album_id])
         present = await w.present_assets(conn, album_id, ids)
         allowed = await check_access(ctx, conn, "asset.share", [i for i in ids if i not in present])
-        results: list[BulkIdResponseDto] = []
-        added: list[UUID] = []
-        for asset_id in ids:
-            if asset_id in present:
-                results.append(_refused(asset_id, "duplicate"))
-            elif asset_id not in allowed:
-                results.append(_refused(asset_id, "no_permission"))
-            else:
-                present.add(asset_id)
-                added.append(asset_id)
-                results.append(BulkIdResponseDto(id=asset_id, success=True))
+        outcomes, added = bulk_ids.additions(ids, present, allowed)
+        results = [_result(asset_id, error) for asset_id, error in outcomes]
         if added:
             await w.add_assets(conn, album_id, added)
             await w.touch(conn, {album_id: added[0]})
@@ -81,17 +75,8 @@ async def remove_asset_from_album(ctx: Ctx) -> list[BulkIdResponseDto]:
             allowed = set(present)
         else:
             allowed = await check_access(ctx, conn, "asset.share", present)
-        results: list[BulkIdResponseDto] = []
-        removed: list[UUID] = []
-        for asset_id in ids:
-            if asset_id not in present:
-                results.append(_refused(asset_id, "not_found"))
-            elif asset_id not in allowed:
-                results.append(_refused(asset_id, "no_permission"))
-            else:
-                present.discard(asset_id)
-                removed.append(asset_id)
-                results.append(BulkIdResponseDto(id=asset_id, success=True))
+        outcomes, removed = bulk_ids.removals(ids, present, allowed)
+        results = [_result(asset_id, error) for asset_id, error in outcomes]
         if removed:
             await w.remove_assets(conn, album_id, removed)
             if album["albumThumbnailAssetId"] in removed:

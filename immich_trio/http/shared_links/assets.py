@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from immich_trio.http import bulk_ids
 from immich_trio.http.access import check_access
 from immich_trio.http.context import Ctx
 from immich_trio.http.dto.generated import AssetIdsDto, AssetIdsResponseDto
@@ -34,17 +35,12 @@ async def add_shared_link_assets(ctx: Ctx) -> list[AssetIdsResponseDto]:
             raise BadRequest(INVALID_TYPE)
         present = await q.link_asset_ids(conn, link_id)
         allowed = await check_access(ctx, conn, "asset.share", [i for i in ids if i not in present])
-        results: list[AssetIdsResponseDto] = []
-        added: list[UUID] = []
-        for asset_id in ids:
-            if asset_id in present:
-                results.append(_refused(asset_id, "duplicate"))
-            elif asset_id not in allowed:
-                results.append(_refused(asset_id, "no_permission"))
-            else:
-                present.add(asset_id)
-                added.append(asset_id)
-                results.append(AssetIdsResponseDto(asset_id=asset_id, success=True))
+        outcomes, added = bulk_ids.additions(ids, present, allowed)
+        results = [
+            AssetIdsResponseDto(asset_id=asset_id, success=True) if error is None
+            else _refused(asset_id, error)
+            for asset_id, error in outcomes
+        ]
         await q.add_assets(conn, link_id, added)
     return results
 

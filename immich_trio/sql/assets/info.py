@@ -13,9 +13,8 @@ from psycopg import AsyncConnection, sql
 
 Conn = AsyncConnection[Any]
 
-ASSET_INFO = """
-SELECT a.*,
-    (SELECT json_build_object(
+# An asset's exif as the JSON object Immich embeds in its asset responses (``a`` is the asset).
+EXIF_JSON = """(SELECT json_build_object(
         'make', e.make, 'model', e.model, 'exifImageWidth', e."exifImageWidth",
         'exifImageHeight', e."exifImageHeight", 'fileSizeInByte', e."fileSizeInByte",
         'orientation', e.orientation, 'dateTimeOriginal', e."dateTimeOriginal",
@@ -24,7 +23,11 @@ SELECT a.*,
         'exposureTime', e."exposureTime", 'latitude', e.latitude, 'longitude', e.longitude,
         'city', e.city, 'state', e.state, 'country', e.country, 'description', e.description,
         'projectionType', e."projectionType", 'rating', e.rating)
-     FROM asset_exif e WHERE e."assetId" = a.id) AS "exifInfo",
+     FROM asset_exif e WHERE e."assetId" = a.id)"""
+
+ASSET_INFO = f"""
+SELECT a.*,
+    {EXIF_JSON} AS "exifInfo",
     (SELECT json_build_object(
         'id', u.id, 'email', u.email, 'name', u.name, 'profileImagePath', u."profileImagePath",
         'avatarColor', u."avatarColor", 'profileChangedAt', u."profileChangedAt")
