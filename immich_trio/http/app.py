@@ -15,7 +15,7 @@ from quart import Request, Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from immich_trio.http import credentials, direct, registry, spec
+from immich_trio.http import credentials, direct, registry, spec, validation
 from immich_trio.http.context import Ctx, Reply
 from immich_trio.http.dto import dumps
 from immich_trio.http.errors import (
@@ -141,10 +141,10 @@ def _parse_query(op: spec.Operation, request: Request) -> dict[str, Any]:
         raw = request.args.getlist(name)
         if not raw:
             if param.get("required"):
-                issues.append(spec._invalid_type(str(spec.resolve(schema).get("type", "string")), None, [name], True))
+                issues.append(validation._invalid_type(str(spec.resolve(schema).get("type", "string")), None, [name], True))
             continue
         is_array = spec.resolve(schema).get("type") == "array"
-        value, errs = spec.coerce_parameter(schema, raw if is_array else raw[-1], [name])
+        value, errs = validation.coerce_parameter(schema, raw if is_array else raw[-1], [name])
         issues.extend(errs)
         values[name] = value
     if issues:
@@ -159,7 +159,7 @@ def _parse_path(op: spec.Operation, raw: dict[str, str]) -> dict[str, Any]:
         if param.get("in") != "path":
             continue
         name = param["name"]
-        value, errs = spec.coerce_parameter(param.get("schema", {}), raw.get(name, ""), [name])
+        value, errs = validation.coerce_parameter(param.get("schema", {}), raw.get(name, ""), [name])
         issues.extend(errs)
         values[name] = value
     if issues:

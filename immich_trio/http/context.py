@@ -12,7 +12,7 @@ import attrs
 from psycopg import AsyncConnection
 from quart import Request
 
-from immich_trio.http import spec
+from immich_trio.http import spec, validation
 from immich_trio.http.dto import from_wire
 from immich_trio.http.errors import BadRequest, ValidationFailed
 from immich_trio.runtime import Runtime
@@ -113,7 +113,7 @@ class Ctx:
             except ValueError:
                 raise BadRequest("Unexpected token in JSON body") from None
         if self.op.body_schema is not None:
-            issues = spec.validate(self.op.body_schema, data)
+            issues = validation.validate(self.op.body_schema, data)
             if issues:
                 raise ValidationFailed(issues)
         return data

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from immich_trio import sysconfig
-from immich_trio.http import spec
+from immich_trio.http import validation
 from immich_trio.http.context import Ctx
 from immich_trio.http.errors import BadRequest, ValidationFailed
 from immich_trio.http.registry import operation
@@ -72,7 +72,7 @@ async def get_storage_template_options(ctx: Ctx) -> dict[str, list[str]]:
 async def update_config(ctx: Ctx) -> dict[str, Any]:
     data = await ctx.json()  # validated against SystemConfigDto: types, enums, ranges
     if not isinstance(data, dict):
-        raise ValidationFailed([spec._invalid_type("object", data, [])])
+        raise ValidationFailed([validation._invalid_type("object", data, [])])
     base = _defaults(ctx)
     full = sysconfig.merge(base, data)
     problems = sysconfig.semantic_errors(full)

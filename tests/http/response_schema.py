@@ -1,6 +1,6 @@
 """Every JSON response the HTTP tests see is checked against the spec's schema for it.
 
-The check is stricter than the request validator (``immich_trio.http.spec.validate``), on
+The check is stricter than the request validator (``immich_trio.http.validation.validate``), on
 purpose: a key the schema does not name is a mismatch (Immich writes exactly its DTO's keys),
 dates must be ISO 8601 with a zone, and integers must be whole. It is also looser where the
 spec's constraints are zod's request rules that Immich's own answers do not obey: a ``uuid`` is

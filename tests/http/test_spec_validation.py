@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from immich_trio.http import spec
-from immich_trio.http.spec import coerce_parameter, validate
+from immich_trio.http.validation import coerce_parameter, validate
 
 V4 = "7b2b2f51-1f4c-4e0a-9b3e-2c4a5d6e7f80"
 V7 = "0190f5a4-7c2e-7d3b-8a1f-5e6d7c8b9a01"

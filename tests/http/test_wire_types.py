@@ -19,7 +19,7 @@ import attrs
 import cattrs
 import pytest
 
-from immich_trio.http import spec
+from immich_trio.http import spec, validation
 from immich_trio.http.dto import OMIT, SqlJsonDatetime, from_wire, to_wire
 from immich_trio.http.dto import generated as g
 
@@ -158,7 +158,7 @@ def test_request_schemas_found() -> None:
 def test_request_body_structures_into_its_class(name: str, full: bool) -> None:
     schema = {"$ref": f"#/components/schemas/{name}"}
     body = example(schema, full)
-    assert spec.validate(schema, _jsonable(body)) == [], "the example itself is not valid"
+    assert validation.validate(schema, _jsonable(body)) == [], "the example itself is not valid"
     dto = from_wire(getattr(g, name), body)
     if not full:
         absent = [a.name for a in attrs.fields(type(dto)) if getattr(dto, a.name) is OMIT]

@@ -24,7 +24,7 @@ from immich_trio.actors.uploader import (
     StagedUpload,
     UploadRejected,
 )
-from immich_trio.http import media_types, multipart, spec
+from immich_trio.http import media_types, multipart, spec, validation
 from immich_trio.http.access import require_upload_access
 from immich_trio.http.context import Ctx, Reply
 from immich_trio.http.dto.assets import AssetMediaDuplicateDto
@@ -99,20 +99,20 @@ def parse_upload_fields(
     issues: list[dict[str, Any]] = []
     for name in _SCALAR_FIELDS:
         if name in fields:
-            value, errs = spec.coerce_parameter(props[name], fields[name], [name])
+            value, errs = validation.coerce_parameter(props[name], fields[name], [name])
             values[name] = value
             issues.extend(errs)
     if "metadata" in fields:
         try:
             values["metadata"] = json.loads(fields["metadata"])
         except ValueError:
-            issues.append(spec._invalid_type("array", fields["metadata"], ["metadata"]))
+            issues.append(validation._invalid_type("array", fields["metadata"], ["metadata"]))
         else:
-            issues.extend(spec.validate(props["metadata"], values["metadata"], ["metadata"]))
+            issues.extend(validation.validate(props["metadata"], values["metadata"], ["metadata"]))
     for name in (*_SCALAR_FIELDS, "metadata", ASSET_FIELD):
         present = name in values or name in files_present
         if name in spec.resolve(schema).get("required", ()) and not present:
-            issues.append(spec._invalid_type(str(spec.resolve(props[name]).get("type", "string")), None, [name], True))
+            issues.append(validation._invalid_type(str(spec.resolve(props[name]).get("type", "string")), None, [name], True))
     if issues:
         raise ValidationFailed(issues)
     live = values.get("livePhotoVideoId")
