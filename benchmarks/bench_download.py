@@ -14,14 +14,13 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench_upload import RssSampler, call, free_port, rss_kib, wait_ready
+from bench_upload import RssSampler, call, free_port, rss_kib, stop_server, wait_ready
 
 PAGE_KIB = 1024
 
@@ -91,11 +90,7 @@ def main() -> None:
         print(f"server RSS before    {rss_before / PAGE_KIB:6.1f} MiB")
         print(f"server RSS peak      {peak / PAGE_KIB:6.1f} MiB  (growth {(peak - rss_before) / PAGE_KIB:.1f} MiB)")
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
         log_file.close()
         shutil.rmtree(work, ignore_errors=True)
 

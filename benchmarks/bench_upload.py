@@ -46,6 +46,15 @@ def call(base: str, method: str, path: str, body: Any = None, headers: dict[str,
     return json.loads(raw) if raw else None
 
 
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not stopped within 30 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -170,11 +179,7 @@ def main() -> None:
         print(f"server RSS peak      {peak / PAGE_KIB:6.1f} MiB  (growth {(peak - rss_before) / PAGE_KIB:.1f} MiB)")
         print(f"server VmHWM         {hwm_before / PAGE_KIB:6.1f} -> {hwm_after / PAGE_KIB:.1f} MiB")
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
         log_file.close()
         if proc.returncode not in (0, -signal.SIGTERM):
             sys.stderr.write(log_path.read_text(errors="replace")[-4000:])

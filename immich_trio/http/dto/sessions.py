@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
+import attrs
+
 from immich_trio.http.dto import OMIT, iso_z, key_order
 from immich_trio.http.dto.generated import SessionCreateResponseDto, SessionResponseDto
 
@@ -41,16 +43,4 @@ def session_dto(row: Mapping[str, Any], current_id: UUID | None = None) -> Sessi
 
 
 def session_create_dto(row: Mapping[str, Any], token: str) -> SessionCreateResponseDto:
-    base = session_dto(row)
-    return SessionCreateResponseDto(
-        id=base.id,
-        created_at=base.created_at,
-        updated_at=base.updated_at,
-        expires_at=base.expires_at,
-        current=base.current,
-        app_version=base.app_version,
-        device_os=base.device_os,
-        device_type=base.device_type,
-        is_pending_sync_reset=base.is_pending_sync_reset,
-        token=token,
-    )
+    return SessionCreateResponseDto(**attrs.asdict(session_dto(row), recurse=False), token=token)
