@@ -57,6 +57,7 @@ TAG_MODULES = (
     "activities",
     "partners",
     "notifications",
+    "tags",
     "download",
     "shared_links.manage",
     "shared_links.assets",

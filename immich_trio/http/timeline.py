@@ -19,7 +19,6 @@ LOCKED_OF_OTHER = "You may not access another user's locked timeline"
 # Filters of features this server does not have yet: refused rather than answered wrongly.
 NOT_YET = {
     "person_id": "Timeline filter personId is not supported by this server yet",
-    "tag_id": "Timeline filter tagId is not supported by this server yet",
 }
 
 
@@ -62,6 +61,7 @@ async def _timeline_filter(ctx: Ctx, conn: Any, dto: TimeBucketDto) -> q.Timelin
         caller_id=me,
         owner_ids=tuple(owners),
         album_id=dto.album_id,
+        tag_id=dto.tag_id,
         visibility=dto.visibility,
         is_trashed=dto.is_trashed,
         is_favorite=dto.is_favorite,

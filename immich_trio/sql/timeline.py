@@ -44,6 +44,7 @@ class TimelineFilter:
     caller_id: UUID
     owner_ids: tuple[UUID, ...] = ()  # none: any owner (an album's timeline)
     album_id: UUID | None = None
+    tag_id: UUID | None = None  # the tag or any of its descendants (tag_closure)
     visibility: str | None = None
     is_trashed: bool | None = None
     is_favorite: bool | None = None
@@ -94,6 +95,14 @@ def _where(f: TimelineFilter, params: dict[str, Any]) -> sql.Composable:
         params["album"] = f.album_id
         conds.append(
             sql.SQL('a.id IN (SELECT aa."assetId" FROM album_asset aa WHERE aa."albumId" = %(album)s::uuid)')
+        )
+    if f.tag_id is not None:
+        params["tag"] = f.tag_id
+        conds.append(
+            sql.SQL(
+                'EXISTS (SELECT 1 FROM tag_closure tc JOIN tag_asset ta ON ta."tagId" = tc.id_descendant'
+                ' WHERE tc.id_ancestor = %(tag)s::uuid AND ta."assetId" = a.id)'
+            )
         )
     if len(f.owner_ids) == 1:
         # Equality (not ANY of a one-element array) tells the planner that the index scan on

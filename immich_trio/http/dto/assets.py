@@ -26,9 +26,9 @@ from immich_trio.http.dto.generated import (
     AssetStackResponseDto,
     ExifResponseDto,
     PersonResponseDto,
-    TagResponseDto,
     UserResponseDto,
 )
+from immich_trio.http.dto.tags import tag_dto
 from immich_trio.http.dto.users import avatar_color
 
 # Immich's class order, not the spec's
@@ -94,7 +94,6 @@ key_order(
     "rating",
 )
 # mapTag's order
-key_order(TagResponseDto, "id", "parent_id", "name", "value", "created_at", "updated_at", "color")
 key_order(AssetStackResponseDto, "id", "primary_asset_id", "asset_count")
 key_order(AssetBulkUploadCheckResult, "id", "action", "reason", "asset_id", "is_trashed")
 
@@ -153,21 +152,6 @@ def owner_dto(owner: Mapping[str, Any]) -> UserResponseDto:
         profile_image_path=owner["profileImagePath"],
         avatar_color=avatar_color(owner["email"], owner.get("avatarColor")),
         profile_changed_at=SqlJsonDatetime.parse(str(owner["profileChangedAt"])),
-    )
-
-
-def tag_dto(tag: Mapping[str, Any]) -> TagResponseDto:
-    """TagResponseDto (mapTag): optional ``parentId``/``color`` left out when null."""
-    parent_id = tag.get("parentId")
-    color = tag.get("color")
-    return TagResponseDto(
-        id=UUID(str(tag["id"])),
-        parent_id=str(parent_id) if parent_id is not None else OMIT,
-        name=str(tag["value"]).split("/")[-1],
-        value=tag["value"],
-        created_at=SqlJsonDatetime.parse(tag["createdAt"]),
-        updated_at=SqlJsonDatetime.parse(tag["updatedAt"]),
-        color=color if color is not None else OMIT,
     )
 
 
