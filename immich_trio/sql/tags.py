@@ -97,6 +97,8 @@ INSERT INTO tag_asset ("tagId", "assetId") SELECT unnest(%(tags)s::uuid[]), %(as
 ON CONFLICT DO NOTHING
 """
 
+EXIF_TAGS = """SELECT tags FROM asset_exif WHERE "assetId" = %s"""
+
 # Immich's updateTags: ``asset_exif.tags`` mirrors the asset's tag values, and ``tags`` joins the
 # asset's locked properties so that a metadata refresh does not overwrite it.
 MIRROR_EXIF_TAGS = """
@@ -208,6 +210,16 @@ async def add_pairs(conn: Conn, tag_ids: Sequence[UUID], asset_ids: Sequence[UUI
 async def replace_asset_tags(conn: Conn, asset_id: UUID | str, tag_ids: Sequence[UUID]) -> None:
     """The asset is labelled by exactly these tags (metadata extraction's keywords)."""
     await conn.execute(REPLACE_ASSET_TAGS, {"asset": asset_id, "tags": list(tag_ids)})
+
+
+async def apply_exif_tags(conn: Conn, asset_id: UUID | str, owner_id: UUID | str) -> None:
+    """Metadata extraction: the asset is labelled by exactly the tags its ``asset_exif.tags`` lists
+    (as stored, so a locked list set through the API wins over the file), created as needed."""
+    cur = await conn.execute(EXIF_TAGS, (asset_id,))
+    row = await cur.fetchone()
+    paths = list(row["tags"] or []) if row is not None else []
+    tags = await upsert_paths(conn, UUID(str(owner_id)), paths)
+    await replace_asset_tags(conn, asset_id, [tag["id"] for tag in tags])
 
 
 async def mirror_exif_tags(conn: Conn, asset_ids: Iterable[UUID]) -> None:

@@ -42,6 +42,7 @@ class World:
     notification: str = ""  # a notification of the owner
     asset_link: str = ""  # the owner's individual link (its id)
     activity: str = ""  # the owner's comment on the album
+    tag: str = ""  # the owner's tag "Trips", on the photo
 
 
 def _session(sql: Sql, user_id: str, *, pin_until: datetime | None = None) -> tuple[str, str]:
@@ -122,6 +123,9 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
         'INSERT INTO activity ("albumId", "userId", comment) VALUES (%s, %s, %s) RETURNING id',
         (album, owner.id, "Lovely"),
     )
+    [(tag,)] = sql('INSERT INTO tag ("userId", value) VALUES (%s, %s) RETURNING id', (owner.id, "Trips"))
+    sql("INSERT INTO tag_closure (id_ancestor, id_descendant) VALUES (%s, %s)", (tag, tag))
+    sql('INSERT INTO tag_asset ("tagId", "assetId") VALUES (%s, %s)', (tag, photo))
     headers = {
         "owner": owner.headers,
         "other": other.headers,
@@ -137,7 +141,7 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
         owner_id=owner.id, photo=photo, video=video, locked=locked, album=str(album),
         session=second_session, api_key=str(api_key), media=media, headers=headers,
         partner_id=partner.id, notification=str(notification), asset_link=asset_link,
-        activity=str(activity),
+        activity=str(activity), tag=str(tag),
     )
 
 
@@ -165,6 +169,11 @@ SNAPSHOT_QUERIES = (
     'SELECT "sharedLinkId", "assetId" FROM shared_link_asset ORDER BY 1, 2',
     # activities
     'SELECT id, "albumId", "userId", "assetId", comment, "isLiked" FROM activity ORDER BY id',
+    # tags
+    'SELECT id, "userId", value, color, "parentId", "updatedAt" FROM tag ORDER BY id',
+    'SELECT "tagId", "assetId" FROM tag_asset ORDER BY 1, 2',
+    "SELECT id_ancestor, id_descendant FROM tag_closure ORDER BY 1, 2",
+    'SELECT "assetId", tags FROM asset_exif ORDER BY 1',
 )
 
 

@@ -341,6 +341,46 @@ ACTIVITY_ROWS: tuple[Row, ...] = (
         expect=album_rule("activity.delete", 204)),
 )
 
+
+def _tag(w: World) -> str:
+    return w.tag
+
+
+def _tag_result(asset: str) -> Check:
+    return lambda w, body: body == [{"id": getattr(w, asset), "success": True}]
+
+
+def _tag_count(count: int) -> Outcome:
+    return ok(check=lambda w, body: body == {"count": count})
+
+
+TAG_ROWS: tuple[Row, ...] = (
+    Row(op="getTagById", target=_tag, asset=False, request=lambda w, t: ("GET", f"/api/tags/{t}", None),
+        expect=own_row(200, no_access("tag.read"))),
+    Row(op="createTag", target=_tag, asset=False,
+        request=lambda w, t: ("POST", "/api/tags", {"name": "Italy", "parentId": t}),
+        expect=own_row(201, no_access("tag.read"))),
+    Row(op="updateTag", target=_tag, asset=False,
+        request=lambda w, t: ("PUT", f"/api/tags/{t}", {"color": "#123456"}),
+        expect=own_row(200, no_access("tag.update"))),
+    Row(op="deleteTag", target=_tag, asset=False, request=lambda w, t: ("DELETE", f"/api/tags/{t}", None),
+        expect=own_row(204, no_access("tag.delete"))),
+    Row(op="tagAssets", target=_tag, asset=False,
+        request=lambda w, t: ("PUT", f"/api/tags/{t}/assets", {"ids": [w.video]}),
+        expect=own_row(200, no_access("tag.asset")) | {"owner": ok(check=_tag_result("video"))}),
+    Row(op="untagAssets", target=_tag, asset=False,
+        request=lambda w, t: ("DELETE", f"/api/tags/{t}/assets", {"ids": [w.photo]}),
+        expect=own_row(200, no_access("tag.asset")) | {"owner": ok(check=_tag_result("photo"))}),
+    # Tags and assets the caller may not touch are left out: nothing tagged, nothing refused.
+    Row(op="bulkTagAssets", target=_tag, asset=False,
+        request=lambda w, t: ("PUT", "/api/tags/assets", {"tagIds": [t], "assetIds": [w.video]}),
+        expect=own_row(200, _tag_count(0)) | {"owner": _tag_count(1)}),
+    Row(op="getTimeBuckets", target=_tag, asset=False,
+        request=lambda w, t: ("GET", f"/api/timeline/buckets?tagId={t}", None),
+        expect=own_row(200, no_access("tag.read")) | {
+            "album_link": no_access("timeline.read"), "asset_link": no_access("timeline.read")}),
+)
+
 ROWS: tuple[Row, ...] = (
     # -- Assets ------------------------------------------------------------------------------
     Row(op="getAssetInfo", target=photo, request=lambda w, t: ("GET", f"/api/assets/{t}", None),
@@ -435,6 +475,7 @@ ROWS: tuple[Row, ...] = (
     *DOWNLOAD_ROWS,
     *SHARED_LINK_ROWS,
     *ACTIVITY_ROWS,
+    *TAG_ROWS,
     # -- Partners and Notifications -----------------------------------------------------------
     Row(op="createPartner", target=lambda w: w.partner_id, asset=False,
         request=lambda w, t: ("POST", "/api/partners", {"sharedWithId": t}), expect=PARTNER_CREATE),

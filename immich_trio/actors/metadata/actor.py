@@ -24,6 +24,7 @@ from immich_trio.jobs.names import JobName, QueueName
 from immich_trio.sql import events
 from immich_trio.sql import jobs as jobs_q
 from immich_trio.sql import pipeline as q
+from immich_trio.sql import tags as tags_q
 from immich_trio.sql.jobs import Job
 from immich_trio.sql.pool import Pool
 
@@ -218,6 +219,7 @@ class MetadataActor(QueueWorker):
             return  # deleted meanwhile
         locked = await q.locked_properties(conn, asset_id)
         await q.upsert_exif(conn, asset_id, extracted.exif.columns(locked=locked))
+        await tags_q.apply_exif_tags(conn, asset_id, owner_id)
         await q.update_asset_metadata(
             conn,
             asset_id,
