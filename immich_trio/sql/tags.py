@@ -163,7 +163,7 @@ async def upsert_paths(conn: Conn, user_id: UUID, raws: Sequence[str]) -> list[d
     """Immich's upsertTags: each distinct path (in order) is created with its parents as needed;
     the answer is the leaf tag of each path that has one. The caller holds the transaction."""
     wanted = list(dict.fromkeys(raws))
-    leaves = [values[-1] for raw in wanted if (values := path_values(raw))]
+    leaves = [chain[-1] for raw in wanted if (chain := path_values(raw))]
     if not leaves:
         return []
     values: dict[str, str | None] = {}

@@ -155,7 +155,7 @@ async def test_bulk_tag_many_assets(client: Any, make_user: MakeUser, sql: Sql) 
     )
     ids = [str(i) for (i,) in sql('SELECT id FROM asset WHERE "ownerId" = %s', (me.id,))]
     theirs = insert_asset(sql, other.id, WHEN)
-    body = {"tagIds": [t["id"] for t in tags] + [foreign_tag["id"]], "assetIds": ids + [theirs, ids[0]]}
+    body = {"tagIds": [t["id"] for t in tags] + [foreign_tag["id"]], "assetIds": [*ids, theirs, ids[0]]}
     r = await client.put("/api/tags/assets", json=body, headers=me.headers)
     assert await r.get_json() == {"count": 20000}
     r = await client.put("/api/tags/assets", json=body, headers=me.headers)
