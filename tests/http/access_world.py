@@ -42,6 +42,7 @@ class World:
     notification: str = ""  # a notification of the owner
     asset_link: str = ""  # the owner's individual link (its id)
     activity: str = ""  # the owner's comment on the album
+    memory: str = ""  # the owner's memory (with the photo)
 
 
 def _session(sql: Sql, user_id: str, *, pin_until: datetime | None = None) -> tuple[str, str]:
@@ -122,6 +123,11 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
         'INSERT INTO activity ("albumId", "userId", comment) VALUES (%s, %s, %s) RETURNING id',
         (album, owner.id, "Lovely"),
     )
+    [(memory,)] = sql(
+        'INSERT INTO memory ("ownerId", type, data, "memoryAt") VALUES (%s, %s, %s, %s) RETURNING id',
+        (owner.id, "on_this_day", '{"year": 2024}', datetime(2024, 1, 15, tzinfo=UTC)),
+    )
+    sql('INSERT INTO memory_asset ("memoriesId", "assetId") VALUES (%s, %s)', (memory, photo))
     headers = {
         "owner": owner.headers,
         "other": other.headers,
@@ -137,7 +143,7 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
         owner_id=owner.id, photo=photo, video=video, locked=locked, album=str(album),
         session=second_session, api_key=str(api_key), media=media, headers=headers,
         partner_id=partner.id, notification=str(notification), asset_link=asset_link,
-        activity=str(activity),
+        activity=str(activity), memory=str(memory),
     )
 
 
@@ -165,6 +171,9 @@ SNAPSHOT_QUERIES = (
     'SELECT "sharedLinkId", "assetId" FROM shared_link_asset ORDER BY 1, 2',
     # activities
     'SELECT id, "albumId", "userId", "assetId", comment, "isLiked" FROM activity ORDER BY id',
+    # memories
+    'SELECT id, "ownerId", data, "isSaved", "memoryAt", "seenAt", "deletedAt" FROM memory ORDER BY id',
+    'SELECT "memoriesId", "assetId" FROM memory_asset ORDER BY 1, 2',
 )
 
 

@@ -36,7 +36,7 @@ def _asset(row: Mapping[str, Any], caller_id: UUID) -> AssetResponseDto:
 
 
 def memory_dto(row: Mapping[str, Any], caller_id: UUID) -> MemoryResponseDto:
-    data = row["data"] if isinstance(row["data"], Mapping) else {}
+    data: Mapping[str, Any] = row["data"] if isinstance(row["data"], Mapping) else {}
     return MemoryResponseDto(
         id=row["id"],
         created_at=row["createdAt"],
@@ -48,7 +48,7 @@ def memory_dto(row: Mapping[str, Any], caller_id: UUID) -> MemoryResponseDto:
         hide_at=_optional(row["hideAt"]),
         owner_id=row["ownerId"],
         type=row["type"],
-        data=OnThisDayDto(year=data.get("year")),
+        data=OnThisDayDto(year=data["year"]),
         is_saved=row["isSaved"],
         assets=[_asset(a, caller_id) for a in row.get("assets", ())],
     )
