@@ -22,6 +22,8 @@ from immich_trio.actors.config_watch import TASK_NAME as CONFIG_WATCH_TASK
 from immich_trio.actors.config_watch import ConfigWatch
 from immich_trio.actors.dispatcher import Dispatcher
 from immich_trio.actors.janitor import JanitorActor
+from immich_trio.actors.memories import JOBS as MEMORY_JOBS
+from immich_trio.actors.memories import MemoriesActor
 from immich_trio.actors.metadata.actor import MetadataActor
 from immich_trio.actors.notifications import NotificationsActor
 from immich_trio.actors.notifier.hub import Hub
@@ -97,6 +99,7 @@ class Microservices:
     queue_all: QueueAllActor
     janitor: JanitorActor
     notifications: NotificationsActor
+    memories: MemoriesActor
 
 
 def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: WallClock) -> Microservices:
@@ -109,9 +112,11 @@ def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: Wa
         queue_all=QueueAllActor(name=QUEUE_ALL),
         janitor=JanitorActor(pool, now=now),
         notifications=NotificationsActor(pool),
+        memories=MemoriesActor(pool, now=now),
     )
     media.add_actor(parts.dispatcher)
-    for actor in (parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications):
+    workers = (parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories)
+    for actor in workers:
         media.add_actor(actor)
     parts.dispatcher.register(JobName.ASSET_EXTRACT_METADATA, parts.metadata.address)
     parts.dispatcher.register(JobName.ASSET_GENERATE_THUMBNAILS, parts.thumbnailer.address)
@@ -119,6 +124,8 @@ def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: Wa
         parts.dispatcher.register(job, parts.queue_all.address)
     parts.dispatcher.register(QueueName.BACKGROUND_TASK, parts.janitor.address)
     parts.dispatcher.register(QueueName.NOTIFICATIONS, parts.notifications.address)
+    for job in MEMORY_JOBS:
+        parts.dispatcher.register(job, parts.memories.address)
     return parts
 
 

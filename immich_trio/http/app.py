@@ -62,6 +62,7 @@ TAG_MODULES = (
     "shared_links.manage",
     "shared_links.assets",
     "shared_links.holder",
+    "memories",
 )
 # Routes of our own, outside the spec (the coverage test allows exactly these).
 OWN_ROUTES = (

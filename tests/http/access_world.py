@@ -43,6 +43,7 @@ class World:
     asset_link: str = ""  # the owner's individual link (its id)
     activity: str = ""  # the owner's comment on the album
     tag: str = ""  # the owner's tag "Trips", on the photo
+    memory: str = ""  # the owner's memory (with the photo)
 
 
 def _session(sql: Sql, user_id: str, *, pin_until: datetime | None = None) -> tuple[str, str]:
@@ -126,6 +127,11 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
     [(tag,)] = sql('INSERT INTO tag ("userId", value) VALUES (%s, %s) RETURNING id', (owner.id, "Trips"))
     sql("INSERT INTO tag_closure (id_ancestor, id_descendant) VALUES (%s, %s)", (tag, tag))
     sql('INSERT INTO tag_asset ("tagId", "assetId") VALUES (%s, %s)', (tag, photo))
+    [(memory,)] = sql(
+        'INSERT INTO memory ("ownerId", type, data, "memoryAt") VALUES (%s, %s, %s, %s) RETURNING id',
+        (owner.id, "on_this_day", '{"year": 2024}', datetime(2024, 1, 15, tzinfo=UTC)),
+    )
+    sql('INSERT INTO memory_asset ("memoriesId", "assetId") VALUES (%s, %s)', (memory, photo))
     headers = {
         "owner": owner.headers,
         "other": other.headers,
@@ -141,7 +147,7 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
         owner_id=owner.id, photo=photo, video=video, locked=locked, album=str(album),
         session=second_session, api_key=str(api_key), media=media, headers=headers,
         partner_id=partner.id, notification=str(notification), asset_link=asset_link,
-        activity=str(activity), tag=str(tag),
+        activity=str(activity), tag=str(tag), memory=str(memory),
     )
 
 
@@ -174,6 +180,9 @@ SNAPSHOT_QUERIES = (
     'SELECT "tagId", "assetId" FROM tag_asset ORDER BY 1, 2',
     "SELECT id_ancestor, id_descendant FROM tag_closure ORDER BY 1, 2",
     'SELECT "assetId", tags FROM asset_exif ORDER BY 1',
+    # memories
+    'SELECT id, "ownerId", data, "isSaved", "memoryAt", "seenAt", "deletedAt" FROM memory ORDER BY id',
+    'SELECT "memoriesId", "assetId" FROM memory_asset ORDER BY 1, 2',
 )
 
 

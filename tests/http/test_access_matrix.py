@@ -381,6 +381,46 @@ TAG_ROWS: tuple[Row, ...] = (
             "album_link": no_access("timeline.read"), "asset_link": no_access("timeline.read")}),
 )
 
+
+# -- Memories (the owner's memory holding the photo) ------------------------------------------
+
+
+def _memory(w: World) -> str:
+    return w.memory
+
+
+def memory_rule(permission: str, status: int = 200, check: Check | None = None) -> dict[str, Outcome]:
+    """A memory is its owner's alone; links are refused by the route."""
+    return {"owner": ok(status, check), "other": no_access(permission), "admin": no_access(permission),
+            "partner": no_access(permission), "album_viewer": no_access(permission),
+            "album_link": FORBIDDEN, "asset_link": FORBIDDEN}
+
+
+def _memory_assets(count: int) -> Check:
+    return lambda w, body: isinstance(body, dict) and len(body["assets"]) == count
+
+
+MEMORY_ROWS: tuple[Row, ...] = (
+    Row(op="getMemory", target=_memory, asset=False, request=lambda w, t: ("GET", f"/api/memories/{t}", None),
+        expect=memory_rule("memory.read", check=_memory_assets(1))),
+    Row(op="updateMemory", target=_memory, asset=False,
+        request=lambda w, t: ("PUT", f"/api/memories/{t}", {"isSaved": True}), expect=memory_rule("memory.update")),
+    Row(op="deleteMemory", target=_memory, asset=False, request=lambda w, t: ("DELETE", f"/api/memories/{t}", None),
+        expect=memory_rule("memory.delete", 204)),
+    Row(op="addMemoryAssets", target=_memory, asset=False,
+        request=lambda w, t: ("PUT", f"/api/memories/{t}/assets", {"ids": [w.locked]}),
+        expect=memory_rule("memory.read", check=lambda w, body: body[0]["error"] == "no_permission")),
+    Row(op="removeMemoryAssets", target=_memory, asset=False,
+        request=lambda w, t: ("DELETE", f"/api/memories/{t}/assets", {"ids": [w.photo]}),
+        expect=memory_rule("memory.update", check=lambda w, body: body == [{"id": w.photo, "success": True}])),
+    Row(op="createMemory", target=photo, asset=False,
+        request=lambda w, t: ("POST", "/api/memories", {"type": "on_this_day", "data": {"year": 2024},
+                                                         "memoryAt": "2024-01-15T00:00:00.000Z", "assetIds": [t]}),
+        expect={"owner": ok(201, _memory_assets(1)), "other": ok(201, _memory_assets(0)),
+                "admin": ok(201, _memory_assets(0)), "partner": ok(201, _memory_assets(1)),
+                "album_viewer": ok(201, _memory_assets(0)), "album_link": FORBIDDEN, "asset_link": FORBIDDEN}),
+)
+
 ROWS: tuple[Row, ...] = (
     # -- Assets ------------------------------------------------------------------------------
     Row(op="getAssetInfo", target=photo, request=lambda w, t: ("GET", f"/api/assets/{t}", None),
@@ -476,6 +516,7 @@ ROWS: tuple[Row, ...] = (
     *SHARED_LINK_ROWS,
     *ACTIVITY_ROWS,
     *TAG_ROWS,
+    *MEMORY_ROWS,
     # -- Partners and Notifications -----------------------------------------------------------
     Row(op="createPartner", target=lambda w: w.partner_id, asset=False,
         request=lambda w, t: ("POST", "/api/partners", {"sharedWithId": t}), expect=PARTNER_CREATE),
