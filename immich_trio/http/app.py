@@ -61,6 +61,7 @@ TAG_MODULES = (
     "shared_links.manage",
     "shared_links.assets",
     "shared_links.holder",
+    "stacks",
 )
 # Routes of our own, outside the spec (the coverage test allows exactly these).
 OWN_ROUTES = (
