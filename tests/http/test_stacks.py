@@ -202,3 +202,20 @@ async def test_every_change_tells_the_owner(
     assert await next_event(sub) == ["on_asset_stack_update"]
     await client.delete("/api/stacks", headers=alex.headers, json={"ids": [stack]})
     assert await next_event(sub) == ["on_asset_stack_update"]
+
+
+async def test_timeline_with_stacked(client: Any, runtime: Runtime, make_user: MakeUser, sql: Sql) -> None:
+    """Only primaries (and unstacked assets) stand in the timeline; the count is of the stack's
+    live timeline assets (a trashed or archived member is not counted)."""
+    alex = await make_user("alex@example.com")
+    a, b, c, d, lone = _assets(sql, alex, runtime.settings.media_location, 5)
+    stack = (await _create(client, alex, [b, a, c, d]))["id"]
+    sql("UPDATE asset SET \"deletedAt\" = now(), status = 'trashed' WHERE id = %s", (c,))
+    sql("UPDATE asset SET visibility = 'archive' WHERE id = %s", (d,))
+    query = {"timeBucket": "2024-01-01", "withStacked": "true"}
+    response = await client.get("/api/timeline/bucket", headers=alex.headers, query_string=query)
+    body = await response.get_json()
+    shown = dict(zip(body["id"], body["stack"], strict=True))
+    assert shown == {b: [stack, "2"], lone: None}
+    response = await client.get("/api/timeline/buckets", headers=alex.headers, query_string={"withStacked": "true"})
+    assert await response.get_json() == [{"timeBucket": "2024-01-01", "count": 2}]
