@@ -42,6 +42,7 @@ class World:
     notification: str = ""  # a notification of the owner
     asset_link: str = ""  # the owner's individual link (its id)
     activity: str = ""  # the owner's comment on the album
+    stack: str = ""  # the owner's stack: the photo (primary) and the video
 
 
 def _session(sql: Sql, user_id: str, *, pin_until: datetime | None = None) -> tuple[str, str]:
@@ -122,6 +123,8 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
         'INSERT INTO activity ("albumId", "userId", comment) VALUES (%s, %s, %s) RETURNING id',
         (album, owner.id, "Lovely"),
     )
+    [(stack,)] = sql('INSERT INTO stack ("ownerId", "primaryAssetId") VALUES (%s, %s) RETURNING id', (owner.id, photo))
+    sql('UPDATE asset SET "stackId" = %s WHERE id IN (%s, %s)', (stack, photo, video))
     headers = {
         "owner": owner.headers,
         "other": other.headers,
@@ -137,7 +140,7 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
         owner_id=owner.id, photo=photo, video=video, locked=locked, album=str(album),
         session=second_session, api_key=str(api_key), media=media, headers=headers,
         partner_id=partner.id, notification=str(notification), asset_link=asset_link,
-        activity=str(activity),
+        activity=str(activity), stack=str(stack),
     )
 
 
@@ -165,6 +168,9 @@ SNAPSHOT_QUERIES = (
     'SELECT "sharedLinkId", "assetId" FROM shared_link_asset ORDER BY 1, 2',
     # activities
     'SELECT id, "albumId", "userId", "assetId", comment, "isLiked" FROM activity ORDER BY id',
+    # stacks
+    'SELECT id, "primaryAssetId", "ownerId" FROM stack ORDER BY id',
+    'SELECT id, "stackId" FROM asset ORDER BY id',
 )
 
 
