@@ -15,7 +15,12 @@ from uuid import UUID
 from immich_trio.http.access import require_access
 from immich_trio.http.context import Ctx
 from immich_trio.http.dto import OMIT
-from immich_trio.http.dto.generated import BulkIdsDto, StackCreateDto, StackResponseDto, StackUpdateDto
+from immich_trio.http.dto.generated import (
+    BulkIdsDto,
+    StackCreateDto,
+    StackResponseDto,
+    StackUpdateDto,
+)
 from immich_trio.http.dto.stacks import stack_dto
 from immich_trio.http.errors import BadRequest
 from immich_trio.http.registry import operation
@@ -80,7 +85,7 @@ async def update_stack(ctx: Ctx) -> StackResponseDto:
     primary = None if dto.primary_asset_id is OMIT else dto.primary_asset_id
     async with ctx.db() as conn, conn.transaction():
         await require_access(ctx, conn, "stack.update", [stack_id])
-        stack = await _find_or_fail(conn, stack_id)
+        await _find_or_fail(conn, stack_id)
         if primary is not None:
             assets = await q.stack_assets(conn, [stack_id], with_tags=False)
             if all(a["id"] != primary for a in assets[stack_id]):

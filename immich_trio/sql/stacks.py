@@ -120,7 +120,7 @@ async def create(conn: Conn, owner_id: UUID, asset_ids: Sequence[UUID]) -> dict[
     if merged["stacks"]:
         await conn.execute(DELETE, (merged["stacks"],))
     cur = await conn.execute(INSERT, (owner_id, asset_ids[0]))
-    stack = await cur.fetchone()
+    stack: dict[str, Any] | None = await cur.fetchone()
     assert stack is not None
     members = list(dict.fromkeys([*asset_ids, *merged["members"]]))
     await conn.execute(JOIN_STACK, (stack["id"], members))
