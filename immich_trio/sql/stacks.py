@@ -84,6 +84,21 @@ LEFT JOIN stack s ON s.id = a."stackId"
 WHERE a.id = %s
 """
 
+# Before its primary asset is deleted, a stack of more than two gets another primary (its
+# oldest other asset) and a smaller one is dissolved, as Immich's asset deletion does.
+RELEASE_PRIMARY = """
+WITH s AS (
+    SELECT s.id,
+           (SELECT count(*) FROM asset m WHERE m."stackId" = s.id) AS size,
+           (SELECT m.id FROM asset m WHERE m."stackId" = s.id AND m.id <> s."primaryAssetId"
+            ORDER BY m."createdAt", m.id LIMIT 1) AS next
+    FROM stack s WHERE s."primaryAssetId" = %(asset)s
+), promoted AS (
+    UPDATE stack SET "primaryAssetId" = s.next FROM s WHERE stack.id = s.id AND s.size > 2
+)
+DELETE FROM stack USING s WHERE stack.id = s.id AND s.size <= 2
+"""
+
 LEAVE_STACK = """UPDATE asset SET "stackId" = NULL WHERE id = %s"""
 
 
@@ -140,6 +155,11 @@ async def delete(conn: Conn, stack_ids: Sequence[UUID]) -> None:
 async def stack_of_asset(conn: Conn, asset_id: UUID) -> dict[str, Any] | None:
     cur = await conn.execute(STACK_OF_ASSET, (asset_id,))
     return await cur.fetchone()
+
+
+async def release_primary(conn: Conn, asset_id: UUID | str) -> None:
+    """Let go of ``asset_id`` as a stack's primary asset, before the asset is deleted."""
+    await conn.execute(RELEASE_PRIMARY, {"asset": asset_id})
 
 
 async def leave_stack(conn: Conn, asset_id: UUID) -> None:

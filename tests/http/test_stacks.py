@@ -223,3 +223,21 @@ async def test_timeline_with_stacked(client: Any, runtime: Runtime, make_user: M
     assert shown == {b: [stack, "2"], lone: None}
     response = await client.get("/api/timeline/buckets", headers=alex.headers, query_string={"withStacked": "true"})
     assert await response.get_json() == [{"timeBucket": "2024-01-01", "count": 2}]
+
+
+async def test_deleting_a_primary_asset_hands_over_or_dissolves_its_stack(
+    client: Any, runtime: Runtime, make_user: MakeUser, sql: Sql
+) -> None:
+    """As Immich's asset deletion: a stack of three gets another primary, one of two goes."""
+    from immich_trio.sql import trash
+
+    alex = await make_user("alex@example.com")
+    a, b, c, d, e = _assets(sql, alex, runtime.settings.media_location, 5)
+    three = (await _create(client, alex, [a, b, c]))["id"]
+    two = (await _create(client, alex, [d, e]))["id"]
+    for asset in (a, d):
+        async with runtime.pool.connection() as conn, conn.transaction():
+            assert await trash.delete_asset(conn, asset, delete_on_disk=False) is not None
+    assert sql('SELECT id::text, "primaryAssetId"::text FROM stack') == [(three, b)]
+    assert _stack_ids(sql, [b, c, e]) == [three, three, None]
+    assert [r[0] for r in sql('SELECT "stackId"::text FROM stack_audit')] == [two]
