@@ -70,8 +70,8 @@ class JanitorActor(QueueWorker):
       (cascades; the audit trigger writes ``asset_audit``), gives its size back to the
       owner's usage, publishes ``on_asset_delete``, queues the delete of a live-photo video
       no other asset uses, and queues ``FileDelete`` for its files. Files go only after the
-      commit: a rolled-back delete never leaves a row without its files. Stacks do not
-      exist yet, so there is no stack to fix.
+      commit: a rolled-back delete never leaves a row without its files. A deleted
+      primary asset hands its stack to another asset, or dissolves a stack of two.
     - ``FileDelete {files}``: unlinks in a thread; a missing file counts as deleted.
 
     Backpressure: the dispatcher claims no more than the queue's concurrency. Errors: a

@@ -63,6 +63,7 @@ TAG_MODULES = (
     "shared_links.assets",
     "shared_links.holder",
     "memories",
+    "stacks",
 )
 # Routes of our own, outside the spec (the coverage test allows exactly these).
 OWN_ROUTES = (

@@ -15,6 +15,7 @@ import attrs
 from psycopg import AsyncConnection
 
 from immich_trio.jobs.names import QUEUE_OF, JobName
+from immich_trio.sql import stacks
 from immich_trio.sql.jobs import notify
 
 Conn = AsyncConnection[Any]
@@ -141,6 +142,7 @@ async def delete_asset(conn: Conn, asset_id: str, *, delete_on_disk: bool) -> De
     files = [f["path"] for f in await cur.fetchall() if f["type"] != "sidecar" or owns_original]
     if owns_original:
         files.append(row["originalPath"])
+    await stacks.release_primary(conn, asset_id)
     await conn.execute(DELETE_ASSET, (asset_id,))
     # Usage counts the user's own uploads, hidden motion parts excluded (users.SYNC_USAGE).
     counted = row["libraryId"] is None and row["visibility"] != "hidden"

@@ -44,6 +44,7 @@ class World:
     activity: str = ""  # the owner's comment on the album
     tag: str = ""  # the owner's tag "Trips", on the photo
     memory: str = ""  # the owner's memory (with the photo)
+    stack: str = ""  # the owner's stack: the photo (primary) and the video
 
 
 def _session(sql: Sql, user_id: str, *, pin_until: datetime | None = None) -> tuple[str, str]:
@@ -132,6 +133,8 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
         (owner.id, "on_this_day", '{"year": 2024}', datetime(2024, 1, 15, tzinfo=UTC)),
     )
     sql('INSERT INTO memory_asset ("memoriesId", "assetId") VALUES (%s, %s)', (memory, photo))
+    [(stack,)] = sql('INSERT INTO stack ("ownerId", "primaryAssetId") VALUES (%s, %s) RETURNING id', (owner.id, photo))
+    sql('UPDATE asset SET "stackId" = %s WHERE id IN (%s, %s)', (stack, photo, video))
     headers = {
         "owner": owner.headers,
         "other": other.headers,
@@ -147,7 +150,7 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
         owner_id=owner.id, photo=photo, video=video, locked=locked, album=str(album),
         session=second_session, api_key=str(api_key), media=media, headers=headers,
         partner_id=partner.id, notification=str(notification), asset_link=asset_link,
-        activity=str(activity), tag=str(tag), memory=str(memory),
+        activity=str(activity), tag=str(tag), memory=str(memory), stack=str(stack),
     )
 
 
@@ -183,6 +186,9 @@ SNAPSHOT_QUERIES = (
     # memories
     'SELECT id, "ownerId", data, "isSaved", "memoryAt", "seenAt", "deletedAt" FROM memory ORDER BY id',
     'SELECT "memoriesId", "assetId" FROM memory_asset ORDER BY 1, 2',
+    # stacks
+    'SELECT id, "primaryAssetId", "ownerId" FROM stack ORDER BY id',
+    'SELECT id, "stackId" FROM asset ORDER BY id',
 )
 
 

@@ -421,6 +421,48 @@ MEMORY_ROWS: tuple[Row, ...] = (
                 "album_viewer": ok(201, _memory_assets(0)), "album_link": FORBIDDEN, "asset_link": FORBIDDEN}),
 )
 
+
+# -- Stacks (the owner's stack of the photo and the video) --------------------------------------
+
+
+def _stack(w: World) -> str:
+    return w.stack
+
+
+def stack_rule(permission: str, status: int = 200) -> dict[str, Outcome]:
+    """Only the stack's owner; no link reaches a stack route."""
+    refusal = no_access(permission)
+    return {"owner": ok(status), "other": refusal, "admin": refusal, "partner": refusal,
+            "album_viewer": refusal, "album_link": FORBIDDEN, "asset_link": FORBIDDEN}
+
+
+def _stacks_listed(count: int) -> Check:
+    return lambda w, body: [s["id"] for s in body] == [w.stack] * count
+
+
+STACK_ROWS: tuple[Row, ...] = (
+    Row(op="getStack", target=_stack, asset=False, request=lambda w, t: ("GET", f"/api/stacks/{t}", None),
+        expect=_same(stack_rule("stack.read"), owner=ok(check=lambda w, b: shows(w, b, w.stack)))),
+    Row(op="updateStack", target=_stack, asset=False,
+        request=lambda w, t: ("PUT", f"/api/stacks/{t}", {"primaryAssetId": w.video}),
+        expect=_same(stack_rule("stack.update"), owner=ok(check=lambda w, b: b["primaryAssetId"] == w.video))),
+    Row(op="deleteStack", target=_stack, asset=False, request=lambda w, t: ("DELETE", f"/api/stacks/{t}", None),
+        expect=stack_rule("stack.delete", 204)),
+    Row(op="deleteStacks", target=_stack, asset=False,
+        request=lambda w, t: ("DELETE", "/api/stacks", {"ids": [t]}), expect=stack_rule("stack.delete", 204)),
+    Row(op="removeAssetFromStack", target=_stack, asset=False,
+        request=lambda w, t: ("DELETE", f"/api/stacks/{t}/assets/{w.video}", None),
+        expect=stack_rule("stack.update", 204)),
+    Row(op="searchStacks", target=photo, asset=False,
+        request=lambda w, t: ("GET", f"/api/stacks?primaryAssetId={t}", None),
+        expect={actor: ok(check=_stacks_listed(0)) for actor in ACTORS} | {
+            "owner": ok(check=_stacks_listed(1)), "album_link": FORBIDDEN, "asset_link": FORBIDDEN}),
+    # a new stack of the target and the video (the photo's stack is merged into it)
+    Row(op="createStack", target=photo,
+        request=lambda w, t: ("POST", "/api/stacks", {"assetIds": [t, w.video]}),
+        expect=asset_owner_only("asset.update", 201)),
+)
+
 ROWS: tuple[Row, ...] = (
     # -- Assets ------------------------------------------------------------------------------
     Row(op="getAssetInfo", target=photo, request=lambda w, t: ("GET", f"/api/assets/{t}", None),
@@ -517,6 +559,7 @@ ROWS: tuple[Row, ...] = (
     *ACTIVITY_ROWS,
     *TAG_ROWS,
     *MEMORY_ROWS,
+    *STACK_ROWS,
     # -- Partners and Notifications -----------------------------------------------------------
     Row(op="createPartner", target=lambda w: w.partner_id, asset=False,
         request=lambda w, t: ("POST", "/api/partners", {"sharedWithId": t}), expect=PARTNER_CREATE),
