@@ -326,3 +326,10 @@ def test_an_album_downloads_as_a_zip_holding_the_photo(
         assert archive.read(photo.name) == photo.data
     assert_no_error_toast(admin_page)
     assert_api_answered(admin_page)
+
+
+def test_the_server_logged_no_error_during_these_flows(site: ServerProcess) -> None:
+    """Runs last: whatever the web app asked for above, the server raised nothing unexpected."""
+    log = site.log_path.read_text(errors="replace")
+    bad = [line for line in log.splitlines() if "Traceback" in line or " ERROR " in line or " CRITICAL " in line]
+    assert not bad, "\n".join(bad[:20])
