@@ -132,8 +132,9 @@ def album(
         with page.expect_response(answered("POST", "/api/albums")) as created:
             page.get_by_role("dialog").get_by_text("New Album").click()
         assert created.value.status == 201
-        page.get_by_role("button", name="View Album").click()
-        page.wait_for_url("**/albums/*")
+        album_id = created.value.json()["id"]
+        page.get_by_role("button", name="View Album").click()  # in the "Added 1 asset" toast
+        page.wait_for_url(f"**/albums/{album_id}")
         title = page.get_by_placeholder("Add a title")
         with page.expect_response(answered("PATCH", "/api/albums/")) as renamed:
             title.fill(ALBUM_TITLE)
