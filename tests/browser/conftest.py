@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import attrs
 import pytest
@@ -19,15 +20,39 @@ import pytest
 from tests.e2e.conftest import ServerProcess, new_server
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Page, Response
 
 ADMIN_EMAIL = "admin@immich.app"
 ADMIN_PASSWORD = "admin-password"
 ADMIN_NAME = "Immich Admin"
+FRIEND_EMAIL = "friend@immich.app"
+FRIEND_PASSWORD = "friend-password"
+FRIEND_NAME = "Friend"
 # Playwright's wait for one action; the machine is shared, so generous.
 ACTION_TIMEOUT_MS = 20_000
 # A red ("danger") toast of Immich's UI library, in the toast stack at the top right.
 DANGER_TOAST = "div.fixed.z-60 > div.bg-danger-50"
+
+
+# Thumbnails and previews (the web app loads them from /api/assets/<id>/thumbnail, with
+# ?key= on a shared link); ``naturalWidth > 0`` means their pixels loaded.
+LOADED_THUMBNAILS = """() => [...document.querySelectorAll('img')].filter(
+    (img) => img.src.includes('/thumbnail') && img.complete && img.naturalWidth > 0).length"""
+
+
+def loaded_thumbnails(page: Page) -> int:
+    count: int = page.evaluate(LOADED_THUMBNAILS)
+    return count
+
+
+def wait_for_thumbnails(page: Page, at_least: int = 1) -> None:
+    page.wait_for_function(f"({LOADED_THUMBNAILS})() >= {at_least}")
+
+
+def assert_no_error_toast(page: Page, settle_ms: int = 1500) -> None:
+    page.wait_for_timeout(settle_ms)  # the layout's requests answer and any toast shows
+    toasts = page.locator(DANGER_TOAST)
+    assert toasts.count() == 0, f"error toast shown: {toasts.all_inner_texts()}"
 
 
 @pytest.hookimpl(wrapper=True)
@@ -93,6 +118,11 @@ def sign_up_admin_in_web_app(page: Page) -> None:
     page.get_by_role("button", name="Sign up").click()
     page.wait_for_url("**/auth/login")
     sign_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
+    finish_onboarding(page)
+
+
+def finish_onboarding(page: Page) -> None:
+    """The onboarding steps every user sees on a first sign-in, then the timeline."""
     page.wait_for_url("**/auth/onboarding**")
     # Each onboarding step's forward button is the last one shown; the last says "Done".
     for _ in range(12):
@@ -130,16 +160,111 @@ def admin(
         context.close()
 
 
-@pytest.fixture
-def admin_page(
-    site: ServerProcess, browser: Browser, admin: Signed, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[Page]:
-    """A fresh browser context signed in as the admin; a screenshot lands in tmp_path on failure."""
+@pytest.fixture(scope="module")
+def friend(
+    site: ServerProcess, browser: Browser, admin: Signed, tmp_path_factory: pytest.TempPathFactory
+) -> Signed:
+    """A second user: the admin creates the account (``POST /api/admin/users``), then the user
+    signs in through the web app and goes through its onboarding."""
     context = browser.new_context(base_url=site.url, storage_state=admin.storage_state)
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     page = context.new_page()
     try:
+        user = {
+            "email": FRIEND_EMAIL,
+            "password": FRIEND_PASSWORD,
+            "name": FRIEND_NAME,
+            "shouldChangePassword": False,
+        }
+        created = context.request.post("/api/admin/users", data=user)
+        assert created.status == 201, created.text()
+        context.clear_cookies()
+        sign_in(page, FRIEND_EMAIL, FRIEND_PASSWORD)
+        finish_onboarding(page)
+        return Signed(FRIEND_EMAIL, FRIEND_PASSWORD, context.storage_state())
+    except Exception:
+        path = tmp_path_factory.mktemp("friend-sign-in") / "failure.png"
+        page.screenshot(path=str(path), full_page=True)
+        print(f"screenshot of the failed sign-in: {path}\nserver log:\n{site.log_tail()}")
+        raise
+    finally:
+        context.close()
+
+
+@attrs.frozen
+class ApiFailure:
+    """An ``/api`` request the web app made that got a 4xx or 5xx answer."""
+
+    status: int
+    method: str
+    path: str
+
+
+_API_FAILURES: dict[int, list[ApiFailure]] = {}
+
+
+def _note_api_failure(failures: list[ApiFailure], response: Response) -> None:
+    path = urlsplit(response.url).path
+    if response.status >= 400 and path.startswith("/api/"):
+        failures.append(ApiFailure(response.status, response.request.method, path))
+
+
+def api_failures(page: Page) -> list[ApiFailure]:
+    """The failed ``/api`` answers this page has seen so far (pages from ``open_page``)."""
+    return list(_API_FAILURES.get(id(page), []))
+
+
+def open_page(
+    site: ServerProcess,
+    browser: Browser,
+    signed: Signed | None,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> Iterator[Page]:
+    """A fresh browser context (signed in as ``signed``, or logged out for None), its failed
+    ``/api`` answers kept in ``api_failures(page)``; a screenshot lands in tmp_path on failure."""
+    state = signed.storage_state if signed is not None else None
+    context = browser.new_context(base_url=site.url, storage_state=state, accept_downloads=True)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    page = context.new_page()
+    failures: list[ApiFailure] = []
+    _API_FAILURES[id(page)] = failures
+    page.on("response", lambda response: _note_api_failure(failures, response))
+    try:
         yield page
         screenshot_on_failure(request, page, tmp_path)
     finally:
+        _API_FAILURES.pop(id(page), None)
         context.close()
+
+
+@pytest.fixture
+def admin_page(
+    site: ServerProcess,
+    browser: Browser,
+    admin: Signed,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> Iterator[Page]:
+    """A fresh browser context signed in as the admin; a screenshot lands in tmp_path on failure."""
+    yield from open_page(site, browser, admin, tmp_path, request)
+
+
+@pytest.fixture
+def friend_page(
+    site: ServerProcess,
+    browser: Browser,
+    friend: Signed,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> Iterator[Page]:
+    """A fresh browser context signed in as the second user."""
+    yield from open_page(site, browser, friend, tmp_path, request)
+
+
+@pytest.fixture
+def guest_page(
+    site: ServerProcess, browser: Browser, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Page]:
+    """A fresh, logged-out browser context (a shared link's visitor)."""
+    yield from open_page(site, browser, None, tmp_path, request)

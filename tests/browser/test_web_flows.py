@@ -3,8 +3,7 @@
 One server and one browser for the module; the admin signs up through the first-run pages
 once (the ``admin`` fixture) and each test opens a fresh signed-in context. Assertions are
 on what the user sees: text, and images whose pixels loaded (``naturalWidth > 0``).
-Flows still to add as their features land: shared links (logged-out context, with and without
-a password), activities (comment and like), album download as ZIP.
+Albums, sharing, activity, shared links and downloads: test_sharing_flows.py.
 """
 
 from __future__ import annotations
@@ -14,7 +13,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser.conftest import DANGER_TOAST, Signed
+from tests.browser.conftest import (
+    DANGER_TOAST,
+    Signed,
+    assert_no_error_toast,
+    loaded_thumbnails,
+    wait_for_thumbnails,
+)
 from tests.e2e.conftest import ServerProcess
 
 if TYPE_CHECKING:
@@ -23,24 +28,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 PHOTO = "albums/nature/prairie_falcon.jpg"
-# The asset grid's thumbnails (the web app loads them from /api/assets/<id>/thumbnail).
-LOADED_THUMBNAILS = """() => [...document.querySelectorAll('img')].filter(
-    (img) => img.src.includes('/thumbnail') && img.complete && img.naturalWidth > 0).length"""
-
-
-def loaded_thumbnails(page: Page) -> int:
-    count: int = page.evaluate(LOADED_THUMBNAILS)
-    return count
-
-
-def wait_for_thumbnails(page: Page, at_least: int = 1) -> None:
-    page.wait_for_function(f"({LOADED_THUMBNAILS})() >= {at_least}")
-
-
-def assert_no_error_toast(page: Page, settle_ms: int = 1500) -> None:
-    page.wait_for_timeout(settle_ms)  # the layout's requests answer and any toast shows
-    toasts = page.locator(DANGER_TOAST)
-    assert toasts.count() == 0, f"error toast shown: {toasts.all_inner_texts()}"
 
 
 @pytest.fixture(scope="module")
