@@ -57,6 +57,7 @@ TAG_MODULES = (
     "activities",
     "partners",
     "notifications",
+    "notifications_admin",
     "download",
     "shared_links.manage",
     "shared_links.assets",
