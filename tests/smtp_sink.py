@@ -30,7 +30,7 @@ class _Keep:
     def __init__(self) -> None:
         self.mails: list[Received] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         self.mails.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
