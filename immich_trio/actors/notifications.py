@@ -1,4 +1,5 @@
-"""The notifications worker: runs the ``notifications`` queue's album jobs."""
+"""The notifications worker: runs the ``notifications`` queue (album notices, welcome mail,
+``SendMail``)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from typing import Any, ClassVar
 
 from psycopg import AsyncConnection
 
+from immich_trio import sysconfig
+from immich_trio.actors import mail_jobs
 from immich_trio.actors.dispatcher import JobResult
 from immich_trio.actors.worker import QueueWorker
 from immich_trio.jobs.names import JobName, QueueName
 from immich_trio.sql import album_notices as q
+from immich_trio.sql import mail
 from immich_trio.sql.jobs import Job
 from immich_trio.sql.pool import Pool
 
@@ -26,18 +30,22 @@ Conn = AsyncConnection[Any]
 
 
 class NotificationsActor(QueueWorker):
-    """Owns the bell rows Immich writes from its notification jobs.
+    """Owns the bell rows and the mail Immich sends from its notification jobs.
 
     Inbox: ``RunJob`` for the ``notifications`` queue.
 
     - ``NotifyAlbumInvite {id, recipientId}``: an ``AlbumInvite`` notification for the new
-      member (if the album and the member still exist), and ``on_notification`` to them.
-    - ``NotifyAlbumUpdate {id, recipientIds}``: an ``AlbumUpdate`` notification for each
+      member (if the album and the member still exist), ``on_notification`` to them, and the
+      invite mail queued if their preferences allow it.
+    - ``NotifyAlbumUpdate {id, recipientIds}``: the same as ``AlbumUpdate`` for each
       recipient who is still a member; queued debounced by the album routes.
+    - ``NotifyUserSignup {id, tempPassword?}``: the welcome mail queued (``skipped`` when
+      the user is gone).
+    - ``SendMail {to, subject, html, text}``: sent over SMTP when the system config enables
+      it, else ``skipped``; an SMTP error fails the run (retried by the dispatcher).
 
-    Both write in the dispatcher's transaction (``apply``), so a lost lease writes nothing.
-    Mail (``SendMail``, and the e-mails these jobs also send in Immich) is not sent yet:
-    those jobs answer ``skipped``.
+    Writes happen in the dispatcher's transaction (``apply``), so a lost lease writes nothing.
+    The system config is read fresh for each job, as Immich does for mail.
     """
 
     inbox_capacity: ClassVar[int] = INBOX
@@ -54,6 +62,16 @@ class NotificationsActor(QueueWorker):
             case JobName.NOTIFY_ALBUM_UPDATE:
                 recipients = job.data.get("recipientIds")
                 return _album_job(job.data, "AlbumUpdate", recipients if isinstance(recipients, list) else [])
+            case JobName.NOTIFY_USER_SIGNUP:
+                async with self._pool.connection() as conn:
+                    user_id = job.data.get("id")
+                    if not isinstance(user_id, str) or await mail.live_user(conn, user_id) is None:
+                        return JobResult(status="skipped")
+                return JobResult(status="success", apply=partial(_welcome, data=job.data))
+            case JobName.SEND_MAIL:
+                async with self._pool.connection() as conn:
+                    config = await sysconfig.load(conn)
+                return await mail_jobs.send_mail(config, job.data)
             case _:
                 log.info("%s: %s is not implemented yet, skipping job %d", self.name, job.name, job.id)
                 return JobResult(status="skipped")
@@ -69,3 +87,8 @@ def _album_job(data: Mapping[str, Any], kind: str, recipients: list[Any]) -> Job
 
 async def _write(conn: Conn, *, album_id: str, kind: str, users: list[str]) -> None:
     await q.create_notices(conn, album_id, kind, users)
+    await mail_jobs.queue_album_mail(conn, album_id, kind, users)
+
+
+async def _welcome(conn: Conn, *, data: Mapping[str, Any]) -> None:
+    await mail_jobs.queue_welcome_mail(conn, data)

@@ -58,6 +58,7 @@ TAG_MODULES = (
     "partners",
     "notifications",
     "tags",
+    "notifications_admin",
     "download",
     "shared_links.manage",
     "shared_links.assets",

@@ -23,6 +23,7 @@ from immich_trio.http.dto.users import user_admin_dto
 from immich_trio.http.errors import BadRequest, Forbidden
 from immich_trio.http.registry import operation
 from immich_trio.http.users import EMAIL_IN_USE, get_preferences, hash_password, update_preferences
+from immich_trio.sql import mail
 from immich_trio.sql import sessions as sessions_q
 from immich_trio.sql import users as q
 
@@ -96,6 +97,9 @@ async def create_user_admin(ctx: Ctx) -> UserAdminResponseDto:
         if label is not None and await q.id_by_storage_label(conn, label) is not None:
             raise BadRequest(LABEL_IN_USE)
         row = await q.create_user(conn, values)
+        if value_or(dto.notify, False):  # Immich's welcome mail, with the password to change
+            temp_password = dto.password if row["shouldChangePassword"] else None
+            await mail.enqueue_signup(conn, row["id"], temp_password)
     return user_admin_dto(row)
 
 

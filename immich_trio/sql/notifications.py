@@ -1,4 +1,5 @@
-"""Notification rows (the bell): search, one by id, mark read, soft delete.
+"""Notification rows (the bell): search, one by id, mark read, soft delete; and the rows the
+server writes itself (an admin's, a job's failure for the admin).
 
 Deleting sets ``deletedAt`` (a later cleanup removes the row); deleted rows are never listed
 nor returned. The bulk writes touch exactly the ids given, as Immich's do; the caller has
@@ -11,7 +12,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+
+from immich_trio.sql import events
 
 _COLUMNS = 'id, "createdAt", level, type, title, description, data, "readAt"'
 
@@ -71,3 +76,67 @@ async def set_read_at_all(
 
 async def soft_delete(conn: AsyncConnection[Any], ids: list[UUID], now: datetime) -> None:
     await conn.execute(SOFT_DELETE, (now, ids))
+
+
+# --- written by the server: an admin's notification, a job's failure --------------------
+
+INSERT = f"""
+INSERT INTO notification ("userId", type, level, title, description, data)
+VALUES (%(user)s, %(type)s, %(level)s, %(title)s, %(description)s, %(data)s)
+RETURNING {_COLUMNS}
+"""
+
+# For the first admin (Immich's getAdmin), with the socket payload of mapNotification.
+INSERT_FOR_ADMIN = """
+WITH admin AS (
+    SELECT id FROM "user" WHERE "isAdmin" AND "deletedAt" IS NULL ORDER BY "createdAt", id LIMIT 1
+), n AS (
+    INSERT INTO notification ("userId", type, level, title, description)
+    SELECT admin.id, %(type)s, %(level)s, %(title)s, %(description)s FROM admin
+    RETURNING *
+)
+SELECT n."userId", json_strip_nulls(json_build_object(
+    'id', n.id, 'createdAt', to_char(n."createdAt" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    'level', n.level, 'type', n.type, 'title', n.title, 'description', n.description)) AS dto
+FROM n
+"""
+
+JOB_FAILED_EVENT = "on_notification"
+
+
+async def create(
+    conn: AsyncConnection[Any],
+    user_id: UUID,
+    *,
+    type: str,
+    level: str,
+    title: str,
+    description: str | None = None,
+    data: Any = None,
+) -> dict[str, Any] | None:
+    """One notification for ``user_id``; None when that user does not exist."""
+    params = {
+        "user": user_id, "type": type, "level": level, "title": title,
+        "description": description, "data": None if data is None else Jsonb(data),
+    }
+    try:
+        async with conn.transaction():
+            cur = await conn.execute(INSERT, params)
+    except psycopg.errors.ForeignKeyViolation:
+        return None
+    return await cur.fetchone()
+
+
+async def notify_admin_of_failure(conn: AsyncConnection[Any], job_name: str, error: str) -> bool:
+    """Immich's ``JobFailed`` bell row for the admin (and ``on_notification`` at commit);
+    False when there is no admin."""
+    params = {
+        "type": "JobFailed", "level": "error", "title": "Job Failed",
+        "description": f"Job {job_name} failed with error: {error}",
+    }
+    cur = await conn.execute(INSERT_FOR_ADMIN, params)
+    row = await cur.fetchone()
+    if row is None:
+        return False
+    await events.publish_to_user(conn, row["userId"], JOB_FAILED_EVENT, row["dto"])
+    return True

@@ -463,6 +463,15 @@ STACK_ROWS: tuple[Row, ...] = (
         expect=asset_owner_only("asset.update", 201)),
 )
 
+
+NOTIFICATION_ADMIN_ROWS: tuple[Row, ...] = (
+    # the user id is the recipient's; only admins may write into anyone's bell
+    Row(op="createNotification", target=lambda w: w.owner_id, asset=False,
+        request=lambda w, t: ("POST", "/api/admin/notifications", {"userId": t, "title": "Hello"}),
+        expect=admin_only(201)),
+)
+
+
 ROWS: tuple[Row, ...] = (
     # -- Assets ------------------------------------------------------------------------------
     Row(op="getAssetInfo", target=photo, request=lambda w, t: ("GET", f"/api/assets/{t}", None),
@@ -560,6 +569,7 @@ ROWS: tuple[Row, ...] = (
     *TAG_ROWS,
     *MEMORY_ROWS,
     *STACK_ROWS,
+    *NOTIFICATION_ADMIN_ROWS,
     # -- Partners and Notifications -----------------------------------------------------------
     Row(op="createPartner", target=lambda w: w.partner_id, asset=False,
         request=lambda w, t: ("POST", "/api/partners", {"sharedWithId": t}), expect=PARTNER_CREATE),

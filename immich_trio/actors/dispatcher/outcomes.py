@@ -12,12 +12,18 @@ import psycopg
 import trio
 
 from immich_trio.actors.dispatcher.messages import RELEASE_TIMEOUT, JobResult
+from immich_trio.jobs.names import JobName
 from immich_trio.sql import jobs as q
+from immich_trio.sql import notifications
 from immich_trio.sql.errors import DatabaseUnavailable
 from immich_trio.sql.jobs import Job
 from immich_trio.sql.pool import Pool
 
 log = logging.getLogger("immich_trio.actors.dispatcher")
+
+ADMIN_TOLD_OF_FAILURE = frozenset({JobName.DATABASE_BACKUP.value})
+"""Jobs whose failure for good puts a ``JobFailed`` notification in the admin's bell, as
+Immich's ``onJobFailed`` does (only for the database backup)."""
 
 
 class _LeaseLost(Exception):
@@ -95,7 +101,7 @@ class JobOutcomes:
         now = self._now()
         delay = self._retry_delay(job.attempt - 1)
         retry_at = now + timedelta(seconds=delay)
-        async with self._pool.connection() as conn:
+        async with self._pool.connection() as conn, conn.transaction():
             status = await q.retry_or_fail(
                 conn,
                 job_id=job.id,
@@ -105,6 +111,8 @@ class JobOutcomes:
                 retry_at=retry_at,
                 now=now,
             )
+            if status == "failed" and job.name in ADMIN_TOLD_OF_FAILURE:
+                await notifications.notify_admin_of_failure(conn, job.name, error)
         if status is None:
             self._counts["lost"] += 1
         elif status == "failed":

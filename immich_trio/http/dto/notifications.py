@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from immich_trio.http.dto import OMIT, key_order
-from immich_trio.http.dto.generated import NotificationDto
+from immich_trio.http.dto.generated import NotificationDto, TemplateResponseDto
 
+key_order(TemplateResponseDto, "name", "html")  # Immich answers ``{ name, html }``
 key_order(
     NotificationDto, "id", "created_at", "level", "type", "title", "description", "data", "read_at"
 )
