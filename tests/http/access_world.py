@@ -2,8 +2,10 @@
 
 One owner with a photo, a video and a locked photo (files on disk), a second session and an
 API key; a stranger, an admin, a partner the owner shares with, a viewer of the owner's album,
-an album shared link (upload and download allowed) and an individual-asset link (neither, no
-metadata), and an elevated (PIN-unlocked) session of the owner for the locked photo.
+an editor of that album (with a photo of their own), an album shared link (upload and download
+allowed) with its variants (no download; no upload; a password, used without the cookie; expired)
+and an individual-asset link (neither, no metadata), and an elevated (PIN-unlocked) session of
+the owner for the locked photo.
 """
 
 from __future__ import annotations
@@ -25,6 +27,19 @@ Sql = Callable[..., list[tuple[Any, ...]]]
 # Every actor of the matrix; LOCKED_ACTORS take the owner's locked photo as their target.
 ACTORS = ("owner", "other", "admin", "partner", "album_viewer", "album_link", "asset_link")
 LOCKED_ACTORS = ("locked", "locked_elevated")
+# Actors whose outcome a row may leave out: each defaults to the outcome of the actor it varies
+# (``DERIVED_FROM``), or, for a key that fails authentication, is fixed for every route
+# (``LINK_AUTH_FAILURES``). A row names one of them only where it differs.
+DERIVED_FROM = {
+    "album_editor": "album_viewer",  # differs on adding/removing album assets
+    "link_no_download": "album_link",  # the album link without allowDownload
+    "link_no_upload": "album_link",  # the album link without allowUpload
+    # Only GET /shared-links/me asks for the password (behaviour.md §3): everywhere else the
+    # key of a password link without the cookie grants what the same link without one grants.
+    "link_password": "album_link",
+}
+LINK_AUTH_FAILURES = {"link_expired": (401, "Invalid share key")}
+EXTRA_ACTORS = (*DERIVED_FROM, *LINK_AUTH_FAILURES)
 
 
 @attrs.frozen(kw_only=True)
@@ -45,6 +60,8 @@ class World:
     tag: str = ""  # the owner's tag "Trips", on the photo
     memory: str = ""  # the owner's memory (with the photo)
     stack: str = ""  # the owner's stack: the photo (primary) and the video
+    editor_photo: str = ""  # a photo of the album editor (not in the album)
+    album_links: int = 0  # how many shared links the owner has on the album
 
 
 def _session(sql: Sql, user_id: str, *, pin_until: datetime | None = None) -> tuple[str, str]:
@@ -80,12 +97,13 @@ def _asset(sql: Sql, owner: str, media: Path, name: str, kind: str, visibility: 
     return str(asset_id)
 
 
-def _link(sql: Sql, owner: str, kind: str, *, album: str | None, upload: bool, download: bool, exif: bool) -> tuple[str, str]:
+def _link(sql: Sql, owner: str, kind: str, *, album: str | None, upload: bool, download: bool, exif: bool,
+          password: str | None = None, expires: datetime | None = None) -> tuple[str, str]:
     key = os.urandom(50)
     [(link_id,)] = sql(
-        'INSERT INTO shared_link ("userId", key, type, "albumId", "allowUpload", "allowDownload", "showExif")'
-        " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-        (owner, key, kind, album, upload, download, exif),
+        'INSERT INTO shared_link ("userId", key, type, "albumId", "allowUpload", "allowDownload", "showExif",'
+        ' password, "expiresAt") VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id',
+        (owner, key, kind, album, upload, download, exif, password, expires),
     )
     return str(link_id), base64.urlsafe_b64encode(key).decode().rstrip("=")
 
@@ -96,6 +114,7 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
     admin = await make_user("admin@example.com", name="Admin", is_admin=True)
     partner = await make_user("partner@example.com", name="Partner")
     viewer = await make_user("viewer@example.com", name="Viewer")
+    editor = await make_user("editor@example.com", name="Editor")
     sql('INSERT INTO partner ("sharedById", "sharedWithId") VALUES (%s, %s)', (owner.id, partner.id))
 
     photo = _asset(sql, owner.id, media, "photo.jpg", "IMAGE")
@@ -103,11 +122,22 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
     locked = _asset(sql, owner.id, media, "secret.jpg", "IMAGE", visibility="locked")
 
     [(album,)] = sql("INSERT INTO album (\"albumName\") VALUES ('Shared') RETURNING id")
-    for user_id, role in ((owner.id, "owner"), (viewer.id, "viewer")):
+    editor_photo = _asset(sql, editor.id, media, "editor.jpg", "IMAGE")
+    for user_id, role in ((owner.id, "owner"), (viewer.id, "viewer"), (editor.id, "editor")):
         sql('INSERT INTO album_user ("albumId", "userId", role) VALUES (%s, %s, %s)', (album, user_id, role))
     for asset_id in (photo, video):
         sql('INSERT INTO album_asset ("albumId", "assetId") VALUES (%s, %s)', (album, asset_id))
     _, album_key = _link(sql, owner.id, "ALBUM", album=str(album), upload=True, download=True, exif=True)
+    variants: dict[str, dict[str, Any]] = {
+        "link_no_download": {"upload": True, "download": False},
+        "link_no_upload": {"upload": False, "download": True},
+        "link_password": {"upload": True, "download": True, "password": "secret"},
+        "link_expired": {"upload": True, "download": True, "expires": datetime.now(UTC) - timedelta(minutes=1)},
+    }
+    variant_keys = {
+        actor: _link(sql, owner.id, "ALBUM", album=str(album), exif=True, **flags)[1]
+        for actor, flags in variants.items()
+    }
     asset_link, asset_key = _link(sql, owner.id, "INDIVIDUAL", album=None, upload=False, download=False, exif=False)
     for asset_id in (photo, video):
         sql('INSERT INTO shared_link_asset ("sharedLinkId", "assetId") VALUES (%s, %s)', (asset_link, asset_id))
@@ -141,6 +171,8 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
         "admin": admin.headers,
         "partner": partner.headers,
         "album_viewer": viewer.headers,
+        "album_editor": editor.headers,
+        **{actor: {"x-immich-share-key": key} for actor, key in variant_keys.items()},
         "album_link": {"x-immich-share-key": album_key},
         "asset_link": {"x-immich-share-key": asset_key},
         "locked": owner.headers,
@@ -151,6 +183,7 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
         session=second_session, api_key=str(api_key), media=media, headers=headers,
         partner_id=partner.id, notification=str(notification), asset_link=asset_link,
         activity=str(activity), tag=str(tag), memory=str(memory), stack=str(stack),
+        editor_photo=editor_photo, album_links=1 + len(variants),
     )
 
 
