@@ -34,6 +34,7 @@ log = logging.getLogger("immich_trio.http")
 # One module per Immich API tag; importing it registers its operations.
 TAG_MODULES = (
     "server",
+    "server_license",
     "authentication",
     "users",
     "users_admin",
