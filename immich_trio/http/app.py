@@ -66,6 +66,7 @@ TAG_MODULES = (
     "shared_links.holder",
     "memories",
     "stacks",
+    "integrity",
 )
 # Routes of our own, outside the spec (the coverage test allows exactly these).
 OWN_ROUTES = (
