@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import trio
+
 from immich_trio.actors.integrity import IntegrityActor
 from immich_trio.jobs.names import JobName
 from immich_trio.runtime import Runtime
@@ -84,7 +86,7 @@ async def test_missing_file_batch_and_refresh(runtime: Runtime, sql: Any, tmp_pa
     rows = sql("SELECT id, type, path FROM integrity_report")
     assert [(r[1], r[2]) for r in rows] == [("missing_file", gone)]
     # The file comes back: a refresh drops the report.
-    Path(gone).write_bytes(b"back")
+    await trio.Path(gone).write_bytes(b"back")
     await _run(
         actor, runtime, JobName.INTEGRITY_MISSING_FILES_REFRESH,
         {"items": [{"reportId": str(rows[0][0]), "path": gone}]},
