@@ -9,6 +9,8 @@ from urllib.parse import quote
 
 import attrs
 
+from immich_trio.license_keys import PRODUCTION_KEYS, LicensePublicKeys, keys_for_environment
+
 LOG_LEVELS = ("verbose", "debug", "log", "warn", "error", "fatal")
 API = "api"
 MICROSERVICES = "microservices"
@@ -43,6 +45,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     # IMMICH_WEB_ROOT: the folder of Immich's built web app, served at / (None: not served).
     web_root: Path | None = None
+    # IMMICH_ENV: Immich's licence public keys for that environment (production unless set).
+    license_keys: LicensePublicKeys = PRODUCTION_KEYS
 
     @property
     def runs_api(self) -> bool:
@@ -155,4 +159,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         machine_learning_enabled=_bool(env, "IMMICH_MACHINE_LEARNING_ENABLED", True),
         trusted_proxies=proxies,
         web_root=_web_root(env),
+        license_keys=keys_for_environment(env.get("IMMICH_ENV") or "production"),
     )

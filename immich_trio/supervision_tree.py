@@ -21,6 +21,8 @@ from immich_trio.actors import uploader
 from immich_trio.actors.config_watch import TASK_NAME as CONFIG_WATCH_TASK
 from immich_trio.actors.config_watch import ConfigWatch
 from immich_trio.actors.dispatcher import Dispatcher
+from immich_trio.actors.integrity import JOBS as INTEGRITY_JOBS
+from immich_trio.actors.integrity import IntegrityActor
 from immich_trio.actors.janitor import JanitorActor
 from immich_trio.actors.memories import JOBS as MEMORY_JOBS
 from immich_trio.actors.memories import MemoriesActor
@@ -100,6 +102,7 @@ class Microservices:
     janitor: JanitorActor
     notifications: NotificationsActor
     memories: MemoriesActor
+    integrity: IntegrityActor
 
 
 def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: WallClock) -> Microservices:
@@ -113,9 +116,10 @@ def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: Wa
         janitor=JanitorActor(pool, now=now),
         notifications=NotificationsActor(pool),
         memories=MemoriesActor(pool, now=now),
+        integrity=IntegrityActor(pool, settings.media_location),
     )
     media.add_actor(parts.dispatcher)
-    workers = (parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories)
+    workers = (parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories, parts.integrity)
     for actor in workers:
         media.add_actor(actor)
     parts.dispatcher.register(JobName.ASSET_EXTRACT_METADATA, parts.metadata.address)
@@ -126,6 +130,8 @@ def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: Wa
     parts.dispatcher.register(QueueName.NOTIFICATIONS, parts.notifications.address)
     for job in MEMORY_JOBS:
         parts.dispatcher.register(job, parts.memories.address)
+    for job in INTEGRITY_JOBS:
+        parts.dispatcher.register(job, parts.integrity.address)
     return parts
 
 

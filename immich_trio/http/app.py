@@ -34,6 +34,7 @@ log = logging.getLogger("immich_trio.http")
 # One module per Immich API tag; importing it registers its operations.
 TAG_MODULES = (
     "server",
+    "server_license",
     "authentication",
     "users",
     "users_admin",
@@ -65,6 +66,7 @@ TAG_MODULES = (
     "shared_links.holder",
     "memories",
     "stacks",
+    "integrity",
 )
 # Routes of our own, outside the spec (the coverage test allows exactly these).
 OWN_ROUTES = (

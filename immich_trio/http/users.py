@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 import trio
 from quart import Response
 
-from immich_trio import crypto, sysconfig
+from immich_trio import crypto, license_keys, sysconfig
 from immich_trio.http import media_types, multipart
 from immich_trio.http.context import Ctx
 from immich_trio.http.dto import OMIT, to_wire, value_or
@@ -143,9 +143,8 @@ async def get_user_license(ctx: Ctx) -> UserLicense:
 @operation("setUserLicense")
 async def set_user_license(ctx: Ctx) -> UserLicense:
     dto = await ctx.body(LicenseKeyDto)
-    # Immich also checks the activation key's signature against its client-license public
-    # key; that key is not part of this project, so only the key's shape is checked.
-    if not dto.license_key.startswith("IMCL-"):
+    keys = ctx.runtime.settings.license_keys
+    if not license_keys.user_license_valid(dto.license_key, dto.activation_key, keys):
         raise BadRequest("Invalid license key")
     value = {
         "licenseKey": dto.license_key,

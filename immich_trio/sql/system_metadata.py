@@ -27,3 +27,7 @@ async def get(conn: AsyncConnection[Any], key: str) -> Any:
 
 async def set_value(conn: AsyncConnection[Any], key: str, value: Any) -> None:
     await conn.execute(SET, (key, Jsonb(value)))
+
+
+async def delete(conn: AsyncConnection[Any], key: str) -> None:
+    await conn.execute("DELETE FROM system_metadata WHERE key = %s", (key,))

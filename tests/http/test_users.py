@@ -8,10 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import trio
 
+from immich_trio.license_keys import STAGING_KEYS
 from immich_trio.runtime import Runtime
 from tests.http.conftest import MakeUser
+from tests.license_examples import IMMICH_TEST_CLIENT_LICENSE, INVALID_LICENSE
 
 Sql = Callable[..., list[tuple[Any, ...]]]
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -186,7 +189,9 @@ async def test_onboarding_round_trip(client: Any, make_user: MakeUser) -> None:
     assert await get.get_json() == {"isOnboarded": False}
 
 
-async def test_license_round_trip(client: Any, make_user: MakeUser) -> None:
+async def test_license_round_trip(client: Any, make_user: MakeUser, runtime: Runtime) -> None:
+    # Immich's own test key, signed with its staging client key (see tests/test_license_keys.py).
+    runtime.settings = attrs.evolve(runtime.settings, license_keys=STAGING_KEYS)
     user = await make_user("lic@example.com")
     missing = await client.get("/api/users/me/license", headers=user.headers)
     assert (missing.status_code, await missing.get_json()) == (404, {"message": "Not Found"})
@@ -199,11 +204,17 @@ async def test_license_round_trip(client: Any, make_user: MakeUser) -> None:
     assert bad.status_code == 400
     assert (await bad.get_json())["message"] == "Validation failed"
 
-    key = "IMCL-" + "-".join(["AB12"] * 8)
+    key, activation = IMMICH_TEST_CLIENT_LICENSE
+    forged = await client.put(
+        "/api/users/me/license",
+        headers=user.headers,
+        json={"licenseKey": "IMCL-" + "-".join(["AB12"] * 8), "activationKey": activation},
+    )
+    assert (forged.status_code, await forged.get_json()) == (400, INVALID_LICENSE)
     put = await client.put(
         "/api/users/me/license",
         headers=user.headers,
-        json={"licenseKey": key, "activationKey": "act"},
+        json={"licenseKey": key, "activationKey": activation},
     )
     assert put.status_code == 200
     body = await put.get_json()
