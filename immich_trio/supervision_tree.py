@@ -29,6 +29,8 @@ from immich_trio.actors.notifications import NotificationsActor
 from immich_trio.actors.notifier.hub import Hub
 from immich_trio.actors.queue_all import HANDLED as QUEUE_ALL_JOBS
 from immich_trio.actors.queue_all import QueueAllActor
+from immich_trio.actors.scheduler import TASK_NAME as SCHEDULER_TASK
+from immich_trio.actors.scheduler import NightlyScheduler
 from immich_trio.actors.thumbnailer.actor import ThumbnailerActor
 from immich_trio.config import Settings
 from immich_trio.http.socketio.relay import TASK_NAME as RELAY_TASK
@@ -170,6 +172,8 @@ def build_tree(settings: Settings, pool: Pool, *, now: WallClock = utc_now) -> t
     hub = Hub()
     if settings.runs_api:
         media.add_task(RELAY_TASK, EventRelay(pool, hub).run)
+        # Immich's API worker holds the nightly cron; ours records each night in the database
+        media.add_task(SCHEDULER_TASK, NightlyScheduler(pool, now=now, base=sysconfig.defaults_for(settings)).run)
     root.add_supervisor(media)
 
     runtime = Runtime(
