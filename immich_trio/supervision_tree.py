@@ -32,6 +32,8 @@ from immich_trio.actors.queue_all import QueueAllActor
 from immich_trio.actors.scheduler import TASK_NAME as SCHEDULER_TASK
 from immich_trio.actors.scheduler import NightlyScheduler
 from immich_trio.actors.thumbnailer.actor import ThumbnailerActor
+from immich_trio.actors.user_deletion import JOBS as USER_DELETION_JOBS
+from immich_trio.actors.user_deletion import UserDeletionActor
 from immich_trio.config import Settings
 from immich_trio.http.socketio.relay import TASK_NAME as RELAY_TASK
 from immich_trio.http.socketio.relay import EventRelay
@@ -102,6 +104,7 @@ class Microservices:
     janitor: JanitorActor
     notifications: NotificationsActor
     memories: MemoriesActor
+    user_deletion: UserDeletionActor
 
 
 def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: WallClock) -> Microservices:
@@ -115,9 +118,13 @@ def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: Wa
         janitor=JanitorActor(pool, now=now),
         notifications=NotificationsActor(pool),
         memories=MemoriesActor(pool, now=now),
+        user_deletion=UserDeletionActor(pool, settings.media_location, now=now),
     )
     media.add_actor(parts.dispatcher)
-    workers = (parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories)
+    workers = (
+        parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories,
+        parts.user_deletion,
+    )
     for actor in workers:
         media.add_actor(actor)
     parts.dispatcher.register(JobName.ASSET_EXTRACT_METADATA, parts.metadata.address)
@@ -128,6 +135,8 @@ def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: Wa
     parts.dispatcher.register(QueueName.NOTIFICATIONS, parts.notifications.address)
     for job in MEMORY_JOBS:
         parts.dispatcher.register(job, parts.memories.address)
+    for job in USER_DELETION_JOBS:
+        parts.dispatcher.register(job, parts.user_deletion.address)
     return parts
 
 
