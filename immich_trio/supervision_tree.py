@@ -31,7 +31,11 @@ from immich_trio.actors.notifications import NotificationsActor
 from immich_trio.actors.notifier.hub import Hub
 from immich_trio.actors.queue_all import HANDLED as QUEUE_ALL_JOBS
 from immich_trio.actors.queue_all import QueueAllActor
+from immich_trio.actors.scheduler import TASK_NAME as SCHEDULER_TASK
+from immich_trio.actors.scheduler import NightlyScheduler
 from immich_trio.actors.thumbnailer.actor import ThumbnailerActor
+from immich_trio.actors.user_deletion import JOBS as USER_DELETION_JOBS
+from immich_trio.actors.user_deletion import UserDeletionActor
 from immich_trio.config import Settings
 from immich_trio.http.socketio.relay import TASK_NAME as RELAY_TASK
 from immich_trio.http.socketio.relay import EventRelay
@@ -103,6 +107,7 @@ class Microservices:
     notifications: NotificationsActor
     memories: MemoriesActor
     integrity: IntegrityActor
+    user_deletion: UserDeletionActor
 
 
 def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: WallClock) -> Microservices:
@@ -117,9 +122,13 @@ def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: Wa
         notifications=NotificationsActor(pool),
         memories=MemoriesActor(pool, now=now),
         integrity=IntegrityActor(pool, settings.media_location),
+        user_deletion=UserDeletionActor(pool, settings.media_location, now=now),
     )
     media.add_actor(parts.dispatcher)
-    workers = (parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories, parts.integrity)
+    workers = (
+        parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories,
+        parts.integrity, parts.user_deletion,
+    )
     for actor in workers:
         media.add_actor(actor)
     parts.dispatcher.register(JobName.ASSET_EXTRACT_METADATA, parts.metadata.address)
@@ -132,6 +141,8 @@ def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: Wa
         parts.dispatcher.register(job, parts.memories.address)
     for job in INTEGRITY_JOBS:
         parts.dispatcher.register(job, parts.integrity.address)
+    for job in USER_DELETION_JOBS:
+        parts.dispatcher.register(job, parts.user_deletion.address)
     return parts
 
 
@@ -176,6 +187,8 @@ def build_tree(settings: Settings, pool: Pool, *, now: WallClock = utc_now) -> t
     hub = Hub()
     if settings.runs_api:
         media.add_task(RELAY_TASK, EventRelay(pool, hub).run)
+        # Immich's API worker holds the nightly cron; ours records each night in the database
+        media.add_task(SCHEDULER_TASK, NightlyScheduler(pool, now=now, base=sysconfig.defaults_for(settings)).run)
     root.add_supervisor(media)
 
     runtime = Runtime(

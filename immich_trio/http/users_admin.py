@@ -23,6 +23,8 @@ from immich_trio.http.dto.users import user_admin_dto
 from immich_trio.http.errors import BadRequest, Forbidden
 from immich_trio.http.registry import operation
 from immich_trio.http.users import EMAIL_IN_USE, get_preferences, hash_password, update_preferences
+from immich_trio.jobs.names import JobName
+from immich_trio.sql import jobs as jobs_q
 from immich_trio.sql import mail
 from immich_trio.sql import sessions as sessions_q
 from immich_trio.sql import users as q
@@ -170,6 +172,8 @@ async def delete_user_admin(ctx: Ctx) -> UserAdminResponseDto:
         await q.soft_delete_albums(conn, user_id, now)
         status = "removing" if force else "deleted"
         row = await q.update_user(conn, user_id, {"status": status, "deletedAt": now})
+        if force:
+            await jobs_q.enqueue_job(conn, JobName.USER_DELETE, {"id": str(user_id), "force": True})
     assert row is not None
     return user_admin_dto(row)
 

@@ -33,3 +33,18 @@ def is_within(media: Path, path: Path) -> bool:
     except ValueError:
         return False
     return True
+
+
+def user_folders(media: Path, user_id: UUID | str, storage_label: str | None) -> list[Path]:
+    """The folders of one user that go when the user is hard-deleted, as Immich removes
+    them: the storage-template library folder (named by storage label, else id), uploads,
+    profile images, thumbnails and encoded videos."""
+    root = media.resolve()
+    user = str(user_id)
+    return [
+        root / LIBRARY / (storage_label or user),
+        root / UPLOAD / user,
+        root / PROFILE / user,
+        root / THUMBS / user,
+        root / ENCODED_VIDEO / user,
+    ]
