@@ -15,7 +15,8 @@ from immich_trio.actors.dispatcher import JobResult, RunJob
 from immich_trio.actors.thumbnailer.actor import ThumbnailerActor
 from immich_trio.sql.jobs import Job
 from immich_trio.sql.pool import Pool
-from tests.actors.test_thumbnailer_actor import NOW, Sql, actor, add_asset, apply  # noqa: F401
+from tests.actors.test_thumbnailer_actor import NOW, Sql, add_asset, apply
+from tests.actors.test_thumbnailer_actor import actor as actor  # the fixture
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
 
@@ -29,11 +30,11 @@ def _quadrant_jpeg() -> bytes:
     return out.getvalue()
 
 
-async def _render(actor: ThumbnailerActor, asset_id: str) -> JobResult:
+async def _render(worker: ThumbnailerActor, asset_id: str) -> JobResult:
     job = Job(id=1, queue="editor", name="AssetEditThumbnailGeneration", data={"id": asset_id},
               attempt=1, max_attempts=3, created_at=NOW)
     with trio.fail_after(30):
-        result: JobResult = await actor.address.ask(lambda reply: RunJob(job=job, reply_to=reply))
+        result: JobResult = await worker.address.ask(lambda reply: RunJob(job=job, reply_to=reply))
     return result
 
 
@@ -91,7 +92,7 @@ async def test_rotate_crop_mirror_and_remove(actor: ThumbnailerActor, pool: Pool
     _edit(sql, asset_id, [])
     await apply(pool, await _render(actor, asset_id))
     assert sql('SELECT count(*) FROM asset_file WHERE "assetId" = %s AND "isEdited"', (asset_id,)) == [(0,)]
-    assert not Path(path).exists()
+    assert not await trio.Path(path).exists()
     assert sql("SELECT width, height FROM asset WHERE id = %s", (asset_id,)) == [(800, 400)]
     jobs = sql("SELECT data->>'id' FROM immich_trio.job WHERE name = 'AssetGenerateThumbnails'")
     assert jobs == [(asset_id,)]

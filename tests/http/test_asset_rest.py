@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 
 from immich_trio.runtime import Runtime
 from tests.http.access_world import _asset
@@ -54,7 +55,7 @@ async def test_copy_albums_links_stack_favorite_sidecar(
     assert sql('SELECT "stackId"::text, "isFavorite" FROM asset WHERE id = %s', (target,)) == [(stack, True)]
     [(original,)] = sql('SELECT "originalPath" FROM asset WHERE id = %s', (target,))
     copied = Path(f"{original}.xmp")
-    assert copied.read_bytes() == b"<x:xmpmeta>source</x:xmpmeta>"
+    assert await trio.Path(copied).read_bytes() == b"<x:xmpmeta>source</x:xmpmeta>"
     assert sql("SELECT path FROM asset_file WHERE \"assetId\" = %s AND type = 'sidecar'", (target,)) == [(str(copied),)]
     assert _jobs(sql, "AssetExtractMetadata") == [target]
 
