@@ -133,6 +133,7 @@ def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: Wa
         media.add_actor(actor)
     parts.dispatcher.register(JobName.ASSET_EXTRACT_METADATA, parts.metadata.address)
     parts.dispatcher.register(JobName.ASSET_GENERATE_THUMBNAILS, parts.thumbnailer.address)
+    parts.dispatcher.register(JobName.ASSET_EDIT_THUMBNAIL_GENERATION, parts.thumbnailer.address)
     for job in QUEUE_ALL_JOBS:
         parts.dispatcher.register(job, parts.queue_all.address)
     parts.dispatcher.register(QueueName.BACKGROUND_TASK, parts.janitor.address)

@@ -48,6 +48,8 @@ TAG_MODULES = (
     "assets.upload",
     "assets.info",
     "assets.edits",
+    "assets.editing",
+    "assets.copy_jobs",
     "assets.metadata",
     "assets.media",
     "trash",

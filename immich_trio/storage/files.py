@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import os
 import re
+import shutil
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -129,6 +130,22 @@ def move_into_place(src: Path, dst: Path) -> None:
     fsync_dir(dst.parent)
     if src.parent != dst.parent:
         fsync_dir(src.parent)
+
+
+def copy_atomic(src: Path, dst: Path) -> None:
+    """Copy ``src`` to ``dst`` through a temp file beside it: readers see the old file or the
+    whole new one. Raises FileNotFoundError when ``src`` is gone."""
+    make_dirs(dst.parent)
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.copy")
+    try:
+        shutil.copyfile(src, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, dst)
+    except BaseException:
+        remove_quietly(tmp)
+        raise
+    fsync_dir(dst.parent)
 
 
 def set_mtime(path: Path, mtime: datetime) -> None:

@@ -493,6 +493,29 @@ STACK_ROWS: tuple[Row, ...] = (
 )
 
 
+ASSET_REST_ROWS: tuple[Row, ...] = (
+    Row(op="copyAsset", target=photo,
+        request=lambda w, t: ("PUT", "/api/assets/copy", {"sourceId": t, "targetId": w.video}),
+        expect=asset_owner_only("asset.copy", 204)),
+    Row(op="runAssetJobs", target=photo,
+        request=lambda w, t: ("POST", "/api/assets/jobs", {"assetIds": [t], "name": "regenerate-thumbnail"}),
+        expect=asset_owner_only("asset.update", 204)),
+    Row(op="getAssetEdits", target=photo, request=lambda w, t: ("GET", f"/api/assets/{t}/edits", None),
+        expect=asset_read("asset.read", links=False)),
+    # the world's photo has no EXIF size: the owner passes access and meets Immich's next check
+    Row(op="editAsset", target=photo,
+        request=lambda w, t: ("PUT", f"/api/assets/{t}/edits",
+                              {"edits": [{"action": "rotate", "parameters": {"angle": 90}}]}),
+        expect=_same(asset_owner_only("asset.edit.create"),
+                     owner=refused(400, "Asset dimensions are not available for editing"),
+                     locked_elevated=refused(400, "Asset dimensions are not available for editing"))),
+    Row(op="removeAssetEdits", target=photo, request=lambda w, t: ("DELETE", f"/api/assets/{t}/edits", None),
+        expect=asset_owner_only("asset.edit.delete", 204)),
+    Row(op="getAssetOcr", target=photo, request=lambda w, t: ("GET", f"/api/assets/{t}/ocr", None),
+        expect=asset_read("asset.read", links=False)),
+)
+
+
 NOTIFICATION_ADMIN_ROWS: tuple[Row, ...] = (
     # the user id is the recipient's; only admins may write into anyone's bell
     Row(op="createNotification", target=lambda w: w.owner_id, asset=False,
@@ -622,6 +645,7 @@ ROWS: tuple[Row, ...] = (
     *TAG_ROWS,
     *MEMORY_ROWS,
     *STACK_ROWS,
+    *ASSET_REST_ROWS,
     *NOTIFICATION_ADMIN_ROWS,
     *MATRIX8_ROWS,
     # -- Partners and Notifications -----------------------------------------------------------

@@ -15,6 +15,7 @@ from immich_trio.actors.thumbnailer.codecs import (
     WEB_SUPPORTED_EXTENSIONS,
     generate_image_thumbnails,
 )
+from immich_trio.actors.thumbnailer.edited import run_edit_render
 from immich_trio.actors.thumbnailer.options import (
     ThumbnailError,
     ThumbnailOptions,
@@ -51,7 +52,8 @@ def _describe(error: BaseException) -> str:
 class ThumbnailerActor(QueueWorker):
     """Owns the writing of preview, thumbnail and fullsize files under ``<media>/thumbs``.
 
-    Inbox: ``RunJob`` for ``AssetGenerateThumbnails``. Hidden assets and anything but
+    Inbox: ``RunJob`` for ``AssetGenerateThumbnails`` and ``AssetEditThumbnailGeneration``
+    (edited.py). Hidden assets and anything but
     images are ``skipped`` (video frames need ffmpeg, not wired yet). Images are decoded
     once in a worker thread and written atomically at Immich's paths; the answer's
     ``apply`` upserts the ``asset_file`` rows, sets ``asset.thumbhash`` (and the size when
@@ -74,9 +76,30 @@ class ThumbnailerActor(QueueWorker):
     # -- jobs --------------------------------------------------------------------------
 
     async def run_job(self, job: Job) -> JobResult:
+        if job.name == JobName.ASSET_EDIT_THUMBNAIL_GENERATION:
+            return await self._render_edits(job.data)
         if job.name != JobName.ASSET_GENERATE_THUMBNAILS:
             return self.unexpected(job)
         return await self._generate(job.data)
+
+    async def _render_edits(self, data: Any) -> JobResult:
+        asset_id = data.get("id")
+        if not isinstance(asset_id, str):
+            return JobResult(status="failed", error="job data has no asset id")
+
+        async def options_of(conn: AsyncConnection[Any]) -> ThumbnailOptions:
+            return ThumbnailOptions.from_config((await self.current_config(conn))["image"])
+
+        async def run(render: Callable[[], ThumbnailResult]) -> ThumbnailResult:
+            return await run_in_background_thread(render, limiter=self.limiter)
+
+        try:
+            async with self._pool.connection() as conn:
+                return await run_edit_render(conn, asset_id, media=self._media, options_of=options_of, run=run)
+        except ThumbnailError as exc:
+            return JobResult(status="failed", error=exc.reason)
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            return JobResult(status="failed", error=_describe(exc))
 
     async def _generate(self, data: Any) -> JobResult:
         asset_id = data.get("id")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -41,7 +42,10 @@ from .thumbhash import MAX_SIDE as THUMBHASH_MAX_SIDE
 from .thumbhash import rgba_to_thumbhash
 from .vips_jpeg import load_jpeg_shrunk
 
-__all__ = ["WEB_SUPPORTED_EXTENSIONS", "generate_image_thumbnails", "needs_fullsize"]
+Edit = Callable[[Image.Image], Image.Image]
+"""A transformation of the oriented full-size image (edits.py)."""
+
+__all__ = ["WEB_SUPPORTED_EXTENSIONS", "Edit", "generate_image_thumbnails", "needs_fullsize"]
 
 pillow_heif.register_heif_opener()
 # Immich decodes with no pixel limit; Pillow's bomb check would reject big panoramas.
@@ -93,14 +97,18 @@ def generate_image_thumbnails(
     thumbnail_path: Path,
     fullsize_path: Path | None,
     options: ThumbnailOptions,
+    edit: Edit | None = None,
 ) -> ThumbnailResult:
     """Write the preview, thumbnail (and fullsize when ``fullsize_path`` is given) of ``source``.
+
+    ``edit`` (with a ``fullsize_path``) transforms the oriented full-size pixels first: the
+    outputs and the size in the result are those of the edited image.
 
     Raises ThumbnailError for unreadable input or failed writes; no output file is left
     half-written or orphaned then.
     """
     try:
-        outputs, result = _render(source, preview_path, thumbnail_path, fullsize_path, options)
+        outputs, result = _render(source, preview_path, thumbnail_path, fullsize_path, options, edit)
     except ThumbnailError:
         raise
     except MemoryError as exc:
@@ -119,10 +127,11 @@ def _render(
     thumbnail_path: Path,
     fullsize_path: Path | None,
     options: ThumbnailOptions,
+    edit: Edit | None = None,
 ) -> tuple[list[tuple[Path, bytes]], ThumbnailResult]:
     convert_full = fullsize_path is not None
     decoded = _decode(source, None if convert_full else options.preview.size, options)
-    if decoded.embedded_jpeg is not None:
+    if decoded.embedded_jpeg is not None and edit is None:
         convert_full = False  # the embedded JPEG itself becomes the fullsize file
     target: Colorspace = "srgb" if is_srgb_profile(decoded.icc) else options.colorspace
     out_icc = display_p3_icc() if target == "p3" else None
@@ -134,6 +143,9 @@ def _render(
     image = _normalise_mode(decoded.image)
     if convert_full:
         image = _convert(_orient(image, decoded.orientation), decoded.icc, target)
+        if edit is not None:
+            image = edit(image)
+            width, height = image.size
         preview = _resize(image, _fit_outside(width, height, options.preview.size))
         fo = options.fullsize
         assert fullsize_path is not None

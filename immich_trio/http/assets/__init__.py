@@ -3,5 +3,5 @@
 ``upload`` (``uploadAsset``, ``checkBulkUpload``), ``info`` (``getAssetInfo``,
 ``getAssetStatistics``), ``edits`` (``updateAsset``, ``updateAssets``, ``deleteAssets``),
 ``metadata`` (key/value metadata) and ``media`` (original, thumbnails, video playback).
-Operations that need features not built yet (edits, OCR, copy, asset jobs, HLS) stay 501.
+Operations that need features not built yet (HLS streaming) stay 501.
 """

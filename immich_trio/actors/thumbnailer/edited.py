@@ -1,0 +1,133 @@
+"""``AssetEditThumbnailGeneration``: the ``_edited`` preview, thumbnail and fullsize of an image
+with its ``asset_edit`` list applied (crop, then quarter turns clockwise and mirrors, in order),
+or, once the edits are removed, the edited files gone and the unedited size restored.
+
+Run by the thumbnailer actor; the rendering is a pure function of the original and the edit
+list (``render_edited``), the database writes happen in the dispatcher's apply transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import trio
+from PIL import Image
+from psycopg import AsyncConnection
+
+from immich_trio.actors.dispatcher import JobResult
+from immich_trio.jobs.names import JobName
+from immich_trio.sql import jobs as jobs_q
+from immich_trio.sql import pipeline
+from immich_trio.sql.assets import asset_edits as q
+from immich_trio.storage import files
+
+from .codecs import Edit, generate_image_thumbnails
+from .options import ThumbnailOptions, ThumbnailResult
+
+log = logging.getLogger(__name__)
+
+_ROTATIONS = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_90}
+_MIRRORS = {"horizontal": Image.Transpose.FLIP_LEFT_RIGHT, "vertical": Image.Transpose.FLIP_TOP_BOTTOM}
+ROTATED_ORIENTATIONS = frozenset({"5", "6", "7", "8"})
+
+
+def pixel_edit(edits: Sequence[Mapping[str, Any]]) -> Edit:
+    """The edit list as one transformation of the oriented image (PIL turns counter-clockwise,
+    Immich clockwise: 90° is PIL's ROTATE_270)."""
+
+    def apply(image: Image.Image) -> Image.Image:
+        for edit in edits:
+            p = edit["parameters"]
+            match edit["action"]:
+                case "crop":
+                    image = image.crop((p["x"], p["y"], p["x"] + p["width"], p["y"] + p["height"]))
+                case "rotate" if p["angle"] in _ROTATIONS:
+                    image = image.transpose(_ROTATIONS[p["angle"]])
+                case "mirror":
+                    image = image.transpose(_MIRRORS[p["axis"]])
+        return image
+
+    return apply
+
+
+def render_edited(
+    source: Path, edits: Sequence[Mapping[str, Any]], media: Path, owner_id: str, asset_id: str,
+    options: ThumbnailOptions,
+) -> ThumbnailResult:
+    def path(kind: str, fmt: str) -> Path:
+        return files.thumbnail_path(media, owner_id, asset_id, kind, fmt, edited=True)
+
+    return generate_image_thumbnails(
+        source,
+        preview_path=path("preview", options.preview.format),
+        thumbnail_path=path("thumbnail", options.thumbnail.format),
+        fullsize_path=path("fullsize", options.fullsize.format),
+        options=options,
+        edit=pixel_edit(edits),
+    )
+
+
+def unedited_size(asset: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    width, height = asset.get("exifImageWidth"), asset.get("exifImageHeight")
+    if str(asset.get("orientation") or "") in ROTATED_ORIENTATIONS:
+        return height, width
+    return width, height
+
+
+async def apply_rendered(
+    conn: AsyncConnection[Any], *, asset_id: str, result: ThumbnailResult, options: ThumbnailOptions
+) -> None:
+    if not await pipeline.lock_asset(conn, asset_id):
+        return
+    outputs = (
+        ("preview", result.preview_path, options.preview.format, options.preview.progressive),
+        ("thumbnail", result.thumbnail_path, options.thumbnail.format, options.thumbnail.progressive),
+        ("fullsize", result.fullsize_path, options.fullsize.format, options.fullsize.progressive),
+    )
+    for kind, path, fmt, progressive in outputs:
+        if path is None:
+            continue
+        await q.upsert_edited_file(
+            conn, asset_id, kind, str(path),
+            is_progressive=progressive and fmt == "jpeg",
+            is_transparent=result.is_transparent and fmt == "webp",
+        )
+    await q.delete_edited_files(conn, asset_id, keep=[k for k, p, _, _ in outputs if p is not None])
+    await q.set_rendered(conn, asset_id, result.width, result.height, result.thumbhash)
+
+
+async def apply_unedited(conn: AsyncConnection[Any], *, asset_id: str, asset: Mapping[str, Any]) -> None:
+    """No edits left: the edited files go, the size is the original's again, and the unedited
+    thumbnails are rendered anew (which restores the thumbhash)."""
+    if not await pipeline.lock_asset(conn, asset_id):
+        return
+    stale = await q.delete_edited_files(conn, asset_id)
+    width, height = unedited_size(asset)
+    if width and height:
+        await q.set_rendered(conn, asset_id, width, height, None)
+    await jobs_q.enqueue_job(conn, JobName.ASSET_GENERATE_THUMBNAILS, {"id": asset_id})
+    for path in stale:
+        await trio.to_thread.run_sync(files.remove_quietly, Path(path))
+
+
+async def run_edit_render(
+    conn: AsyncConnection[Any], asset_id: str, *, media: Path, options_of: Any, run: Any
+) -> JobResult:
+    """Read what the render needs, render in a thread (``run``), answer with the apply."""
+    asset = await pipeline.asset_for_thumbnails(conn, asset_id)
+    if asset is None:
+        return JobResult(status="failed", error="asset not found")
+    edit_asset = await q.asset_for_edit(conn, asset_id)
+    edits = await q.edits(conn, asset_id)
+    options: ThumbnailOptions = await options_of(conn)
+    if not edits or asset["type"] != "IMAGE":
+        return JobResult(status="success", apply=partial(apply_unedited, asset_id=asset_id, asset=edit_asset or {}))
+    render = partial(
+        render_edited, Path(asset["originalPath"]), edits, media, str(asset["ownerId"]), asset_id, options
+    )
+    result = await run(render)
+    return JobResult(status="success", apply=partial(apply_rendered, asset_id=asset_id, result=result, options=options))
