@@ -98,7 +98,7 @@ async def search_filter(ctx: Ctx, conn: Any, fields: Mapping[str, Any]) -> q.Ass
     return q.AssetSearch(
         caller_id=me,
         owner_ids=owners,
-        include_locked=ctx.auth.elevated and shared_link_grant(ctx) is None,
+        include_locked=ctx.auth is not None and ctx.auth.elevated and shared_link_grant(ctx) is None,
         visibility=visibility,
         dates={k: _as_datetime(fields[k]) for k in q.DATE_FILTERS if fields.get(k) is not None},
         exif={k: fields[k] for k in q.EXIF_FILTERS if k in fields},

@@ -200,13 +200,13 @@ def _where(f: AssetSearch, params: dict[str, Any]) -> sql.Composable:
         column, op = DATE_FILTERS[field]
         params[field] = value
         conds.append(sql.SQL("{} {} %({})s").format(sql.SQL(column), sql.SQL(op), sql.SQL(field)))
-    for field, value in f.exif.items():
-        column = sql.SQL("e.{}").format(sql.Identifier(EXIF_FILTERS[field]))
-        if value is None:
-            conds.append(sql.SQL("{} IS NULL").format(column))
+    for field, wanted in f.exif.items():
+        exif_column = sql.SQL("e.{}").format(sql.Identifier(EXIF_FILTERS[field]))
+        if wanted is None:
+            conds.append(sql.SQL("{} IS NULL").format(exif_column))
         else:
-            params[f"exif_{field}"] = value
-            conds.append(sql.SQL("{} = %({})s").format(column, sql.SQL(f"exif_{field}")))
+            params[f"exif_{field}"] = wanted
+            conds.append(sql.SQL("{} = %({})s").format(exif_column, sql.SQL(f"exif_{field}")))
     conds += _memberships(f, params) + _flags(f, params) + _texts(f, params)
     with_deleted = f.with_deleted or bool(
         {"trashed_before", "trashed_after"} & f.dates.keys() or f.is_offline

@@ -33,7 +33,7 @@ async def test_suggestions_cascade(client: Any, make_user: Any, sql: Sql) -> Non
 
 
 async def test_cities_one_asset_each(client: Any, make_user: Any, sql: Sql) -> None:
-    me, _, a = await library(make_user, sql)
+    me, _, _a = await library(make_user, sql)
     body = await get(client, me, "/api/search/cities")
     # images only (Berlin is a video), timeline only, the partner's Paris may stand for Paris
     assert [x["exifInfo"]["city"] for x in body] == ["Lyon", "Paris"]
@@ -42,7 +42,7 @@ async def test_cities_one_asset_each(client: Any, make_user: Any, sql: Sql) -> N
 
 
 async def test_explore_needs_five_assets_per_city(client: Any, make_user: Any, sql: Sql) -> None:
-    me, _, a = await library(make_user, sql)
+    me, _, _a = await library(make_user, sql)
     assert await get(client, me, "/api/search/explore") == [{"fieldName": "exifInfo.city", "items": []}]
     for _ in range(4):
         insert_asset(sql, me.id, local=datetime(2024, 6, 1), exif=LYON)
