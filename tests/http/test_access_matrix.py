@@ -546,6 +546,41 @@ MATRIX8_ROWS: tuple[Row, ...] = (
                      album_editor=ok(check=_added(True)))),
 )
 
+def _search_found(count: int) -> Check:
+    return lambda w, body: [a["id"] for a in body["assets"]["items"]] == [w.photo] * count
+
+
+def _listed(count: int) -> Check:  # random has no id filter: the album's photo and video
+    return lambda w, body: {a["id"] for a in body} == ({w.photo, w.video} if count else set())
+
+
+def _search_row(op: str, path: str, found: Callable[[int], Check], link: Outcome) -> Row:
+    """A search in the owner's album: only the owner (and its album link, where links may
+    search) finds the album's assets; everyone else finds nothing."""
+    return Row(
+        op=op, target=photo, asset=False,
+        request=lambda w, t: ("POST", path, {"albumIds": [w.album], "id": t}),
+        expect={actor: ok(check=found(0)) for actor in ACTORS} | {
+            "owner": ok(check=found(1)), "album_link": link, "asset_link": link},
+    )
+
+
+SEARCH_ROWS: tuple[Row, ...] = (
+    Row(op="searchAssets", target=photo, asset=False,
+        request=lambda w, t: ("POST", "/api/search/metadata", {"albumIds": [w.album], "id": t}),
+        expect={actor: ok(check=_search_found(0)) for actor in ACTORS} | {
+            "owner": ok(check=_search_found(1)), "album_link": ok(check=_search_found(1)),
+            "asset_link": refused(400, "Not found or no album.read access")}),
+    _search_row("searchRandom", "/api/search/random", _listed, FORBIDDEN),
+    _search_row("searchAssetStatistics", "/api/search/statistics",
+                lambda n: lambda w, body: body == {"total": 2 * n}, FORBIDDEN),
+    Row(op="searchLargeAssets", target=photo, asset=False,
+        request=lambda w, t: ("POST", "/api/search/large-assets?minFileSize=0", None),
+        expect={actor: ok(check=lambda w, body: w.photo not in {a["id"] for a in body}) for actor in ACTORS} | {
+            "album_link": FORBIDDEN, "asset_link": FORBIDDEN}),
+)
+
+
 ROWS: tuple[Row, ...] = (
     # -- Assets ------------------------------------------------------------------------------
     Row(op="getAssetInfo", target=photo, request=lambda w, t: ("GET", f"/api/assets/{t}", None),
@@ -648,6 +683,7 @@ ROWS: tuple[Row, ...] = (
     *ASSET_REST_ROWS,
     *NOTIFICATION_ADMIN_ROWS,
     *MATRIX8_ROWS,
+    *SEARCH_ROWS,
     # -- Partners and Notifications -----------------------------------------------------------
     Row(op="createPartner", target=lambda w: w.partner_id, asset=False,
         request=lambda w, t: ("POST", "/api/partners", {"sharedWithId": t}), expect=PARTNER_CREATE),

@@ -1,0 +1,64 @@
+"""The Map tag: markers of the caller's geotagged assets, reverse geocoding of a point.
+
+Markers: the caller's assets (with ``withPartners`` also those of every partner sharing with
+them; with ``withSharedAlbums`` also the assets of albums they own or joined), timeline only
+unless ``isArchived`` (then archive too), never trashed, newest first. The JSON is built in
+PostgreSQL and sent as it comes. Reverse geocoding answers
+``[{"country":null,"state":null,"city":null}]`` when nothing is found (as Immich does), which
+is every point until GeoNames data is loaded into ``geodata_places``; a point found only in
+``naturalearth_countries`` gets its ISO alpha-3 code as country until names are loaded too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from immich_trio.http.context import Ctx, Reply
+from immich_trio.http.dto import search as _search_key_order  # noqa: F401
+from immich_trio.http.dto.generated import MapReverseGeocodeResponseDto
+from immich_trio.http.registry import operation
+from immich_trio.sql import map as q
+
+
+def _datetime(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    text = str(value)
+    return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+
+
+@operation("getMapMarkers")
+async def get_map_markers(ctx: Ctx) -> Reply:
+    query = ctx.query
+    me = ctx.user.id
+    async with ctx.db() as conn:
+        owners = [me]
+        if query.get("withPartners"):
+            owners += [p for p in await q.sharing_partner_ids(conn, me) if p != me]
+        f = q.MarkerFilter(
+            owner_ids=tuple(owners),
+            album_ids_of=me if query.get("withSharedAlbums") else None,
+            is_archived=query.get("isArchived"),
+            is_favorite=query.get("isFavorite"),
+            created_after=_datetime(query.get("fileCreatedAfter")),
+            created_before=_datetime(query.get("fileCreatedBefore")),
+        )
+        body = await q.markers_json(conn, f)
+    return Reply(body=body.encode())
+
+
+@operation("reverseGeocode")
+async def reverse_geocode(ctx: Ctx) -> list[MapReverseGeocodeResponseDto]:
+    lat, lon = float(ctx.query["lat"]), float(ctx.query["lon"])
+    async with ctx.db() as conn:
+        place = await q.nearest_place(conn, lat, lon)
+        if place is not None:
+            return [
+                MapReverseGeocodeResponseDto(
+                    city=place["city"], state=place["state"], country=place["country_code"]
+                )
+            ]
+        country = await q.country_code_at(conn, lat, lon)
+    # Immich answers one result even when nothing is found: all null.
+    return [MapReverseGeocodeResponseDto(city=None, state=None, country=country)]
