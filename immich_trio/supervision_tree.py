@@ -20,6 +20,8 @@ from immich_trio import IMMICH_VERSION_STRING, sysconfig
 from immich_trio.actors import uploader
 from immich_trio.actors.config_watch import TASK_NAME as CONFIG_WATCH_TASK
 from immich_trio.actors.config_watch import ConfigWatch
+from immich_trio.actors.database_backup import JOBS as BACKUP_JOBS
+from immich_trio.actors.database_backup import DatabaseBackupActor
 from immich_trio.actors.dispatcher import Dispatcher
 from immich_trio.actors.integrity import JOBS as INTEGRITY_JOBS
 from immich_trio.actors.integrity import IntegrityActor
@@ -108,6 +110,7 @@ class Microservices:
     memories: MemoriesActor
     integrity: IntegrityActor
     user_deletion: UserDeletionActor
+    database_backup: DatabaseBackupActor
 
 
 def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: WallClock) -> Microservices:
@@ -123,11 +126,12 @@ def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: Wa
         memories=MemoriesActor(pool, now=now),
         integrity=IntegrityActor(pool, settings.media_location),
         user_deletion=UserDeletionActor(pool, settings.media_location, now=now),
+        database_backup=DatabaseBackupActor(pool, settings.media_location, now=now),
     )
     media.add_actor(parts.dispatcher)
     workers = (
         parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories,
-        parts.integrity, parts.user_deletion,
+        parts.integrity, parts.user_deletion, parts.database_backup,
     )
     for actor in workers:
         media.add_actor(actor)
@@ -144,6 +148,8 @@ def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: Wa
         parts.dispatcher.register(job, parts.integrity.address)
     for job in USER_DELETION_JOBS:
         parts.dispatcher.register(job, parts.user_deletion.address)
+    for job in BACKUP_JOBS:
+        parts.dispatcher.register(job, parts.database_backup.address)
     return parts
 
 

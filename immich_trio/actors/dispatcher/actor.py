@@ -125,6 +125,10 @@ class Dispatcher(Actor[SetConcurrency]):
             self.set_concurrency(queue, concurrency)
         self._wake(queue)
 
+    def target_of(self, name: str) -> Address[RunJob] | None:
+        """Where a job named ``name`` goes: its own target, else its queue's, else none."""
+        return self._routes.get(name) or self._routes.get(_queue_of(name))
+
     def set_concurrency(self, queue: str, concurrency: int) -> None:
         """Slots of ``queue``; lowering it lets running jobs finish, raising it claims now."""
         if concurrency < 1:

@@ -1,0 +1,37 @@
+"""What each job queues when it runs here: the edges of the job graph the API can start.
+
+Kept beside the handlers' code by hand; ``tests/actors/test_job_handlers.py`` walks it from
+every ``POST /api/jobs`` name and every queue ``start`` command and checks that each job it
+reaches has a worker, so a new follow-up must be listed here to be checked.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from immich_trio.jobs.names import JobName
+
+J = JobName
+
+FOLLOW_UPS: MappingProxyType[JobName, tuple[JobName, ...]] = MappingProxyType(
+    {
+        J.ASSET_GENERATE_THUMBNAILS_QUEUE_ALL: (J.ASSET_GENERATE_THUMBNAILS,),
+        J.ASSET_EXTRACT_METADATA_QUEUE_ALL: (J.ASSET_EXTRACT_METADATA,),
+        J.ASSET_EXTRACT_METADATA: (J.ASSET_GENERATE_THUMBNAILS,),
+        J.ASSET_EMPTY_TRASH: (J.ASSET_DELETE,),
+        J.ASSET_DELETE_CHECK: (J.ASSET_DELETE,),
+        J.ASSET_DELETE: (J.ASSET_DELETE, J.FILE_DELETE),
+        J.PERSON_CLEANUP: (J.FILE_DELETE,),
+        J.INTEGRITY_MISSING_FILES_QUEUE_ALL: (
+            J.INTEGRITY_MISSING_FILES,
+            J.INTEGRITY_MISSING_FILES_REFRESH,
+        ),
+        J.INTEGRITY_UNTRACKED_FILES_QUEUE_ALL: (
+            J.INTEGRITY_UNTRACKED_FILES,
+            J.INTEGRITY_UNTRACKED_REFRESH,
+        ),
+        J.INTEGRITY_CHECKSUM_FILES: (J.INTEGRITY_CHECKSUM_FILES_REFRESH,),
+        J.INTEGRITY_DELETE_REPORT_TYPE: (J.INTEGRITY_DELETE_REPORTS,),
+    }
+)
+"""Job name → the job names its handler may queue (none when absent)."""

@@ -1,0 +1,112 @@
+"""No job waits forever: every job the API can cause to be queued has a worker that runs it.
+
+Walks from each ``POST /api/jobs`` name and each queue ``start`` command through
+``jobs.follow_ups`` in a server's microservices built as ``build_tree`` builds them. A
+start job of a feature not built is accepted only with the feature off (``jobs.gates``),
+where its worker answers ``skipped``; one with no off switch is refused by the API.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from immich_trio.actors import janitor
+from immich_trio.config import Settings
+from immich_trio.jobs.follow_ups import FOLLOW_UPS
+from immich_trio.jobs.gates import UNBUILT, refuses
+from immich_trio.jobs.names import MANUAL_JOBS, START_JOBS, JobName
+from immich_trio.reactor import Supervisor
+from immich_trio.runtime import utc_now
+from immich_trio.sql.pool import Pool
+from immich_trio.supervision_tree import Microservices, add_microservices
+
+PENDING_IN_JANITOR = frozenset({JobName.TAG_CLEANUP})
+"""Reached through the janitor's queue-wide route and answered ``skipped`` there until
+its handler lands (``TagCleanup``). Never waiting, but not done."""
+
+
+@pytest.fixture
+def parts(tmp_path: Path) -> Microservices:
+    settings = Settings(media_location=tmp_path, db_url="postgresql://unused@/unused")
+    return add_microservices(Supervisor("media"), Pool(settings.db_url or ""), settings, utc_now)
+
+
+def accepted_starts() -> set[JobName]:
+    """Job names the API queues directly under some system config."""
+    names = {job.name for job in MANUAL_JOBS.values()}
+    for start in START_JOBS.values():
+        feature = UNBUILT.get(start.name)
+        if feature is None or feature.off is not None:
+            names.add(start.name)
+    return names
+
+
+def reachable() -> set[JobName]:
+    seen: set[JobName] = set()
+    todo = list(accepted_starts())
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(FOLLOW_UPS.get(name, ()))
+    return seen
+
+
+def unhandled(parts: Microservices) -> list[str]:
+    missing = []
+    for name in sorted(reachable()):
+        target = parts.dispatcher.target_of(name)
+        if target is None:
+            missing.append(f"{name}: no worker")
+        elif target == parts.janitor.address and name not in janitor.HANDLED:
+            if name not in PENDING_IN_JANITOR:
+                missing.append(f"{name}: the janitor only skips it")
+    return missing
+
+
+def test_every_job_the_api_can_queue_has_a_worker(parts: Microservices) -> None:
+    assert unhandled(parts) == []
+
+
+def test_the_walk_reaches_fan_outs_and_manual_jobs() -> None:
+    names = reachable()
+    assert JobName.ASSET_GENERATE_THUMBNAILS in names  # thumbnailGeneration start fans out
+    assert JobName.FILE_DELETE in names
+    assert JobName.DATABASE_BACKUP in names
+    assert JobName.SMART_SEARCH_QUEUE_ALL in names  # accepted with CLIP off
+    assert JobName.SIDECAR_QUEUE_ALL not in names  # always refused
+
+
+def test_a_new_job_without_a_worker_fails_the_walk(
+    parts: Microservices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extra = {**FOLLOW_UPS, JobName.DATABASE_BACKUP: (JobName.LIBRARY_SYNC_FILES,)}
+    monkeypatch.setattr(f"{__name__}.FOLLOW_UPS", extra)
+    assert unhandled(parts) == ["LibrarySyncFiles: no worker"]
+
+
+@pytest.mark.parametrize("name", sorted(n for n, f in UNBUILT.items() if f.off is not None))
+def test_gated_jobs_are_refused_with_their_feature_on(name: JobName) -> None:
+    on = {
+        "machineLearning": {"enabled": True},
+        "ffmpeg": {"transcode": "required"},
+        "storageTemplate": {"enabled": True},
+    }
+    assert refuses(name, on)
+    off = {
+        "machineLearning": {"enabled": False},
+        "ffmpeg": {"transcode": "disabled"},
+        "storageTemplate": {"enabled": False},
+    }
+    assert not refuses(name, off)
+
+
+def test_ml_sub_switches_gate_as_immich_does() -> None:
+    ml = {"enabled": True, "clip": {"enabled": False}, "duplicateDetection": {"enabled": True}}
+    config = {"machineLearning": ml}
+    assert not refuses(JobName.SMART_SEARCH_QUEUE_ALL, config)
+    assert not refuses(JobName.ASSET_DETECT_DUPLICATES_QUEUE_ALL, config)  # needs CLIP too
+    assert refuses(JobName.ASSET_DETECT_FACES_QUEUE_ALL, config)
+    assert refuses(JobName.SIDECAR_QUEUE_ALL, {})
