@@ -18,6 +18,7 @@ from immich_trio.actors.worker import QueueWorker
 from immich_trio.jobs.names import JobName, QueueName
 from immich_trio.sql import events
 from immich_trio.sql import jobs as jobs_q
+from immich_trio.sql import tags as tags_q
 from immich_trio.sql import trash as q
 from immich_trio.sql.jobs import Job
 from immich_trio.sql.pool import Pool
@@ -36,6 +37,7 @@ HANDLED = frozenset(
         JobName.ASSET_EMPTY_TRASH,
         JobName.ASSET_DELETE_CHECK,
         JobName.FILE_DELETE,
+        JobName.TAG_CLEANUP,
     }
 )
 """The other ``backgroundTask`` jobs answer ``skipped`` until something implements them."""
@@ -73,6 +75,8 @@ class JanitorActor(QueueWorker):
       commit: a rolled-back delete never leaves a row without its files. A deleted
       primary asset hands its stack to another asset, or dissolves a stack of two.
     - ``FileDelete {files}``: unlinks in a thread; a missing file counts as deleted.
+    - ``TagCleanup``: deletes every tag with no asset on it or on a tag below it (Immich
+      queues it only from ``POST /jobs`` ``tag-cleanup``, not nightly nor on tag deletion).
 
     Backpressure: the dispatcher claims no more than the queue's concurrency. Errors: a
     file that cannot be removed fails the job with the reasons (the dispatcher retries).
@@ -96,6 +100,8 @@ class JanitorActor(QueueWorker):
                 return _asset_delete(job.data)
             case JobName.FILE_DELETE:
                 return await self._file_delete(job.data)
+            case JobName.TAG_CLEANUP:
+                return JobResult(status="success", apply=_delete_empty_tags)
             case _:
                 log.info(
                     "%s: %s is not implemented yet, skipping job %d", self.name, job.name, job.id
@@ -123,6 +129,12 @@ class JanitorActor(QueueWorker):
         if errors:
             return JobResult(status="failed", error="cannot delete " + "; ".join(errors))
         return JobResult(status="success")
+
+
+async def _delete_empty_tags(conn: Conn) -> None:
+    deleted = await tags_q.delete_empty_tags(conn)
+    if deleted:
+        log.info("janitor: deleted %d empty tags", deleted)
 
 
 async def _queue_deleted(conn: Conn) -> None:
