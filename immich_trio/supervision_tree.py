@@ -136,6 +136,7 @@ def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: Wa
     for actor in workers:
         media.add_actor(actor)
     parts.dispatcher.register(JobName.ASSET_EXTRACT_METADATA, parts.metadata.address)
+    parts.dispatcher.register(JobName.SIDECAR_WRITE, parts.metadata.address)
     parts.dispatcher.register(JobName.ASSET_GENERATE_THUMBNAILS, parts.thumbnailer.address)
     parts.dispatcher.register(JobName.ASSET_EDIT_THUMBNAIL_GENERATION, parts.thumbnailer.address)
     for job in QUEUE_ALL_JOBS:

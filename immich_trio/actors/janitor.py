@@ -18,6 +18,7 @@ from immich_trio.actors.worker import QueueWorker
 from immich_trio.jobs.names import JobName, QueueName
 from immich_trio.sql import events, people
 from immich_trio.sql import jobs as jobs_q
+from immich_trio.sql import tags as tags_q
 from immich_trio.sql import trash as q
 from immich_trio.sql.jobs import Job
 from immich_trio.sql.pool import Pool
@@ -37,6 +38,7 @@ HANDLED = frozenset(
         JobName.ASSET_DELETE_CHECK,
         JobName.FILE_DELETE,
         JobName.PERSON_CLEANUP,
+        JobName.TAG_CLEANUP,
     }
 )
 """The other ``backgroundTask`` jobs answer ``skipped`` until something implements them."""
@@ -76,6 +78,8 @@ class JanitorActor(QueueWorker):
     - ``FileDelete {files}``: unlinks in a thread; a missing file counts as deleted.
     - ``PersonCleanup``: deletes the people with no face and queues ``FileDelete`` for
       their thumbnails, in the dispatcher's transaction.
+    - ``TagCleanup``: deletes every tag with no asset on it or on a tag below it (Immich
+      queues it only from ``POST /jobs`` ``tag-cleanup``, not nightly nor on tag deletion).
 
     Backpressure: the dispatcher claims no more than the queue's concurrency. Errors: a
     file that cannot be removed fails the job with the reasons (the dispatcher retries).
@@ -101,6 +105,8 @@ class JanitorActor(QueueWorker):
                 return await self._file_delete(job.data)
             case JobName.PERSON_CLEANUP:
                 return JobResult(status="success", apply=_person_cleanup)
+            case JobName.TAG_CLEANUP:
+                return JobResult(status="success", apply=_delete_empty_tags)
             case _:
                 log.info(
                     "%s: %s is not implemented yet, skipping job %d", self.name, job.name, job.id
@@ -134,6 +140,12 @@ async def _person_cleanup(conn: Conn) -> None:
     thumbnails = await people.delete_faceless(conn)
     if thumbnails:
         await jobs_q.enqueue_job(conn, JobName.FILE_DELETE, {"files": thumbnails})
+
+
+async def _delete_empty_tags(conn: Conn) -> None:
+    deleted = await tags_q.delete_empty_tags(conn)
+    if deleted:
+        log.info("janitor: deleted %d empty tags", deleted)
 
 
 async def _queue_deleted(conn: Conn) -> None:

@@ -5,11 +5,13 @@ As Immich's tag service: creating ``name`` under ``parentId`` makes the value
 ``a//b/`` are dropped); deleting a tag deletes everything below it. Tagging answers per id
 (``duplicate``, ``no_permission``, ``not_found``) or, in bulk, the number of new pairs. Each
 change to an asset's tags is mirrored into ``asset_exif.tags`` and locks that property
-against metadata refreshes. Immich sends no socket.io event for tags.
+against metadata refreshes and queues ``SidecarWrite`` for the asset (its XMP sidecar gets
+the new ``TagsList``). Immich sends no socket.io event for tags.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from uuid import UUID
 
 from immich_trio.http import bulk_ids
@@ -28,7 +30,10 @@ from immich_trio.http.dto.generated import (
 from immich_trio.http.dto.tags import tag_dto
 from immich_trio.http.errors import BadRequest
 from immich_trio.http.registry import operation
+from immich_trio.jobs.names import JobName
+from immich_trio.sql import jobs as jobs_q
 from immich_trio.sql import tags as q
+from immich_trio.sql.jobs import Conn
 
 NOT_FOUND = "Tag not found"
 ALREADY_EXISTS = "A tag with that name already exists"
@@ -45,6 +50,11 @@ def _result(asset_id: UUID, error: bulk_ids.Refusal | None) -> BulkIdResponseDto
     if error is None:
         return BulkIdResponseDto(id=asset_id, success=True)
     return BulkIdResponseDto(id=asset_id, success=False, error=error)
+
+
+async def _write_sidecars(conn: Conn, asset_ids: Iterable[UUID]) -> None:
+    """Immich's ``AssetTag``/``AssetUntag``: each asset's sidecar gets its new tag list."""
+    await jobs_q.enqueue_for_assets(conn, JobName.SIDECAR_WRITE, sorted(asset_ids), {"tags": True})
 
 
 @operation("getAllTags")
@@ -129,6 +139,7 @@ async def bulk_tag_assets(ctx: Ctx) -> TagBulkAssetsResponseDto:
         added = await q.add_pairs(conn, sorted(tag_ids), sorted(asset_ids))
         if added:
             await q.mirror_exif_tags(conn, set(added))
+            await _write_sidecars(conn, set(added))
     return TagBulkAssetsResponseDto(count=len(added))
 
 
@@ -144,6 +155,7 @@ async def tag_assets(ctx: Ctx) -> list[BulkIdResponseDto]:
         if added:
             await q.add_assets(conn, tag_id, added)
             await q.mirror_exif_tags(conn, added)
+            await _write_sidecars(conn, added)
     return [_result(asset_id, error) for asset_id, error in outcomes]
 
 
@@ -162,4 +174,5 @@ async def untag_assets(ctx: Ctx) -> list[BulkIdResponseDto]:
         if removed:
             await q.remove_assets(conn, tag_id, removed)
             await q.mirror_exif_tags(conn, removed)
+            await _write_sidecars(conn, removed)
     return [_result(asset_id, error) for asset_id, error in outcomes]

@@ -116,6 +116,13 @@ ON CONFLICT ("assetId") DO UPDATE SET
     END
 """
 
+# Immich's TagCleanup: a tag goes when neither it nor any tag below it labels an asset.
+DELETE_EMPTY = """
+DELETE FROM tag t
+WHERE NOT EXISTS (SELECT 1 FROM tag_closure c JOIN tag_asset ta ON ta."tagId" = c.id_descendant
+                  WHERE c.id_ancestor = t.id)
+"""
+
 
 async def list_tags(conn: Conn, user_id: UUID) -> list[dict[str, Any]]:
     cur = await conn.execute(LIST, (user_id,))
@@ -224,3 +231,9 @@ async def apply_exif_tags(conn: Conn, asset_id: UUID | str, owner_id: UUID | str
 
 async def mirror_exif_tags(conn: Conn, asset_ids: Iterable[UUID]) -> None:
     await conn.execute(MIRROR_EXIF_TAGS, (list(asset_ids),))
+
+
+async def delete_empty_tags(conn: Conn) -> int:
+    """Delete every tag with no asset on it or below it (one statement); the number deleted."""
+    cur = await conn.execute(DELETE_EMPTY)
+    return cur.rowcount

@@ -19,11 +19,17 @@ from immich_trio.actors.metadata.dates import TimezoneLookup, default_timezone_l
 from immich_trio.actors.metadata.exiftool import EXECUTABLE, Exiftool, ExiftoolError
 from immich_trio.actors.metadata.extract import extract_metadata
 from immich_trio.actors.metadata.records import ExtractedMetadata, FileFacts
+from immich_trio.actors.metadata.sidecar import (
+    EXTRACTION_SOURCE,
+    apply_sidecar_write,
+    plan_sidecar,
+)
 from immich_trio.actors.worker import QueueWorker
 from immich_trio.jobs.names import JobName, QueueName
 from immich_trio.sql import events
 from immich_trio.sql import jobs as jobs_q
 from immich_trio.sql import pipeline as q
+from immich_trio.sql import sidecars as sidecars_q
 from immich_trio.sql import tags as tags_q
 from immich_trio.sql.jobs import Job
 from immich_trio.sql.pool import Pool
@@ -41,7 +47,7 @@ EXIFTOOL_TIMEOUT = 60.0
 process is killed, the job fails and the next request starts a fresh exiftool."""
 THUMBNAIL_SOURCES = frozenset({"upload", "copy"})
 """Job sources whose assets go on to thumbnail generation (pipeline.md §1)."""
-ASSET_UPDATE_SOURCE = "sidecar-write"
+ASSET_UPDATE_SOURCE = EXTRACTION_SOURCE
 """A re-extraction after a sidecar write tells the owner's clients (``on_asset_update``)."""
 QUEUE = QueueName.METADATA_EXTRACTION
 
@@ -71,7 +77,8 @@ class MetadataActor(QueueWorker):
     """Owns one exiftool ``-stay_open`` process (started in ``setup``, stopped in
     ``teardown``; the client restarts a dead or hung one by itself).
 
-    Inbox: ``RunJob`` for ``AssetExtractMetadata``. It reads the original (and its XMP
+    Inbox: ``RunJob`` for ``AssetExtractMetadata`` and ``SidecarWrite`` (the user's locked
+    edits written into the XMP sidecar with the same exiftool, see ``sidecar.py``). It reads the original (and its XMP
     sidecar) with exiftool, maps the tags with ``extract_metadata`` and answers ``success``
     with an ``apply`` that writes ``asset_exif`` (minus the user's locked properties), the
     asset's dates/size/duration, ``asset_job_status.metadataExtractedAt`` and enqueues the
@@ -143,10 +150,40 @@ class MetadataActor(QueueWorker):
     # -- jobs --------------------------------------------------------------------------
 
     async def run_job(self, job: Job) -> JobResult:
-        if job.name != JobName.ASSET_EXTRACT_METADATA:
-            return self.unexpected(job)
-        async with self.limiter:
-            return await self._run_extraction(job.data)
+        match job.name:
+            case JobName.ASSET_EXTRACT_METADATA:
+                async with self.limiter:
+                    return await self._run_extraction(job.data)
+            case JobName.SIDECAR_WRITE:
+                async with self.limiter:
+                    return await self._write_sidecar(job.data)
+            case _:
+                return self.unexpected(job)
+
+    async def _write_sidecar(self, data: Any) -> JobResult:
+        asset_id = data.get("id")
+        if not isinstance(asset_id, str):
+            return JobResult(status="failed", error="job data has no asset id")
+        async with self._pool.connection() as conn:
+            row = await sidecars_q.for_sidecar_write(conn, asset_id)
+        if row is None:
+            return JobResult(status="skipped")  # deleted since: no sidecar to write
+        plan = plan_sidecar(row)
+        if plan is not None:
+            if self._exiftool is None:
+                return JobResult(status="failed", error="exiftool is not running")
+            try:
+                with trio.fail_after(self._exiftool_timeout):
+                    await self._exiftool.write_tags(plan.path, plan.writes)
+            except (OSError, ExiftoolError, trio.TooSlowError) as exc:
+                reason = _describe(exc)
+                log.warning("metadata: sidecar of asset %s (%s): %s", asset_id, plan.path, reason)
+                return JobResult(status="failed", error=reason)
+        new_path = plan.path if plan is not None and plan.is_new else None
+        return JobResult(
+            status="success" if plan is not None else "skipped",
+            apply=partial(apply_sidecar_write, asset_id=asset_id, new_path=new_path),
+        )
 
     async def _run_extraction(self, data: Any) -> JobResult:
         asset_id = data.get("id")

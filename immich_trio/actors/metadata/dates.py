@@ -141,6 +141,12 @@ def named_zone(name: str) -> Zone | None:
         return None
 
 
+def stored_zone(value: str) -> Zone | None:
+    """The zone a stored ``timeZone`` stands for: a fixed ``UTC+2`` or an IANA name."""
+    offset = _parse_offset(value)
+    return offset_zone(offset) if offset is not None else named_zone(value)
+
+
 def first_date(tags: Mapping[str, Any]) -> ExifDate | None:
     for tag in DATE_TAGS:
         parsed = parse_exif_date(tags.get(tag))

@@ -55,6 +55,8 @@ READ_ARGS: tuple[str, ...] = (
 )
 #: Extra argument for videos: embedded (timed) metadata, as Immich reads videos.
 EXTRACT_EMBEDDED_ARG = "-ee"
+#: exiftool's summary words for a write that went through.
+WRITE_DONE = ("updated", "created", "unchanged")
 #: stderr kept per request for error messages; the rest is drained and dropped.
 STDERR_KEEP_BYTES = 16 * 1024
 READ_CHUNK = 64 * 1024
@@ -280,6 +282,24 @@ class Exiftool:
             return await self.read_tags(copy)
         finally:
             await trio.Path(copy).unlink(missing_ok=True)
+
+    async def write_tags(
+        self, path: str | os.PathLike[str], tags: Sequence[tuple[str, str | None]]
+    ) -> None:
+        """Write ``tags`` (name, printed value; ``None`` deletes the tag) into ``path`` in
+        place; an XMP file that does not exist yet is created. Raises ``ExiftoolError`` when
+        exiftool neither updates, creates nor leaves the file unchanged (an error)."""
+        args: list[str | bytes] = ["-overwrite_original", "-charset", "filename=utf8"]
+        args += [f"-{name}=" if value is None else f"-{name}={value}" for name, value in tags]
+        args.append(_file_arg(path))
+        out, stderr = await self.execute_with_stderr(*args)
+        summary = out.decode("utf-8", "replace")
+        if not any(f"1 image files {done}" in summary for done in WRITE_DONE):
+            raise ExiftoolError(
+                f"exiftool wrote nothing ({summary.strip() or 'no output'})",
+                path=os.fsdecode(path),
+                stderr=stderr,
+            )
 
     async def version(self) -> str:
         out = await self.execute("-ver")

@@ -195,8 +195,7 @@ async def update_assets(ctx: Ctx) -> None:
         if values.get("visibility") == "locked":
             await q.remove_from_all_albums(conn, ids)
         if job or minutes or time_zone is not None:
-            for asset_id in ids:
-                await _enqueue(conn, JobName.SIDECAR_WRITE, {"id": str(asset_id), **job})
+            await jobs_q.enqueue_for_assets(conn, JobName.SIDECAR_WRITE, ids, job)
 
 
 # -- deleteAssets ----------------------------------------------------------------------------

@@ -75,6 +75,31 @@ async def enqueue_job(
     return await enqueue(conn, QUEUE_OF[name].value, name.value, data, **kwargs)
 
 
+_INSERT_PER_ASSET = """
+INSERT INTO immich_trio.job (queue, name, data, "assetId")
+SELECT %(queue)s, %(name)s, %(data)s::jsonb || jsonb_build_object('id', x.id::text), x.id
+FROM unnest(%(ids)s::uuid[]) WITH ORDINALITY AS x(id, n)
+ORDER BY x.n
+"""
+
+
+async def enqueue_for_assets(
+    conn: Conn, name: JobName, asset_ids: Iterable[UUID | str], data: Mapping[str, Any] | None = None
+) -> int:
+    """One ``name`` job per asset (``{id, **data}``) in one statement; the number queued."""
+    ids = [str(i) for i in asset_ids]
+    if not ids:
+        return 0
+    queue = QUEUE_OF[name].value
+    cur = await conn.execute(
+        _INSERT_PER_ASSET,
+        {"queue": queue, "name": name.value, "data": Jsonb(dict(data or {})), "ids": ids},
+    )
+    if cur.rowcount:
+        await notify(conn, queue)
+    return cur.rowcount
+
+
 # Set-based expansions of QueueAll jobs: one INSERT … SELECT, however large the library.
 _INSERT_ASSET_JOBS = """
 INSERT INTO immich_trio.job (queue, name, data, "assetId")
