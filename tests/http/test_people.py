@@ -4,8 +4,8 @@ real face crop written by the ``PersonGenerateThumbnail`` job), deletes, person 
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
