@@ -31,6 +31,8 @@ from immich_trio.actors.memories import MemoriesActor
 from immich_trio.actors.metadata.actor import MetadataActor
 from immich_trio.actors.notifications import NotificationsActor
 from immich_trio.actors.notifier.hub import Hub
+from immich_trio.actors.person_thumbnail import JOBS as PERSON_THUMBNAIL_JOBS
+from immich_trio.actors.person_thumbnail import PersonThumbnailActor
 from immich_trio.actors.queue_all import HANDLED as QUEUE_ALL_JOBS
 from immich_trio.actors.queue_all import QueueAllActor
 from immich_trio.actors.scheduler import TASK_NAME as SCHEDULER_TASK
@@ -108,6 +110,7 @@ class Microservices:
     janitor: JanitorActor
     notifications: NotificationsActor
     memories: MemoriesActor
+    person_thumbnails: PersonThumbnailActor
     integrity: IntegrityActor
     user_deletion: UserDeletionActor
     database_backup: DatabaseBackupActor
@@ -124,6 +127,7 @@ def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: Wa
         janitor=JanitorActor(pool, now=now),
         notifications=NotificationsActor(pool),
         memories=MemoriesActor(pool, now=now),
+        person_thumbnails=PersonThumbnailActor(pool, settings.media_location),
         integrity=IntegrityActor(pool, settings.media_location),
         user_deletion=UserDeletionActor(pool, settings.media_location, now=now),
         database_backup=DatabaseBackupActor(pool, settings.media_location, now=now),
@@ -131,7 +135,7 @@ def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: Wa
     media.add_actor(parts.dispatcher)
     workers = (
         parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories,
-        parts.integrity, parts.user_deletion, parts.database_backup,
+        parts.integrity, parts.user_deletion, parts.database_backup, parts.person_thumbnails,
     )
     for actor in workers:
         media.add_actor(actor)
@@ -143,6 +147,8 @@ def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: Wa
         parts.dispatcher.register(job, parts.queue_all.address)
     parts.dispatcher.register(QueueName.BACKGROUND_TASK, parts.janitor.address)
     parts.dispatcher.register(QueueName.NOTIFICATIONS, parts.notifications.address)
+    for job in PERSON_THUMBNAIL_JOBS:
+        parts.dispatcher.register(job, parts.person_thumbnails.address)
     for job in MEMORY_JOBS:
         parts.dispatcher.register(job, parts.memories.address)
     for job in INTEGRITY_JOBS:

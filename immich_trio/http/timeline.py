@@ -17,9 +17,7 @@ WITH_PARTNERS_UNSUPPORTED = (
 )
 LOCKED_OF_OTHER = "You may not access another user's locked timeline"
 # Filters of features this server does not have yet: refused rather than answered wrongly.
-NOT_YET = {
-    "person_id": "Timeline filter personId is not supported by this server yet",
-}
+NOT_YET: dict[str, str] = {}
 
 
 async def _timeline_filter(ctx: Ctx, conn: Any, dto: TimeBucketDto) -> q.TimelineFilter:
@@ -62,6 +60,7 @@ async def _timeline_filter(ctx: Ctx, conn: Any, dto: TimeBucketDto) -> q.Timelin
         owner_ids=tuple(owners),
         album_id=dto.album_id,
         tag_id=dto.tag_id,
+        person_id=dto.person_id,
         visibility=dto.visibility,
         is_trashed=dto.is_trashed,
         is_favorite=dto.is_favorite,

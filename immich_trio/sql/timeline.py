@@ -45,6 +45,7 @@ class TimelineFilter:
     owner_ids: tuple[UUID, ...] = ()  # none: any owner (an album's timeline)
     album_id: UUID | None = None
     tag_id: UUID | None = None  # the tag or any of its descendants (tag_closure)
+    person_id: UUID | None = None  # assets with a visible, non-deleted face of the person
     visibility: str | None = None
     is_trashed: bool | None = None
     is_favorite: bool | None = None
@@ -102,6 +103,14 @@ def _where(f: TimelineFilter, params: dict[str, Any]) -> sql.Composable:
             sql.SQL(
                 'EXISTS (SELECT 1 FROM tag_closure tc JOIN tag_asset ta ON ta."tagId" = tc.id_descendant'
                 ' WHERE tc.id_ancestor = %(tag)s::uuid AND ta."assetId" = a.id)'
+            )
+        )
+    if f.person_id is not None:
+        params["person"] = f.person_id
+        conds.append(
+            sql.SQL(
+                'EXISTS (SELECT 1 FROM asset_face af WHERE af."assetId" = a.id'
+                ' AND af."personId" = %(person)s::uuid AND af."deletedAt" IS NULL AND af."isVisible")'
             )
         )
     if len(f.owner_ids) == 1:

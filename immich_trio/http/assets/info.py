@@ -13,8 +13,10 @@ from immich_trio.http.context import Ctx
 from immich_trio.http.dto import OMIT
 from immich_trio.http.dto.assets import asset_dto, b64
 from immich_trio.http.dto.generated import AssetResponseDto, AssetStatsResponseDto
+from immich_trio.http.dto.people import person_dto
 from immich_trio.http.errors import BadRequest
 from immich_trio.http.registry import operation
+from immich_trio.sql import people as people_q
 from immich_trio.sql.assets import info as q
 
 
@@ -43,9 +45,11 @@ async def get_asset_info(ctx: Ctx) -> AssetResponseDto | SanitizedAssetResponseD
     async with ctx.db() as conn:
         await require_access(ctx, conn, "asset.read", [asset_id])
         row = await q.asset_info(conn, asset_id)
-    if row is None:
-        raise BadRequest("Asset not found")
-    link = shared_link_grant(ctx)
+        if row is None:
+            raise BadRequest("Asset not found")
+        link = shared_link_grant(ctx)
+        owner_view = link is None and str(row["ownerId"]) == str(ctx.user.id)
+        people = [person_dto(p) for p in await people_q.asset_people(conn, asset_id)] if owner_view else []
     if link is not None and not link.show_metadata:
         return SanitizedAssetResponseDto(
             id=row["id"],
@@ -65,7 +69,7 @@ async def get_asset_info(ctx: Ctx) -> AssetResponseDto | SanitizedAssetResponseD
         exif=row["exifInfo"],
         owner=OMIT if link is not None else row["owner"],  # a link does not name the owner
         tags=row["tags"],
-        people=(),
+        people=people,
         stack=row["stack"],
     )
     return dto
