@@ -25,6 +25,8 @@ from immich_trio.actors.config_watch import ConfigWatch
 from immich_trio.actors.dispatcher import Dispatcher
 from immich_trio.actors.integrity import JOBS as INTEGRITY_JOBS
 from immich_trio.actors.integrity import IntegrityActor
+from immich_trio.actors.integrity_schedule import TASK_NAME as INTEGRITY_SCHEDULE_TASK
+from immich_trio.actors.integrity_schedule import IntegritySchedule
 from immich_trio.actors.janitor import JanitorActor
 from immich_trio.actors.memories import JOBS as MEMORY_JOBS
 from immich_trio.actors.memories import MemoriesActor
@@ -199,6 +201,7 @@ def build_tree(
     if settings.runs_api and timers:
         # Immich's API worker holds the nightly cron; ours records each night in the database
         media.add_task(SCHEDULER_TASK, NightlyScheduler(pool, now=now, base=sysconfig.defaults_for(settings)).run)
+        media.add_task(INTEGRITY_SCHEDULE_TASK, IntegritySchedule(pool, now=now, base=sysconfig.defaults_for(settings)).run)
     root.add_supervisor(media)
 
     runtime = Runtime(
