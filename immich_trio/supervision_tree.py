@@ -18,6 +18,8 @@ from quart_trio import QuartTrio
 
 from immich_trio import IMMICH_VERSION_STRING, sysconfig
 from immich_trio.actors import uploader
+from immich_trio.actors.cleanup import JOBS as CLEANUP_JOBS
+from immich_trio.actors.cleanup import CleanupActor
 from immich_trio.actors.config_watch import TASK_NAME as CONFIG_WATCH_TASK
 from immich_trio.actors.config_watch import ConfigWatch
 from immich_trio.actors.database_backup import JOBS as BACKUP_JOBS
@@ -25,6 +27,8 @@ from immich_trio.actors.database_backup import DatabaseBackupActor
 from immich_trio.actors.dispatcher import Dispatcher
 from immich_trio.actors.integrity import JOBS as INTEGRITY_JOBS
 from immich_trio.actors.integrity import IntegrityActor
+from immich_trio.actors.integrity_schedule import TASK_NAME as INTEGRITY_SCHEDULE_TASK
+from immich_trio.actors.integrity_schedule import IntegritySchedule
 from immich_trio.actors.janitor import JanitorActor
 from immich_trio.actors.memories import JOBS as MEMORY_JOBS
 from immich_trio.actors.memories import MemoriesActor
@@ -114,6 +118,7 @@ class Microservices:
     integrity: IntegrityActor
     user_deletion: UserDeletionActor
     database_backup: DatabaseBackupActor
+    cleanup: CleanupActor
 
 
 def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: WallClock) -> Microservices:
@@ -131,11 +136,12 @@ def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: Wa
         integrity=IntegrityActor(pool, settings.media_location),
         user_deletion=UserDeletionActor(pool, settings.media_location, now=now),
         database_backup=DatabaseBackupActor(pool, settings.media_location, now=now),
+        cleanup=CleanupActor(pool, now=now),
     )
     media.add_actor(parts.dispatcher)
     workers = (
         parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories,
-        parts.integrity, parts.user_deletion, parts.database_backup, parts.person_thumbnails,
+        parts.integrity, parts.user_deletion, parts.database_backup, parts.person_thumbnails, parts.cleanup,
     )
     for actor in workers:
         media.add_actor(actor)
@@ -157,12 +163,17 @@ def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: Wa
         parts.dispatcher.register(job, parts.user_deletion.address)
     for job in BACKUP_JOBS:
         parts.dispatcher.register(job, parts.database_backup.address)
+    for job in CLEANUP_JOBS:
+        parts.dispatcher.register(job, parts.cleanup.address)
     return parts
 
 
-def build_tree(settings: Settings, pool: Pool, *, now: WallClock = utc_now) -> tuple[Supervisor, Runtime]:
+def build_tree(
+    settings: Settings, pool: Pool, *, now: WallClock = utc_now, timers: bool = True
+) -> tuple[Supervisor, Runtime]:
     """The whole server as a supervision tree, and the runtime its HTTP front is given
-    (also used by tests, with their own settings).
+    (also used by tests, with their own settings; they pass ``timers=False`` so that no
+    nightly or cron job appears in the job table when a run crosses the start time).
 
     ``settings.workers`` decides the parts, as Immich's ``IMMICH_WORKERS_INCLUDE`` /
     ``IMMICH_WORKERS_EXCLUDE`` do. Every process: the database pool, migrations (under an
@@ -201,8 +212,10 @@ def build_tree(settings: Settings, pool: Pool, *, now: WallClock = utc_now) -> t
     hub = Hub()
     if settings.runs_api:
         media.add_task(RELAY_TASK, EventRelay(pool, hub).run)
+    if settings.runs_api and timers:
         # Immich's API worker holds the nightly cron; ours records each night in the database
         media.add_task(SCHEDULER_TASK, NightlyScheduler(pool, now=now, base=sysconfig.defaults_for(settings)).run)
+        media.add_task(INTEGRITY_SCHEDULE_TASK, IntegritySchedule(pool, now=now, base=sysconfig.defaults_for(settings)).run)
     root.add_supervisor(media)
 
     runtime = Runtime(

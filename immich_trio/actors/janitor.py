@@ -16,7 +16,7 @@ from immich_trio import sysconfig
 from immich_trio.actors.dispatcher import JobResult, WallClock
 from immich_trio.actors.worker import QueueWorker
 from immich_trio.jobs.names import JobName, QueueName
-from immich_trio.sql import events, people
+from immich_trio.sql import events
 from immich_trio.sql import jobs as jobs_q
 from immich_trio.sql import tags as tags_q
 from immich_trio.sql import trash as q
@@ -37,7 +37,6 @@ HANDLED = frozenset(
         JobName.ASSET_EMPTY_TRASH,
         JobName.ASSET_DELETE_CHECK,
         JobName.FILE_DELETE,
-        JobName.PERSON_CLEANUP,
         JobName.TAG_CLEANUP,
     }
 )
@@ -76,8 +75,6 @@ class JanitorActor(QueueWorker):
       commit: a rolled-back delete never leaves a row without its files. A deleted
       primary asset hands its stack to another asset, or dissolves a stack of two.
     - ``FileDelete {files}``: unlinks in a thread; a missing file counts as deleted.
-    - ``PersonCleanup``: deletes the people with no face and queues ``FileDelete`` for
-      their thumbnails, in the dispatcher's transaction.
     - ``TagCleanup``: deletes every tag with no asset on it or on a tag below it (Immich
       queues it only from ``POST /jobs`` ``tag-cleanup``, not nightly nor on tag deletion).
 
@@ -103,8 +100,6 @@ class JanitorActor(QueueWorker):
                 return _asset_delete(job.data)
             case JobName.FILE_DELETE:
                 return await self._file_delete(job.data)
-            case JobName.PERSON_CLEANUP:
-                return JobResult(status="success", apply=_person_cleanup)
             case JobName.TAG_CLEANUP:
                 return JobResult(status="success", apply=_delete_empty_tags)
             case _:
@@ -134,12 +129,6 @@ class JanitorActor(QueueWorker):
         if errors:
             return JobResult(status="failed", error="cannot delete " + "; ".join(errors))
         return JobResult(status="success")
-
-
-async def _person_cleanup(conn: Conn) -> None:
-    thumbnails = await people.delete_faceless(conn)
-    if thumbnails:
-        await jobs_q.enqueue_job(conn, JobName.FILE_DELETE, {"files": thumbnails})
 
 
 async def _delete_empty_tags(conn: Conn) -> None:

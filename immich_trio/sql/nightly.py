@@ -16,11 +16,12 @@ STATE_KEY = "immich-trio-nightly-tasks-state"
 LOCK = "SELECT pg_advisory_xact_lock(hashtext('immich-trio:nightly-tasks'))"
 
 
-async def claim_run(conn: AsyncConnection[Any], due: datetime) -> bool:
+async def claim_run(conn: AsyncConnection[Any], due: datetime, key: str = STATE_KEY) -> bool:
     """In the caller's transaction: True, recording ``due`` as the last run, unless a run at
-    ``due`` or later was already recorded (then the caller queues nothing)."""
+    ``due`` or later was already recorded (then the caller queues nothing). ``key`` names
+    the timer (``cron_key`` for the cron-scheduled checks)."""
     await conn.execute(LOCK)
-    state = await system_metadata.get(conn, STATE_KEY)
+    state = await system_metadata.get(conn, key)
     last = state.get("lastRunAt") if isinstance(state, dict) else None
     if isinstance(last, str):
         try:
@@ -28,8 +29,13 @@ async def claim_run(conn: AsyncConnection[Any], due: datetime) -> bool:
                 return False
         except ValueError:
             pass
-    await system_metadata.set_value(conn, STATE_KEY, {"lastRunAt": due.isoformat()})
+    await system_metadata.set_value(conn, key, {"lastRunAt": due.isoformat()})
     return True
+
+
+def cron_key(name: str) -> str:
+    """The ``system_metadata`` key recording the last run of the cron timer ``name``."""
+    return f"immich-trio-cron-{name}-state"
 
 
 async def last_run(conn: AsyncConnection[Any]) -> datetime | None:

@@ -1,4 +1,4 @@
-"""People: the caller's list (Immich's ordering and counts), one person, writes, merge, search, and the faceless-person cleanup.
+"""People: the caller's list (Immich's ordering and counts), one person, writes, merge and search.
 
 A person "shows" when it has at least one visible, non-deleted face on a live timeline asset,
 and either a name or ``minFaces`` such faces (Immich's ``getAllForUser``).
@@ -204,19 +204,3 @@ async def asset_people(conn: Conn, asset_id: UUID) -> list[Row]:
     )
     return await cur.fetchall()
 
-
-# The nightly cleanup, as Immich's getAllWithoutFaces: a person with no asset_face row at all
-# (a soft-deleted face still counts as one). The audit trigger records each deletion for sync.
-DELETE_FACELESS = """
-DELETE FROM person p
-WHERE NOT EXISTS (SELECT 1 FROM asset_face f WHERE f."personId" = p.id)
-RETURNING p."thumbnailPath"
-"""
-
-
-async def delete_faceless(conn: Conn) -> list[str]:
-    """Delete the people with no faces; their thumbnail paths (non-empty ones)."""
-    cur = await conn.execute(DELETE_FACELESS)
-    rows = await cur.fetchall()
-    paths = (row["thumbnailPath"] if isinstance(row, dict) else row[0] for row in rows)
-    return [path for path in paths if path]

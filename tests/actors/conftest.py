@@ -55,7 +55,7 @@ async def server(db_url: str, tmp_path: Path, nursery: trio.Nursery) -> AsyncIte
     port = free_port()
     settings = Settings(host="127.0.0.1", port=port, media_location=tmp_path / "media", db_url=db_url)
     make_media_folders(settings)
-    root, runtime = build_tree(settings, Pool(db_url))
+    root, runtime = build_tree(settings, Pool(db_url), timers=False)
     with trio.fail_after(LIMIT):
         await nursery.start(root.run)
     yield Server(runtime=runtime, base=f"http://127.0.0.1:{port}", db_url=db_url)
