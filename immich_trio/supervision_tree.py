@@ -26,6 +26,8 @@ from immich_trio.actors.integrity import IntegrityActor
 from immich_trio.actors.janitor import JanitorActor
 from immich_trio.actors.memories import JOBS as MEMORY_JOBS
 from immich_trio.actors.memories import MemoriesActor
+from immich_trio.actors.geodata.loader import TASK_NAME as GEODATA_TASK
+from immich_trio.actors.geodata.loader import GeodataLoader
 from immich_trio.actors.metadata.actor import MetadataActor
 from immich_trio.actors.notifications import NotificationsActor
 from immich_trio.actors.notifier.hub import Hub
@@ -182,6 +184,8 @@ def build_tree(settings: Settings, pool: Pool, *, now: WallClock = utc_now) -> t
 
     media = Supervisor("media")
     media.add_task(CONFIG_WATCH_TASK, ConfigWatch(pool, sysconfig.defaults_for(settings)).run)
+    # Reverse-geocoding data, imported once in the background (start does not wait for it).
+    media.add_task(GEODATA_TASK, GeodataLoader(pool, settings.reverse_geocoding_root).run, restart=Restart.TRANSIENT)
     upload_address = uploader.supervise(media, pool, settings.media_location) if settings.runs_api else None
     parts = add_microservices(media, pool, settings, now) if settings.runs_microservices else None
     dispatcher = parts.dispatcher if parts is not None else None
