@@ -19,7 +19,7 @@ import attrs
 import trio
 
 from immich_trio.actors.geodata.sources import GeodataSource, choose_source
-from immich_trio.reactor.background import lower_thread_priority
+from immich_trio.reactor.background import run_in_background_thread
 from immich_trio.sql import geodata as q
 from immich_trio.sql.pool import Pool
 
@@ -27,15 +27,9 @@ log = logging.getLogger(__name__)
 
 TASK_NAME = "geodata"
 
-
-def _read_at_low_priority(read: Callable[[], list[bytes]]) -> list[bytes]:
-    lower_thread_priority()
-    return read()
-
-
-async def _read(read: Callable[[], list[bytes]]) -> list[bytes]:
-    # Abandoned on cancel: a server stopping during the first import does not wait for it.
-    return await trio.to_thread.run_sync(_read_at_low_priority, read, abandon_on_cancel=True)
+READ_THREADS = 1
+"""Reading runs in one new low-priority thread (not trio's cached ones, which would keep
+the lowered priority)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -59,8 +53,9 @@ async def import_geodata(pool: Pool, source: GeodataSource) -> ImportReport | No
         if _is_current(await q.state(conn), source):
             return None
     started = trio.current_time()
-    places = await _read(source.read_places)
-    countries = await _read(source.read_countries)
+    limiter = trio.CapacityLimiter(READ_THREADS)
+    places = await run_in_background_thread(source.read_places, limiter=limiter)
+    countries = await run_in_background_thread(source.read_countries, limiter=limiter)
     async with pool.connection() as conn, conn.transaction():
         await q.lock(conn)
         if _is_current(await q.state(conn), source):
