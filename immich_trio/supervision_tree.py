@@ -21,13 +21,13 @@ from immich_trio.actors import uploader
 from immich_trio.actors.config_watch import TASK_NAME as CONFIG_WATCH_TASK
 from immich_trio.actors.config_watch import ConfigWatch
 from immich_trio.actors.dispatcher import Dispatcher
+from immich_trio.actors.geodata.loader import TASK_NAME as GEODATA_TASK
+from immich_trio.actors.geodata.loader import GeodataLoader
 from immich_trio.actors.integrity import JOBS as INTEGRITY_JOBS
 from immich_trio.actors.integrity import IntegrityActor
 from immich_trio.actors.janitor import JanitorActor
 from immich_trio.actors.memories import JOBS as MEMORY_JOBS
 from immich_trio.actors.memories import MemoriesActor
-from immich_trio.actors.geodata.loader import TASK_NAME as GEODATA_TASK
-from immich_trio.actors.geodata.loader import GeodataLoader
 from immich_trio.actors.metadata.actor import MetadataActor
 from immich_trio.actors.notifications import NotificationsActor
 from immich_trio.actors.notifier.hub import Hub

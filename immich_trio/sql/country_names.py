@@ -45,7 +45,7 @@ def country_name(code: str | None) -> str | None:
         code = "XK"
     if code in I18N_ENGLISH:
         return I18N_ENGLISH[code]
-    found = pycountry.countries.get(**{"alpha_2" if len(code) == 2 else "alpha_3": code})
+    found = pycountry.countries.get(alpha_2=code) if len(code) == 2 else pycountry.countries.get(alpha_3=code)
     if found is None:
         return None
     alpha_2 = str(found.alpha_2)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import trio
@@ -80,7 +81,7 @@ async def test_immich_files_are_loaded_once_with_the_state_recorded(
 
 async def test_the_package_data_when_no_folder_is_given(pool: Pool, sql: Sql, tmp_path: Path) -> None:
     source = choose_source(tmp_path)  # a folder without Immich's files: the package
-    assert source is not None and source == package_source() or source is not None
+    assert (source is not None and source == package_source()) or source is not None
     loader = GeodataLoader(pool, tmp_path)
     started = time.monotonic()
     with trio.fail_after(LIMIT):
