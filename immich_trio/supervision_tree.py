@@ -25,6 +25,8 @@ from immich_trio.actors.config_watch import ConfigWatch
 from immich_trio.actors.database_backup import JOBS as BACKUP_JOBS
 from immich_trio.actors.database_backup import DatabaseBackupActor
 from immich_trio.actors.dispatcher import Dispatcher
+from immich_trio.actors.geodata.loader import TASK_NAME as GEODATA_TASK
+from immich_trio.actors.geodata.loader import GeodataLoader
 from immich_trio.actors.integrity import JOBS as INTEGRITY_JOBS
 from immich_trio.actors.integrity import IntegrityActor
 from immich_trio.actors.integrity_schedule import TASK_NAME as INTEGRITY_SCHEDULE_TASK
@@ -206,6 +208,10 @@ def build_tree(
 
     media = Supervisor("media")
     media.add_task(CONFIG_WATCH_TASK, ConfigWatch(pool, sysconfig.defaults_for(settings)).run)
+    if settings.reverse_geocoding_import:
+        # Reverse-geocoding data, imported once in the background (start does not wait for it).
+        loader = GeodataLoader(pool, settings.reverse_geocoding_root)
+        media.add_task(GEODATA_TASK, loader.run, restart=Restart.TRANSIENT)
     upload_address = uploader.supervise(media, pool, settings.media_location) if settings.runs_api else None
     parts = add_microservices(media, pool, settings, now) if settings.runs_microservices else None
     dispatcher = parts.dispatcher if parts is not None else None

@@ -3,10 +3,9 @@
 Markers: the caller's assets (with ``withPartners`` also those of every partner sharing with
 them; with ``withSharedAlbums`` also the assets of albums they own or joined), timeline only
 unless ``isArchived`` (then archive too), never trashed, newest first. The JSON is built in
-PostgreSQL and sent as it comes. Reverse geocoding answers
-``[{"country":null,"state":null,"city":null}]`` when nothing is found (as Immich does), which
-is every point until GeoNames data is loaded into ``geodata_places``; a point found only in
-``naturalearth_countries`` gets its ISO alpha-3 code as country until names are loaded too.
+PostgreSQL and sent as it comes. Reverse geocoding answers the nearest GeoNames place within
+25 km (city, state, English country name), else the country polygon's name, else
+``[{"country":null,"state":null,"city":null}]`` (as Immich does).
 """
 
 from __future__ import annotations
@@ -52,13 +51,6 @@ async def get_map_markers(ctx: Ctx) -> Reply:
 async def reverse_geocode(ctx: Ctx) -> list[MapReverseGeocodeResponseDto]:
     lat, lon = float(ctx.query["lat"]), float(ctx.query["lon"])
     async with ctx.db() as conn:
-        place = await q.nearest_place(conn, lat, lon)
-        if place is not None:
-            return [
-                MapReverseGeocodeResponseDto(
-                    city=place["city"], state=place["state"], country=place["country_code"]
-                )
-            ]
-        country = await q.country_code_at(conn, lat, lon)
+        place = await q.reverse_geocode(conn, lat, lon)
     # Immich answers one result even when nothing is found: all null.
-    return [MapReverseGeocodeResponseDto(city=None, state=None, country=country)]
+    return [MapReverseGeocodeResponseDto(city=place.city, state=place.state, country=place.country)]

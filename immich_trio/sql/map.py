@@ -13,6 +13,8 @@ from uuid import UUID
 import attrs
 from psycopg import AsyncConnection, sql
 
+from immich_trio.sql.country_names import country_name
+
 Conn = AsyncConnection[Any]
 REVERSE_GEOCODE_RADIUS_M = 25_000
 
@@ -105,6 +107,24 @@ async def country_code_at(conn: Conn, lat: float, lon: float) -> str | None:
     cur = await conn.execute(COUNTRY_AT, {"lat": lat, "lon": lon})
     row = await cur.fetchone()
     return str(row["admin_a3"]) if row is not None else None
+
+
+@attrs.frozen(kw_only=True)
+class Place:
+    """What reverse geocoding answers, as Immich does: names, or None each."""
+
+    city: str | None = None
+    state: str | None = None
+    country: str | None = None
+
+
+async def reverse_geocode(conn: Conn, lat: float, lon: float) -> Place:
+    """Immich's reverse geocoding: the nearest place within 25 km (its name, admin1 name
+    and the English country name), else the country whose polygon holds the point."""
+    place = await nearest_place(conn, lat, lon)
+    if place is not None:
+        return Place(city=place["city"], state=place["state"], country=country_name(place["country_code"]))
+    return Place(country=country_name(await country_code_at(conn, lat, lon)))
 
 
 SHARING_PARTNERS = """

@@ -53,7 +53,8 @@ def owner(sql: Sql) -> str:
 async def server(db_url: str, tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Server]:
     """The whole tree (database pool, migrations, media actors, HTTP on a free port)."""
     port = free_port()
-    settings = Settings(host="127.0.0.1", port=port, media_location=tmp_path / "media", db_url=db_url)
+    settings = Settings(host="127.0.0.1", port=port, media_location=tmp_path / "media", db_url=db_url,
+                        reverse_geocoding_import=False)
     make_media_folders(settings)
     root, runtime = build_tree(settings, Pool(db_url), timers=False)
     with trio.fail_after(LIMIT):

@@ -127,7 +127,8 @@ async def test_cleanup_drops_old_unsaved_memories_and_non_timeline_assets(pool: 
 async def fixed_server(db_url: str, tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Server]:
     """The whole tree with its wall clock stopped at ``NOW``."""
     port = free_port()
-    settings = Settings(host="127.0.0.1", port=port, media_location=tmp_path / "media", db_url=db_url)
+    settings = Settings(host="127.0.0.1", port=port, media_location=tmp_path / "media", db_url=db_url,
+                        reverse_geocoding_import=False)
     make_media_folders(settings)
     root, runtime = build_tree(settings, Pool(db_url), now=lambda: NOW, timers=False)
     with trio.fail_after(LIMIT):

@@ -169,6 +169,8 @@ def new_server(folder: Path, index: int = 0, extra_env: dict[str, str] | None = 
         IMMICH_HOST="127.0.0.1",
         IMMICH_MEDIA_LOCATION=str(media),
         IMMICH_LOG_LEVEL="log",
+        # 155k places per fresh database cost ~14 s of CPU; the tests that need them say so.
+        IMMICH_REVERSE_GEOCODING_IMPORT="false",
     )
     env.update(extra_env or {})
     return ServerProcess(media=media, port=int(env["IMMICH_PORT"]), env=env, log_path=folder / f"server{index}.log")

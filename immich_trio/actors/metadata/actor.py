@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
+import attrs
 import trio
 from psycopg import AsyncConnection
 
@@ -18,7 +19,7 @@ from immich_trio.actors.dispatcher import JobResult
 from immich_trio.actors.metadata.dates import TimezoneLookup, default_timezone_lookup
 from immich_trio.actors.metadata.exiftool import EXECUTABLE, Exiftool, ExiftoolError
 from immich_trio.actors.metadata.extract import extract_metadata
-from immich_trio.actors.metadata.records import ExtractedMetadata, FileFacts
+from immich_trio.actors.metadata.records import ExifRecord, ExtractedMetadata, FileFacts
 from immich_trio.actors.metadata.sidecar import (
     EXTRACTION_SOURCE,
     apply_sidecar_write,
@@ -28,6 +29,7 @@ from immich_trio.actors.worker import QueueWorker
 from immich_trio.jobs.names import JobName, QueueName
 from immich_trio.sql import events
 from immich_trio.sql import jobs as jobs_q
+from immich_trio.sql import map as map_q
 from immich_trio.sql import pipeline as q
 from immich_trio.sql import sidecars as sidecars_q
 from immich_trio.sql import tags as tags_q
@@ -242,6 +244,15 @@ class MetadataActor(QueueWorker):
             timezone_lookup=self._lookup,
         )
 
+    async def _geocoded(self, conn: AsyncConnection[Any], exif: ExifRecord) -> ExifRecord:
+        """City, state and country from the GPS position when ``reverseGeocoding.enabled``
+        and both coordinates are non-zero, as Immich does (behaviour.md §16)."""
+        config = await self.current_config(conn)
+        if not config.get("reverseGeocoding", {}).get("enabled") or not (exif.latitude and exif.longitude):
+            return exif
+        place = await map_q.reverse_geocode(conn, exif.latitude, exif.longitude)
+        return attrs.evolve(exif, city=place.city, state=place.state, country=place.country)
+
     async def _apply(
         self,
         conn: AsyncConnection[Any],
@@ -255,7 +266,8 @@ class MetadataActor(QueueWorker):
         if not await q.lock_asset(conn, asset_id):
             return  # deleted meanwhile
         locked = await q.locked_properties(conn, asset_id)
-        await q.upsert_exif(conn, asset_id, extracted.exif.columns(locked=locked))
+        exif = await self._geocoded(conn, extracted.exif)
+        await q.upsert_exif(conn, asset_id, exif.columns(locked=locked))
         await tags_q.apply_exif_tags(conn, asset_id, owner_id)
         await q.update_asset_metadata(
             conn,
