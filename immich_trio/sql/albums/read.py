@@ -20,7 +20,27 @@ Conn = AsyncConnection[Any]
 
 VISIBLE = """x."deletedAt" IS NULL AND x.visibility IN ('timeline', 'archive')"""
 
-ALBUM_COLUMNS = f"""
+# The figures of the albums that ``scope`` (a condition on ``aa."albumId"``) selects, grouped in one pass over their assets
+# (a hash join when there are many, instead of one probe per album). Dates are taken as min/max
+# of the timestamps and cast once per album; the newest and oldest asset's local date-time
+# come from max/min of [fileCreatedAt, localDateTime] pairs, which needs no sort.
+def _figures(scope: str) -> str:
+    return f"""
+LEFT JOIN (
+    SELECT aa."albumId",
+           count(*)::int AS "assetCount",
+           (min(x."localDateTime") AT TIME ZONE 'UTC')::date AS "startDate",
+           (max(x."localDateTime") AT TIME ZONE 'UTC')::date AS "endDate",
+           max(x."updatedAt") AS "lastModifiedAssetTimestamp",
+           (max(ARRAY[x."fileCreatedAt", x."localDateTime"]))[2] AS "firstLocal",
+           (min(ARRAY[x."fileCreatedAt", x."localDateTime"]))[2] AS "lastLocal"
+    FROM album_asset aa JOIN asset x ON x.id = aa."assetId"
+    WHERE {scope} AND {VISIBLE}
+    GROUP BY aa."albumId"
+) m ON m."albumId" = a.id"""
+
+
+ALBUM_COLUMNS = """
 SELECT a.id, a."albumName", a.description, a."albumThumbnailAssetId", a."createdAt",
        a."updatedAt", a."isActivityEnabled", a."order",
        (SELECT json_agg(json_build_object(
@@ -33,30 +53,23 @@ SELECT a.id, a."albumName", a.description, a."albumThumbnailAssetId", a."created
         FROM album_user au JOIN "user" u ON u.id = au."userId"
         WHERE au."albumId" = a.id) AS "albumUsers",
        EXISTS (SELECT FROM shared_link s WHERE s."albumId" = a.id) AS "hasSharedLink",
-       m."assetCount", m."startDate", m."endDate", m."lastModifiedAssetTimestamp",
-       to_json(m."firstLocal") #>> '{{}}' AS "firstLocal",
-       to_json(m."lastLocal") #>> '{{}}' AS "lastLocal"
+       coalesce(m."assetCount", 0) AS "assetCount", m."startDate", m."endDate",
+       m."lastModifiedAssetTimestamp",
+       to_json(m."firstLocal") #>> '{}' AS "firstLocal",
+       to_json(m."lastLocal") #>> '{}' AS "lastLocal"
 FROM album a
-LEFT JOIN LATERAL (
-    SELECT count(*)::int AS "assetCount",
-           min((x."localDateTime" AT TIME ZONE 'UTC')::date) AS "startDate",
-           max((x."localDateTime" AT TIME ZONE 'UTC')::date) AS "endDate",
-           max(x."updatedAt") AS "lastModifiedAssetTimestamp",
-           (array_agg(x."localDateTime" ORDER BY x."fileCreatedAt" DESC))[1] AS "firstLocal",
-           (array_agg(x."localDateTime" ORDER BY x."fileCreatedAt" ASC))[1] AS "lastLocal"
-    FROM album_asset aa JOIN asset x ON x.id = aa."assetId"
-    WHERE aa."albumId" = a.id AND {VISIBLE}
-) m ON true
 """
 
-BY_IDS = ALBUM_COLUMNS + """
+BY_IDS = ALBUM_COLUMNS + _figures('aa."albumId" = ANY(%(ids)s::uuid[])') + """
 WHERE a.id = ANY(%(ids)s::uuid[]) AND a."deletedAt" IS NULL
 ORDER BY a."createdAt" DESC
 """
 
 # Albums the caller is a member of; the filters of GET /albums (Immich's getAll).
 MINE = ALBUM_COLUMNS + """
-JOIN album_user me ON me."albumId" = a.id AND me."userId" = %(me)s
+JOIN album_user me ON me."albumId" = a.id AND me."userId" = %(me)s""" + _figures(
+    """aa."albumId" IN (SELECT "albumId" FROM album_user WHERE "userId" = %(me)s)"""
+) + """
 WHERE a."deletedAt" IS NULL
   AND (%(owned)s::boolean IS NULL OR (me.role = 'owner') = %(owned)s)
   AND (%(shared)s::boolean IS NULL OR (
@@ -67,7 +80,9 @@ WHERE a."deletedAt" IS NULL
 ORDER BY a."createdAt" DESC
 """
 
-WITH_ASSET = ALBUM_COLUMNS + """
+WITH_ASSET = ALBUM_COLUMNS + _figures(
+    """aa."albumId" IN (SELECT "albumId" FROM album_asset WHERE "assetId" = %(asset)s)"""
+) + """
 WHERE a."deletedAt" IS NULL
   AND EXISTS (SELECT FROM album_user me WHERE me."albumId" = a.id AND me."userId" = %(me)s)
   AND EXISTS (SELECT FROM album_asset aa WHERE aa."albumId" = a.id AND aa."assetId" = %(asset)s)
@@ -100,30 +115,45 @@ WHERE aa."albumId" = %s AND {VISIBLE} AND e.latitude IS NOT NULL AND e.longitude
 ORDER BY x."fileCreatedAt" DESC
 """
 
-# Immich's updateThumbnails, for the albums at hand: a cover that left the album (or was
-# trashed) is replaced by the newest asset; an album with assets and no cover gets one.
-FIX_COVERS = """
+# Immich's updateThumbnails, for the albums ``scope`` selects: a cover that left the album (or
+# was trashed) is replaced by the newest asset; an album with assets and no cover gets one.
+# The tests are scalar subqueries with LIMIT 1 (one index probe per album): as EXISTS, the
+# planner hashes the whole album_asset-asset join instead.
+def _fix_covers(scope: str) -> str:
+    return f"""
 UPDATE album a SET "albumThumbnailAssetId" = (
     SELECT aa."assetId" FROM album_asset aa
     JOIN asset x ON x.id = aa."assetId" AND x."deletedAt" IS NULL
     WHERE aa."albumId" = a.id ORDER BY x."fileCreatedAt" DESC LIMIT 1)
-WHERE a.id = ANY(%s::uuid[]) AND (
-    (a."albumThumbnailAssetId" IS NULL AND EXISTS (
-        SELECT FROM album_asset aa JOIN asset x ON x.id = aa."assetId" AND x."deletedAt" IS NULL
-        WHERE aa."albumId" = a.id))
-    OR (a."albumThumbnailAssetId" IS NOT NULL AND NOT EXISTS (
-        SELECT FROM album_asset aa JOIN asset x ON x.id = aa."assetId" AND x."deletedAt" IS NULL
-        WHERE aa."albumId" = a.id AND aa."assetId" = a."albumThumbnailAssetId")))
+WHERE {scope} AND CASE
+    WHEN a."albumThumbnailAssetId" IS NULL THEN (
+        SELECT true FROM album_asset aa JOIN asset x ON x.id = aa."assetId" AND x."deletedAt" IS NULL
+        WHERE aa."albumId" = a.id LIMIT 1) IS NOT NULL
+    ELSE (
+        SELECT true FROM album_asset aa JOIN asset x ON x.id = aa."assetId" AND x."deletedAt" IS NULL
+        WHERE aa."albumId" = a.id AND aa."assetId" = a."albumThumbnailAssetId" LIMIT 1) IS NULL
+    END
 """
 
 
-async def _rows(conn: Conn, query: str, params: Any) -> list[dict[str, Any]]:
-    cur = await conn.execute(query, params)
+FIX_COVERS = _fix_covers('a.id = ANY(%s::uuid[])')
+FIX_MY_COVERS = _fix_covers("""a.id IN (SELECT "albumId" FROM album_user WHERE "userId" = %s)""")
+
+
+async def _rows(conn: Conn, query: str, params: Any, *, prepare: bool | None = None) -> list[dict[str, Any]]:
+    cur = await conn.execute(query, params, prepare=prepare)
     return list(await cur.fetchall())
 
 
+# The album queries are never prepared: the right plan depends on the albums' sizes (a hash
+# join for an album of 20,000 assets, index probes for a small one), and a prepared
+# statement's generic plan, costed for the average album, probes 20,000 times.
+async def _album_rows(conn: Conn, query: str, params: Any) -> list[dict[str, Any]]:
+    return await _rows(conn, query, params, prepare=False)
+
+
 async def albums_by_ids(conn: Conn, me: UUID | str, ids: Sequence[UUID | str]) -> list[dict[str, Any]]:
-    return await _rows(conn, BY_IDS, {"me": me, "ids": list(ids)})
+    return await _album_rows(conn, BY_IDS, {"me": me, "ids": list(ids)})
 
 
 async def album_by_id(conn: Conn, me: UUID | str, album_id: UUID | str) -> dict[str, Any] | None:
@@ -136,11 +166,11 @@ async def my_albums(
     name: str | None,
 ) -> list[dict[str, Any]]:
     params = {"me": me, "owned": owned, "shared": shared, "id": album_id, "name": name}
-    return await _rows(conn, MINE, params)
+    return await _album_rows(conn, MINE, params)
 
 
 async def my_albums_with_asset(conn: Conn, me: UUID | str, asset_id: UUID) -> list[dict[str, Any]]:
-    return await _rows(conn, WITH_ASSET, {"me": me, "asset": asset_id})
+    return await _album_rows(conn, WITH_ASSET, {"me": me, "asset": asset_id})
 
 
 async def statistics(conn: Conn, me: UUID | str) -> dict[str, Any]:
@@ -149,7 +179,7 @@ async def statistics(conn: Conn, me: UUID | str) -> dict[str, Any]:
 
 
 async def contributor_counts(conn: Conn, album_id: UUID | str) -> list[dict[str, Any]]:
-    return await _rows(conn, CONTRIBUTORS, (album_id,))
+    return await _album_rows(conn, CONTRIBUTORS, (album_id,))
 
 
 async def map_markers(conn: Conn, album_id: UUID | str) -> list[dict[str, Any]]:
@@ -159,3 +189,8 @@ async def map_markers(conn: Conn, album_id: UUID | str) -> list[dict[str, Any]]:
 async def fix_covers(conn: Conn, album_ids: Sequence[UUID | str]) -> None:
     if album_ids:
         await conn.execute(FIX_COVERS, (list(album_ids),))
+
+
+async def fix_my_covers(conn: Conn, me: UUID | str) -> None:
+    """``fix_covers`` for every album the user is a member of."""
+    await conn.execute(FIX_MY_COVERS, (me,))
