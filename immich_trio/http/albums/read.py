@@ -56,9 +56,9 @@ async def get_album_info(ctx: Ctx) -> AlbumResponseDto:
         await require_access(ctx, conn, "album.read", [album_id])
         await q.fix_covers(conn, [album_id])
         row = await load_album(conn, ctx.user.id, album_id)
-        contributors = None
-        if len(row["albumUsers"] or []) > 1 or row["hasSharedLink"]:
-            contributors = await q.contributor_counts(conn, album_id)
+    contributors = None
+    if len(row["albumUsers"] or []) > 1 or row["hasSharedLink"]:
+        contributors = [{**c, "userId": UUID(c["userId"])} for c in row["contributorCounts"]]
     return album_dto(row, contributors=contributors)
 
 

@@ -5,7 +5,8 @@ the caller first, then by name), ``hasSharedLink``, and the figures of its visib
 (not trashed, visibility timeline or archive): ``assetCount``, ``startDate``/``endDate``
 (local dates), ``lastModifiedAssetTimestamp`` and, for the responses Immich builds from the
 album's asset list, ``firstLocal``/``lastLocal`` (the local date-times of the newest and the
-oldest asset by ``fileCreatedAt``, as PostgreSQL writes them into JSON).
+oldest asset by ``fileCreatedAt``, as PostgreSQL writes them into JSON) and
+``contributorCounts`` (JSON: live assets per owner, most first). Lists carry the figures only.
 """
 
 from __future__ import annotations
@@ -20,23 +21,51 @@ Conn = AsyncConnection[Any]
 
 VISIBLE = """x."deletedAt" IS NULL AND x.visibility IN ('timeline', 'archive')"""
 
-# The figures of the albums that ``scope`` (a condition on ``aa."albumId"``) selects, grouped in one pass over their assets
-# (a hash join when there are many, instead of one probe per album). Dates are taken as min/max
-# of the timestamps and cast once per album; the newest and oldest asset's local date-time
-# come from max/min of [fileCreatedAt, localDateTime] pairs, which needs no sort.
-def _figures(scope: str) -> str:
-    return f"""
+# The figures of the albums that ``scope`` (a condition on ``aa."albumId"``) selects, grouped
+# in one pass over their assets (a hash join when there are many, not one probe per album).
+# Dates are min/max of the timestamps, cast once per album. ``full`` adds what one album's
+# page needs: the local date-times of its newest and oldest asset by fileCreatedAt (max/min
+# of [fileCreatedAt, localDateTime] pairs, no sort) and ``contributorCounts`` (live assets
+# per owner, whatever their visibility), grouped per owner first so the join runs once.
+def _figures(scope: str, *, full: bool = False) -> str:
+    if not full:
+        return f"""
 LEFT JOIN (
     SELECT aa."albumId",
            count(*)::int AS "assetCount",
            (min(x."localDateTime") AT TIME ZONE 'UTC')::date AS "startDate",
            (max(x."localDateTime") AT TIME ZONE 'UTC')::date AS "endDate",
            max(x."updatedAt") AS "lastModifiedAssetTimestamp",
-           (max(ARRAY[x."fileCreatedAt", x."localDateTime"]))[2] AS "firstLocal",
-           (min(ARRAY[x."fileCreatedAt", x."localDateTime"]))[2] AS "lastLocal"
+           NULL::timestamptz AS "firstLocal", NULL::timestamptz AS "lastLocal",
+           NULL::json AS "contributorCounts"
     FROM album_asset aa JOIN asset x ON x.id = aa."assetId"
     WHERE {scope} AND {VISIBLE}
     GROUP BY aa."albumId"
+) m ON m."albumId" = a.id"""
+    return f"""
+LEFT JOIN (
+    SELECT o."albumId",
+           sum(o.n)::int AS "assetCount",
+           (min(o.first) AT TIME ZONE 'UTC')::date AS "startDate",
+           (max(o.last) AT TIME ZONE 'UTC')::date AS "endDate",
+           max(o.modified) AS "lastModifiedAssetTimestamp",
+           (max(o.newest))[2] AS "firstLocal",
+           (min(o.oldest))[2] AS "lastLocal",
+           json_agg(json_build_object('userId', o."ownerId", 'assetCount', o.live)
+                    ORDER BY o.live DESC, o."ownerId") AS "contributorCounts"
+    FROM (
+        SELECT aa."albumId", x."ownerId", count(*) AS live,
+               count(*) FILTER (WHERE {VISIBLE}) AS n,
+               min(x."localDateTime") FILTER (WHERE {VISIBLE}) AS first,
+               max(x."localDateTime") FILTER (WHERE {VISIBLE}) AS last,
+               max(x."updatedAt") FILTER (WHERE {VISIBLE}) AS modified,
+               max(ARRAY[x."fileCreatedAt", x."localDateTime"]) FILTER (WHERE {VISIBLE}) AS newest,
+               min(ARRAY[x."fileCreatedAt", x."localDateTime"]) FILTER (WHERE {VISIBLE}) AS oldest
+        FROM album_asset aa JOIN asset x ON x.id = aa."assetId" AND x."deletedAt" IS NULL
+        WHERE {scope}
+        GROUP BY aa."albumId", x."ownerId"
+    ) o
+    GROUP BY o."albumId"
 ) m ON m."albumId" = a.id"""
 
 
@@ -56,11 +85,12 @@ SELECT a.id, a."albumName", a.description, a."albumThumbnailAssetId", a."created
        coalesce(m."assetCount", 0) AS "assetCount", m."startDate", m."endDate",
        m."lastModifiedAssetTimestamp",
        to_json(m."firstLocal") #>> '{}' AS "firstLocal",
-       to_json(m."lastLocal") #>> '{}' AS "lastLocal"
+       to_json(m."lastLocal") #>> '{}' AS "lastLocal",
+       coalesce(m."contributorCounts", '[]') AS "contributorCounts"
 FROM album a
 """
 
-BY_IDS = ALBUM_COLUMNS + _figures('aa."albumId" = ANY(%(ids)s::uuid[])') + """
+BY_IDS = ALBUM_COLUMNS + _figures('aa."albumId" = ANY(%(ids)s::uuid[])', full=True) + """
 WHERE a.id = ANY(%(ids)s::uuid[]) AND a."deletedAt" IS NULL
 ORDER BY a."createdAt" DESC
 """
@@ -99,13 +129,6 @@ CROSS JOIN LATERAL (SELECT
     EXISTS (SELECT FROM album_user o WHERE o."albumId" = a.id AND o.role <> 'owner')
     OR EXISTS (SELECT FROM shared_link s WHERE s."albumId" = a.id) AS shared) f
 WHERE a."deletedAt" IS NULL
-"""
-
-CONTRIBUTORS = """
-SELECT x."ownerId" AS "userId", count(*)::int AS "assetCount"
-FROM album_asset aa JOIN asset x ON x.id = aa."assetId"
-WHERE aa."albumId" = %s AND x."deletedAt" IS NULL
-GROUP BY x."ownerId" ORDER BY "assetCount" DESC, x."ownerId"
 """
 
 MAP_MARKERS = f"""
@@ -176,10 +199,6 @@ async def my_albums_with_asset(conn: Conn, me: UUID | str, asset_id: UUID) -> li
 async def statistics(conn: Conn, me: UUID | str) -> dict[str, Any]:
     rows = await _rows(conn, STATISTICS, (me,))
     return rows[0]
-
-
-async def contributor_counts(conn: Conn, album_id: UUID | str) -> list[dict[str, Any]]:
-    return await _album_rows(conn, CONTRIBUTORS, (album_id,))
 
 
 async def map_markers(conn: Conn, album_id: UUID | str) -> list[dict[str, Any]]:
