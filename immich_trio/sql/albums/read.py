@@ -141,13 +141,15 @@ ORDER BY x."fileCreatedAt" DESC
 # Immich's updateThumbnails, for the albums ``scope`` selects: a cover that left the album (or
 # was trashed) is replaced by the newest asset; an album with assets and no cover gets one.
 # The tests are scalar subqueries with LIMIT 1 (one index probe per album): as EXISTS, the
-# planner hashes the whole album_asset-asset join instead.
+# planner hashes the whole album_asset-asset join instead. The newest asset is an aggregate,
+# not ORDER BY ... LIMIT 1, which the planner answers by walking every asset backwards by
+# date until one is in the album (all of them when the album is empty).
 def _fix_covers(scope: str) -> str:
     return f"""
 UPDATE album a SET "albumThumbnailAssetId" = (
-    SELECT aa."assetId" FROM album_asset aa
+    SELECT (array_agg(aa."assetId" ORDER BY x."fileCreatedAt" DESC))[1] FROM album_asset aa
     JOIN asset x ON x.id = aa."assetId" AND x."deletedAt" IS NULL
-    WHERE aa."albumId" = a.id ORDER BY x."fileCreatedAt" DESC LIMIT 1)
+    WHERE aa."albumId" = a.id)
 WHERE {scope} AND CASE
     WHEN a."albumThumbnailAssetId" IS NULL THEN (
         SELECT true FROM album_asset aa JOIN asset x ON x.id = aa."assetId" AND x."deletedAt" IS NULL
