@@ -41,17 +41,11 @@ async def get_all_albums(ctx: Ctx) -> list[AlbumResponseDto]:
             rows = await q.my_albums_with_asset(conn, me, asset_id) if rows else rows
             return [album_dto(r, has_shared_link=False) for r in rows]
         album_id = UUID(query["id"]) if query.get("id") else None
-
-        async def mine() -> list[dict[str, Any]]:
-            return await q.my_albums(
-                conn, me, owned=query.get("isOwned"), shared=query.get("isShared"), album_id=album_id,
-                name=query.get("name"),
-            )
-
-        rows = await mine()
-        if rows:
-            await q.fix_covers(conn, [r["id"] for r in rows])
-            rows = await mine()
+        await q.fix_my_covers(conn, me)
+        rows = await q.my_albums(
+            conn, me, owned=query.get("isOwned"), shared=query.get("isShared"), album_id=album_id,
+            name=query.get("name"),
+        )
     return [album_dto(r) for r in rows]
 
 
@@ -62,9 +56,9 @@ async def get_album_info(ctx: Ctx) -> AlbumResponseDto:
         await require_access(ctx, conn, "album.read", [album_id])
         await q.fix_covers(conn, [album_id])
         row = await load_album(conn, ctx.user.id, album_id)
-        contributors = None
-        if len(row["albumUsers"] or []) > 1 or row["hasSharedLink"]:
-            contributors = await q.contributor_counts(conn, album_id)
+    contributors = None
+    if len(row["albumUsers"] or []) > 1 or row["hasSharedLink"]:
+        contributors = [{**c, "userId": UUID(c["userId"])} for c in row["contributorCounts"]]
     return album_dto(row, contributors=contributors)
 
 

@@ -5,7 +5,8 @@ the caller first, then by name), ``hasSharedLink``, and the figures of its visib
 (not trashed, visibility timeline or archive): ``assetCount``, ``startDate``/``endDate``
 (local dates), ``lastModifiedAssetTimestamp`` and, for the responses Immich builds from the
 album's asset list, ``firstLocal``/``lastLocal`` (the local date-times of the newest and the
-oldest asset by ``fileCreatedAt``, as PostgreSQL writes them into JSON).
+oldest asset by ``fileCreatedAt``, as PostgreSQL writes them into JSON) and
+``contributorCounts`` (JSON: live assets per owner, most first). Lists carry the figures only.
 """
 
 from __future__ import annotations
@@ -20,7 +21,55 @@ Conn = AsyncConnection[Any]
 
 VISIBLE = """x."deletedAt" IS NULL AND x.visibility IN ('timeline', 'archive')"""
 
-ALBUM_COLUMNS = f"""
+# The figures of the albums that ``scope`` (a condition on ``aa."albumId"``) selects, grouped
+# in one pass over their assets (a hash join when there are many, not one probe per album).
+# Dates are min/max of the timestamps, cast once per album. ``full`` adds what one album's
+# page needs: the local date-times of its newest and oldest asset by fileCreatedAt (max/min
+# of [fileCreatedAt, localDateTime] pairs, no sort) and ``contributorCounts`` (live assets
+# per owner, whatever their visibility), grouped per owner first so the join runs once.
+def _figures(scope: str, *, full: bool = False) -> str:
+    if not full:
+        return f"""
+LEFT JOIN (
+    SELECT aa."albumId",
+           count(*)::int AS "assetCount",
+           (min(x."localDateTime") AT TIME ZONE 'UTC')::date AS "startDate",
+           (max(x."localDateTime") AT TIME ZONE 'UTC')::date AS "endDate",
+           max(x."updatedAt") AS "lastModifiedAssetTimestamp",
+           NULL::timestamptz AS "firstLocal", NULL::timestamptz AS "lastLocal",
+           NULL::json AS "contributorCounts"
+    FROM album_asset aa JOIN asset x ON x.id = aa."assetId"
+    WHERE {scope} AND {VISIBLE}
+    GROUP BY aa."albumId"
+) m ON m."albumId" = a.id"""
+    return f"""
+LEFT JOIN (
+    SELECT o."albumId",
+           sum(o.n)::int AS "assetCount",
+           (min(o.first) AT TIME ZONE 'UTC')::date AS "startDate",
+           (max(o.last) AT TIME ZONE 'UTC')::date AS "endDate",
+           max(o.modified) AS "lastModifiedAssetTimestamp",
+           (max(o.newest))[2] AS "firstLocal",
+           (min(o.oldest))[2] AS "lastLocal",
+           json_agg(json_build_object('userId', o."ownerId", 'assetCount', o.live)
+                    ORDER BY o.live DESC, o."ownerId") AS "contributorCounts"
+    FROM (
+        SELECT aa."albumId", x."ownerId", count(*) AS live,
+               count(*) FILTER (WHERE {VISIBLE}) AS n,
+               min(x."localDateTime") FILTER (WHERE {VISIBLE}) AS first,
+               max(x."localDateTime") FILTER (WHERE {VISIBLE}) AS last,
+               max(x."updatedAt") FILTER (WHERE {VISIBLE}) AS modified,
+               max(ARRAY[x."fileCreatedAt", x."localDateTime"]) FILTER (WHERE {VISIBLE}) AS newest,
+               min(ARRAY[x."fileCreatedAt", x."localDateTime"]) FILTER (WHERE {VISIBLE}) AS oldest
+        FROM album_asset aa JOIN asset x ON x.id = aa."assetId" AND x."deletedAt" IS NULL
+        WHERE {scope}
+        GROUP BY aa."albumId", x."ownerId"
+    ) o
+    GROUP BY o."albumId"
+) m ON m."albumId" = a.id"""
+
+
+ALBUM_COLUMNS = """
 SELECT a.id, a."albumName", a.description, a."albumThumbnailAssetId", a."createdAt",
        a."updatedAt", a."isActivityEnabled", a."order",
        (SELECT json_agg(json_build_object(
@@ -33,30 +82,24 @@ SELECT a.id, a."albumName", a.description, a."albumThumbnailAssetId", a."created
         FROM album_user au JOIN "user" u ON u.id = au."userId"
         WHERE au."albumId" = a.id) AS "albumUsers",
        EXISTS (SELECT FROM shared_link s WHERE s."albumId" = a.id) AS "hasSharedLink",
-       m."assetCount", m."startDate", m."endDate", m."lastModifiedAssetTimestamp",
-       to_json(m."firstLocal") #>> '{{}}' AS "firstLocal",
-       to_json(m."lastLocal") #>> '{{}}' AS "lastLocal"
+       coalesce(m."assetCount", 0) AS "assetCount", m."startDate", m."endDate",
+       m."lastModifiedAssetTimestamp",
+       to_json(m."firstLocal") #>> '{}' AS "firstLocal",
+       to_json(m."lastLocal") #>> '{}' AS "lastLocal",
+       coalesce(m."contributorCounts", '[]') AS "contributorCounts"
 FROM album a
-LEFT JOIN LATERAL (
-    SELECT count(*)::int AS "assetCount",
-           min((x."localDateTime" AT TIME ZONE 'UTC')::date) AS "startDate",
-           max((x."localDateTime" AT TIME ZONE 'UTC')::date) AS "endDate",
-           max(x."updatedAt") AS "lastModifiedAssetTimestamp",
-           (array_agg(x."localDateTime" ORDER BY x."fileCreatedAt" DESC))[1] AS "firstLocal",
-           (array_agg(x."localDateTime" ORDER BY x."fileCreatedAt" ASC))[1] AS "lastLocal"
-    FROM album_asset aa JOIN asset x ON x.id = aa."assetId"
-    WHERE aa."albumId" = a.id AND {VISIBLE}
-) m ON true
 """
 
-BY_IDS = ALBUM_COLUMNS + """
+BY_IDS = ALBUM_COLUMNS + _figures('aa."albumId" = ANY(%(ids)s::uuid[])', full=True) + """
 WHERE a.id = ANY(%(ids)s::uuid[]) AND a."deletedAt" IS NULL
 ORDER BY a."createdAt" DESC
 """
 
 # Albums the caller is a member of; the filters of GET /albums (Immich's getAll).
 MINE = ALBUM_COLUMNS + """
-JOIN album_user me ON me."albumId" = a.id AND me."userId" = %(me)s
+JOIN album_user me ON me."albumId" = a.id AND me."userId" = %(me)s""" + _figures(
+    """aa."albumId" IN (SELECT "albumId" FROM album_user WHERE "userId" = %(me)s)"""
+) + """
 WHERE a."deletedAt" IS NULL
   AND (%(owned)s::boolean IS NULL OR (me.role = 'owner') = %(owned)s)
   AND (%(shared)s::boolean IS NULL OR (
@@ -67,7 +110,9 @@ WHERE a."deletedAt" IS NULL
 ORDER BY a."createdAt" DESC
 """
 
-WITH_ASSET = ALBUM_COLUMNS + """
+WITH_ASSET = ALBUM_COLUMNS + _figures(
+    """aa."albumId" IN (SELECT "albumId" FROM album_asset WHERE "assetId" = %(asset)s)"""
+) + """
 WHERE a."deletedAt" IS NULL
   AND EXISTS (SELECT FROM album_user me WHERE me."albumId" = a.id AND me."userId" = %(me)s)
   AND EXISTS (SELECT FROM album_asset aa WHERE aa."albumId" = a.id AND aa."assetId" = %(asset)s)
@@ -86,13 +131,6 @@ CROSS JOIN LATERAL (SELECT
 WHERE a."deletedAt" IS NULL
 """
 
-CONTRIBUTORS = """
-SELECT x."ownerId" AS "userId", count(*)::int AS "assetCount"
-FROM album_asset aa JOIN asset x ON x.id = aa."assetId"
-WHERE aa."albumId" = %s AND x."deletedAt" IS NULL
-GROUP BY x."ownerId" ORDER BY "assetCount" DESC, x."ownerId"
-"""
-
 MAP_MARKERS = f"""
 SELECT x.id, e.latitude AS lat, e.longitude AS lon, e.city, e.state, e.country
 FROM album_asset aa JOIN asset x ON x.id = aa."assetId" JOIN asset_exif e ON e."assetId" = x.id
@@ -100,30 +138,47 @@ WHERE aa."albumId" = %s AND {VISIBLE} AND e.latitude IS NOT NULL AND e.longitude
 ORDER BY x."fileCreatedAt" DESC
 """
 
-# Immich's updateThumbnails, for the albums at hand: a cover that left the album (or was
-# trashed) is replaced by the newest asset; an album with assets and no cover gets one.
-FIX_COVERS = """
+# Immich's updateThumbnails, for the albums ``scope`` selects: a cover that left the album (or
+# was trashed) is replaced by the newest asset; an album with assets and no cover gets one.
+# The tests are scalar subqueries with LIMIT 1 (one index probe per album): as EXISTS, the
+# planner hashes the whole album_asset-asset join instead. The newest asset is an aggregate,
+# not ORDER BY ... LIMIT 1, which the planner answers by walking every asset backwards by
+# date until one is in the album (all of them when the album is empty).
+def _fix_covers(scope: str) -> str:
+    return f"""
 UPDATE album a SET "albumThumbnailAssetId" = (
-    SELECT aa."assetId" FROM album_asset aa
+    SELECT (array_agg(aa."assetId" ORDER BY x."fileCreatedAt" DESC))[1] FROM album_asset aa
     JOIN asset x ON x.id = aa."assetId" AND x."deletedAt" IS NULL
-    WHERE aa."albumId" = a.id ORDER BY x."fileCreatedAt" DESC LIMIT 1)
-WHERE a.id = ANY(%s::uuid[]) AND (
-    (a."albumThumbnailAssetId" IS NULL AND EXISTS (
-        SELECT FROM album_asset aa JOIN asset x ON x.id = aa."assetId" AND x."deletedAt" IS NULL
-        WHERE aa."albumId" = a.id))
-    OR (a."albumThumbnailAssetId" IS NOT NULL AND NOT EXISTS (
-        SELECT FROM album_asset aa JOIN asset x ON x.id = aa."assetId" AND x."deletedAt" IS NULL
-        WHERE aa."albumId" = a.id AND aa."assetId" = a."albumThumbnailAssetId")))
+    WHERE aa."albumId" = a.id)
+WHERE {scope} AND CASE
+    WHEN a."albumThumbnailAssetId" IS NULL THEN (
+        SELECT true FROM album_asset aa JOIN asset x ON x.id = aa."assetId" AND x."deletedAt" IS NULL
+        WHERE aa."albumId" = a.id LIMIT 1) IS NOT NULL
+    ELSE (
+        SELECT true FROM album_asset aa JOIN asset x ON x.id = aa."assetId" AND x."deletedAt" IS NULL
+        WHERE aa."albumId" = a.id AND aa."assetId" = a."albumThumbnailAssetId" LIMIT 1) IS NULL
+    END
 """
 
 
-async def _rows(conn: Conn, query: str, params: Any) -> list[dict[str, Any]]:
-    cur = await conn.execute(query, params)
+FIX_COVERS = _fix_covers('a.id = ANY(%s::uuid[])')
+FIX_MY_COVERS = _fix_covers("""a.id IN (SELECT "albumId" FROM album_user WHERE "userId" = %s)""")
+
+
+async def _rows(conn: Conn, query: str, params: Any, *, prepare: bool | None = None) -> list[dict[str, Any]]:
+    cur = await conn.execute(query, params, prepare=prepare)
     return list(await cur.fetchall())
 
 
+# The album queries are never prepared: the right plan depends on the albums' sizes (a hash
+# join for an album of 20,000 assets, index probes for a small one), and a prepared
+# statement's generic plan, costed for the average album, probes 20,000 times.
+async def _album_rows(conn: Conn, query: str, params: Any) -> list[dict[str, Any]]:
+    return await _rows(conn, query, params, prepare=False)
+
+
 async def albums_by_ids(conn: Conn, me: UUID | str, ids: Sequence[UUID | str]) -> list[dict[str, Any]]:
-    return await _rows(conn, BY_IDS, {"me": me, "ids": list(ids)})
+    return await _album_rows(conn, BY_IDS, {"me": me, "ids": list(ids)})
 
 
 async def album_by_id(conn: Conn, me: UUID | str, album_id: UUID | str) -> dict[str, Any] | None:
@@ -136,20 +191,16 @@ async def my_albums(
     name: str | None,
 ) -> list[dict[str, Any]]:
     params = {"me": me, "owned": owned, "shared": shared, "id": album_id, "name": name}
-    return await _rows(conn, MINE, params)
+    return await _album_rows(conn, MINE, params)
 
 
 async def my_albums_with_asset(conn: Conn, me: UUID | str, asset_id: UUID) -> list[dict[str, Any]]:
-    return await _rows(conn, WITH_ASSET, {"me": me, "asset": asset_id})
+    return await _album_rows(conn, WITH_ASSET, {"me": me, "asset": asset_id})
 
 
 async def statistics(conn: Conn, me: UUID | str) -> dict[str, Any]:
     rows = await _rows(conn, STATISTICS, (me,))
     return rows[0]
-
-
-async def contributor_counts(conn: Conn, album_id: UUID | str) -> list[dict[str, Any]]:
-    return await _rows(conn, CONTRIBUTORS, (album_id,))
 
 
 async def map_markers(conn: Conn, album_id: UUID | str) -> list[dict[str, Any]]:
@@ -159,3 +210,8 @@ async def map_markers(conn: Conn, album_id: UUID | str) -> list[dict[str, Any]]:
 async def fix_covers(conn: Conn, album_ids: Sequence[UUID | str]) -> None:
     if album_ids:
         await conn.execute(FIX_COVERS, (list(album_ids),))
+
+
+async def fix_my_covers(conn: Conn, me: UUID | str) -> None:
+    """``fix_covers`` for every album the user is a member of."""
+    await conn.execute(FIX_MY_COVERS, (me,))
