@@ -72,6 +72,7 @@ TAG_MODULES = (
     "memories",
     "stacks",
     "integrity",
+    "database_backups",
 )
 # Routes of our own, outside the spec (the coverage test allows exactly these).
 OWN_ROUTES = (
