@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from immich_trio.actors.maintenance_watch import MaintenanceMode
 from immich_trio.actors.notifier.hub import Hub
 from immich_trio.config import Settings
 
@@ -37,6 +38,8 @@ class Runtime:
     # This process's sockets. Only the socket layer (``http/socketio``) touches it: events
     # reach it from every process through the relay (NOTIFY), never from a handler.
     hub: Hub = attrs.field(factory=Hub)
+    # Maintenance mode as this process knows it (kept current by the maintenance watch).
+    maintenance: MaintenanceMode = attrs.field(factory=MaintenanceMode)
     # Takes staged uploads in; None where this process runs no ``api`` worker.
     uploader: Address[UploaderMsg] | None = None
     # Claims and runs jobs; None where this process runs no ``microservices`` worker

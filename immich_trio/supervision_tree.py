@@ -32,6 +32,8 @@ from immich_trio.actors.integrity import IntegrityActor
 from immich_trio.actors.integrity_schedule import TASK_NAME as INTEGRITY_SCHEDULE_TASK
 from immich_trio.actors.integrity_schedule import IntegritySchedule
 from immich_trio.actors.janitor import JanitorActor
+from immich_trio.actors.maintenance_watch import TASK_NAME as MAINTENANCE_WATCH_TASK
+from immich_trio.actors.maintenance_watch import MaintenanceMode, MaintenanceWatch
 from immich_trio.actors.memories import JOBS as MEMORY_JOBS
 from immich_trio.actors.memories import MemoriesActor
 from immich_trio.actors.metadata.actor import MetadataActor
@@ -216,7 +218,9 @@ def build_tree(
     parts = add_microservices(media, pool, settings, now) if settings.runs_microservices else None
     dispatcher = parts.dispatcher if parts is not None else None
     hub = Hub()
+    maintenance = MaintenanceMode()
     if settings.runs_api:
+        media.add_task(MAINTENANCE_WATCH_TASK, MaintenanceWatch(pool, maintenance).run)
         media.add_task(RELAY_TASK, EventRelay(pool, hub).run)
     if settings.runs_api and timers:
         # Immich's API worker holds the nightly cron; ours records each night in the database
@@ -229,6 +233,7 @@ def build_tree(
         pool=pool,
         now=now,
         hub=hub,
+        maintenance=maintenance,
         uploader=upload_address,
         dispatcher=dispatcher,
         status=partial(_status, root, pool, dispatcher),

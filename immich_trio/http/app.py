@@ -15,7 +15,7 @@ from quart import Request, Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from immich_trio.http import credentials, direct, registry, spec, validation
+from immich_trio.http import credentials, direct, maintenance_edge, registry, spec, validation
 from immich_trio.http.context import Ctx, Reply
 from immich_trio.http.dto import dumps
 from immich_trio.http.errors import (
@@ -75,6 +75,8 @@ TAG_MODULES = (
     "memories",
     "stacks",
     "integrity",
+    "database_backups",
+    "maintenance",
 )
 # Routes of our own, outside the spec (the coverage test allows exactly these).
 OWN_ROUTES = (
@@ -218,7 +220,10 @@ def _make_answer(runtime: Runtime, op: spec.Operation, handler: registry.Handler
         error: HttpError | None = None
         try:
             auth = None
-            if not op.public:
+            in_maintenance = runtime.maintenance.active
+            if in_maintenance:
+                await maintenance_edge.admit(runtime, op, request)
+            if not op.public and not in_maintenance:
                 headers, query_creds = credentials.credential_sources(request)
                 auth = await credentials.resolve(runtime, headers, query_creds)
                 credentials.check_route(op, auth)
