@@ -74,6 +74,7 @@ TAG_MODULES = (
     "shared_links.holder",
     "memories",
     "stacks",
+    "sync",
     "integrity",
 )
 # Routes of our own, outside the spec (the coverage test allows exactly these).
