@@ -91,8 +91,9 @@ class SyncClient:
 
     def apply(self, item: dict[str, Any]) -> None:
         kind, data = item["type"], item["data"]
-        if kind == "SyncResetV1":
+        if kind == "SyncResetV1":  # wipe, and everything may come again
             self.store.clear()
+            self.acked.clear()
             return
         if kind in CONTROL:
             return
@@ -118,6 +119,9 @@ class SyncClient:
 
     async def sync(self, types: list[str] | None = None, *, reset: bool = False) -> list[dict[str, Any]]:
         """Stream, store and ack (the last line of each run of one type, in batches of lines)."""
+        if reset:
+            self.store.clear()
+            self.acked.clear()
         items = await self.stream(types, reset=reset)
         pending: dict[str, str] = {}
         for n, item in enumerate(items, 1):

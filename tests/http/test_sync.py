@@ -111,7 +111,8 @@ async def test_sync_follows_changes(client: Any, runtime: Runtime, make_user: Ma
     await client.delete("/api/assets", headers=alex.headers, json={"ids": [mine[1]]})
     await phone.sync()
     assert phone.table("assets")[mine[1]]["deletedAt"] is not None
-    await client.delete("/api/assets", headers=alex.headers, json={"ids": [mine[2]], "force": True})
+    # the delete job removes the row; the schema's trigger writes asset_audit
+    sql("DELETE FROM asset WHERE id = %s", (mine[2],))
     lines = await phone.sync()
     assert mine[2] not in phone.table("assets")
     assert _store_ids(phone, alex.id) == _own_assets(sql, alex)
@@ -141,7 +142,7 @@ async def test_sync_follows_changes(client: Any, runtime: Runtime, make_user: Ma
     assert phone.table("assets")[hers[2]]["isFavorite"] is False
     await client.delete(f"/api/albums/{album}/user/{alex.id}", headers=bea.headers)
     await phone.sync()
-    assert phone.table("albums") == {} == {} if await _albums(client, alex) == set() else None
+    assert phone.table("albums") == {} and await _albums(client, alex) == set()
 
     # stack, memory and user metadata
     response = await client.post("/api/stacks", headers=alex.headers, json={"assetIds": [mine[3], mine[4]]})
@@ -202,7 +203,7 @@ async def test_change_during_stream_is_not_lost(
         first = True
         async for page in real_rows(conn, query, params, **kw):
             yield page
-            if first and not late and "asset_audit" not in query and "AssetV2" in str(params) or (first and not late):
+            if first and not late:
                 # a change committed by someone else between two pages of this stream
                 late.append(_asset(sql, alex.id, media, "late.jpg", "IMAGE"))
             first = False
