@@ -51,17 +51,35 @@ ROUTES: dict[str, tuple[str, Key, bool]] = {
     "AssetDeleteV1": ("assets", lambda d: d["assetId"], False),
     "PartnerAssetDeleteV1": ("assets", lambda d: d["assetId"], False),
 }
-for _t in ("AssetV2", "PartnerAssetV2", "PartnerAssetBackfillV2", "AlbumAssetCreateV2", "AlbumAssetUpdateV2",
-           "AlbumAssetBackfillV2"):
+for _t in (
+    "AssetV2",
+    "PartnerAssetV2",
+    "PartnerAssetBackfillV2",
+    "AlbumAssetCreateV2",
+    "AlbumAssetUpdateV2",
+    "AlbumAssetBackfillV2",
+):
     ROUTES[_t] = ("assets", _ID, True)
-for _t in ("AssetExifV1", "PartnerAssetExifV1", "PartnerAssetExifBackfillV1", "AlbumAssetExifCreateV1",
-           "AlbumAssetExifUpdateV1", "AlbumAssetExifBackfillV1"):
+for _t in (
+    "AssetExifV1",
+    "PartnerAssetExifV1",
+    "PartnerAssetExifBackfillV1",
+    "AlbumAssetExifCreateV1",
+    "AlbumAssetExifUpdateV1",
+    "AlbumAssetExifBackfillV1",
+):
     ROUTES[_t] = ("exifs", lambda d: d["assetId"], True)
 for _t in ("StackV1", "PartnerStackV1", "PartnerStackBackfillV1"):
     ROUTES[_t] = ("stacks", _ID, True)
-ROUTES["AlbumUserV1"] = ROUTES["AlbumUserBackfillV1"] = ("album_users", lambda d: (d["albumId"], d["userId"]), True)
+ROUTES["AlbumUserV1"] = ROUTES["AlbumUserBackfillV1"] = (
+    "album_users",
+    lambda d: (d["albumId"], d["userId"]),
+    True,
+)
 ROUTES["AlbumToAssetV1"] = ROUTES["AlbumToAssetBackfillV1"] = (
-    "album_assets", lambda d: (d["albumId"], d["assetId"]), True
+    "album_assets",
+    lambda d: (d["albumId"], d["assetId"]),
+    True,
 )
 CONTROL = {"SyncAckV1", "SyncCompleteV1", "SyncResetV1"}
 
@@ -77,7 +95,9 @@ class SyncClient:
     def table(self, name: str) -> dict[Any, dict[str, Any]]:
         return self.store.setdefault(name, {})
 
-    async def stream(self, types: list[str] | None = None, *, reset: bool = False) -> list[dict[str, Any]]:
+    async def stream(
+        self, types: list[str] | None = None, *, reset: bool = False
+    ) -> list[dict[str, Any]]:
         body: dict[str, Any] = {"types": types or MOBILE_TYPES}
         if reset:
             body["reset"] = True
@@ -114,10 +134,14 @@ class SyncClient:
                 self.table("exifs").pop(key(data), None)
 
     async def ack(self, acks: list[str]) -> None:
-        response = await self.client.post("/api/sync/ack", headers=self.headers, json={"acks": acks})
+        response = await self.client.post(
+            "/api/sync/ack", headers=self.headers, json={"acks": acks}
+        )
         assert response.status_code == 204, await response.get_data()
 
-    async def sync(self, types: list[str] | None = None, *, reset: bool = False) -> list[dict[str, Any]]:
+    async def sync(
+        self, types: list[str] | None = None, *, reset: bool = False
+    ) -> list[dict[str, Any]]:
         """Stream, store and ack (the last line of each run of one type, in batches of lines)."""
         if reset:
             self.store.clear()
@@ -125,7 +149,9 @@ class SyncClient:
         items = await self.stream(types, reset=reset)
         pending: dict[str, str] = {}
         for n, item in enumerate(items, 1):
-            assert item["ack"] not in self.acked or item["type"] == "SyncResetV1", f"sent again: {item}"
+            assert item["ack"] not in self.acked or item["type"] == "SyncResetV1", (
+                f"sent again: {item}"
+            )
             self.apply(item)
             pending[item["type"]] = item["ack"]
             if n % self.ack_batch == 0 or n == len(items):

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, get_args
+from typing import Any, cast, get_args
 from uuid import UUID
 
 from quart import Response
 
 from immich_trio.http.context import Ctx
 from immich_trio.http.dto import OMIT
-from immich_trio.http.dto.generated import SyncAckDeleteDto, SyncAckDto, SyncAckSetDto, SyncEntityType, SyncStreamDto
+from immich_trio.http.dto.generated import (
+    SyncAckDeleteDto,
+    SyncAckDto,
+    SyncAckSetDto,
+    SyncEntityType,
+    SyncStreamDto,
+)
 from immich_trio.http.errors import BadRequest, Forbidden
 from immich_trio.http.registry import operation
 from immich_trio.http.sync_stream import DEPRECATED, RESET_LINE, Stream, parse_ack, plan
@@ -62,11 +68,19 @@ async def get_sync_stream(ctx: Ctx) -> Response:
         return _lines(_single(RESET_LINE))
     todo, deprecated = plan(list(dto.types))
     if deprecated is not None and not todo:
-        raise BadRequest(f"SyncRequestType.{deprecated} is deprecated, use SyncRequestType.{DEPRECATED[deprecated]} instead")
+        raise BadRequest(
+            f"SyncRequestType.{deprecated} is deprecated, use SyncRequestType.{DEPRECATED[deprecated]} instead"
+        )
 
     async def body() -> AsyncIterator[bytes]:
         async with ctx.runtime.pool.connection() as conn:
-            stream = Stream(conn=conn, me=me, session_id=session_id, now=await q.now_id(conn), checkpoints=checkpoints)
+            stream = Stream(
+                conn=conn,
+                me=me,
+                session_id=session_id,
+                now=await q.now_id(conn),
+                checkpoints=checkpoints,
+            )
             async for chunk in stream.run(todo, complete=deprecated is None):
                 yield chunk
 
@@ -78,7 +92,11 @@ async def get_sync_ack(ctx: Ctx) -> list[SyncAckDto]:
     session_id = _session(ctx)
     async with ctx.db() as conn:
         stored = await q.checkpoints(conn, session_id)
-    return [SyncAckDto(type=type_, ack=ack) for type_, ack in stored.items() if type_ in ENTITY_TYPES]  # type: ignore[arg-type]
+    return [
+        SyncAckDto(type=cast(SyncEntityType, type_), ack=ack)
+        for type_, ack in stored.items()
+        if type_ in ENTITY_TYPES
+    ]
 
 
 @operation("sendSyncAck")
@@ -103,6 +121,6 @@ async def send_sync_ack(ctx: Ctx) -> None:
 async def delete_sync_ack(ctx: Ctx) -> None:
     session_id = _session(ctx)
     dto = await ctx.body(SyncAckDeleteDto)
-    types: Any = None if dto.types is OMIT else list(dto.types)  # type: ignore[arg-type]
+    types: Any = None if dto.types is OMIT else list(dto.types)
     async with ctx.db() as conn:
         await q.delete_checkpoints(conn, session_id, types)

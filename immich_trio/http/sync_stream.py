@@ -120,18 +120,24 @@ HANDLERS: dict[str, Handler | None] = {
     ),
     "MemoriesV1": Plain(("MemoryV1", library.MEMORIES), ("MemoryDeleteV1", library.MEMORY_DELETES)),
     "MemoryToAssetsV1": Plain(
-        ("MemoryToAssetV1", library.MEMORY_ASSETS), ("MemoryToAssetDeleteV1", library.MEMORY_ASSET_DELETES)
+        ("MemoryToAssetV1", library.MEMORY_ASSETS),
+        ("MemoryToAssetDeleteV1", library.MEMORY_ASSET_DELETES),
     ),
     "PeopleV1": Plain(("PersonV1", library.PEOPLE), ("PersonDeleteV1", library.PERSON_DELETES)),
     "AssetFacesV1": None,
-    "AssetFacesV2": Plain(("AssetFaceV2", library.FACES), ("AssetFaceDeleteV1", library.FACE_DELETES)),
+    "AssetFacesV2": Plain(
+        ("AssetFaceV2", library.FACES), ("AssetFaceDeleteV1", library.FACE_DELETES)
+    ),
     "UserMetadataV1": Plain(
-        ("UserMetadataV1", users.USER_METADATA), ("UserMetadataDeleteV1", users.USER_METADATA_DELETES)
+        ("UserMetadataV1", users.USER_METADATA),
+        ("UserMetadataDeleteV1", users.USER_METADATA_DELETES),
     ),
     "AssetMetadataV1": Plain(
         ("AssetMetadataV1", assets.METADATA), ("AssetMetadataDeleteV1", assets.METADATA_DELETES)
     ),
-    "AssetEditsV1": Plain(("AssetEditV1", assets.EDITS), ("AssetEditDeleteV1", assets.EDIT_DELETES)),
+    "AssetEditsV1": Plain(
+        ("AssetEditV1", assets.EDITS), ("AssetEditDeleteV1", assets.EDIT_DELETES)
+    ),
 }
 ORDER = tuple(HANDLERS)
 
@@ -231,9 +237,17 @@ class Stream:
             if create_id == mark_id and mark_extra == "complete":
                 continue
             start = mark_extra if create_id == mark_id and mark_extra else q.NIL
-            params = {"parent": parent["parent"], "after": start, "before": bound_id, "now": self.now, "me": self.me}
+            params = {
+                "parent": parent["parent"],
+                "after": start,
+                "before": bound_id,
+                "now": self.now,
+                "me": self.me,
+            }
             async for page in q.stream_rows(self.conn, query, params):
-                yield "".join(line(kind, row["data"], f"{kind}|{create_id}|{row['ack']}") for row in page)
+                yield "".join(
+                    line(kind, row["data"], f"{kind}|{create_id}|{row['ack']}") for row in page
+                )
             yield ack_line(f"{kind}|{create_id}|complete")
 
     async def _split(self, updates: Half, forward: str, creates: Half) -> AsyncIterator[str]:

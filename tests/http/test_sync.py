@@ -35,57 +35,102 @@ async def _albums(client: Any, user: UserCreds) -> set[str]:
 
 async def test_session_only_and_validation(client: Any, make_user: MakeUser) -> None:
     alex = await make_user("alex@example.com")
-    response = await client.post("/api/api-keys", headers=alex.headers, json={"name": "k", "permissions": ["all"]})
+    response = await client.post(
+        "/api/api-keys", headers=alex.headers, json={"name": "k", "permissions": ["all"]}
+    )
     key = (await response.get_json())["secret"]
-    for method, path in (("post", "/api/sync/stream"), ("get", "/api/sync/ack"), ("delete", "/api/sync/ack")):
-        response = await getattr(client, method)(path, headers={"x-api-key": key}, json={"types": ["UsersV1"]})
+    for method, path in (
+        ("post", "/api/sync/stream"),
+        ("get", "/api/sync/ack"),
+        ("delete", "/api/sync/ack"),
+    ):
+        response = await getattr(client, method)(
+            path, headers={"x-api-key": key}, json={"types": ["UsersV1"]}
+        )
         assert response.status_code == 403
-        assert (await response.get_json())["message"] == "Sync endpoints cannot be used with API keys"
+        assert (await response.get_json())[
+            "message"
+        ] == "Sync endpoints cannot be used with API keys"
     response = await client.post("/api/sync/stream", headers=alex.headers, json={"types": ["Nope"]})
     assert response.status_code == 400
-    response = await client.post("/api/sync/stream", headers=alex.headers, json={"types": ["AssetsV1"]})
+    response = await client.post(
+        "/api/sync/stream", headers=alex.headers, json={"types": ["AssetsV1"]}
+    )
     assert response.status_code == 400
     assert (await response.get_json())["message"] == (
         "SyncRequestType.AssetsV1 is deprecated, use SyncRequestType.AssetsV2 instead"
     )
     response = await client.post("/api/sync/ack", headers=alex.headers, json={"acks": ["Bogus|x"]})
-    assert response.status_code == 400 and (await response.get_json())["message"] == "Invalid ack type: Bogus"
-    acks = ["UserV1|0190a7c4-0000-7000-8000-000000000000", "AssetV2|0190a7c4-0000-7000-8000-000000000001"]
+    assert (
+        response.status_code == 400
+        and (await response.get_json())["message"] == "Invalid ack type: Bogus"
+    )
+    acks = [
+        "UserV1|0190a7c4-0000-7000-8000-000000000000",
+        "AssetV2|0190a7c4-0000-7000-8000-000000000001",
+    ]
     response = await client.post("/api/sync/ack", headers=alex.headers, json={"acks": acks})
     assert response.status_code == 204
     response = await client.get("/api/sync/ack", headers=alex.headers)
-    assert await response.get_json() == [{"type": "AssetV2", "ack": acks[1]}, {"type": "UserV1", "ack": acks[0]}]
-    response = await client.delete("/api/sync/ack", headers=alex.headers, json={"types": ["UserV1"]})
+    assert await response.get_json() == [
+        {"type": "AssetV2", "ack": acks[1]},
+        {"type": "UserV1", "ack": acks[0]},
+    ]
+    response = await client.delete(
+        "/api/sync/ack", headers=alex.headers, json={"types": ["UserV1"]}
+    )
     assert response.status_code == 204
     response = await client.get("/api/sync/ack", headers=alex.headers)
     assert [a["type"] for a in await response.get_json()] == ["AssetV2"]
-    response = await client.post("/api/sync/ack", headers=alex.headers, json={"acks": ["SyncResetV1|reset"]})
+    response = await client.post(
+        "/api/sync/ack", headers=alex.headers, json={"acks": ["SyncResetV1|reset"]}
+    )
     response = await client.get("/api/sync/ack", headers=alex.headers)
     assert await response.get_json() == []
 
 
-async def test_line_format_and_order(client: Any, runtime: Runtime, make_user: MakeUser, sql: Sql) -> None:
+async def test_line_format_and_order(
+    client: Any, runtime: Runtime, make_user: MakeUser, sql: Sql
+) -> None:
     alex = await make_user("alex@example.com")
     asset = _asset(sql, alex.id, runtime.settings.media_location, "a.jpg", "IMAGE")
     response = await client.post(
-        "/api/sync/stream", headers=alex.headers, json={"types": ["AssetExifsV1", "AssetsV2", "AuthUsersV1"]}
+        "/api/sync/stream",
+        headers=alex.headers,
+        json={"types": ["AssetExifsV1", "AssetsV2", "AuthUsersV1"]},
     )
     raw = (await response.get_data()).decode()
     lines = raw.splitlines()
-    assert [json.loads(x)["type"] for x in lines] == ["AuthUserV1", "AssetV2", "AssetExifV1", "SyncCompleteV1"]
+    assert [json.loads(x)["type"] for x in lines] == [
+        "AuthUserV1",
+        "AssetV2",
+        "AssetExifV1",
+        "SyncCompleteV1",
+    ]
     assert lines[1].startswith('{"type":"AssetV2","data":{"id":"' + asset + '","ownerId":')
     data = json.loads(lines[1])["data"]
     assert list(data)[:8] == [
-        "id", "ownerId", "originalFileName", "thumbhash", "checksum", "fileCreatedAt", "fileModifiedAt", "createdAt",
+        "id",
+        "ownerId",
+        "originalFileName",
+        "thumbhash",
+        "checksum",
+        "fileCreatedAt",
+        "fileModifiedAt",
+        "createdAt",
     ]
     assert data["fileCreatedAt"] == "2024-01-15T00:00:00.000Z" and len(data["checksum"]) == 28
-    assert "updateId" not in data and data["isFavorite"] is False and data["visibility"] == "timeline"
+    assert (
+        "updateId" not in data and data["isFavorite"] is False and data["visibility"] == "timeline"
+    )
     auth = json.loads(lines[0])["data"]
     assert auth["id"] == alex.id and auth["hasProfileImage"] is False and auth["isAdmin"] is False
     assert json.loads(lines[-1])["ack"].startswith("SyncCompleteV1|")
 
 
-async def test_sync_follows_changes(client: Any, runtime: Runtime, make_user: MakeUser, sql: Sql) -> None:
+async def test_sync_follows_changes(
+    client: Any, runtime: Runtime, make_user: MakeUser, sql: Sql
+) -> None:
     alex = await make_user("alex@example.com")
     bea = await make_user("bea@example.com")
     media = runtime.settings.media_location
@@ -101,7 +146,11 @@ async def test_sync_follows_changes(client: Any, runtime: Runtime, make_user: Ma
     assert [x["type"] for x in await phone.sync()] == ["SyncCompleteV1"]  # nothing twice
 
     # edit and favourite
-    await client.put(f"/api/assets/{mine[0]}", headers=alex.headers, json={"isFavorite": True, "description": "hi"})
+    await client.put(
+        f"/api/assets/{mine[0]}",
+        headers=alex.headers,
+        json={"isFavorite": True, "description": "hi"},
+    )
     lines = await phone.sync()
     assert phone.table("assets")[mine[0]]["isFavorite"] is True
     assert phone.table("exifs")[mine[0]]["description"] == "hi"
@@ -127,10 +176,15 @@ async def test_sync_follows_changes(client: Any, runtime: Runtime, make_user: Ma
     assert (bea.id, alex.id) not in phone.table("partners")
 
     # an album shared with alex, assets added and removed
-    response = await client.post("/api/albums", headers=bea.headers, json={"albumName": "trip", "assetIds": hers[:2]})
+    response = await client.post(
+        "/api/albums", headers=bea.headers, json={"albumName": "trip", "assetIds": hers[:2]}
+    )
     album = (await response.get_json())["id"]
-    await client.put(f"/api/albums/{album}/users", headers=bea.headers,
-                     json={"albumUsers": [{"userId": alex.id, "role": "viewer"}]})
+    await client.put(
+        f"/api/albums/{album}/users",
+        headers=bea.headers,
+        json={"albumUsers": [{"userId": alex.id, "role": "viewer"}]},
+    )
     await phone.sync()
     assert set(phone.table("albums")) == await _albums(client, alex) == {album}
     assert {p for p in phone.table("album_assets")} == {(album, h) for h in hers[:2]}
@@ -145,11 +199,23 @@ async def test_sync_follows_changes(client: Any, runtime: Runtime, make_user: Ma
     assert phone.table("albums") == {} and await _albums(client, alex) == set()
 
     # stack, memory and user metadata
-    response = await client.post("/api/stacks", headers=alex.headers, json={"assetIds": [mine[3], mine[4]]})
+    response = await client.post(
+        "/api/stacks", headers=alex.headers, json={"assetIds": [mine[3], mine[4]]}
+    )
     stack = (await response.get_json())["id"]
-    await client.put("/api/users/me/preferences", headers=alex.headers, json={"folders": {"enabled": True}})
-    response = await client.post("/api/memories", headers=alex.headers, json={
-        "type": "on_this_day", "data": {"year": 2020}, "memoryAt": "2024-01-15T00:00:00.000Z", "assetIds": [mine[3]]})
+    await client.put(
+        "/api/users/me/preferences", headers=alex.headers, json={"folders": {"enabled": True}}
+    )
+    response = await client.post(
+        "/api/memories",
+        headers=alex.headers,
+        json={
+            "type": "on_this_day",
+            "data": {"year": 2020},
+            "memoryAt": "2024-01-15T00:00:00.000Z",
+            "assetIds": [mine[3]],
+        },
+    )
     memory = (await response.get_json())["id"]
     await phone.sync()
     assert stack in phone.table("stacks") and phone.table("assets")[mine[3]]["stackId"] == stack
@@ -163,14 +229,18 @@ async def test_sync_follows_changes(client: Any, runtime: Runtime, make_user: Ma
     assert [x["type"] for x in await phone.sync()] == ["SyncCompleteV1"]
 
 
-async def test_two_sessions_and_reset(client: Any, runtime: Runtime, make_user: MakeUser, sql: Sql) -> None:
+async def test_two_sessions_and_reset(
+    client: Any, runtime: Runtime, make_user: MakeUser, sql: Sql
+) -> None:
     alex = await make_user("alex@example.com")
     [(token_hash,)] = sql('SELECT token FROM session WHERE "userId" = %s', (alex.id,))
     from immich_trio import crypto
 
     token = crypto.new_token()
-    sql('INSERT INTO session (token, "userId", "deviceType", "deviceOS") VALUES (%s, %s, %s, %s)',
-        (crypto.hash_token(token), alex.id, "pytest", "Linux"))
+    sql(
+        'INSERT INTO session (token, "userId", "deviceType", "deviceOS") VALUES (%s, %s, %s, %s)',
+        (crypto.hash_token(token), alex.id, "pytest", "Linux"),
+    )
     phone = SyncClient(client, alex.headers)
     tablet = SyncClient(client, {"Authorization": f"Bearer {token}"})
     _asset(sql, alex.id, runtime.settings.media_location, "a.jpg", "IMAGE")

@@ -16,13 +16,24 @@ MEMORY_ASSETS = upserts(
     f'ma."memoriesId" IN ({_MY_MEMORIES})',
 )
 MEMORY_ASSET_DELETES = deletes(
-    "memory_asset_audit x", "x", s.col("x", "memoryId", "assetId"), f'x."memoryId" IN ({_MY_MEMORIES})'
+    "memory_asset_audit x",
+    "x",
+    s.col("x", "memoryId", "assetId"),
+    f'x."memoryId" IN ({_MY_MEMORIES})',
 )
 
 PEOPLE = upserts("person p", 'p."updateId"', s.person("p"), 'p."ownerId" = %(me)s')
 PERSON_DELETES = deletes("person_audit x", "x", s.col("x", "personId"), 'x."ownerId" = %(me)s')
 
-FACES = upserts('asset_face f JOIN asset a ON a.id = f."assetId"', 'f."updateId"', s.face("f"), 'a."ownerId" = %(me)s')
+FACES = upserts(
+    'asset_face f JOIN asset a ON a.id = f."assetId"',
+    'f."updateId"',
+    s.face("f"),
+    'a."ownerId" = %(me)s',
+)
 FACE_DELETES = deletes(
-    'asset_face_audit x JOIN asset a ON a.id = x."assetId"', "x", s.col("x", "assetFaceId"), 'a."ownerId" = %(me)s'
+    'asset_face_audit x JOIN asset a ON a.id = x."assetId"',
+    "x",
+    s.col("x", "assetFaceId"),
+    'a."ownerId" = %(me)s',
 )

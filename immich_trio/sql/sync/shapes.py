@@ -32,7 +32,16 @@ def _asset_head(a: str) -> list[tuple[str, str]]:
     ]
 
 
-_ASSET_TAIL = ("visibility", "duration", "livePhotoVideoId", "stackId", "libraryId", "width", "height", "isEdited")
+_ASSET_TAIL = (
+    "visibility",
+    "duration",
+    "livePhotoVideoId",
+    "stackId",
+    "libraryId",
+    "width",
+    "height",
+    "isEdited",
+)
 
 
 def own_asset(a: str = "a") -> Fields:
@@ -77,11 +86,40 @@ def album_asset(a: str = "a") -> Fields:
 def exif(e: str = "e") -> Fields:
     """SyncAssetExifV1 (columns.syncAssetExif)."""
     return [
-        *col(e, "assetId", "description", "exifImageWidth", "exifImageHeight", "fileSizeInByte", "orientation"),
+        *col(
+            e,
+            "assetId",
+            "description",
+            "exifImageWidth",
+            "exifImageHeight",
+            "fileSizeInByte",
+            "orientation",
+        ),
         ("dateTimeOriginal", ts(f'{e}."dateTimeOriginal"')),
         ("modifyDate", ts(f'{e}."modifyDate"')),
-        *col(e, "timeZone", "latitude", "longitude", "projectionType", "city", "state", "country", "make", "model"),
-        *col(e, "lensModel", "fNumber", "focalLength", "iso", "exposureTime", "profileDescription", "rating", "fps"),
+        *col(
+            e,
+            "timeZone",
+            "latitude",
+            "longitude",
+            "projectionType",
+            "city",
+            "state",
+            "country",
+            "make",
+            "model",
+        ),
+        *col(
+            e,
+            "lensModel",
+            "fNumber",
+            "focalLength",
+            "iso",
+            "exposureTime",
+            "profileDescription",
+            "rating",
+            "fps",
+        ),
     ]
 
 
@@ -144,13 +182,37 @@ def person(p: str = "p") -> Fields:
 def face(f: str = "f") -> Fields:
     return [
         *col(f, "id", "assetId", "personId", "imageWidth", "imageHeight"),
-        *col(f, "boundingBoxX1", "boundingBoxY1", "boundingBoxX2", "boundingBoxY2", "sourceType", "isVisible"),
+        *col(
+            f,
+            "boundingBoxX1",
+            "boundingBoxY1",
+            "boundingBoxX2",
+            "boundingBoxY2",
+            "sourceType",
+            "isVisible",
+        ),
         ("deletedAt", ts(f'{f}."deletedAt"')),
     ]
 
 
 def ocr(o: str = "o") -> Fields:
-    return col(o, "id", "assetId", "x1", "y1", "x2", "y2", "x3", "y3", "x4", "y4", "text", "boxScore", "textScore", "isVisible")
+    return col(
+        o,
+        "id",
+        "assetId",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "x3",
+        "y3",
+        "x4",
+        "y4",
+        "text",
+        "boxScore",
+        "textScore",
+        "isVisible",
+    )
 
 
 def edit(x: str = "x") -> Fields:

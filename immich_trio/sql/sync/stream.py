@@ -35,7 +35,9 @@ def b64(expr: str) -> str:
 
 async def now_id(conn: AsyncConnection[Any]) -> str:
     """``immich_uuid_v7(now() - 1 ms)``: every read of one stream stays below it."""
-    cur = await conn.execute("SELECT immich_uuid_v7(clock_timestamp() - interval '1 millisecond')::text AS id")
+    cur = await conn.execute(
+        "SELECT immich_uuid_v7(clock_timestamp() - interval '1 millisecond')::text AS id"
+    )
     row = await cur.fetchone()
     assert row is not None
     return str(row["id"])
@@ -57,14 +59,18 @@ async def stream_rows(
 
 # -- checkpoints ----------------------------------------------------------------------
 
+
 async def checkpoints(conn: AsyncConnection[Any], session_id: UUID) -> dict[str, str]:
     cur = await conn.execute(
-        'SELECT type, ack FROM session_sync_checkpoint WHERE "sessionId" = %s ORDER BY type', (session_id,)
+        'SELECT type, ack FROM session_sync_checkpoint WHERE "sessionId" = %s ORDER BY type',
+        (session_id,),
     )
     return {row["type"]: row["ack"] for row in await cur.fetchall()}
 
 
-async def upsert_checkpoints(conn: AsyncConnection[Any], session_id: UUID, acks: Mapping[str, str]) -> None:
+async def upsert_checkpoints(
+    conn: AsyncConnection[Any], session_id: UUID, acks: Mapping[str, str]
+) -> None:
     if not acks:
         return
     await conn.execute(
@@ -78,9 +84,13 @@ async def upsert_checkpoints(conn: AsyncConnection[Any], session_id: UUID, acks:
     )
 
 
-async def delete_checkpoints(conn: AsyncConnection[Any], session_id: UUID, types: Sequence[str] | None) -> None:
+async def delete_checkpoints(
+    conn: AsyncConnection[Any], session_id: UUID, types: Sequence[str] | None
+) -> None:
     if types is None:
-        await conn.execute('DELETE FROM session_sync_checkpoint WHERE "sessionId" = %s', (session_id,))
+        await conn.execute(
+            'DELETE FROM session_sync_checkpoint WHERE "sessionId" = %s', (session_id,)
+        )
     else:
         await conn.execute(
             'DELETE FROM session_sync_checkpoint WHERE "sessionId" = %s AND type = ANY(%s::text[])',
@@ -92,11 +102,15 @@ async def reset_session(conn: AsyncConnection[Any], session_id: UUID) -> None:
     """Forget every checkpoint of the session and clear ``isPendingSyncReset``."""
     async with conn.transaction():
         await delete_checkpoints(conn, session_id, None)
-        await conn.execute('UPDATE session SET "isPendingSyncReset" = false WHERE id = %s', (session_id,))
+        await conn.execute(
+            'UPDATE session SET "isPendingSyncReset" = false WHERE id = %s', (session_id,)
+        )
 
 
 async def is_pending_reset(conn: AsyncConnection[Any], session_id: UUID) -> bool:
-    cur = await conn.execute('SELECT "isPendingSyncReset" FROM session WHERE id = %s', (session_id,))
+    cur = await conn.execute(
+        'SELECT "isPendingSyncReset" FROM session WHERE id = %s', (session_id,)
+    )
     row = await cur.fetchone()
     return bool(row and row["isPendingSyncReset"])
 
@@ -116,6 +130,8 @@ ORDER BY "createId"
 """
 
 
-async def parents(conn: AsyncConnection[Any], query: str, me: UUID, after: str, now: str) -> list[dict[str, Any]]:
+async def parents(
+    conn: AsyncConnection[Any], query: str, me: UUID, after: str, now: str
+) -> list[dict[str, Any]]:
     cur = await conn.execute(query, {"me": me, "after": after, "now": now})
     return list(await cur.fetchall())

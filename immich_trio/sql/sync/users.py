@@ -10,7 +10,15 @@ AUTH_USER = upserts(
     'u."updateId"',
     [
         *s.user("u"),
-        *s.col("u", "isAdmin", "pinCode", "oauthId", "storageLabel", "quotaSizeInBytes", "quotaUsageInBytes"),
+        *s.col(
+            "u",
+            "isAdmin",
+            "pinCode",
+            "oauthId",
+            "storageLabel",
+            "quotaSizeInBytes",
+            "quotaUsageInBytes",
+        ),
     ],
     "u.id = %(me)s",
 )
@@ -19,10 +27,10 @@ USERS = upserts('"user" u', 'u."updateId"', s.user("u"), "true")
 USER_DELETES = deletes("user_audit x", "x", s.col("x", "userId"), "true")
 
 _MINE = '(p."sharedById" = %(me)s OR p."sharedWithId" = %(me)s)'
-PARTNERS = upserts("partner p", 'p."updateId"', s.col("p", "sharedById", "sharedWithId", "inTimeline"), _MINE)
-PARTNER_DELETES = deletes(
-    "partner_audit p", "p", s.col("p", "sharedById", "sharedWithId"), _MINE
+PARTNERS = upserts(
+    "partner p", 'p."updateId"', s.col("p", "sharedById", "sharedWithId", "inTimeline"), _MINE
 )
+PARTNER_DELETES = deletes("partner_audit p", "p", s.col("p", "sharedById", "sharedWithId"), _MINE)
 
 USER_METADATA = upserts(
     "user_metadata m", 'm."updateId"', s.col("m", "userId", "key", "value"), 'm."userId" = %(me)s'
