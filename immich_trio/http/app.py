@@ -74,6 +74,7 @@ TAG_MODULES = (
     "shared_links.holder",
     "memories",
     "stacks",
+    "sync",
     "integrity",
     "database_backups",
     "maintenance",

@@ -1,0 +1,137 @@
+"""Sync machinery: checkpoints per session, ``nowId``, parents for backfill, streamed reads.
+
+Queries take named parameters: ``me`` (the user), ``after`` (the checkpoint's id, or the
+nil UUID), ``now`` (``nowId``); backfill queries ``parent``, ``after`` (inclusive) and
+``before`` (inclusive) instead of ``me``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+
+NIL = "00000000-0000-0000-0000-000000000000"
+# Rows fetched per round trip from a server-side cursor: bounds the memory of a stream.
+PAGE_ROWS = 500
+
+
+def ts(expr: str) -> str:
+    """A timestamp as JavaScript's ``toISOString`` writes it (ms, UTC, ``Z``)."""
+    return f"""to_char({expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
+
+
+def day(expr: str) -> str:
+    """A ``date`` column as Immich sends it: midnight UTC of that day."""
+    return f"""to_char({expr}, 'YYYY-MM-DD"T00:00:00.000Z"')"""
+
+
+def b64(expr: str) -> str:
+    """Standard base64 of a bytea, on one line."""
+    return f"translate(encode({expr}, 'base64'), E'\\n', '')"
+
+
+async def now_id(conn: AsyncConnection[Any]) -> str:
+    """``immich_uuid_v7(now() - 1 ms)``: every read of one stream stays below it."""
+    cur = await conn.execute(
+        "SELECT immich_uuid_v7(clock_timestamp() - interval '1 millisecond')::text AS id"
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return str(row["id"])
+
+
+async def stream_rows(
+    conn: AsyncConnection[Any], query: str, params: Mapping[str, Any], *, name: str = "sync_rows"
+) -> AsyncIterator[Sequence[Mapping[str, Any]]]:
+    """Pages of rows from a server-side cursor, inside a transaction held for the query."""
+    async with conn.transaction():
+        async with conn.cursor(name=name) as cur:
+            await cur.execute(query, params)
+            while True:
+                rows = await cur.fetchmany(PAGE_ROWS)
+                if not rows:
+                    break
+                yield rows
+
+
+# -- checkpoints ----------------------------------------------------------------------
+
+
+async def checkpoints(conn: AsyncConnection[Any], session_id: UUID) -> dict[str, str]:
+    cur = await conn.execute(
+        'SELECT type, ack FROM session_sync_checkpoint WHERE "sessionId" = %s ORDER BY type',
+        (session_id,),
+    )
+    return {row["type"]: row["ack"] for row in await cur.fetchall()}
+
+
+async def upsert_checkpoints(
+    conn: AsyncConnection[Any], session_id: UUID, acks: Mapping[str, str]
+) -> None:
+    if not acks:
+        return
+    await conn.execute(
+        """
+        INSERT INTO session_sync_checkpoint ("sessionId", type, ack)
+        SELECT %s, t.type, t.ack FROM unnest(%s::text[], %s::text[]) AS t(type, ack)
+        ON CONFLICT ("sessionId", type)
+        DO UPDATE SET ack = excluded.ack, "updateId" = immich_uuid_v7()
+        """,
+        (session_id, list(acks), list(acks.values())),
+    )
+
+
+async def delete_checkpoints(
+    conn: AsyncConnection[Any], session_id: UUID, types: Sequence[str] | None
+) -> None:
+    if types is None:
+        await conn.execute(
+            'DELETE FROM session_sync_checkpoint WHERE "sessionId" = %s', (session_id,)
+        )
+    else:
+        await conn.execute(
+            'DELETE FROM session_sync_checkpoint WHERE "sessionId" = %s AND type = ANY(%s::text[])',
+            (session_id, list(types)),
+        )
+
+
+async def reset_session(conn: AsyncConnection[Any], session_id: UUID) -> None:
+    """Forget every checkpoint of the session and clear ``isPendingSyncReset``."""
+    async with conn.transaction():
+        await delete_checkpoints(conn, session_id, None)
+        await conn.execute(
+            'UPDATE session SET "isPendingSyncReset" = false WHERE id = %s', (session_id,)
+        )
+
+
+async def is_pending_reset(conn: AsyncConnection[Any], session_id: UUID) -> bool:
+    cur = await conn.execute(
+        'SELECT "isPendingSyncReset" FROM session WHERE id = %s', (session_id,)
+    )
+    row = await cur.fetchone()
+    return bool(row and row["isPendingSyncReset"])
+
+
+# -- parents of backfill ----------------------------------------------------------------
+
+PARTNERS_CREATED_AFTER = """
+SELECT "sharedById"::text AS parent, "createId"::text AS "createId" FROM partner
+WHERE "sharedWithId" = %(me)s AND "createId" >= %(after)s AND "createId" < %(now)s
+ORDER BY "createId"
+"""
+
+ALBUMS_CREATED_AFTER = """
+SELECT "albumId"::text AS parent, "createId"::text AS "createId" FROM album_user
+WHERE "userId" = %(me)s AND "createId" >= %(after)s AND "createId" < %(now)s
+ORDER BY "createId"
+"""
+
+
+async def parents(
+    conn: AsyncConnection[Any], query: str, me: UUID, after: str, now: str
+) -> list[dict[str, Any]]:
+    cur = await conn.execute(query, {"me": me, "after": after, "now": now})
+    return list(await cur.fetchall())
