@@ -237,11 +237,11 @@ def bench(client: Client, rounds: int) -> None:
 
 EXPLAINS = {
     "markers": """
-SELECT coalesce(json_agg(json_build_object('id', m.id, 'lat', m.latitude, 'lon', m.longitude,
-    'city', m.city, 'state', m.state, 'country', m.country) ORDER BY m."fileCreatedAt" DESC), '[]')::text
-FROM (SELECT a.id, a."fileCreatedAt", e.latitude, e.longitude, e.city, e.state, e.country
+SELECT coalesce(json_agg(m), '[]')::text
+FROM (SELECT a.id, e.latitude AS lat, e.longitude AS lon, e.city, e.state, e.country
       FROM asset a JOIN asset_exif e ON e."assetId" = a.id AND e.latitude IS NOT NULL AND e.longitude IS NOT NULL
-      WHERE a."deletedAt" IS NULL AND a.visibility = 'timeline' AND a."ownerId" = ANY(%(owners)s::uuid[])) m""",
+      WHERE a."deletedAt" IS NULL AND a.visibility = 'timeline' AND a."ownerId" = ANY(%(owners)s::uuid[])
+      ORDER BY a."fileCreatedAt" DESC) m""",
     "suggestions camera-model": """
 SELECT DISTINCT ON (e.model) e.model FROM asset_exif e JOIN asset a ON a.id = e."assetId"
 WHERE a."ownerId" = ANY(%(owners)s::uuid[]) AND a.visibility = 'timeline' AND a."deletedAt" IS NULL
@@ -262,6 +262,19 @@ def explain(url: str) -> None:
             print(f"\nEXPLAIN ANALYZE {title}:")
             for (line,) in conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + query, params).fetchall():
                 print("   ", line)
+
+
+def calibrate(url: str) -> None:
+    """The floor on this machine right now: one full pass over ``asset_exif`` (what every
+    filter on a column without an index in Immich's schema costs: make, model, country...)."""
+    samples = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        for _ in range(20):
+            started = time.perf_counter()
+            conn.execute("SELECT count(*) FROM asset_exif WHERE make = 'Apple'").fetchone()
+            samples.append((time.perf_counter() - started) * 1000)
+    p50, _ = percentiles(samples)
+    print(f"\ncalibration: one pass over asset_exif: {p50:.1f} ms median")
 
 
 def main() -> None:
@@ -295,6 +308,7 @@ def main() -> None:
             if not args.no_places:
                 wait_for_places(url)
             time.sleep(1)  # let the start-up work settle
+            calibrate(url)
             bench(Client(port, token), args.rounds)
             if args.explain:
                 explain(url)
