@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 from uuid import UUID
@@ -96,13 +97,22 @@ def render_face(preview: Path, face: dict[str, Any], target: Path, quality: int)
     os.replace(temp, target)
 
 
+def faces_wanted(config: Mapping[str, Any]) -> bool:
+    """Immich's guard: people exist only with facial recognition (machine learning on and its
+    facial recognition on) or with face import from metadata."""
+    ml = config.get("machineLearning", {})
+    recognition = bool(ml.get("enabled")) and bool(ml.get("facialRecognition", {}).get("enabled"))
+    return recognition or bool(config.get("metadata", {}).get("faces", {}).get("import"))
+
+
 class PersonThumbnailActor(QueueWorker):
     """Owns person thumbnails.
 
     Inbox: ``RunJob`` for ``PersonGenerateThumbnail`` (``{"id": personId}``). Reads the person's
     feature face and the asset's preview, renders in a thread under ``self.limiter``, then, in
     the dispatcher's transaction, records ``thumbnailPath`` and sends ``on_person_thumbnail``
-    to the owner. A person without a feature face, or a face without a preview, fails the job.
+    to the owner. A person without a feature face, or a face without a preview, fails the job;
+    with facial recognition and face import both off the job is skipped, as in Immich.
     """
 
     inbox_capacity: ClassVar[int] = INBOX
@@ -118,8 +128,10 @@ class PersonThumbnailActor(QueueWorker):
             return self.unexpected(job)
         person_id = UUID(str(job.data.get("id")))
         async with self._pool.connection() as conn:
-            face = await faces_q.feature_face(conn, person_id)
             config = await self.current_config(conn)
+            if not faces_wanted(config):
+                return JobResult(status="skipped")
+            face = await faces_q.feature_face(conn, person_id)
         if face is None:
             return JobResult(status="failed", error=f"person {person_id} has no feature face")
         if not face["preview"]:

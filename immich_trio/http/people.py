@@ -96,8 +96,10 @@ async def get_person_statistics(ctx: Ctx) -> PersonStatisticsResponseDto:
 
 @operation("getPersonThumbnail")
 async def get_person_thumbnail(ctx: Ctx) -> Response:
+    # A file endpoint: every failure, a refusal included, is a bare 404 (behaviour.md §2).
     async with ctx.db() as conn:
-        await require_access(ctx, conn, "person.read", [_id(ctx)])
+        if await check_access(ctx, conn, "person.read", [_id(ctx)]) != {_id(ctx)}:
+            raise NotFound()
         person = await q.get(conn, _id(ctx))
     if person is None or not person["thumbnailPath"]:
         raise NotFound()

@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from immich_trio import crypto
+from immich_trio.storage.files import person_thumbnail_path
 from tests.http.conftest import MakeUser
 
 Sql = Callable[..., list[tuple[Any, ...]]]
@@ -63,6 +64,9 @@ class World:
     editor_photo: str = ""  # a photo of the album editor (not in the album)
     album_links: int = 0  # how many shared links the owner has on the album
     integrity_report: str = ""  # an untracked-file report on a stray file in upload/
+    person: str = ""  # the owner's person, its face on the photo (feature face), thumbnail on disk
+    face: str = ""  # that face
+    person2: str = ""  # a second person of the owner, no face (merge and reassign targets)
 
 
 def _session(sql: Sql, user_id: str, *, pin_until: datetime | None = None) -> tuple[str, str]:
@@ -107,6 +111,24 @@ def _link(sql: Sql, owner: str, kind: str, *, album: str | None, upload: bool, d
         (owner, key, kind, album, upload, download, exif, password, expires),
     )
     return str(link_id), base64.urlsafe_b64encode(key).decode().rstrip("=")
+
+
+def _people(sql: Sql, owner: str, photo: str, media: Path) -> tuple[str, str, str]:
+    """The owner's person with one face on ``photo`` (its feature face) and a thumbnail file,
+    and a second person with no face."""
+    [(person,)] = sql('INSERT INTO person ("ownerId", name) VALUES (%s, %s) RETURNING id', (owner, "Alice"))
+    [(face,)] = sql(
+        'INSERT INTO asset_face ("assetId", "personId", "imageWidth", "imageHeight", "boundingBoxX1",'
+        ' "boundingBoxY1", "boundingBoxX2", "boundingBoxY2") VALUES (%s, %s, 100, 100, 10, 10, 40, 40)'
+        " RETURNING id",
+        (photo, person),
+    )
+    thumb = person_thumbnail_path(media, owner, person)
+    thumb.parent.mkdir(parents=True, exist_ok=True)
+    thumb.write_bytes(b"\xff\xd8\xff person")
+    sql('UPDATE person SET "faceAssetId" = %s, "thumbnailPath" = %s WHERE id = %s', (face, str(thumb), person))
+    [(person2,)] = sql('INSERT INTO person ("ownerId", name) VALUES (%s, %s) RETURNING id', (owner, "Bob"))
+    return str(person), str(face), str(person2)
 
 
 async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
@@ -172,6 +194,7 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
     [(report,)] = sql(
         "INSERT INTO integrity_report (type, path) VALUES ('untracked_file', %s) RETURNING id", (str(stray),)
     )
+    person, face, person2 = _people(sql, owner.id, photo, media)
     headers = {
         "owner": owner.headers,
         "other": other.headers,
@@ -191,6 +214,7 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
         partner_id=partner.id, notification=str(notification), asset_link=asset_link,
         activity=str(activity), tag=str(tag), memory=str(memory), stack=str(stack),
         editor_photo=editor_photo, album_links=1 + len(variants), integrity_report=str(report),
+        person=person, face=face, person2=person2,
     )
 
 
@@ -231,6 +255,11 @@ SNAPSHOT_QUERIES = (
     'SELECT id, "stackId" FROM asset ORDER BY id',
     # integrity
     'SELECT id, type, path, "assetId", "fileAssetId" FROM integrity_report ORDER BY id',
+    # people and faces
+    'SELECT id, "ownerId", name, "birthDate", "isHidden", "isFavorite", color, "faceAssetId", "thumbnailPath"'
+    " FROM person ORDER BY id",
+    'SELECT id, "assetId", "personId", "sourceType", "deletedAt", "isVisible", "boundingBoxX1" FROM asset_face'
+    " ORDER BY id",
 )
 
 

@@ -591,6 +591,90 @@ SEARCH_ROWS: tuple[Row, ...] = (
 )
 
 
+# -- People and faces (the owner's person with a face on the photo; routes admit no link) -------
+
+
+def _person(w: World) -> str:
+    return w.person
+
+
+def _face(w: World) -> str:
+    return w.face
+
+
+def person_rule(permission: str, status: int = 200, check: Check | None = None) -> dict[str, Outcome]:
+    """Only the person's owner; links are refused at the route (no shared-link access)."""
+    return own_row(status, no_access(permission)) | {"owner": ok(status, check)}
+
+
+def _people_listed(w: World, body: Any) -> bool:
+    return [p["id"] for p in body["people"]] == [w.person]
+
+
+def _faces_seen(owner: bool) -> Check:
+    def check(w: World, body: Any) -> bool:
+        [face] = body
+        return bool(face["id"] == w.face and (face["person"] or {}).get("id") == (w.person if owner else None))
+
+    return check
+
+
+def _bulk(success: bool) -> Check:
+    def check(w: World, body: Any) -> bool:
+        wanted = {"id": w.person, "success": True} if success else {"id": w.person, "success": False, "error": "unknown"}
+        return bool(body == [wanted])
+
+    return check
+
+
+_FACE_BOX = {"imageWidth": 100, "imageHeight": 100, "x": 50, "y": 50, "width": 20, "height": 20}
+
+PEOPLE_ROWS: tuple[Row, ...] = (
+    Row(op="getPerson", target=_person, asset=False, request=lambda w, t: ("GET", f"/api/people/{t}", None),
+        expect=person_rule("person.read", check=lambda w, b: shows(w, b, w.person))),
+    Row(op="getPersonStatistics", target=_person, asset=False,
+        request=lambda w, t: ("GET", f"/api/people/{t}/statistics", None),
+        expect=person_rule("person.read", check=lambda w, b: b == {"assets": 1})),
+    Row(op="getPersonThumbnail", target=_person, asset=False,
+        request=lambda w, t: ("GET", f"/api/people/{t}/thumbnail", None),
+        expect=file_route(person_rule("person.read"))),
+    Row(op="updatePerson", target=_person, asset=False,
+        request=lambda w, t: ("PUT", f"/api/people/{t}", {"name": "Renamed"}),
+        expect=person_rule("person.update", check=lambda w, b: b["name"] == "Renamed")),
+    Row(op="updatePeople", target=_person, asset=False,
+        request=lambda w, t: ("PUT", "/api/people", {"people": [{"id": t, "name": "Renamed"}]}),
+        expect=own_row(200, ok(check=_bulk(False))) | {"owner": ok(check=_bulk(True))}),
+    # Immich reads the closest person without an access check, then lists the caller's own people.
+    Row(op="getAllPeople", target=_person, asset=False,
+        request=lambda w, t: ("GET", f"/api/people?closestPersonId={t}", None),
+        expect=own_row(200, ok(check=lambda w, b: b["people"] == [])) | {"owner": ok(check=_people_listed)}),
+    Row(op="mergePerson", target=_person, asset=False,
+        request=lambda w, t: ("POST", f"/api/people/{t}/merge", {"ids": [w.person2]}),
+        expect=person_rule("person.update", check=lambda w, b: b == [{"id": w.person2, "success": True}])),
+    Row(op="reassignFaces", target=lambda w: w.person2, asset=False,
+        request=lambda w, t: ("PUT", f"/api/people/{t}/reassign", {"data": [{"personId": w.person, "assetId": w.photo}]}),
+        expect=person_rule("person.update", check=lambda w, b: [p["id"] for p in b] == [w.person2])),
+    Row(op="reassignFacesById", target=lambda w: w.person2, asset=False,
+        request=lambda w, t: ("PUT", f"/api/faces/{t}", {"id": w.face}),
+        expect=person_rule("person.update", check=lambda w, b: shows(w, b, w.person2))),
+    Row(op="deletePerson", target=_person, asset=False, request=lambda w, t: ("DELETE", f"/api/people/{t}", None),
+        expect=person_rule("person.delete", 204)),
+    Row(op="deletePeople", target=_person, asset=False,
+        request=lambda w, t: ("DELETE", "/api/people", {"ids": [t]}), expect=person_rule("person.delete", 204)),
+    Row(op="getFaces", target=photo, request=lambda w, t: ("GET", f"/api/faces?id={t}", None),
+        expect=_same(asset_read("asset.read", links=False), owner=ok(check=_faces_seen(True)),
+                     partner=ok(check=_faces_seen(False)), album_viewer=ok(check=_faces_seen(False)),
+                     locked_elevated=ok(check=lambda w, b: b == []))),
+    # Both the asset (asset.read) and the person (person.read) must be the caller's to read.
+    Row(op="createFace", target=_person, asset=False,
+        request=lambda w, t: ("POST", "/api/faces", {"assetId": w.photo, "personId": t, **_FACE_BOX}),
+        expect=person_rule("person.read", 201) | {
+            "other": no_access("asset.read"), "admin": no_access("asset.read")}),
+    Row(op="deleteFace", target=_face, asset=False,
+        request=lambda w, t: ("DELETE", f"/api/faces/{t}", {"force": False}), expect=person_rule("face.delete", 204)),
+)
+
+
 ROWS: tuple[Row, ...] = (
     # -- Assets ------------------------------------------------------------------------------
     Row(op="getAssetInfo", target=photo, request=lambda w, t: ("GET", f"/api/assets/{t}", None),
@@ -695,6 +779,7 @@ ROWS: tuple[Row, ...] = (
     *MATRIX8_ROWS,
     *SEARCH_ROWS,
     *INTEGRITY_ROWS,
+    *PEOPLE_ROWS,
     # -- Partners and Notifications -----------------------------------------------------------
     Row(op="createPartner", target=lambda w: w.partner_id, asset=False,
         request=lambda w, t: ("POST", "/api/partners", {"sharedWithId": t}), expect=PARTNER_CREATE),

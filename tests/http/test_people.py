@@ -4,6 +4,7 @@ real face crop written by the ``PersonGenerateThumbnail`` job), deletes, person 
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -182,3 +183,50 @@ async def test_people_lifecycle(client: Any, runtime: Runtime, make_user: MakeUs
     assert response.status_code == 400
     response = await client.delete(f"/api/people/{ben['id']}", headers=alex.headers)
     assert response.status_code == 204
+
+
+async def test_thumbnail_job_is_skipped_without_recognition_or_face_import(
+    runtime: Runtime, make_user: MakeUser, sql: Sql
+) -> None:
+    """Immich's guard: no facial recognition (ML off, or its facial recognition off) and no face
+    import from metadata: the job is skipped, nothing is written. Face import alone suffices."""
+    alex = await make_user("alex@example.com", name="Alex")
+    media = runtime.settings.media_location
+    photo = _photo(sql, alex, media, "face.jpg")
+    [(person,)] = sql('INSERT INTO person ("ownerId", name) VALUES (%s, %s) RETURNING id', (alex.id, "Ann"))
+    face = _face(sql, photo, str(person))
+    sql('UPDATE person SET "faceAssetId" = %s WHERE id = %s', (face, person))
+    job = Job(id=1, queue="thumbnailGeneration", name="PersonGenerateThumbnail", data={"id": str(person)},
+              attempt=1, max_attempts=3, created_at=datetime.now(UTC))
+    for config, status in (
+        ({"machineLearning": {"enabled": False}}, "skipped"),
+        ({"machineLearning": {"facialRecognition": {"enabled": False}}}, "skipped"),
+        ({"machineLearning": {"enabled": False}, "metadata": {"faces": {"import": True}}}, "success"),
+    ):
+        sql("DELETE FROM system_metadata WHERE key = 'system-config'")
+        sql("INSERT INTO system_metadata (key, value) VALUES ('system-config', %s)", (json.dumps(config),))
+        result = await PersonThumbnailActor(runtime.pool, media).run_job(job)
+        assert result.status == status, config
+        assert (result.apply is None) == (status == "skipped")
+        assert bool(list(media.glob("thumbs/*/*/*/*.jpeg"))) == (status == "success")  # a skip writes nothing
+
+
+async def test_asset_info_people_and_no_unassigned_faces(client: Any, make_user: MakeUser, sql: Sql,
+                                                         runtime: Runtime) -> None:
+    """``GET /assets/{id}``: ``people`` lists the persons of the asset's faces for the owner and
+    is empty for anyone else; faces without a person are not shown. Immich v3.1's
+    ``AssetResponseDto`` has no ``unassignedFaces`` (the field older versions sent)."""
+    alex = await make_user("alex@example.com", name="Alex")
+    sam = await make_user("sam@example.com", name="Sam")
+    sql('INSERT INTO partner ("sharedById", "sharedWithId") VALUES (%s, %s)', (alex.id, sam.id))
+    photo = _photo(sql, alex, runtime.settings.media_location, "faces.jpg")
+    ann = await _person(client, alex, name="Ann")
+    _face(sql, photo, ann["id"])
+    _face(sql, photo, None, (100, 100, 200, 200))
+    response = await client.get(f"/api/assets/{photo}", headers=alex.headers)
+    body = await response.get_json()
+    assert [p["id"] for p in body["people"]] == [ann["id"]]
+    assert "unassignedFaces" not in body
+    response = await client.get(f"/api/assets/{photo}", headers=sam.headers)
+    body = await response.get_json()
+    assert body["people"] == [] and "unassignedFaces" not in body
