@@ -16,8 +16,8 @@ import trio.lowlevel
 import trio.testing
 
 from immich_trio import sysconfig
-from immich_trio.actors.dispatcher import trio_wall_clock
 from immich_trio.actors.cron_schedule import CronSchedule
+from immich_trio.actors.dispatcher import trio_wall_clock
 from immich_trio.sql.pool import Pool, open_pool
 
 BERLIN = ZoneInfo("Europe/Berlin")
