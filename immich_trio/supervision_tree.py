@@ -22,6 +22,8 @@ from immich_trio.actors.cleanup import JOBS as CLEANUP_JOBS
 from immich_trio.actors.cleanup import CleanupActor
 from immich_trio.actors.config_watch import TASK_NAME as CONFIG_WATCH_TASK
 from immich_trio.actors.config_watch import ConfigWatch
+from immich_trio.actors.cron_schedule import TASK_NAME as CRON_SCHEDULE_TASK
+from immich_trio.actors.cron_schedule import CronSchedule
 from immich_trio.actors.database_backup import JOBS as BACKUP_JOBS
 from immich_trio.actors.database_backup import DatabaseBackupActor
 from immich_trio.actors.dispatcher import Dispatcher
@@ -29,8 +31,6 @@ from immich_trio.actors.geodata.loader import TASK_NAME as GEODATA_TASK
 from immich_trio.actors.geodata.loader import GeodataLoader
 from immich_trio.actors.integrity import JOBS as INTEGRITY_JOBS
 from immich_trio.actors.integrity import IntegrityActor
-from immich_trio.actors.integrity_schedule import TASK_NAME as INTEGRITY_SCHEDULE_TASK
-from immich_trio.actors.integrity_schedule import IntegritySchedule
 from immich_trio.actors.janitor import JanitorActor
 from immich_trio.actors.maintenance_watch import TASK_NAME as MAINTENANCE_WATCH_TASK
 from immich_trio.actors.maintenance_watch import MaintenanceMode, MaintenanceWatch
@@ -225,7 +225,7 @@ def build_tree(
     if settings.runs_api and timers:
         # Immich's API worker holds the nightly cron; ours records each night in the database
         media.add_task(SCHEDULER_TASK, NightlyScheduler(pool, now=now, base=sysconfig.defaults_for(settings)).run)
-        media.add_task(INTEGRITY_SCHEDULE_TASK, IntegritySchedule(pool, now=now, base=sysconfig.defaults_for(settings)).run)
+        media.add_task(CRON_SCHEDULE_TASK, CronSchedule(pool, now=now, base=sysconfig.defaults_for(settings)).run)
     root.add_supervisor(media)
 
     runtime = Runtime(

@@ -78,6 +78,8 @@ TAG_MODULES = (
     "integrity",
     "database_backups",
     "maintenance",
+    "calendar_heatmap",
+    "views",
 )
 # Routes of our own, outside the spec (the coverage test allows exactly these).
 OWN_ROUTES = (

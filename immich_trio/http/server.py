@@ -154,22 +154,24 @@ def _defaults(ctx: Ctx) -> dict[str, Any]:
 
 @operation("getServerConfig")
 async def get_server_config(ctx: Ctx) -> ServerConfigDto:
+    maintenance = ctx.runtime.maintenance.active
     async with ctx.db() as conn:
         c = await sysconfig.load(conn, _defaults(ctx))
         has_admin = await users_q.admin_exists(conn)
         onboarding = await system_metadata.get(conn, "admin-onboarding") or {}
+    # Immich's maintenance worker answers initialized and onboarded, in maintenance mode.
     return ServerConfigDto(
         login_page_message=c["server"]["loginPageMessage"],
         trash_days=c["trash"]["days"],
         user_delete_delay=c["user"]["deleteDelay"],
         oauth_button_text=c["oauth"]["buttonText"],
-        is_initialized=has_admin or not ctx.runtime.settings.allow_setup,
-        is_onboarded=bool(onboarding.get("isOnboarded", False)),
+        is_initialized=maintenance or has_admin or not ctx.runtime.settings.allow_setup,
+        is_onboarded=maintenance or bool(onboarding.get("isOnboarded", False)),
         external_domain=c["server"]["externalDomain"],
         public_users=c["server"]["publicUsers"],
         map_dark_style_url=c["map"]["darkStyle"],
         map_light_style_url=c["map"]["lightStyle"],
-        maintenance_mode=False,
+        maintenance_mode=maintenance,
         min_faces=c["machineLearning"]["facialRecognition"]["minFaces"],
     )
 

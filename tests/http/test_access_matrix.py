@@ -534,6 +534,14 @@ INTEGRITY_ROWS: tuple[Row, ...] = (
 )
 
 
+# -- Calendar heatmap of another user (Users admin) ---------------------------------------------
+
+HEATMAP_ROWS: tuple[Row, ...] = (
+    Row(op="getUserCalendarHeatmapAdmin", target=lambda w: w.owner_id, asset=False,
+        request=lambda w, t: ("GET", f"/api/admin/users/{t}/calendar-heatmap", None), expect=admin_only()),
+)
+
+
 # -- Album roles and link variants (the actors of access_world.EXTRA_ACTORS) -------------------
 
 
@@ -780,6 +788,7 @@ ROWS: tuple[Row, ...] = (
     *SEARCH_ROWS,
     *INTEGRITY_ROWS,
     *PEOPLE_ROWS,
+    *HEATMAP_ROWS,
     # -- Partners and Notifications -----------------------------------------------------------
     Row(op="createPartner", target=lambda w: w.partner_id, asset=False,
         request=lambda w, t: ("POST", "/api/partners", {"sharedWithId": t}), expect=PARTNER_CREATE),

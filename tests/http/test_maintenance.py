@@ -49,6 +49,8 @@ async def test_on_refuses_other_routes_then_off(client: Any, make_user: MakeUser
     status = await client.get("/api/admin/maintenance/status")
     assert await status.get_json() == {"active": True, "action": "start"}
     assert (await client.get("/api/server/version")).status_code == 200
+    config = await (await client.get("/api/server/config")).get_json()
+    assert (config["maintenanceMode"], config["isInitialized"], config["isOnboarded"]) == (True, True, True)
 
     missing = await client.get("/api/admin/database-backups")
     assert missing.status_code == 401
@@ -72,6 +74,7 @@ async def test_on_refuses_other_routes_then_off(client: Any, make_user: MakeUser
     assert off.status_code == 201
     assert not runtime.maintenance.active
     assert (await client.get("/api/users/me", headers=admin.headers)).status_code == 200
+    assert (await (await client.get("/api/server/config")).get_json())["maintenanceMode"] is False
 
 
 async def test_detect_prior_install(client: Any, make_user: MakeUser, runtime: Runtime) -> None:

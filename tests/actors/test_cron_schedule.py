@@ -1,4 +1,4 @@
-"""The integrity checks' cron timers on Trio's MockClock against a real database (no autojump:
+"""The config's cron timers (integrity checks, database backup) on Trio's MockClock against a real database (no autojump:
 time moves only when a test jumps, so the sockets to PostgreSQL keep working)."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import trio.lowlevel
 import trio.testing
 
 from immich_trio import sysconfig
+from immich_trio.actors.cron_schedule import CronSchedule
 from immich_trio.actors.dispatcher import trio_wall_clock
-from immich_trio.actors.integrity_schedule import IntegritySchedule
 from immich_trio.sql.pool import Pool, open_pool
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -27,7 +27,8 @@ CONFIG = {
         "missingFiles": {"enabled": True, "cronExpression": "0 03 * * *"},
         "untrackedFiles": {"enabled": False, "cronExpression": "0 03 * * *"},
         "checksumFiles": {"enabled": True, "cronExpression": "30 04 * * 1"},  # Mondays
-    }
+    },
+    "backup": {"database": {"enabled": False}},
 }
 
 
@@ -66,8 +67,8 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
         await trio.lowlevel.checkpoint()
 
 
-async def start(pool: Pool, nursery: trio.Nursery, base: datetime) -> IntegritySchedule:
-    schedule = IntegritySchedule(pool, now=trio_wall_clock(base), zone=BERLIN)
+async def start(pool: Pool, nursery: trio.Nursery, base: datetime) -> CronSchedule:
+    schedule = CronSchedule(pool, now=trio_wall_clock(base), zone=BERLIN)
     with trio.fail_after(REAL_TIMEOUT):
         await nursery.start(schedule.run)
     await settle()
@@ -109,7 +110,7 @@ async def test_a_disabled_check_is_not_queued(
     pool: Pool, nursery: trio.Nursery, mock_clock: trio.testing.MockClock
 ) -> None:
     checks = {name: {"enabled": False} for name in ("missingFiles", "untrackedFiles", "checksumFiles")}
-    await save_config(pool, {"integrityChecks": checks})
+    await save_config(pool, {"integrityChecks": checks, "backup": {"database": {"enabled": False}}})
     await start(pool, nursery, datetime(2026, 6, 7, 0, 59, 0, tzinfo=UTC))
     for _ in range(4):
         mock_clock.jump(3600)
@@ -121,6 +122,47 @@ async def _jobs_are(pool: Pool, expected: list[str]) -> bool:
     return await jobs(pool) == expected
 
 
-async def _runs_are(a: IntegritySchedule, b: IntegritySchedule, count: int) -> bool:
+async def _runs_are(a: CronSchedule, b: CronSchedule, count: int) -> bool:
     await trio.lowlevel.checkpoint()
     return a.runs + b.runs == count
+
+
+NO_CHECKS = {name: {"enabled": False} for name in ("missingFiles", "untrackedFiles", "checksumFiles")}
+
+
+async def test_the_database_backup_is_queued_nightly_by_default(
+    pool: Pool, nursery: trio.Nursery, mock_clock: trio.testing.MockClock
+) -> None:
+    await save_config(pool, {"integrityChecks": NO_CHECKS})
+    # Sunday 7 June 2026, 01:59:59 in Berlin: the default expression is 0 02 * * *
+    a = await start(pool, nursery, datetime(2026, 6, 6, 23, 59, 59, tzinfo=UTC))
+    b = await start(pool, nursery, datetime(2026, 6, 6, 23, 59, 59, tzinfo=UTC))
+    mock_clock.jump(1)
+    await eventually(lambda: _jobs_are(pool, ["DatabaseBackup"]), "the nightly backup")
+    await eventually(lambda: _runs_are(a, b, 1), "both timers passed the instant")
+    mock_clock.jump(23 * 3600)
+    await settle()
+    assert await jobs(pool) == ["DatabaseBackup"]
+    mock_clock.jump(3600)  # Monday 02:00
+    await eventually(lambda: _jobs_are(pool, ["DatabaseBackup"] * 2), "the next night's backup")
+
+
+async def test_the_backup_follows_its_own_expression_and_switch(
+    pool: Pool, nursery: trio.Nursery, mock_clock: trio.testing.MockClock
+) -> None:
+    backup = {"enabled": True, "cronExpression": "30 01 * * *"}
+    await save_config(pool, {"integrityChecks": NO_CHECKS, "backup": {"database": backup}})
+    await start(pool, nursery, datetime(2026, 6, 6, 23, 29, 59, tzinfo=UTC))  # 01:29:59 Berlin
+    mock_clock.jump(1)
+    await eventually(lambda: _jobs_are(pool, ["DatabaseBackup"]), "the backup at 01:30")
+
+
+async def test_a_disabled_backup_is_not_queued(
+    pool: Pool, nursery: trio.Nursery, mock_clock: trio.testing.MockClock
+) -> None:
+    await save_config(pool, {"integrityChecks": NO_CHECKS, "backup": {"database": {"enabled": False}}})
+    await start(pool, nursery, datetime(2026, 6, 6, 23, 0, 0, tzinfo=UTC))
+    for _ in range(4):
+        mock_clock.jump(3600)
+        await settle()
+    assert await jobs(pool) == []

@@ -1,11 +1,13 @@
-"""The integrity checks' timers: each ``integrityChecks.<check>`` of the system config queues its
-job at the instants of its own ``cronExpression`` (in the server's zone) while ``enabled``."""
+"""The system config's cron timers: the integrity checks (``integrityChecks.<check>``) and the
+nightly database backup (``backup.database``) each queue their job at the instants of their own
+``cronExpression`` (in the server's zone) while ``enabled``."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
+from typing import Any
 
 import attrs
 import psycopg
@@ -24,17 +26,19 @@ from immich_trio.sql.pool import Pool
 
 log = logging.getLogger(__name__)
 
-TASK_NAME = "integrity-schedule"
+TASK_NAME = "cron-schedule"
 MAX_SLEEP = 600.0
 """Seconds slept at most before the wall clock is read again (it may be set meanwhile)."""
 RETRY = Backoff(initial=1.0, factor=2.0, cap=60.0)
 
-CHECKS: tuple[tuple[str, JobName], ...] = (
-    ("missingFiles", JobName.INTEGRITY_MISSING_FILES_QUEUE_ALL),
-    ("untrackedFiles", JobName.INTEGRITY_UNTRACKED_FILES_QUEUE_ALL),
-    ("checksumFiles", JobName.INTEGRITY_CHECKSUM_FILES),
+CRONS: tuple[tuple[str, tuple[str, ...], JobName], ...] = (
+    ("missingFiles", ("integrityChecks", "missingFiles"), JobName.INTEGRITY_MISSING_FILES_QUEUE_ALL),
+    ("untrackedFiles", ("integrityChecks", "untrackedFiles"), JobName.INTEGRITY_UNTRACKED_FILES_QUEUE_ALL),
+    ("checksumFiles", ("integrityChecks", "checksumFiles"), JobName.INTEGRITY_CHECKSUM_FILES),
+    ("backupDatabase", ("backup", "database"), JobName.DATABASE_BACKUP),
 )
-"""Each check's config key and the job its timer queues (as the manual jobs queue them)."""
+"""Each timer's name (its claim key), the config section holding ``enabled`` and
+``cronExpression``, and the job it queues (as the manual jobs queue them)."""
 
 
 @attrs.frozen
@@ -44,19 +48,25 @@ class Timer:
     expression: str
 
 
+def _section(config: sysconfig.Config, path: tuple[str, ...]) -> dict[str, Any]:
+    node: Any = config
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else {}
+
+
 def enabled_timers(config: sysconfig.Config) -> list[Timer]:
-    """The checks that are enabled and have a valid cron expression."""
-    checks = config.get("integrityChecks") or {}
+    """The timers that are enabled and have a valid cron expression."""
     timers: list[Timer] = []
-    for name, job in CHECKS:
-        check = checks.get(name) or {}
-        expression = check.get("cronExpression")
-        if not check.get("enabled", True) or not isinstance(expression, str):
+    for name, path, job in CRONS:
+        section = _section(config, path)
+        expression = section.get("cronExpression")
+        if not section.get("enabled", True) or not isinstance(expression, str):
             continue
         try:
             CronSim(expression, datetime(2000, 1, 1, tzinfo=UTC))
         except CronSimError as exc:
-            log.warning("integrityChecks.%s: invalid cron expression %r: %s", name, expression, exc)
+            log.warning("%s: invalid cron expression %r: %s", ".".join(path), expression, exc)
             continue
         timers.append(Timer(name, job, expression))
     return timers
@@ -67,14 +77,14 @@ def next_due(timer: Timer, after: datetime, zone: tzinfo) -> datetime:
     return next(CronSim(timer.expression, after.astimezone(zone)))
 
 
-class IntegritySchedule:
-    """Owns the integrity checks' cron timers; a supervised task (``run``), beside the nightly
+class CronSchedule:
+    """Owns the config's cron timers (``CRONS``); a supervised task (``run``), beside the nightly
     scheduler, in every ``api`` process.
 
     Sleeps on the Trio clock until the earliest due instant of the enabled checks, then, in
-    one transaction per check, records the instant (``sql/nightly.claim_run`` under the
-    check's own key: another process, or a restart, queues nothing twice) and queues the
-    check's job. A saved config (``sysconfig.subscribe``) wakes it: new expressions and
+    one transaction per timer, records the instant (``sql/nightly.claim_run`` under the
+    timer's own key: another process, or a restart, queues nothing twice) and queues the
+    timer's job. A saved config (``sysconfig.subscribe``) wakes it: new expressions and
     toggles count from that moment. A database error retries the same instant with backoff.
     """
 
@@ -105,7 +115,7 @@ class IntegritySchedule:
             async with self._pool.connection() as conn:
                 self._on_config(await sysconfig.load(conn, self._base))
         except (DatabaseUnavailable, psycopg.Error) as exc:
-            log.warning("integrity schedule: cannot read the system config, using defaults: %s", exc)
+            log.warning("cron schedule: cannot read the system config, using defaults: %s", exc)
         unsubscribe: Callable[[], None] = sysconfig.subscribe(self._on_config)
         try:
             start = self._now()
@@ -139,10 +149,10 @@ class IntegritySchedule:
                     if await q.claim_run(conn, due, q.cron_key(timer.name)):
                         await jobs_q.enqueue_job(conn, timer.job, {})
                         self.runs += 1
-                        log.info("integrity schedule: queued %s", timer.job.value)
+                        log.info("cron schedule: queued %s", timer.job.value)
                 return
             except (DatabaseUnavailable, psycopg.Error) as exc:
                 delay = RETRY.delay(attempt)
                 attempt += 1
-                log.warning("integrity schedule: cannot queue %s, retry in %.0fs: %s", timer.job.value, delay, exc)
+                log.warning("cron schedule: cannot queue %s, retry in %.0fs: %s", timer.job.value, delay, exc)
                 await trio.sleep(delay)
