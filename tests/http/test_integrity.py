@@ -3,6 +3,7 @@ job, report), the summary, pages, CSV, the flagged file, and deleting a report."
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -92,3 +93,20 @@ async def test_missing_file_batch_and_refresh(runtime: Runtime, sql: Any, tmp_pa
         {"items": [{"reportId": str(rows[0][0]), "path": gone}]},
     )
     assert sql("SELECT count(*) FROM integrity_report")[0][0] == 0
+
+
+async def test_checksum_scan_reports_only_changed_files(runtime: Runtime, sql: Any, tmp_path: Path) -> None:
+    [(owner,)] = sql("INSERT INTO \"user\" (email, password, name) VALUES ('c@x.com', 'x', 'c') RETURNING id")
+    paths = {name: tmp_path / f"{name}.jpg" for name in ("same", "changed", "gone")}
+    for name, path in paths.items():
+        sql(
+            'INSERT INTO asset ("ownerId", type, "originalPath", "originalFileName", checksum,'
+            ' "checksumAlgorithm", "fileCreatedAt", "fileModifiedAt", "localDateTime")'
+            " VALUES (%s, 'IMAGE', %s, %s, %s, 'sha1', now(), now(), now())",
+            (owner, str(path), path.name, hashlib.sha1(name.encode()).digest()),
+        )
+        if name != "gone":  # a gone file is the missing-file check's matter
+            path.write_bytes(name.encode() if name == "same" else b"other bytes")
+    actor = IntegrityActor(runtime.pool, runtime.settings.media_location)
+    await _run(actor, runtime, JobName.INTEGRITY_CHECKSUM_FILES, {})
+    assert sql("SELECT type, path FROM integrity_report") == [("checksum_mismatch", str(paths["changed"]))]
