@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 
 from immich_trio.actors.integrity import IntegrityActor
+from immich_trio.actors.integrity import actor as integrity_actor
 from immich_trio.jobs.names import JobName
 from immich_trio.runtime import Runtime
 from immich_trio.sql.jobs import Job
@@ -95,7 +97,10 @@ async def test_missing_file_batch_and_refresh(runtime: Runtime, sql: Any, tmp_pa
     assert sql("SELECT count(*) FROM integrity_report")[0][0] == 0
 
 
-async def test_checksum_scan_reports_only_changed_files(runtime: Runtime, sql: Any, tmp_path: Path) -> None:
+async def test_checksum_scan_reports_only_changed_files(
+    runtime: Runtime, sql: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(integrity_actor, "CHECKSUM_PAGE", 2)  # two pages, the second after the first
     [(owner,)] = sql("INSERT INTO \"user\" (email, password, name) VALUES ('c@x.com', 'x', 'c') RETURNING id")
     paths = {name: tmp_path / f"{name}.jpg" for name in ("same", "changed", "gone")}
     for name, path in paths.items():
@@ -110,3 +115,5 @@ async def test_checksum_scan_reports_only_changed_files(runtime: Runtime, sql: A
     actor = IntegrityActor(runtime.pool, runtime.settings.media_location)
     await _run(actor, runtime, JobName.INTEGRITY_CHECKSUM_FILES, {})
     assert sql("SELECT type, path FROM integrity_report") == [("checksum_mismatch", str(paths["changed"]))]
+    # The run went to the end: the next one starts from the beginning again.
+    assert sql("SELECT value FROM system_metadata WHERE key = 'integrity-checksum-checkpoint'") == [({},)]
