@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ def fill(url: str, media: Path, count: int) -> None:
         owner = str(row[0])
         folder = media / "upload" / owner
         columns = '"id", "ownerId", type, "originalPath", "originalFileName", checksum, "checksumAlgorithm",' \
-                  ' "fileCreatedAt", "fileModifiedAt", "localDateTime"'  # fmt: skip
+                  ' "fileCreatedAt", "fileModifiedAt", "localDateTime", "createdAt"'  # fmt: skip
         with conn.cursor() as cur, cur.copy(f"COPY asset ({columns}) FROM STDIN") as copy:
             for i in range(count):
                 sub = folder / f"{i % 256:02x}"
@@ -74,7 +74,9 @@ def fill(url: str, media: Path, count: int) -> None:
                     path.write_bytes(body)
                 if i % 100 != 2:  # 1% of files without a row
                     digest = hashlib.sha1(body).digest()
-                    copy.write_row((uuid.uuid4(), owner, "IMAGE", str(path), path.name, digest, "sha1", now, now, now))
+                    # Each upload has its own "createdAt" (one COPY would give all the same one).
+                    created = now - timedelta(seconds=count - i)
+                    copy.write_row((uuid.uuid4(), owner, "IMAGE", str(path), path.name, digest, "sha1", now, now, now, created))
         conn.execute("VACUUM ANALYZE asset")
 
 

@@ -8,7 +8,7 @@ its asset links, so a batch that runs twice (a retried job) leaves the same rows
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -59,15 +59,25 @@ SELECT f.id, f.path, f."assetId" FROM asset_file f
 WHERE (%(after)s::uuid IS NULL OR f.id > %(after)s::uuid)
 ORDER BY f.id LIMIT %(limit)s
 """
+# One page in ("createdAt", id) order after the checkpoint. The explicit "createdAt" bound lets
+# the scan start in ``asset_createdAt_idx`` (a row comparison alone reads the whole table on
+# every page: quadratic over a run), and the report lookup joins only the page's rows.
 CHECKSUMS = """
-SELECT a.id, a."originalPath" AS path, a.checksum, a."createdAt",
-       r.id AS "reportId"
-FROM asset a
-LEFT JOIN integrity_report r ON r.type = 'checksum_mismatch' AND r.path = a."originalPath"
-WHERE a."deletedAt" IS NULL AND NOT a."isOffline" AND a."checksumAlgorithm" = 'sha1'
-  AND (%(after_at)s::timestamptz IS NULL OR (a."createdAt", a.id) > (%(after_at)s, %(after_id)s::uuid))
-ORDER BY a."createdAt", a.id LIMIT %(limit)s
+WITH page AS (
+    SELECT a.id, a."originalPath" AS path, a.checksum, a."createdAt"
+    FROM asset a
+    WHERE a."deletedAt" IS NULL AND NOT a."isOffline" AND a."checksumAlgorithm" = 'sha1'
+      AND a."createdAt" >= %(after_at)s
+      AND (a."createdAt", a.id) > (%(after_at)s, %(after_id)s::uuid)
+    ORDER BY a."createdAt", a.id LIMIT %(limit)s
+)
+SELECT page.*, r.id AS "reportId"
+FROM page
+LEFT JOIN integrity_report r ON r.type = 'checksum_mismatch' AND r.path = page.path
+ORDER BY page."createdAt", page.id
 """
+START_AT = datetime(1, 1, 1, tzinfo=UTC)
+START_ID = "00000000-0000-0000-0000-000000000000"
 TRASH = """
 UPDATE asset SET "deletedAt" = now(), status = 'trashed'
 WHERE id = ANY(%s::uuid[]) AND "deletedAt" IS NULL
@@ -160,7 +170,7 @@ async def expected_files(conn: Conn, after: str | None, limit: int) -> list[dict
 async def checksums_after(
     conn: Conn, after_at: datetime | None, after_id: str | None, limit: int
 ) -> list[dict[str, Any]]:
-    params = {"after_at": after_at, "after_id": after_id, "limit": limit}
+    params = {"after_at": after_at or START_AT, "after_id": after_id or START_ID, "limit": limit}
     return list(await (await conn.execute(CHECKSUMS, params)).fetchall())
 
 

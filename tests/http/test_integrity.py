@@ -3,13 +3,16 @@ job, report), the summary, pages, CSV, the flagged file, and deleting a report."
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 
 from immich_trio.actors.integrity import IntegrityActor
+from immich_trio.actors.integrity import actor as integrity_actor
 from immich_trio.jobs.names import JobName
 from immich_trio.runtime import Runtime
 from immich_trio.sql.jobs import Job
@@ -92,3 +95,25 @@ async def test_missing_file_batch_and_refresh(runtime: Runtime, sql: Any, tmp_pa
         {"items": [{"reportId": str(rows[0][0]), "path": gone}]},
     )
     assert sql("SELECT count(*) FROM integrity_report")[0][0] == 0
+
+
+async def test_checksum_scan_reports_only_changed_files(
+    runtime: Runtime, sql: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(integrity_actor, "CHECKSUM_PAGE", 2)  # two pages, the second after the first
+    [(owner,)] = sql("INSERT INTO \"user\" (email, password, name) VALUES ('c@x.com', 'x', 'c') RETURNING id")
+    paths = {name: tmp_path / f"{name}.jpg" for name in ("same", "changed", "gone")}
+    for name, path in paths.items():
+        sql(
+            'INSERT INTO asset ("ownerId", type, "originalPath", "originalFileName", checksum,'
+            ' "checksumAlgorithm", "fileCreatedAt", "fileModifiedAt", "localDateTime")'
+            " VALUES (%s, 'IMAGE', %s, %s, %s, 'sha1', now(), now(), now())",
+            (owner, str(path), path.name, hashlib.sha1(name.encode()).digest()),
+        )
+        if name != "gone":  # a gone file is the missing-file check's matter
+            path.write_bytes(name.encode() if name == "same" else b"other bytes")
+    actor = IntegrityActor(runtime.pool, runtime.settings.media_location)
+    await _run(actor, runtime, JobName.INTEGRITY_CHECKSUM_FILES, {})
+    assert sql("SELECT type, path FROM integrity_report") == [("checksum_mismatch", str(paths["changed"]))]
+    # The run went to the end: the next one starts from the beginning again.
+    assert sql("SELECT value FROM system_metadata WHERE key = 'integrity-checksum-checkpoint'") == [({},)]

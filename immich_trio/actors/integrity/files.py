@@ -70,6 +70,11 @@ def sha1(path: str) -> bytes | None:
     return digest.digest()
 
 
+def sha1_all(paths: Iterable[str]) -> list[bytes | None]:
+    """``sha1`` of each path, in one thread hop for a whole page."""
+    return [sha1(path) for path in paths]
+
+
 def unlink(path: str) -> None:
     try:
         os.unlink(path)

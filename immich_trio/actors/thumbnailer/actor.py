@@ -15,7 +15,7 @@ from immich_trio.actors.thumbnailer.codecs import (
     WEB_SUPPORTED_EXTENSIONS,
     generate_image_thumbnails,
 )
-from immich_trio.actors.thumbnailer.edited import run_edit_render
+from immich_trio.actors.thumbnailer.edited import apply_rendered, render_edited, run_edit_render
 from immich_trio.actors.thumbnailer.options import (
     ThumbnailError,
     ThumbnailOptions,
@@ -26,6 +26,7 @@ from immich_trio.jobs.names import JobName, QueueName
 from immich_trio.reactor.background import run_in_background_thread
 from immich_trio.sql import events
 from immich_trio.sql import pipeline as q
+from immich_trio.sql.assets import asset_edits
 from immich_trio.sql.jobs import Job
 from immich_trio.sql.pool import Pool
 from immich_trio.storage import files
@@ -53,7 +54,9 @@ class ThumbnailerActor(QueueWorker):
     """Owns the writing of preview, thumbnail and fullsize files under ``<media>/thumbs``.
 
     Inbox: ``RunJob`` for ``AssetGenerateThumbnails`` and ``AssetEditThumbnailGeneration``
-    (edited.py). Hidden assets and anything but
+    (edited.py). An image with edits also gets its ``_edited`` files rendered anew by
+    ``AssetGenerateThumbnails``, and takes the edited thumbhash, as Immich's
+    ``handleGenerateThumbnails`` does. Hidden assets and anything but
     images are ``skipped`` (video frames need ffmpeg, not wired yet). Images are decoded
     once in a worker thread and written atomically at Immich's paths; the answer's
     ``apply`` upserts the ``asset_file`` rows, sets ``asset.thumbhash`` (and the size when
@@ -108,6 +111,7 @@ class ThumbnailerActor(QueueWorker):
         async with self._pool.connection() as conn:
             asset = await q.asset_for_thumbnails(conn, asset_id)
             config = await self.current_config(conn) if asset is not None else None
+            edits = await asset_edits.edits(conn, asset_id) if asset is not None else []
         if asset is None or config is None:
             return JobResult(status="skipped")  # deleted since
         notify = data.get("source") in NOTIFY_SOURCES or data.get("notify") is True
@@ -141,8 +145,12 @@ class ThumbnailerActor(QueueWorker):
             else None,
             options=options,
         )
+        render_edits = partial(render_edited, source, edits, self._media, owner_id, asset_id, options)
+        edited: ThumbnailResult | None = None
         try:
             result = await run_in_background_thread(render, limiter=self.limiter)
+            if edits:
+                edited = await run_in_background_thread(render_edits, limiter=self.limiter)
         except ThumbnailError as exc:
             log.warning("thumbnailer: asset %s (%s): %s", asset_id, source, exc.reason)
             return JobResult(status="failed", error=exc.reason)
@@ -152,6 +160,7 @@ class ThumbnailerActor(QueueWorker):
             _apply,
             asset_id=asset_id,
             result=result,
+            edited=edited,
             options=options,
             announce=announce,
         )
@@ -163,6 +172,7 @@ async def _apply(
     *,
     asset_id: str,
     result: ThumbnailResult,
+    edited: ThumbnailResult | None,
     options: ThumbnailOptions,
     announce: Callable[[AsyncConnection[Any]], Any],
 ) -> None:
@@ -202,6 +212,8 @@ async def _apply(
     await q.set_thumbhash(
         conn, asset_id, result.thumbhash, width=result.width, height=result.height
     )
+    if edited is not None:  # the edited files, size and thumbhash win over the unedited ones
+        await apply_rendered(conn, asset_id=asset_id, result=edited, options=options)
     await announce(conn)
 
 
