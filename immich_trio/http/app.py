@@ -47,6 +47,7 @@ TAG_MODULES = (
     "timeline",
     "search",
     "search_places",
+    "search_smart",
     "map",
     "assets.upload",
     "assets.info",

@@ -9,6 +9,7 @@ Embeddings travel as text in pgvector's form (``[x,y,...]``), as Immich's servic
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from immich_trio.ml.local import LocalClip
 from immich_trio.ml.remote import RemoteError, RemoteML
 
 DEFAULT_ML_URL = "http://immich-machine-learning:3003"
+TEXT_CACHE_SIZE = 100  # Immich keeps the last 100 query embeddings
 
 
 class ClipUnavailable(Exception):
@@ -55,6 +57,7 @@ class ClipService:
         self.local = local
         self.remote = remote if remote is not None else RemoteML()
         self._config: Mapping[str, Any] | None = None
+        self._texts: OrderedDict[tuple[str, str, str | None, bool], str] = OrderedDict()
 
     def apply_config(self, config: Mapping[str, Any]) -> None:
         """A ``sysconfig.subscribe`` listener: the availability checks follow the config."""
@@ -69,6 +72,19 @@ class ClipService:
         return serialize(await self.local.encode_image(model, path))
 
     async def encode_text(self, config: Mapping[str, Any], text: str, language: str | None = None) -> str:
+        """The text's embedding, from the cache of recent queries when it holds it."""
+        key = (clip_model(config), text, language, uses_remote(config))
+        cached = self._texts.get(key)
+        if cached is not None:
+            self._texts.move_to_end(key)
+            return cached
+        embedding = await self._encode_text(config, text, language)
+        self._texts[key] = embedding
+        while len(self._texts) > TEXT_CACHE_SIZE:
+            self._texts.popitem(last=False)
+        return embedding
+
+    async def _encode_text(self, config: Mapping[str, Any], text: str, language: str | None) -> str:
         model = clip_model(config)
         if uses_remote(config):
             options = {"language": language} if language is not None else {}
