@@ -87,18 +87,23 @@ async def enqueue_missing(conn: Conn, *, force: bool) -> int:
     return count
 
 
+def smart_query(f: AssetSearch, params: dict[str, Any]) -> sql.Composed:
+    """The search: ``params`` holds ``embedding``, ``limit`` and ``offset``; filters add theirs."""
+    select, source, where = search_parts(f, params)
+    return sql.SQL(
+        "SELECT {select} FROM {source} JOIN smart_search ss ON ss.\"assetId\" = a.id"
+        " WHERE {where} ORDER BY ss.embedding <=> %(embedding)s::vector"
+        " LIMIT %(limit)s OFFSET %(offset)s"
+    ).format(select=select, source=source, where=where)
+
+
 async def search_smart(
     conn: Conn, f: AssetSearch, embedding: str, *, page: int, size: int
 ) -> tuple[list[dict[str, Any]], bool]:
     """One page of the assets matching ``f``, nearest to ``embedding`` first, and whether
     more follow."""
     params: dict[str, Any] = {"embedding": embedding, "limit": size + 1, "offset": (page - 1) * size}
-    select, source, where = search_parts(f, params)
-    query = sql.SQL(
-        "SELECT {select} FROM {source} JOIN smart_search ss ON ss.\"assetId\" = a.id"
-        " WHERE {where} ORDER BY ss.embedding <=> %(embedding)s::vector, a.id"
-        " LIMIT %(limit)s OFFSET %(offset)s"
-    ).format(select=select, source=source, where=where)
+    query = smart_query(f, params)
     async with conn.transaction():
         await conn.execute(SEARCH_SETTINGS, (str(min(max(page * size + 1, 40), 1000)),))
         cur = await conn.execute(query, params)
