@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
@@ -75,7 +77,27 @@ class SmartSearchActor(QueueWorker):
         except (ClipUnavailable, OSError) as exc:
             log.warning("smart search: asset %s: %s", asset_id, exc)
             return JobResult(status="failed", error=str(exc) or type(exc).__name__)
+        problem = await self._check_embedding(embedding)
+        if problem is not None:
+            return JobResult(status="failed", error=problem)
         return JobResult(status="success", apply=partial(_store, asset_id=asset_id, embedding=embedding))
+
+    async def _check_embedding(self, embedding: str) -> str | None:
+        """Why ``embedding`` cannot be stored (not a list of finite numbers of the column's
+        size, e.g. another model's), or None."""
+        try:
+            values = json.loads(embedding)
+            size = len(values)
+            finite = all(isinstance(v, int | float) and math.isfinite(v) for v in values)
+        except (ValueError, TypeError):
+            return "the embedding is not a list of numbers"
+        if not finite:
+            return "the embedding holds values that are not finite numbers"
+        async with self._pool.connection() as conn:
+            wanted = await q.dimensions(conn)
+        if size != wanted:
+            return f"the embedding has {size} dimensions, smart_search holds {wanted}"
+        return None
 
 
 async def _store(conn: AsyncConnection[Any], *, asset_id: str, embedding: str) -> None:

@@ -39,6 +39,10 @@ SELECT set_config('hnsw.ef_search', %s, true),
        (SELECT set_config('hnsw.iterative_scan', 'strict_order', true) FROM pg_extension
         WHERE extname = 'vector' AND string_to_array(extversion, '.')::int[] >= '{0,8,0}')
 """
+DIMENSIONS = """
+SELECT atttypmod AS dims FROM pg_attribute
+WHERE attrelid = 'smart_search'::regclass AND attname = 'embedding'
+"""
 HAS_TABLE = "SELECT to_regclass('smart_search') IS NOT NULL AS present"
 _INSERT_MISSING = """
 INSERT INTO immich_trio.job (queue, name, data, "assetId")
@@ -64,6 +68,13 @@ async def embedding_of(conn: Conn, asset_id: UUID | str) -> str | None:
     cur = await conn.execute(EMBEDDING_OF, (asset_id,))
     row = await cur.fetchone()
     return str(row["embedding"]) if row is not None else None
+
+
+async def dimensions(conn: Conn) -> int:
+    """The size of ``smart_search.embedding`` (512 for ViT-B-32; Immich resizes it per model)."""
+    cur = await conn.execute(DIMENSIONS)
+    row = await cur.fetchone()
+    return int(row["dims"]) if row is not None else 0
 
 
 async def has_table(conn: Conn) -> bool:

@@ -17,8 +17,11 @@ from media_harness import LIMIT, Server, User, free_port, make_user, run_sql, wa
 from PIL import Image
 from tiny_clip import MODEL, build_clip
 
+from immich_trio.actors.smart_search import SmartSearchActor
 from immich_trio.config import Settings
-from immich_trio.sql.pool import Pool
+from immich_trio.ml.local import LocalClip
+from immich_trio.ml.service import ClipService
+from immich_trio.sql.pool import Pool, open_pool
 from immich_trio.supervision_tree import build_tree, make_media_folders
 
 COLOURS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255)}
@@ -160,3 +163,13 @@ async def test_a_missing_model_fails_the_job_and_the_actor_stays_up(
         assert "ViT-B-32__openai" in error and "could not be downloaded" in error
         snapshot = json.dumps(server.runtime.status() if server.runtime.status else {})
         assert "smart-search" in snapshot
+
+
+async def test_an_embedding_of_the_wrong_size_fails_the_job(db_url: str, tmp_path: Path) -> None:
+    async with open_pool(db_url) as pool:
+        actor = SmartSearchActor(pool, ClipService(LocalClip(tmp_path)))
+        with trio.fail_after(LIMIT):
+            assert await actor._check_embedding("[" + ",".join(["0.1"] * 512) + "]") is None
+            assert await actor._check_embedding("[0.1,0.2]") == "the embedding has 2 dimensions, smart_search holds 512"
+            assert await actor._check_embedding("[0.1,NaN]") is not None
+            assert await actor._check_embedding("nonsense") == "the embedding is not a list of numbers"
