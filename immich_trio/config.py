@@ -42,6 +42,11 @@ class Settings:
     machine_learning_url: str | None = None
     # IMMICH_MACHINE_LEARNING_ENABLED=false turns machine learning off in the config defaults.
     machine_learning_enabled: bool = True
+    # MACHINE_LEARNING_CACHE_FOLDER (Immich's ML service's name): CLIP and other models in
+    # Immich's layout; None: <media>/model-cache.
+    machine_learning_cache: Path | None = None
+    # MACHINE_LEARNING_MODEL_TTL: seconds an unused in-process model stays loaded (0: forever).
+    machine_learning_model_ttl: int = 300
     trusted_proxies: tuple[str, ...] = ()
     # IMMICH_WEB_ROOT: the folder of Immich's built web app, served at / (None: not served).
     web_root: Path | None = None
@@ -65,6 +70,10 @@ class Settings:
     @property
     def uses_embedded_db(self) -> bool:
         return self.db_url is None
+
+    @property
+    def model_cache(self) -> Path:
+        return self.machine_learning_cache or self.media_location / "model-cache"
 
     @property
     def embedded_db_dir(self) -> Path:
@@ -144,6 +153,11 @@ def _web_root(env: Mapping[str, str]) -> Path | None:
     return path
 
 
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name)
+    return Path(raw).expanduser().resolve() if raw else None
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from ``env`` (default: the process environment)."""
     env = os.environ if env is None else env
@@ -163,6 +177,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         workers=_workers(env),
         machine_learning_url=env.get("IMMICH_MACHINE_LEARNING_URL") or None,
         machine_learning_enabled=_bool(env, "IMMICH_MACHINE_LEARNING_ENABLED", True),
+        machine_learning_cache=_path(env, "MACHINE_LEARNING_CACHE_FOLDER"),
+        machine_learning_model_ttl=_int(env, "MACHINE_LEARNING_MODEL_TTL", 300, 0, 10**9),
         trusted_proxies=proxies,
         web_root=_web_root(env),
         reverse_geocoding_root=Path(raw) if (raw := env.get("IMMICH_REVERSE_GEOCODING_ROOT")) else None,

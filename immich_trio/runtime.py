@@ -16,6 +16,7 @@ from immich_trio.config import Settings
 if TYPE_CHECKING:
     from immich_trio.actors.dispatcher import Dispatcher
     from immich_trio.actors.uploader import UploaderMsg
+    from immich_trio.ml.service import ClipService
     from immich_trio.reactor import Address
     from immich_trio.sql.pool import Pool
 
@@ -45,5 +46,7 @@ class Runtime:
     # Claims and runs jobs; None where this process runs no ``microservices`` worker
     # (enqueues wake the dispatcher of another process by NOTIFY).
     dispatcher: Dispatcher | None = None
+    # CLIP encoding (in-process or Immich's ML service); None where no tree built one.
+    clip: ClipService | None = None
     # Returns the supervision tree as a JSON-ready dict (None outside a tree).
     status: Callable[[], dict[str, Any]] | None = None

@@ -45,6 +45,8 @@ from immich_trio.actors.queue_all import HANDLED as QUEUE_ALL_JOBS
 from immich_trio.actors.queue_all import QueueAllActor
 from immich_trio.actors.scheduler import TASK_NAME as SCHEDULER_TASK
 from immich_trio.actors.scheduler import NightlyScheduler
+from immich_trio.actors.smart_search import JOBS as SMART_SEARCH_JOBS
+from immich_trio.actors.smart_search import SmartSearchActor
 from immich_trio.actors.thumbnailer.actor import ThumbnailerActor
 from immich_trio.actors.user_deletion import JOBS as USER_DELETION_JOBS
 from immich_trio.actors.user_deletion import UserDeletionActor
@@ -52,6 +54,8 @@ from immich_trio.config import Settings
 from immich_trio.http.socketio.relay import TASK_NAME as RELAY_TASK
 from immich_trio.http.socketio.relay import EventRelay
 from immich_trio.jobs.names import JobName, QueueName
+from immich_trio.ml.local import LocalClip
+from immich_trio.ml.service import ClipService
 from immich_trio.reactor import Backoff, Restart, RestartLimit, Supervisor
 from immich_trio.runtime import Runtime, WallClock, utc_now
 from immich_trio.sql import server as server_sql
@@ -63,6 +67,7 @@ log = logging.getLogger("immich_trio")
 
 DISPATCHER = "dispatcher"
 QUEUE_ALL = "queue-all"
+ML_TASK = "machine-learning"
 """Names in the status tree, beside ``uploader``, ``metadata``, ``thumbnailer``, ``janitor``."""
 
 SHUTDOWN_GRACE = 10.0
@@ -123,9 +128,12 @@ class Microservices:
     user_deletion: UserDeletionActor
     database_backup: DatabaseBackupActor
     cleanup: CleanupActor
+    smart_search: SmartSearchActor
 
 
-def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: WallClock) -> Microservices:
+def add_microservices(
+    media: Supervisor, pool: Pool, settings: Settings, now: WallClock, clip: ClipService
+) -> Microservices:
     """The dispatcher, then the actors it feeds: stopping in reverse order, the actors
     finish their jobs while the dispatcher can still record the outcomes."""
     parts = Microservices(
@@ -141,11 +149,13 @@ def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: Wa
         user_deletion=UserDeletionActor(pool, settings.media_location, now=now),
         database_backup=DatabaseBackupActor(pool, settings.media_location, now=now),
         cleanup=CleanupActor(pool, now=now),
+        smart_search=SmartSearchActor(pool, clip),
     )
     media.add_actor(parts.dispatcher)
     workers = (
         parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories,
         parts.integrity, parts.user_deletion, parts.database_backup, parts.person_thumbnails, parts.cleanup,
+        parts.smart_search,
     )
     for actor in workers:
         media.add_actor(actor)
@@ -169,7 +179,23 @@ def add_microservices(media: Supervisor, pool: Pool, settings: Settings, now: Wa
         parts.dispatcher.register(job, parts.database_backup.address)
     for job in CLEANUP_JOBS:
         parts.dispatcher.register(job, parts.cleanup.address)
+    for job in SMART_SEARCH_JOBS:
+        parts.dispatcher.register(job, parts.smart_search.address)
     return parts
+
+
+def make_clip(settings: Settings) -> ClipService:
+    """This process's CLIP: models from ``settings.model_cache``, or Immich's ML service."""
+    return ClipService(LocalClip(settings.model_cache, ttl=float(settings.machine_learning_model_ttl)))
+
+
+async def run_clip(clip: ClipService, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """Idle-model unloading and the ML availability checks, following the saved config."""
+    unsubscribe = sysconfig.subscribe(clip.apply_config)
+    try:
+        await clip.run(task_status=task_status)
+    finally:
+        unsubscribe()
 
 
 def build_tree(
@@ -214,8 +240,10 @@ def build_tree(
         # Reverse-geocoding data, imported once in the background (start does not wait for it).
         loader = GeodataLoader(pool, settings.reverse_geocoding_root)
         media.add_task(GEODATA_TASK, loader.run, restart=Restart.TRANSIENT)
+    clip = make_clip(settings)
+    media.add_task(ML_TASK, partial(run_clip, clip))
     upload_address = uploader.supervise(media, pool, settings.media_location) if settings.runs_api else None
-    parts = add_microservices(media, pool, settings, now) if settings.runs_microservices else None
+    parts = add_microservices(media, pool, settings, now, clip) if settings.runs_microservices else None
     dispatcher = parts.dispatcher if parts is not None else None
     hub = Hub()
     maintenance = MaintenanceMode()
@@ -236,6 +264,7 @@ def build_tree(
         maintenance=maintenance,
         uploader=upload_address,
         dispatcher=dispatcher,
+        clip=clip,
         status=partial(_status, root, pool, dispatcher),
     )
     if settings.runs_api:

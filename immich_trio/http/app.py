@@ -50,6 +50,7 @@ TAG_MODULES = (
     "people",
     "people_search",
     "faces",
+    "search_smart",
     "map",
     "assets.upload",
     "assets.info",

@@ -228,6 +228,12 @@ def _select(f: AssetSearch) -> sql.Composable:
     return sql.SQL("a.*")
 
 
+def search_parts(f: AssetSearch, params: dict[str, Any]) -> tuple[sql.Composable, sql.Composable, sql.Composable]:
+    """The select list, source and predicate of a search, for queries built elsewhere
+    (smart search orders the same filtered assets by embedding distance)."""
+    return _select(f), _from(f), _where(f, params)
+
+
 async def search_metadata(
     conn: Conn, f: AssetSearch, *, page: int, size: int
 ) -> tuple[list[dict[str, Any]], bool]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import trio
-from media_harness import LIMIT, Server, free_port
+from media_harness import LIMIT, ML_OFF, Server, free_port, run_sql
 
 from immich_trio.actors.config_watch import ConfigWatch
 from immich_trio.config import Settings
@@ -53,6 +53,8 @@ def owner(sql: Sql) -> str:
 async def server(db_url: str, tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Server]:
     """The whole tree (database pool, migrations, media actors, HTTP on a free port)."""
     port = free_port()
+    # Machine learning off: no model on these machines, and these tests watch the job table.
+    run_sql(db_url, ML_OFF)
     settings = Settings(host="127.0.0.1", port=port, media_location=tmp_path / "media", db_url=db_url,
                         reverse_geocoding_import=False)
     make_media_folders(settings)

@@ -18,6 +18,11 @@ from immich_trio.runtime import Runtime
 # Real clock, hard cap: the pipeline waits on threads, exiftool and PostgreSQL.
 LIMIT = 60
 POLL = 0.05
+# A stored system config with machine learning off (no models on these machines).
+ML_OFF = (
+    "INSERT INTO system_metadata (key, value) VALUES ('system-config', '{\"machineLearning\": {\"enabled\": false}}')"
+    " ON CONFLICT (key) DO UPDATE SET value = system_metadata.value || EXCLUDED.value"
+)
 
 
 def free_port() -> int:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from media_harness import LIMIT, Server, free_port, make_user, wait_for
+from media_harness import LIMIT, ML_OFF, Server, free_port, make_user, run_sql, wait_for
 
 from immich_trio.config import Settings
 from immich_trio.sql import memory_generation as gen
@@ -127,6 +127,8 @@ async def test_cleanup_drops_old_unsaved_memories_and_non_timeline_assets(pool: 
 async def fixed_server(db_url: str, tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Server]:
     """The whole tree with its wall clock stopped at ``NOW``."""
     port = free_port()
+    # Machine learning off: no model on these machines, and these tests watch the job table.
+    run_sql(db_url, ML_OFF)
     settings = Settings(host="127.0.0.1", port=port, media_location=tmp_path / "media", db_url=db_url,
                         reverse_geocoding_import=False)
     make_media_folders(settings)

@@ -592,6 +592,13 @@ SEARCH_ROWS: tuple[Row, ...] = (
     _search_row("searchRandom", "/api/search/random", _listed, FORBIDDEN),
     _search_row("searchAssetStatistics", "/api/search/statistics",
                 lambda n: lambda w, body: body == {"total": 2 * n}, FORBIDDEN),
+    # By a stored embedding: asset.read on queryAssetId, then Immich's 400 for an asset
+    # without one (the world stores none); links may not smart-search at all.
+    Row(op="searchSmart", target=photo,
+        request=lambda w, t: ("POST", "/api/search/smart", {"queryAssetId": t}),
+        expect={actor: (ok(400, check=lambda w, body: body["message"].endswith(" has no embedding"))
+                        if not o.refused else o)
+                for actor, o in asset_read("asset.read", links=False).items()}),
     Row(op="searchLargeAssets", target=photo, asset=False,
         request=lambda w, t: ("POST", "/api/search/large-assets?minFileSize=0", None),
         expect={actor: ok(check=lambda w, body: w.photo not in {a["id"] for a in body}) for actor in ACTORS} | {

@@ -23,11 +23,12 @@ from immich_trio.actors.thumbnailer.options import (
 )
 from immich_trio.actors.worker import QueueWorker
 from immich_trio.jobs.names import JobName, QueueName
+from immich_trio.ml.service import clip_enabled
 from immich_trio.reactor.background import run_in_background_thread
 from immich_trio.sql import events
 from immich_trio.sql import pipeline as q
 from immich_trio.sql.assets import asset_edits
-from immich_trio.sql.jobs import Job
+from immich_trio.sql.jobs import Job, enqueue_job
 from immich_trio.sql.pool import Pool
 from immich_trio.storage import files
 
@@ -116,7 +117,9 @@ class ThumbnailerActor(QueueWorker):
             return JobResult(status="skipped")  # deleted since
         notify = data.get("source") in NOTIFY_SOURCES or data.get("notify") is True
         owner_id = str(asset["ownerId"])
-        announce = partial(_announce, owner_id=owner_id, asset_id=asset_id, notify=notify)
+        announce = partial(
+            _announce, owner_id=owner_id, asset_id=asset_id, notify=notify, smart_search=clip_enabled(config)
+        )
         if asset["visibility"] == "hidden":
             return JobResult(status="skipped")  # no thumbnails, and no events, for hidden parts
         if asset["type"] != "IMAGE":
@@ -218,8 +221,12 @@ async def _apply(
 
 
 async def _announce(
-    conn: AsyncConnection[Any], *, owner_id: str, asset_id: str, notify: bool
+    conn: AsyncConnection[Any], *, owner_id: str, asset_id: str, notify: bool, smart_search: bool = False
 ) -> None:
-    """Tell the owner's clients about a processed upload (the relay checks visibility)."""
+    """Tell the owner's clients about a processed upload (the relay checks visibility) and
+    queue what follows thumbnails in Immich's pipeline (smart search, so far). Immich queues
+    ``SmartSearch`` even with CLIP off and the job skips; not queueing it is the same, quieter."""
     if notify:
         await events.publish(conn, owner_id, UPLOAD_EVENT, asset_id)
+        if smart_search:
+            await enqueue_job(conn, JobName.SMART_SEARCH, {"id": asset_id})

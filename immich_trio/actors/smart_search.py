@@ -1,0 +1,109 @@
+"""The smart-search actor: CLIP image embeddings of previews into ``smart_search``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar
+
+from psycopg import AsyncConnection
+
+from immich_trio.actors.dispatcher import JobResult
+from immich_trio.actors.worker import QueueWorker
+from immich_trio.jobs.names import JobName, QueueName
+from immich_trio.ml.layout import ModelError
+from immich_trio.ml.service import ClipService, ClipUnavailable, clip_enabled
+from immich_trio.sql import smart_search as q
+from immich_trio.sql.jobs import Job
+from immich_trio.sql.pool import Pool
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "smart-search"
+JOBS: tuple[JobName, ...] = (JobName.SMART_SEARCH, JobName.SMART_SEARCH_QUEUE_ALL)
+"""Job names to register this actor for with the dispatcher."""
+HANDLER_SLOTS = 8
+
+
+class SmartSearchActor(QueueWorker):
+    """Owns the writing of ``smart_search`` rows.
+
+    Inbox: ``RunJob`` for ``SmartSearch`` ``{id}`` and ``SmartSearchQueueAll`` ``{force}``.
+    As Immich's ``SmartInfoService``: both are ``skipped`` while ``machineLearning.enabled`` or
+    ``machineLearning.clip.enabled`` is off; a hidden asset is ``skipped``; an asset without a
+    preview ``failed``. Backpressure: the dispatcher sends at most the queue's concurrency and
+    encoding runs under ``self.limiter`` (``job.smartSearch.concurrency``), its inference in
+    threads under the ML engine's own limiter. Errors: a missing or corrupt model, an
+    undecodable preview or every ML URL down fail the job with the reason; the actor carries on.
+    """
+
+    concurrency: ClassVar[int] = HANDLER_SLOTS
+    queue = QueueName.SMART_SEARCH
+
+    def __init__(self, pool: Pool, clip: ClipService, *, name: str = SERVICE_NAME) -> None:
+        super().__init__(pool, name=name)
+        self._clip = clip
+
+    async def run_job(self, job: Job) -> JobResult:
+        async with self._pool.connection() as conn:
+            config = await self.current_config(conn)
+        if not clip_enabled(config):
+            return JobResult(status="skipped")
+        if job.name == JobName.SMART_SEARCH_QUEUE_ALL:
+            return JobResult(status="success", apply=partial(_queue_all, force=bool(job.data.get("force"))))
+        if job.name != JobName.SMART_SEARCH:
+            return self.unexpected(job)
+        return await self._encode(job.data, config)
+
+    async def _encode(self, data: Any, config: dict[str, Any]) -> JobResult:
+        asset_id = data.get("id") if isinstance(data, dict) else None
+        if not isinstance(asset_id, str):
+            return JobResult(status="failed", error="job data has no asset id")
+        async with self._pool.connection() as conn:
+            asset = await q.asset_for_smart_search(conn, asset_id)
+        if asset is None or asset["previewPath"] is None:
+            return JobResult(status="failed", error="asset or its preview not found")
+        if asset["visibility"] == "hidden":
+            return JobResult(status="skipped")
+        try:
+            async with self.limiter:
+                embedding = await self._clip.encode_image(config, Path(asset["previewPath"]))
+        except ModelError as exc:
+            log.warning("smart search: asset %s: %s", asset_id, exc.reason)
+            return JobResult(status="failed", error=exc.reason)
+        except (ClipUnavailable, OSError) as exc:
+            log.warning("smart search: asset %s: %s", asset_id, exc)
+            return JobResult(status="failed", error=str(exc) or type(exc).__name__)
+        problem = await self._check_embedding(embedding)
+        if problem is not None:
+            return JobResult(status="failed", error=problem)
+        return JobResult(status="success", apply=partial(_store, asset_id=asset_id, embedding=embedding))
+
+    async def _check_embedding(self, embedding: str) -> str | None:
+        """Why ``embedding`` cannot be stored (not a list of finite numbers of the column's
+        size, e.g. another model's), or None."""
+        try:
+            values = json.loads(embedding)
+            size = len(values)
+            finite = all(isinstance(v, int | float) and math.isfinite(v) for v in values)
+        except (ValueError, TypeError):
+            return "the embedding is not a list of numbers"
+        if not finite:
+            return "the embedding holds values that are not finite numbers"
+        async with self._pool.connection() as conn:
+            wanted = await q.dimensions(conn)
+        if size != wanted:
+            return f"the embedding has {size} dimensions, smart_search holds {wanted}"
+        return None
+
+
+async def _store(conn: AsyncConnection[Any], *, asset_id: str, embedding: str) -> None:
+    if await q.asset_for_smart_search(conn, asset_id) is not None:  # not deleted meanwhile
+        await q.upsert_embedding(conn, asset_id, embedding)
+
+
+async def _queue_all(conn: AsyncConnection[Any], *, force: bool) -> None:
+    await q.enqueue_missing(conn, force=force)
