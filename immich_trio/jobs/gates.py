@@ -71,7 +71,6 @@ UNBUILT: MappingProxyType[JobName, Feature] = MappingProxyType(
     {
         J.ASSET_DETECT_FACES_QUEUE_ALL: Feature(name="face detection", off=_ml_feature("facialRecognition")),
         J.FACIAL_RECOGNITION_QUEUE_ALL: Feature(name="facial recognition", off=_ml_feature("facialRecognition")),
-        J.SMART_SEARCH_QUEUE_ALL: Feature(name="smart search", off=_smart_search_off),
         J.ASSET_DETECT_DUPLICATES_QUEUE_ALL: Feature(name="duplicate detection", off=_duplicates_off),
         J.OCR_QUEUE_ALL: Feature(name="OCR", off=_ml_feature("ocr")),
         J.ASSET_ENCODE_VIDEO_QUEUE_ALL: Feature(name="video transcoding", off=_transcoding_off),

@@ -20,7 +20,7 @@ from immich_trio.jobs.names import MANUAL_JOBS, START_JOBS, JobName
 from immich_trio.reactor import Supervisor
 from immich_trio.runtime import utc_now
 from immich_trio.sql.pool import Pool
-from immich_trio.supervision_tree import Microservices, add_microservices
+from immich_trio.supervision_tree import Microservices, add_microservices, make_clip
 
 PENDING_IN_JANITOR: frozenset[str] = frozenset()
 """Names allowed to reach only the janitor's queue-wide ``skipped`` answer (none today: a name
@@ -30,7 +30,7 @@ added here is never waiting, but not done)."""
 @pytest.fixture
 def parts(tmp_path: Path) -> Microservices:
     settings = Settings(media_location=tmp_path, db_url="postgresql://unused@/unused")
-    return add_microservices(Supervisor("media"), Pool(settings.db_url or ""), settings, utc_now)
+    return add_microservices(Supervisor("media"), Pool(settings.db_url or ""), settings, utc_now, make_clip(settings))
 
 
 def accepted_starts() -> set[JobName]:

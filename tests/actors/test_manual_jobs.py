@@ -34,7 +34,8 @@ async def test_backup_database_writes_a_gzipped_sql_dump_and_keeps_the_newest(
     for name in [*old, "immich-db-backup-20200109T020000-v3.1.0-pg18.1.sql.gz.tmp", "keep.txt"]:
         (folder / name).write_bytes(b"old")
     server.sql(
-        "INSERT INTO system_metadata (key, value) VALUES (%s, %s)",
+        "INSERT INTO system_metadata (key, value) VALUES (%s, %s)"
+        " ON CONFLICT (key) DO UPDATE SET value = system_metadata.value || EXCLUDED.value",
         (sysconfig.KEY, Jsonb({"backup": {"database": {"keepLastAmount": 3}}})),
     )
     client, headers = await admin_client(server)
@@ -84,17 +85,22 @@ async def test_start_of_an_unbuilt_feature_is_refused_while_it_is_on(server: Ser
     client, headers = await admin_client(server)
     async with client:
         start = {"command": "start", "force": False}
-        response = await client.put("/api/jobs/smartSearch", json=start, headers=headers)
+        server.sql(  # the fixture stores machine learning off; this test needs it on
+            "UPDATE system_metadata SET value = value || %s WHERE key = %s",
+            (Jsonb({"machineLearning": {"enabled": True}}), sysconfig.KEY),
+        )
+        response = await client.put("/api/jobs/faceDetection", json=start, headers=headers)
         assert response.status_code == 400
-        assert response.json() == {"message": "Invalid job name: smartSearch"}
+        assert response.json() == {"message": "Invalid job name: faceDetection"}
         response = await client.put("/api/jobs/sidecar", json=start, headers=headers)
         assert response.status_code == 400
         assert server.sql(NO_JOBS) == []
         server.sql(
-            "INSERT INTO system_metadata (key, value) VALUES (%s, %s)",
+            "INSERT INTO system_metadata (key, value) VALUES (%s, %s)"
+        " ON CONFLICT (key) DO UPDATE SET value = system_metadata.value || EXCLUDED.value",
             (sysconfig.KEY, Jsonb({"machineLearning": {"enabled": False}})),
         )
-        for queue in ("smartSearch", "faceDetection", "facialRecognition", "duplicateDetection", "ocr"):
+        for queue in ("faceDetection", "facialRecognition", "duplicateDetection", "ocr"):
             response = await client.put(f"/api/jobs/{queue}", json=start, headers=headers)
             assert response.status_code == 200, queue
     await wait_for(server, NO_JOBS, (), [])
