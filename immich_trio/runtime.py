@@ -11,6 +11,7 @@ import attrs
 
 from immich_trio.actors.notifier.hub import Hub
 from immich_trio.config import Settings
+from immich_trio.sql.credential_cache import CredentialCache
 
 if TYPE_CHECKING:
     from immich_trio.actors.dispatcher import Dispatcher
@@ -37,6 +38,8 @@ class Runtime:
     # This process's sockets. Only the socket layer (``http/socketio``) touches it: events
     # reach it from every process through the relay (NOTIFY), never from a handler.
     hub: Hub = attrs.field(factory=Hub)
+    # Resolved sessions and API keys; answers only while its watch (LISTEN) runs.
+    credentials: CredentialCache[Any] = attrs.field(factory=CredentialCache)
     # Takes staged uploads in; None where this process runs no ``api`` worker.
     uploader: Address[UploaderMsg] | None = None
     # Claims and runs jobs; None where this process runs no ``microservices`` worker

@@ -35,6 +35,8 @@ from immich_trio.jobs.names import JobName, QueueName
 from immich_trio.reactor import Backoff, Restart, RestartLimit, Supervisor
 from immich_trio.runtime import Runtime, WallClock, utc_now
 from immich_trio.sql import server as server_sql
+from immich_trio.sql.credential_cache import TASK_NAME as CREDENTIAL_WATCH_TASK
+from immich_trio.sql.credential_cache import CredentialCache
 from immich_trio.sql.embedded import run_embedded_postgres, socket_dir_for, url_for
 from immich_trio.sql.migrate import migrate
 from immich_trio.sql.pool import Pool
@@ -161,8 +163,10 @@ def build_tree(settings: Settings, pool: Pool, *, now: WallClock = utc_now) -> t
     parts = add_microservices(media, pool, settings, now) if settings.runs_microservices else None
     dispatcher = parts.dispatcher if parts is not None else None
     hub = Hub()
+    credentials: CredentialCache[Any] = CredentialCache()
     if settings.runs_api:
         media.add_task(RELAY_TASK, EventRelay(pool, hub).run)
+        media.add_task(CREDENTIAL_WATCH_TASK, partial(credentials.run, pool.url))
     root.add_supervisor(media)
 
     runtime = Runtime(
@@ -170,6 +174,7 @@ def build_tree(settings: Settings, pool: Pool, *, now: WallClock = utc_now) -> t
         pool=pool,
         now=now,
         hub=hub,
+        credentials=credentials,
         uploader=upload_address,
         dispatcher=dispatcher,
         status=partial(_status, root, pool, dispatcher),
