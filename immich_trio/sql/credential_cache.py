@@ -41,8 +41,8 @@ V = TypeVar("V")
 CHANNEL = "immich_trio_credentials"
 NOTIFY = "SELECT pg_notify(%s, %s)"
 TASK_NAME = "credential-watch"
-MAX_ENTRIES = 10_000
-"""Bound on entries (LRU): each is a session or key row and a user row, about 3 kB."""
+MAX_ENTRIES = 2048
+"""Bound on entries (LRU): each holds a session or key row and a user row, a few kB."""
 TTL = 60.0
 PENDING_HOLD = 30.0
 
