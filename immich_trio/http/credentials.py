@@ -160,7 +160,8 @@ def _shared_link_auth(runtime: Runtime, row: Mapping[str, Any] | None, message: 
 async def _api_key_auth(runtime: Runtime, api_key: str) -> Auth:
     key_hash = crypto.hash_token(api_key)
     cache = runtime.credentials
-    cached: Auth | None = cache.get(key_hash)
+    cache_key = b"k" + key_hash  # kinds apart: a session token sent as an API key is no key
+    cached: Auth | None = cache.get(cache_key)
     if cached is not None:
         return cached
     generation = cache.generation
@@ -171,7 +172,7 @@ async def _api_key_auth(runtime: Runtime, api_key: str) -> Auth:
     row, user = found
     key = AuthApiKey(id=row["id"], name=row["name"], permissions=tuple(row["permissions"]))
     auth = Auth(user=_user_of_row(user), api_key=key, user_row=user)
-    cache.put(key_hash, user["id"], auth, generation)
+    cache.put(cache_key, user["id"], auth, generation)
     return auth
 
 
@@ -212,7 +213,8 @@ async def _session_auth(runtime: Runtime, token: str, headers: Mapping[str, str]
     token_hash = crypto.hash_token(token)
     cache = runtime.credentials
     now = runtime.now()
-    cached: _SessionFound | None = cache.get(token_hash)
+    cache_key = b"s" + token_hash
+    cached: _SessionFound | None = cache.get(cache_key)
     if cached is not None:
         expires_at = cached.row["expiresAt"]
         if (expires_at is None or expires_at >= now) and _session_writes(cached.row, headers, now) == (None, None):
@@ -231,7 +233,7 @@ async def _session_auth(runtime: Runtime, token: str, headers: Mapping[str, str]
             await sessions_q.set_pin_expires(conn, row["id"], keep_alive)
     result = _SessionFound(row=row, user_row=user, user=_user_of_row(user))
     if touch is None and keep_alive is None:
-        cache.put(token_hash, user["id"], result, generation)
+        cache.put(cache_key, user["id"], result, generation)
     return _session_of(result, keep_alive or row["pinExpiresAt"], now)
 
 

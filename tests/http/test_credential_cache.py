@@ -210,3 +210,9 @@ async def test_a_refused_credential_is_not_remembered(
     assert (await _me(client, unknown))[0] == 200
     # A brand-new login works at once.
     assert (await _me(client, await _login(client, user)))[0] == 200
+
+
+async def test_a_session_token_sent_as_an_api_key_is_refused(client: Any, make_user: MakeUser, watch: None) -> None:
+    user = await make_user()
+    assert (await _me(client, user.headers))[0] == 200  # the session is cached
+    assert await _me(client, {"x-api-key": user.token}) == (401, {"message": "Invalid API key"})
