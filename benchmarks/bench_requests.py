@@ -14,7 +14,8 @@ prints req/s and the ratio to the floor measured in the same run. Before that it
     python benchmarks/bench_requests.py [--seconds 3] [--rounds 2] [--upload-runs 3]
                                         [--baseline-pythonpath DIR]
 
-Servers are real processes (`python -m immich_trio serve`, embedded PostgreSQL, temporary
+`--upload-runs 0` sets each version up once (the library the targets read) and reports no
+upload time. Servers are real processes (`python -m immich_trio serve`, embedded PostgreSQL, temporary
 media folders) on loopback. `--baseline-pythonpath` also runs another checkout of the server
 (e.g. `git archive` of the commit before a change), interleaved with this one: uploads
 alternate between fresh servers of each, and every wrk round measures both.
@@ -226,13 +227,17 @@ def main() -> None:
         running: list[Measured] = []
         floor_proc, floor_url = start_floor()
         try:
-            for run in range(args.upload_runs):  # interleaved: this, baseline, this, baseline...
+            # Interleaved: this, baseline, this, baseline... With --upload-runs 0 each version is
+            # still set up once (the library the targets read), its upload time not reported.
+            set_ups = max(1, args.upload_runs)
+            for run in range(set_ups):
                 for label, pythonpath in versions:
                     measured = set_up(label, pythonpath, work, work / "photos")
-                    uploads[label].append((measured.cli_seconds, measured.idle_seconds))
-                    print(f"{label}: {PHOTOS}-photo @immich/cli upload: CLI exit {measured.cli_seconds:.2f} s, "
-                          f"all jobs done {measured.idle_seconds:.2f} s", flush=True)
-                    if run == args.upload_runs - 1:
+                    if args.upload_runs:
+                        uploads[label].append((measured.cli_seconds, measured.idle_seconds))
+                        print(f"{label}: {PHOTOS}-photo @immich/cli upload: CLI exit {measured.cli_seconds:.2f} s, "
+                              f"all jobs done {measured.idle_seconds:.2f} s", flush=True)
+                    if run == set_ups - 1:
                         measured.targets = [t for t in measured.targets if t[0].startswith(wanted or ("",))]
                         running.append(measured)
                     else:
@@ -254,8 +259,9 @@ def main() -> None:
                 stop(measured)
             floor_proc.send_signal(signal.SIGTERM)
             floor_proc.wait(10)
-    print(f"\n{PHOTOS}-photo @immich/cli upload, median of {args.upload_runs} fresh server(s) per version:")
-    for label, times in uploads.items():
+    if args.upload_runs:
+        print(f"\n{PHOTOS}-photo @immich/cli upload, median of {args.upload_runs} fresh server(s) per version:")
+    for label, times in uploads.items() if args.upload_runs else ():
         print(f"  {label:9} CLI exit {statistics.median(t[0] for t in times):.2f} s, "
               f"all jobs done {statistics.median(t[1] for t in times):.2f} s")
     if not args.rounds or not running or not running[0].targets:

@@ -12,6 +12,7 @@ import attrs
 from immich_trio.actors.maintenance_watch import MaintenanceMode
 from immich_trio.actors.notifier.hub import Hub
 from immich_trio.config import Settings
+from immich_trio.sql.credential_cache import CredentialCache
 
 if TYPE_CHECKING:
     from immich_trio.actors.dispatcher import Dispatcher
@@ -41,6 +42,8 @@ class Runtime:
     hub: Hub = attrs.field(factory=Hub)
     # Maintenance mode as this process knows it (kept current by the maintenance watch).
     maintenance: MaintenanceMode = attrs.field(factory=MaintenanceMode)
+    # Resolved sessions and API keys; answers only while its watch (LISTEN) runs.
+    credentials: CredentialCache[Any] = attrs.field(factory=CredentialCache)
     # Takes staged uploads in; None where this process runs no ``api`` worker.
     uploader: Address[UploaderMsg] | None = None
     # Claims and runs jobs; None where this process runs no ``microservices`` worker

@@ -59,6 +59,8 @@ from immich_trio.ml.service import ClipService
 from immich_trio.reactor import Backoff, Restart, RestartLimit, Supervisor
 from immich_trio.runtime import Runtime, WallClock, utc_now
 from immich_trio.sql import server as server_sql
+from immich_trio.sql.credential_cache import TASK_NAME as CREDENTIAL_WATCH_TASK
+from immich_trio.sql.credential_cache import CredentialCache
 from immich_trio.sql.embedded import run_embedded_postgres, socket_dir_for, url_for
 from immich_trio.sql.migrate import migrate
 from immich_trio.sql.pool import Pool
@@ -247,9 +249,11 @@ def build_tree(
     dispatcher = parts.dispatcher if parts is not None else None
     hub = Hub()
     maintenance = MaintenanceMode()
+    credentials: CredentialCache[Any] = CredentialCache()
     if settings.runs_api:
         media.add_task(MAINTENANCE_WATCH_TASK, MaintenanceWatch(pool, maintenance).run)
         media.add_task(RELAY_TASK, EventRelay(pool, hub).run)
+        media.add_task(CREDENTIAL_WATCH_TASK, partial(credentials.run, pool.url))
     if settings.runs_api and timers:
         # Immich's API worker holds the nightly cron; ours records each night in the database
         media.add_task(SCHEDULER_TASK, NightlyScheduler(pool, now=now, base=sysconfig.defaults_for(settings)).run)
@@ -262,6 +266,7 @@ def build_tree(
         now=now,
         hub=hub,
         maintenance=maintenance,
+        credentials=credentials,
         uploader=upload_address,
         dispatcher=dispatcher,
         clip=clip,

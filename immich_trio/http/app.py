@@ -7,7 +7,7 @@ import hashlib
 import importlib
 import json
 import logging
-import uuid
+import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -97,6 +97,7 @@ OWN_ROUTES = (
 JSON_BODY_LIMIT = 10 * 1024 * 1024
 CORRELATION_HEADER = "X-Correlation-ID"
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+_JSON_CONTENT_TYPE_BYTES = JSON_CONTENT_TYPE.encode()
 
 
 def quart_path(path: str) -> str:
@@ -109,12 +110,13 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def _correlation_id(request: Request) -> str:
-    return request.headers.get(CORRELATION_HEADER) or uuid.uuid4().hex
+    # Not a secret: a fast non-cryptographic 128-bit id (uuid4 reads os.urandom per request).
+    return request.headers.get(CORRELATION_HEADER) or f"{random.getrandbits(128):032x}"
 
 
-async def finish_response(request: Request, response: Response) -> Response:
+async def finish_response(request: Request, response: Response | direct.Prepared) -> Response | direct.Prepared:
     """Every answer: the correlation id; JSON reads: a strong ETag, and 304 when it matches."""
-    if CORRELATION_HEADER in response.headers:
+    if isinstance(response, direct.Prepared) or CORRELATION_HEADER in response.headers:
         return response  # answered by _respond, which did this work already
     correlation = _correlation_id(request)
     response.headers[CORRELATION_HEADER] = correlation
@@ -187,7 +189,7 @@ def _parse_path(op: spec.Operation, raw: dict[str, str]) -> dict[str, Any]:
     return values
 
 
-def _respond(op: spec.Operation, request: Request, result: Any) -> Response:
+def _respond(op: spec.Operation, request: Request, result: Any) -> Response | direct.Prepared:
     if isinstance(result, Response):
         return result
     if isinstance(result, Reply):
@@ -196,12 +198,15 @@ def _respond(op: spec.Operation, request: Request, result: Any) -> Response:
         # The common case: a body with the operation's status; ETag and 304 done here, from
         # the bytes in hand, so that the after-request hook has nothing left to do.
         data = result if isinstance(result, bytes) else dumps(result)
-        headers = {CORRELATION_HEADER: _correlation_id(request)}
+        correlation = _correlation_id(request)
+        raw = [(b"x-correlation-id", correlation.encode())]
         if op.success_status == 200 and request.method in ("GET", "HEAD"):
-            etag = headers["ETag"] = strong_etag(data)
+            etag = strong_etag(data)
             if etag in request.headers.get("If-None-Match", ""):
-                return Response(b"", status=304, headers=headers)
-        return Response(data, status=op.success_status, headers=headers, content_type=JSON_CONTENT_TYPE)
+                return Response(b"", status=304, headers={CORRELATION_HEADER: correlation, "ETag": etag})
+            raw.append((b"etag", etag.encode()))
+        raw += [(b"content-type", _JSON_CONTENT_TYPE_BYTES), (b"content-length", str(len(data)).encode())]
+        return direct.Prepared(op.success_status, raw, data)
     else:
         reply = Reply(body=result)
     status = reply.status or op.success_status
@@ -217,10 +222,10 @@ def _respond(op: spec.Operation, request: Request, result: Any) -> Response:
 
 
 def _make_answer(runtime: Runtime, op: spec.Operation, handler: registry.Handler | None) -> direct.Answer:
-    async def answer(request: Request, raw_path: dict[str, str]) -> Response:
+    async def answer(request: Request, raw_path: dict[str, str]) -> Response | direct.Prepared:
         return await finish_response(request, await _answer(request, raw_path))
 
-    async def _answer(request: Request, raw_path: dict[str, str]) -> Response:
+    async def _answer(request: Request, raw_path: dict[str, str]) -> Response | direct.Prepared:
         error: HttpError | None = None
         try:
             auth = None
@@ -262,7 +267,8 @@ def _make_answer(runtime: Runtime, op: spec.Operation, handler: registry.Handler
 
 def _make_view(answer: direct.Answer) -> Callable[..., Awaitable[Response]]:
     async def view(**raw_path: str) -> Response:
-        return await answer(request._get_current_object(), raw_path)  # type: ignore[attr-defined]
+        response = await answer(request._get_current_object(), raw_path)  # type: ignore[attr-defined]
+        return response.to_response() if isinstance(response, direct.Prepared) else response
 
     return view
 
@@ -309,6 +315,7 @@ def create_app(runtime: Runtime) -> QuartTrio:
 
     @app.after_request
     async def finish(response: Response) -> Response:
-        return await finish_response(request._get_current_object(), response)  # type: ignore[attr-defined]
+        finished = await finish_response(request._get_current_object(), response)  # type: ignore[attr-defined]
+        return finished.to_response() if isinstance(finished, direct.Prepared) else finished
 
     return app

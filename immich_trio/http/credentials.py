@@ -144,13 +144,7 @@ async def resolve(
         return await _session_auth(runtime, token, headers)
     api_key = headers.get("x-api-key") or query.get("apiKey")
     if api_key:
-        async with runtime.pool.connection() as conn:
-            found = await q.api_key_by_hash(conn, crypto.hash_token(api_key))
-        if found is None or found[1]["deletedAt"] is not None:
-            raise Unauthorized("Invalid API key")
-        row, user = found
-        key = AuthApiKey(id=row["id"], name=row["name"], permissions=tuple(row["permissions"]))
-        return Auth(user=_user_of_row(user), api_key=key, user_row=user)
+        return await _api_key_auth(runtime, api_key)
     return None
 
 
@@ -163,28 +157,88 @@ def _shared_link_auth(runtime: Runtime, row: Mapping[str, Any] | None, message: 
     return Auth(user=_user(row), shared_link=dict(row))
 
 
-async def _session_auth(runtime: Runtime, token: str, headers: Mapping[str, str]) -> Auth:
+async def _api_key_auth(runtime: Runtime, api_key: str) -> Auth:
+    key_hash = crypto.hash_token(api_key)
+    cache = runtime.credentials
+    cache_key = b"k" + key_hash  # kinds apart: a session token sent as an API key is no key
+    cached: Auth | None = cache.get(cache_key)
+    if cached is not None:
+        return cached
+    generation = cache.generation
     async with runtime.pool.connection() as conn:
-        found = await q.session_by_token(conn, crypto.hash_token(token))
+        found = await q.api_key_by_hash(conn, key_hash)
+    if found is None or found[1]["deletedAt"] is not None:
+        raise Unauthorized("Invalid API key")
+    row, user = found
+    key = AuthApiKey(id=row["id"], name=row["name"], permissions=tuple(row["permissions"]))
+    auth = Auth(user=_user_of_row(user), api_key=key, user_row=user)
+    cache.put(cache_key, user["id"], auth, generation)
+    return auth
+
+
+@attrs.frozen
+class _SessionFound:
+    """A valid session look-up as cached: what the Auth is built from at each request."""
+
+    row: dict[str, Any]
+    user_row: dict[str, Any]
+    user: AuthUser
+
+
+def _session_writes(
+    row: Mapping[str, Any], headers: Mapping[str, str], now: datetime
+) -> tuple[tuple[str | None, str, str] | None, datetime | None]:
+    """What the request must write first: the touch (appVersion, deviceType, deviceOS) Immich
+    does on an hour-old or upgraded session, and the PIN keep-alive's new ``pinExpiresAt``."""
+    app_version, device_type, device_os = device_from_user_agent(headers.get("user-agent") or "", headers)
+    touch = None
+    if now - row["updatedAt"] > SESSION_TOUCH_AFTER or (app_version and app_version != row["appVersion"]):
+        touch = (app_version or row["appVersion"], device_type or row["deviceType"], device_os or row["deviceOS"])
+    pin_expires_at: datetime | None = row["pinExpiresAt"]
+    keep_alive = None
+    if pin_expires_at is not None and now < pin_expires_at < now + PIN_KEEP_ALIVE:
+        keep_alive = now + PIN_KEEP_ALIVE
+    return touch, keep_alive
+
+
+def _session_valid(found: tuple[dict[str, Any], dict[str, Any]] | None, now: datetime) -> bool:
+    return not (
+        found is None
+        or found[1]["deletedAt"] is not None
+        or (found[0]["expiresAt"] is not None and found[0]["expiresAt"] < now)
+    )
+
+
+async def _session_auth(runtime: Runtime, token: str, headers: Mapping[str, str]) -> Auth:
+    token_hash = crypto.hash_token(token)
+    cache = runtime.credentials
+    now = runtime.now()
+    cache_key = b"s" + token_hash
+    cached: _SessionFound | None = cache.get(cache_key)
+    if cached is not None:
+        expires_at = cached.row["expiresAt"]
+        if (expires_at is None or expires_at >= now) and _session_writes(cached.row, headers, now) == (None, None):
+            return _session_of(cached, cached.row["pinExpiresAt"], now)
+    generation = cache.generation
+    async with runtime.pool.connection() as conn:
+        found = await q.session_by_token(conn, token_hash)
         now = runtime.now()
-        if (
-            found is None
-            or found[1]["deletedAt"] is not None
-            or (found[0]["expiresAt"] is not None and found[0]["expiresAt"] < now)
-        ):
+        if found is None or not _session_valid(found, now):
             raise Unauthorized("Invalid user token")
         row, user = found
-        app_version, device_type, device_os = device_from_user_agent(headers.get("user-agent") or "", headers)
-        stale = now - row["updatedAt"] > SESSION_TOUCH_AFTER
-        if stale or (app_version and app_version != row["appVersion"]):
-            await q.touch_session(
-                conn, row["id"], app_version or row["appVersion"],
-                device_type or row["deviceType"], device_os or row["deviceOS"],
-            )
-        pin_expires_at: datetime | None = row["pinExpiresAt"]
-        if pin_expires_at is not None and now < pin_expires_at < now + PIN_KEEP_ALIVE:
-            pin_expires_at = now + PIN_KEEP_ALIVE
-            await sessions_q.set_pin_expires(conn, row["id"], pin_expires_at)
+        touch, keep_alive = _session_writes(row, headers, now)
+        if touch is not None:
+            await q.touch_session(conn, row["id"], *touch)
+        if keep_alive is not None:
+            await sessions_q.set_pin_expires(conn, row["id"], keep_alive)
+    result = _SessionFound(row=row, user_row=user, user=_user_of_row(user))
+    if touch is None and keep_alive is None:
+        cache.put(cache_key, user["id"], result, generation)
+    return _session_of(result, keep_alive or row["pinExpiresAt"], now)
+
+
+def _session_of(found: _SessionFound, pin_expires_at: datetime | None, now: datetime) -> Auth:
+    row = found.row
     session = AuthSession(
         id=row["id"],
         updated_at=row["updatedAt"],
@@ -193,7 +247,7 @@ async def _session_auth(runtime: Runtime, token: str, headers: Mapping[str, str]
         expires_at=row["expiresAt"],
         has_elevated_permission=pin_expires_at is not None and pin_expires_at > now,
     )
-    return Auth(user=_user_of_row(user), session=session, user_row=user)
+    return Auth(user=found.user, session=session, user_row=found.user_row)
 
 
 def check_route(op: Operation, auth: Auth | None) -> None:

@@ -14,15 +14,33 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+import attrs
 import trio
 from quart import Request, Response
 from quart.asgi import ASGIHTTPConnection
 from quart.utils import encode_headers
 from quart.wrappers.response import DataBody
 from quart_trio import QuartTrio
+from werkzeug.datastructures import Headers
+
+
+@attrs.frozen
+class Prepared:
+    """A finished answer as ASGI sends it (lower-case header names): the common JSON reply
+    skips building a werkzeug ``Response`` (a tenth of a small request's CPU)."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+    def to_response(self) -> Response:
+        """The same answer for Quart's dispatch (which sets Content-Length itself)."""
+        headers = [(k.decode(), v.decode()) for k, v in self.headers if k != b"content-length"]
+        return Response(self.body, status=self.status, headers=Headers(headers))
+
 
 # (request, raw path parameters) -> the response, with the finishing headers set.
-Answer = Callable[[Request, dict[str, str]], Awaitable[Response]]
+Answer = Callable[[Request, dict[str, str]], Awaitable[Response | Prepared]]
 ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
 _PARAMETER = re.compile(r"\\\{(\w+)\\\}")
 _BODY_HEADERS = (b"content-length", b"transfer-encoding")
@@ -99,6 +117,11 @@ class DirectGets:
             # As Quart-Trio does: a client that goes away cancels the work for it.
             nursery.start_soon(_cancel_on_disconnect, receive, nursery.cancel_scope)
             response = await answer(request, raw_path)
+            if isinstance(response, Prepared):
+                await send({"type": "http.response.start", "status": response.status, "headers": response.headers})
+                await send({"type": "http.response.body", "body": response.body, "more_body": False})
+                nursery.cancel_scope.cancel()
+                return
             body = response.response
             if isinstance(body, DataBody) and body.begin == 0 and body.end == len(body.data):
                 # Bytes in hand: one body message (Quart's sender adds an empty closing one).

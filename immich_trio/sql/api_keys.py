@@ -8,6 +8,8 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 
+from immich_trio.sql.credential_cache import publish_credentials_changed
+
 _COLUMNS = """id, name, "createdAt", "updatedAt", permissions"""
 
 CREATE_API_KEY = f"""
@@ -62,8 +64,11 @@ async def update_api_key(
 ) -> dict[str, Any] | None:
     granted = list(permissions) if permissions is not None else None
     cur = await conn.execute(UPDATE_API_KEY, (name, granted, key_id, user_id))
-    return await cur.fetchone()
+    row: dict[str, Any] | None = await cur.fetchone()
+    await publish_credentials_changed(conn, user_id)
+    return row
 
 
 async def delete_api_key(conn: AsyncConnection[Any], key_id: UUID, user_id: UUID) -> None:
     await conn.execute(DELETE_API_KEY, (key_id, user_id))
+    await publish_credentials_changed(conn, user_id)

@@ -7,6 +7,8 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 
+from immich_trio.sql.credential_cache import publish_credentials_changed
+
 # Held for the duration of the admin sign-up transaction so two sign-ups cannot both win.
 ADMIN_SIGN_UP_LOCK = 0x696D6D6963680001
 
@@ -92,7 +94,9 @@ async def create_admin(
 
 async def set_password(conn: AsyncConnection[Any], user_id: UUID, password_hash: str) -> None:
     await conn.execute(SET_PASSWORD, (password_hash, user_id))
+    await publish_credentials_changed(conn, user_id)
 
 
 async def set_pin_code(conn: AsyncConnection[Any], user_id: UUID, pin_hash: str | None) -> None:
     await conn.execute(SET_PIN_CODE, (pin_hash, user_id))
+    await publish_credentials_changed(conn, user_id)

@@ -10,6 +10,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
+from immich_trio.sql.credential_cache import publish_credentials_changed
 from immich_trio.sql.users import USER_COLUMNS
 
 _USER_COLUMNS = """
@@ -46,7 +47,7 @@ WHERE l.slug = %s
 
 TOUCH_SESSION = """
 UPDATE session SET "updatedAt" = now(), "appVersion" = %s, "deviceType" = %s, "deviceOS" = %s
-WHERE id = %s
+WHERE id = %s RETURNING "userId"
 """
 
 
@@ -91,4 +92,6 @@ async def touch_session(
     device_type: str,
     device_os: str,
 ) -> None:
-    await conn.execute(TOUCH_SESSION, (app_version, device_type, device_os, session_id))
+    cur = await conn.execute(TOUCH_SESSION, (app_version, device_type, device_os, session_id))
+    for row in await cur.fetchall():
+        await publish_credentials_changed(conn, row["userId"])

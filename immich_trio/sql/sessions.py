@@ -8,6 +8,8 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 
+from immich_trio.sql.credential_cache import publish_credentials_changed
+
 _COLUMNS = """
     id, "createdAt", "updatedAt", "expiresAt", "appVersion", "deviceType", "deviceOS",
     "isPendingSyncReset", "pinExpiresAt", "parentId", "userId"
@@ -28,14 +30,18 @@ ORDER BY "updatedAt" DESC, "createdAt" DESC
 
 SESSION_BY_ID = f"""SELECT {_COLUMNS} FROM session WHERE id = %s"""
 
-DELETE_SESSION = """DELETE FROM session WHERE id = %s"""
+DELETE_SESSION = """
+DELETE FROM session WHERE id = %s RETURNING "userId"
+"""
 
 # Every session of the user but one (the caller's); all of them when there is none to keep.
 DELETE_OTHER_SESSIONS = """
 DELETE FROM session WHERE "userId" = %s AND (%s::uuid IS NULL OR id <> %s::uuid)
 """
 
-SET_PIN_EXPIRES = """UPDATE session SET "pinExpiresAt" = %s WHERE id = %s"""
+SET_PIN_EXPIRES = """
+UPDATE session SET "pinExpiresAt" = %s WHERE id = %s RETURNING "userId"
+"""
 
 LOCK_ALL_SESSIONS = """UPDATE session SET "pinExpiresAt" = NULL WHERE "userId" = %s"""
 
@@ -77,23 +83,29 @@ async def session_by_id(conn: AsyncConnection[Any], session_id: UUID) -> dict[st
 
 
 async def delete_session(conn: AsyncConnection[Any], session_id: UUID) -> None:
-    await conn.execute(DELETE_SESSION, (session_id,))
+    cur = await conn.execute(DELETE_SESSION, (session_id,))
+    for row in await cur.fetchall():  # child sessions go with it (same user)
+        await publish_credentials_changed(conn, row["userId"])
 
 
 async def delete_other_sessions(
     conn: AsyncConnection[Any], user_id: UUID, keep: UUID | None
 ) -> None:
     await conn.execute(DELETE_OTHER_SESSIONS, (user_id, keep, keep))
+    await publish_credentials_changed(conn, user_id)
 
 
 async def set_pin_expires(
     conn: AsyncConnection[Any], session_id: UUID, expires_at: datetime | None
 ) -> None:
-    await conn.execute(SET_PIN_EXPIRES, (expires_at, session_id))
+    cur = await conn.execute(SET_PIN_EXPIRES, (expires_at, session_id))
+    for row in await cur.fetchall():
+        await publish_credentials_changed(conn, row["userId"])
 
 
 async def lock_all_sessions(conn: AsyncConnection[Any], user_id: UUID) -> None:
     await conn.execute(LOCK_ALL_SESSIONS, (user_id,))
+    await publish_credentials_changed(conn, user_id)
 
 
 async def set_pending_sync_reset(
@@ -102,4 +114,5 @@ async def set_pending_sync_reset(
     cur = await conn.execute(SET_PENDING_SYNC_RESET, (value, session_id))
     row: dict[str, Any] | None = await cur.fetchone()
     assert row is not None
+    await publish_credentials_changed(conn, row["userId"])
     return row

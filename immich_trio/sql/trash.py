@@ -16,6 +16,7 @@ from psycopg import AsyncConnection
 
 from immich_trio.jobs.names import QUEUE_OF, JobName
 from immich_trio.sql import stacks
+from immich_trio.sql.credential_cache import publish_credentials_changed
 from immich_trio.sql.jobs import notify
 
 Conn = AsyncConnection[Any]
@@ -149,6 +150,7 @@ async def delete_asset(conn: Conn, asset_id: str, *, delete_on_disk: bool) -> De
     size = int(row["fileSizeInByte"] or 0) if counted else 0
     if size:
         await conn.execute(SUBTRACT_USAGE, {"size": size, "id": row["ownerId"]})
+        await publish_credentials_changed(conn, row["ownerId"])
     video = row["livePhotoVideoId"]
     orphaned = None
     if video is not None:

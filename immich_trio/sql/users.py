@@ -14,6 +14,8 @@ from uuid import UUID
 from psycopg import AsyncConnection, sql
 from psycopg.types.json import Jsonb
 
+from immich_trio.sql.credential_cache import publish_credentials_changed
+
 USER_COLUMNS = """
     u.id, u.email, u.name, u."profileImagePath", u."avatarColor", u."profileChangedAt",
     u."storageLabel", u."shouldChangePassword", u."isAdmin", u."createdAt", u."deletedAt",
@@ -146,6 +148,7 @@ async def update_user(
             id=sql.Placeholder("__id"),
         )
         await conn.execute(query, {**cols, "__id": user_id})
+        await publish_credentials_changed(conn, user_id)
     return await get_user(conn, user_id, with_deleted=True)
 
 
@@ -159,10 +162,12 @@ async def set_metadata(
     conn: AsyncConnection[Any], user_id: UUID | str, key: str, value: Any
 ) -> None:
     await conn.execute(UPSERT_METADATA, (user_id, key, Jsonb(value)))
+    await publish_credentials_changed(conn, user_id)
 
 
 async def delete_metadata(conn: AsyncConnection[Any], user_id: UUID | str, key: str) -> None:
     await conn.execute(DELETE_METADATA, (user_id, key))
+    await publish_credentials_changed(conn, user_id)
 
 
 async def asset_statistics(
@@ -221,3 +226,4 @@ async def restore_albums(conn: AsyncConnection[Any], user_id: UUID | str) -> Non
 
 async def sync_usage(conn: AsyncConnection[Any], user_id: UUID | str) -> None:
     await conn.execute(SYNC_USAGE, {"id": user_id})
+    await publish_credentials_changed(conn, user_id)

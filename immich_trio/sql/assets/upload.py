@@ -10,6 +10,8 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from immich_trio.sql.credential_cache import publish_credentials_changed
+
 UPLOAD_DUPLICATE = """
 SELECT id FROM asset WHERE "ownerId" = %s AND checksum = %s AND "libraryId" IS NULL
 """
@@ -80,7 +82,10 @@ async def by_checksums(
 async def add_quota_usage(conn: AsyncConnection[Any], user_id: UUID | str, size: int) -> bool:
     """Add ``size`` to the user's usage; False (nothing changed) if that would pass the quota."""
     cur = await conn.execute(ADD_QUOTA_USAGE, {"id": user_id, "size": size})
-    return await cur.fetchone() is not None
+    if await cur.fetchone() is None:
+        return False
+    await publish_credentials_changed(conn, user_id)
+    return True
 
 
 async def insert_uploaded(
