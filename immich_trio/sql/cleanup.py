@@ -8,6 +8,8 @@ from typing import Any
 
 from psycopg import AsyncConnection, sql
 
+from immich_trio.sql.credential_cache import publish_credentials_changed
+
 Conn = AsyncConnection[Any]
 
 SESSION_IDLE_LIMIT = timedelta(days=90)
@@ -40,7 +42,7 @@ DELETE_SESSIONS = """
 DELETE FROM session
 WHERE "updatedAt" <= %(idle_before)s
    OR ("expiresAt" IS NOT NULL AND "expiresAt" <= %(now)s)
-RETURNING "deviceOS", "deviceType"
+RETURNING "deviceOS", "deviceType", "userId"
 """
 
 DELETE_AUDIT = sql.SQL('DELETE FROM {table} WHERE "deletedAt" < %s')
@@ -60,6 +62,7 @@ SET "quotaUsageInBytes" = COALESCE(usage.bytes, 0), "updatedAt" = %s
 FROM "user" x
 LEFT JOIN usage ON usage.id = x.id
 WHERE x.id = u.id AND u."deletedAt" IS NULL
+RETURNING u.id
 """
 
 # A person with no face row at all, soft-deleted faces included: both forms of Immich's
@@ -78,7 +81,10 @@ async def delete_sessions(conn: Conn, now: datetime) -> list[tuple[str, str]]:
     """Delete expired sessions and those idle past ``SESSION_IDLE_LIMIT``; their
     ``(deviceOS, deviceType)``."""
     cur = await conn.execute(DELETE_SESSIONS, {"idle_before": now - SESSION_IDLE_LIMIT, "now": now})
-    return [(str(row["deviceOS"]), str(row["deviceType"])) for row in await cur.fetchall()]
+    rows = await cur.fetchall()
+    for user_id in {row["userId"] for row in rows}:
+        await publish_credentials_changed(conn, user_id)
+    return [(str(row["deviceOS"]), str(row["deviceType"])) for row in rows]
 
 
 async def delete_old_audit_rows(conn: Conn, now: datetime) -> int:
@@ -94,7 +100,10 @@ async def delete_old_audit_rows(conn: Conn, now: datetime) -> int:
 async def sync_usage(conn: Conn, now: datetime) -> int:
     """Recount every live user's ``quotaUsageInBytes``; how many users."""
     cur = await conn.execute(SYNC_USAGE, (now,))
-    return cur.rowcount
+    rows = await cur.fetchall()
+    for row in rows:  # the user row is cached with the credentials
+        await publish_credentials_changed(conn, row["id"])
+    return len(rows)
 
 
 async def delete_people_without_faces(conn: Conn) -> list[str]:

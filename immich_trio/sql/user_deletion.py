@@ -11,6 +11,7 @@ from psycopg import AsyncConnection
 
 from immich_trio.jobs.names import JobName
 from immich_trio.sql import jobs as jobs_q
+from immich_trio.sql.credential_cache import publish_credentials_changed
 
 Conn = AsyncConnection[Any]
 
@@ -60,4 +61,5 @@ async def delete(conn: Conn, user_id: UUID | str) -> bool:
     """Remove the user's albums and the user row (and all that cascades); False if gone."""
     await conn.execute(DELETE_OWNED_ALBUMS, (user_id,))
     cur = await conn.execute(DELETE_USER, (user_id,))
+    await publish_credentials_changed(conn, user_id)
     return cur.rowcount > 0

@@ -13,6 +13,8 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 
+from immich_trio.sql.credential_cache import publish_credentials_changed
+
 NIL = "00000000-0000-0000-0000-000000000000"
 # Rows fetched per round trip from a server-side cursor: bounds the memory of a stream.
 PAGE_ROWS = 500
@@ -102,9 +104,11 @@ async def reset_session(conn: AsyncConnection[Any], session_id: UUID) -> None:
     """Forget every checkpoint of the session and clear ``isPendingSyncReset``."""
     async with conn.transaction():
         await delete_checkpoints(conn, session_id, None)
-        await conn.execute(
-            'UPDATE session SET "isPendingSyncReset" = false WHERE id = %s', (session_id,)
+        cur = await conn.execute(
+            'UPDATE session SET "isPendingSyncReset" = false WHERE id = %s RETURNING "userId"', (session_id,)
         )
+        if (row := await cur.fetchone()) is not None:
+            await publish_credentials_changed(conn, row[0] if isinstance(row, tuple) else row["userId"])
 
 
 async def is_pending_reset(conn: AsyncConnection[Any], session_id: UUID) -> bool:
