@@ -16,6 +16,7 @@ from immich_trio.sql.credential_cache import CredentialCache
 
 if TYPE_CHECKING:
     from immich_trio.actors.dispatcher import Dispatcher
+    from immich_trio.actors.maintenance_restore import RestoreDatabase
     from immich_trio.actors.uploader import UploaderMsg
     from immich_trio.ml.service import ClipService
     from immich_trio.reactor import Address
@@ -46,6 +47,9 @@ class Runtime:
     credentials: CredentialCache[Any] = attrs.field(factory=CredentialCache)
     # Takes staged uploads in; None where this process runs no ``api`` worker.
     uploader: Address[UploaderMsg] | None = None
+    # Runs the maintenance action ``restore_database``; None where this process runs no
+    # ``api`` worker.
+    restorer: Address[RestoreDatabase] | None = None
     # Claims and runs jobs; None where this process runs no ``microservices`` worker
     # (enqueues wake the dispatcher of another process by NOTIFY).
     dispatcher: Dispatcher | None = None

@@ -32,6 +32,7 @@ from immich_trio.actors.geodata.loader import GeodataLoader
 from immich_trio.actors.integrity import JOBS as INTEGRITY_JOBS
 from immich_trio.actors.integrity import IntegrityActor
 from immich_trio.actors.janitor import JanitorActor
+from immich_trio.actors.maintenance_restore import DatabaseRestorer
 from immich_trio.actors.maintenance_watch import TASK_NAME as MAINTENANCE_WATCH_TASK
 from immich_trio.actors.maintenance_watch import MaintenanceMode, MaintenanceWatch
 from immich_trio.actors.memories import JOBS as MEMORY_JOBS
@@ -250,8 +251,10 @@ def build_tree(
     hub = Hub()
     maintenance = MaintenanceMode()
     credentials: CredentialCache[Any] = CredentialCache()
-    if settings.runs_api:
+    restorer = DatabaseRestorer(pool, settings.media_location, now=now) if settings.runs_api else None
+    if restorer is not None:
         media.add_task(MAINTENANCE_WATCH_TASK, MaintenanceWatch(pool, maintenance).run)
+        media.add_actor(restorer)
         media.add_task(RELAY_TASK, EventRelay(pool, hub).run)
         media.add_task(CREDENTIAL_WATCH_TASK, partial(credentials.run, pool.url))
     if settings.runs_api and timers:
@@ -267,6 +270,7 @@ def build_tree(
         hub=hub,
         maintenance=maintenance,
         credentials=credentials,
+        restorer=restorer.address if restorer is not None else None,
         uploader=upload_address,
         dispatcher=dispatcher,
         clip=clip,

@@ -53,6 +53,23 @@ def prune(folder: Path, keep: int) -> list[str]:
     return doomed
 
 
+class DumpFailed(Exception):
+    """``pg_dump`` failed; the message holds its exit status and stderr."""
+
+
+async def dump(pg_dump: Path, url: str, final: Path) -> None:
+    """``pg_dump`` of ``url`` into ``final``, gzipped, through ``<final>.tmp`` renamed when
+    complete (so no half file looks finished); raises DumpFailed, leaving no file."""
+    temp = final.with_name(final.name + ".tmp")
+    command = [str(pg_dump), "--clean", "--if-exists", "--compress=gzip", f"--file={temp}", f"--dbname={url}"]
+    done = await trio.run_process(command, capture_stdout=True, capture_stderr=True, check=False)
+    if done.returncode != 0:
+        await trio.to_thread.run_sync(lambda: temp.unlink(missing_ok=True))
+        error = done.stderr.decode(errors="replace").strip()
+        raise DumpFailed(f"pg_dump exited {done.returncode}: {error}")
+    await trio.to_thread.run_sync(os.replace, temp, final)
+
+
 class DatabaseBackupActor(QueueWorker):
     """Owns ``<media>/backups``.
 
@@ -90,24 +107,13 @@ class DatabaseBackupActor(QueueWorker):
         keep = int(config.get("backup", {}).get("database", {}).get("keepLastAmount") or 14)
         stamp = self._now().astimezone().strftime("%Y%m%dT%H%M%S")
         final = self._folder / backup_name(stamp, pg_version)
-        temp = final.with_name(final.name + ".tmp")
         await trio.to_thread.run_sync(lambda: self._folder.mkdir(parents=True, exist_ok=True))
-        command = [
-            str(self._pg_dump()),
-            "--clean",
-            "--if-exists",
-            "--compress=gzip",
-            f"--file={temp}",
-            f"--dbname={self._pool.url}",
-        ]
-        async with self.limiter:
-            done = await trio.run_process(command, capture_stdout=True, capture_stderr=True, check=False)
-        if done.returncode != 0:
-            await trio.to_thread.run_sync(lambda: temp.unlink(missing_ok=True))
-            error = done.stderr.decode(errors="replace").strip()
-            log.error("%s: database backup failed: %s", self.name, error)
-            return JobResult(status="failed", error=f"pg_dump exited {done.returncode}: {error}")
-        await trio.to_thread.run_sync(os.replace, temp, final)
+        try:
+            async with self.limiter:
+                await dump(self._pg_dump(), self._pool.url, final)
+        except DumpFailed as exc:
+            log.error("%s: database backup failed: %s", self.name, exc)
+            return JobResult(status="failed", error=str(exc))
         removed = await trio.to_thread.run_sync(prune, self._folder, keep)
         log.info("%s: database backup %s written; removed %d old", self.name, final.name, len(removed))
         return JobResult(status="success")

@@ -12,7 +12,7 @@ import gzip
 import logging
 import shutil
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import psycopg
@@ -56,9 +56,16 @@ def _gunzip(source: Path, target: Path) -> None:
         raise RestoreFailed(f"Corrupt backup {source.name}: {exc}") from exc
 
 
-async def restore_backup(url: str, backup: Path, *, psql: Callable[[], Path] = default_psql) -> None:
+async def restore_backup(
+    url: str,
+    backup: Path,
+    *,
+    psql: Callable[[], Path] = default_psql,
+    prepare: Callable[[str], Awaitable[None]] | None = None,
+) -> None:
     """Replace the database of ``url`` with the dump ``backup`` (a ``.sql.gz``), or raise
-    RestoreFailed leaving it untouched."""
+    RestoreFailed leaving it untouched. ``prepare`` gets the restored database's URL before
+    the swap (to write state the restored database must hold the moment it goes live)."""
     live = database_of(url)
     if not live:
         raise RestoreFailed("No database name in the connection settings")
@@ -78,6 +85,8 @@ async def restore_backup(url: str, backup: Path, *, psql: Callable[[], Path] = d
                 if done.returncode != 0:
                     error = done.stderr.decode(errors="replace").strip().splitlines()
                     raise RestoreFailed(f"psql exited {done.returncode}: {error[-1] if error else ''}")
+                if prepare is not None:
+                    await prepare(_with_database(url, fresh))
                 await swap_q.swap(server, live, fresh)
             except BaseException:
                 with trio.move_on_after(30, shield=True):
