@@ -33,7 +33,9 @@ async def missing_extensions(url: str) -> frozenset[str]:
         cur = await conn.execute(
             "SELECT name FROM pg_available_extensions WHERE name = ANY(%s)", (list(REPLACEABLE),)
         )
-        available = {row["name"] if isinstance(row, dict) else row[0] for row in await cur.fetchall()}
+        available = {
+            row["name"] if isinstance(row, dict) else row[0] for row in await cur.fetchall()
+        }
     return frozenset(REPLACEABLE) - available
 
 
@@ -52,7 +54,9 @@ async def adopt_dump(url: str, dump: Path, psql: Path, *, replace: bool = False)
         raise AdoptFailed(f"No such dump: {dump}")
     name = str(conninfo_to_dict(url).get("dbname") or "")
     if replace:
-        async with await driver.connect(make_conninfo(url, dbname=SERVER_DATABASE), autocommit=True) as server:
+        async with await driver.connect(
+            make_conninfo(url, dbname=SERVER_DATABASE), autocommit=True
+        ) as server:
             await database_swap.recreate(server, name)
     elif await _public_tables(url):
         raise AdoptFailed(
@@ -66,7 +70,9 @@ async def adopt_dump(url: str, dump: Path, psql: Path, *, replace: bool = False)
             str(psql), "--no-psqlrc", "--quiet", "--single-transaction",
             "-v", "ON_ERROR_STOP=1", f"--file={plain}", f"--dbname={url}",
         ]  # fmt: skip
-        done = await trio.run_process(command, capture_stdout=True, capture_stderr=True, check=False)
+        done = await trio.run_process(
+            command, capture_stdout=True, capture_stderr=True, check=False
+        )
     if done.returncode != 0:
         error = done.stderr.decode(errors="replace").strip().splitlines()
         raise AdoptFailed(f"psql exited {done.returncode}: {error[-1] if error else ''}")

@@ -36,7 +36,9 @@ UUID_V4_FUNCTION = (
     " 'uuid-ossp''s uuid_generate_v4, provided by immich-trio where the extension is missing';\n"
 )
 
-_EXTENSION_RE = re.compile(r'^(CREATE EXTENSION|COMMENT ON EXTENSION) (IF NOT EXISTS )?"?([a-z_\-]+)"?')
+_EXTENSION_RE = re.compile(
+    r'^(CREATE EXTENSION|COMMENT ON EXTENSION) (IF NOT EXISTS )?"?([a-z_\-]+)"?'
+)
 _VCHORD_INDEX_RE = re.compile(r"USING vchordrq \((?P<col>[^)]*)\).*$", re.DOTALL)
 _HNSW = "USING hnsw (\\g<col>) WITH (ef_construction='300', m='16');\n"
 

@@ -44,7 +44,9 @@ def _strip(folder: str) -> str:
 
 async def stored_location(conn: TrioConnection[Any]) -> str | None:
     """The media location recorded in ``system_metadata`` (None when none is)."""
-    cur = await conn.execute("SELECT value FROM system_metadata WHERE key = %s", (MEDIA_LOCATION_KEY,))
+    cur = await conn.execute(
+        "SELECT value FROM system_metadata WHERE key = %s", (MEDIA_LOCATION_KEY,)
+    )
     row: Any = await cur.fetchone()
     if row is None:
         return None
@@ -60,7 +62,9 @@ async def sample_paths(conn: TrioConnection[Any]) -> list[str]:
     return [str(r["p"] if isinstance(r, dict) else r[0]) for r in await cur.fetchall() if r]
 
 
-async def change_media_location(conn: TrioConnection[Any], source: str, target: str) -> dict[str, int]:
+async def change_media_location(
+    conn: TrioConnection[Any], source: str, target: str
+) -> dict[str, int]:
     """Rewrite the ``source`` prefix of every stored path to ``target`` in one transaction;
     return the rows changed per column. ``target`` must be absolute."""
     source, target = _strip(source), _strip(target)

@@ -41,7 +41,7 @@ ORDER BY 1
 def test_rewrite_replaces_missing_extensions() -> None:
     lines = [
         'CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA public;\n',
-        'COMMENT ON EXTENSION "uuid-ossp" IS \'x\';\n',
+        "COMMENT ON EXTENSION \"uuid-ossp\" IS 'x';\n",
         "CREATE EXTENSION IF NOT EXISTS vchord WITH SCHEMA public;\n",
         "CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA public;\n",
         "CREATE INDEX clip_index ON public.smart_search USING vchordrq (embedding public.vector_cosine_ops)"
@@ -53,7 +53,10 @@ def test_rewrite_replaces_missing_extensions() -> None:
     assert "CREATE FUNCTION public.uuid_generate_v4()" in out
     assert "CREATE EXTENSION IF NOT EXISTS vector" in out
     assert 'EXISTS "uuid-ossp"' not in out and "EXISTS vchord" not in out
-    assert "USING hnsw (embedding public.vector_cosine_ops) WITH (ef_construction='300', m='16');\n" in out
+    assert (
+        "USING hnsw (embedding public.vector_cosine_ops) WITH (ef_construction='300', m='16');\n"
+        in out
+    )
     assert "nlist" not in out and "CREATE INDEX other" in out
     assert "".join(rewrite_lines(lines[:2], frozenset())) == "".join(lines[:2])
 
@@ -69,7 +72,7 @@ async def test_embedded_server_extensions(fresh_url: str) -> None:
 
 def test_adopted_database_keeps_immich_schema(adopted_url: str) -> None:
     # Immich's data is there, its defaults work, and our own objects are in our schema only.
-    assert query(adopted_url, 'SELECT count(*) FROM asset')[0][0] == 15
+    assert query(adopted_url, "SELECT count(*) FROM asset")[0][0] == 15
     assert query(adopted_url, "SELECT public.uuid_generate_v4()::text ~ '^[0-9a-f-]{36}$'")[0][0]
     assert query(adopted_url, "SELECT to_regclass('public.immich_trio_migrations')")[0][0] is None
     rows = query(adopted_url, "SELECT name, skipped FROM immich_trio.migrations ORDER BY version")
