@@ -1,4 +1,5 @@
-"""The ``immich-trio`` command: serve, migrate, status."""
+"""The ``immich-trio`` command: serve, migrate, status, and adopting an Immich installation
+(``adopt-dump``, ``change-media-location``)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ import os
 import sys
 import urllib.error
 import urllib.request
-from typing import Any
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 import trio
 
 from immich_trio.config import ConfigError, Settings, load_settings
+
+_T = TypeVar("_T")
 
 
 def _settings() -> Settings:
@@ -50,6 +55,65 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     settings = _settings()
     applied = trio.run(_migrate, settings)
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+    return 0
+
+
+async def _with_database(settings: Settings, work: Callable[[str], Awaitable[_T]]) -> _T:
+    """Run ``work`` with the URL of the configured database (the embedded one started for it)."""
+    from immich_trio.sql.embedded import run_embedded_postgres
+    from immich_trio.supervision_tree import database_url
+
+    if settings.db_url is not None:
+        return await work(settings.db_url)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(run_embedded_postgres, settings.embedded_db_dir.absolute())
+        result = await work(database_url(settings))
+        nursery.cancel_scope.cancel()
+    return result
+
+
+def cmd_adopt_dump(args: argparse.Namespace) -> int:
+    from immich_trio.sql.adopt_restore import AdoptFailed, adopt_dump
+    from immich_trio.sql.embedded import bin_path
+    from immich_trio.sql.immich_database import UnsupportedImmichDatabase
+
+    settings = _settings()
+    dump = Path(args.dump).absolute()
+
+    async def work(url: str) -> list[str]:
+        return await adopt_dump(url, dump, bin_path() / "psql", replace=args.replace)
+
+    try:
+        applied = trio.run(_with_database, settings, work)
+    except (AdoptFailed, UnsupportedImmichDatabase) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"restored {dump.name}; our migrations applied: " + (", ".join(applied) or "none"))
+    return 0
+
+
+def cmd_change_media_location(args: argparse.Namespace) -> int:
+    from immich_trio.sql.driver import connect
+    from immich_trio.sql.media_location import change_media_location, stored_location
+
+    settings = _settings()
+    target = args.to or str(settings.media_location.absolute())
+
+    async def work(url: str) -> tuple[str, dict[str, int]]:
+        conn = await connect(url, autocommit=True)
+        try:
+            source = args.source or await stored_location(conn) or "/data"
+            return source, await change_media_location(conn, source, target)
+        finally:
+            with trio.CancelScope(shield=True):
+                await conn.close()
+
+    try:
+        source, changed = trio.run(_with_database, settings, work)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"stored paths moved from {source} to {target}: " + ", ".join(f"{k}={v}" for k, v in changed.items()))
     return 0
 
 
@@ -111,6 +175,20 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="start the server (embedded PostgreSQL unless DB_URL is set)").set_defaults(fn=cmd_serve)
     sub.add_parser("migrate", help="apply database migrations and exit").set_defaults(fn=cmd_migrate)
+    adopt = sub.add_parser(
+        "adopt-dump",
+        help="restore a dump of an Immich database (.sql or .sql.gz) into this server's database, then migrate",
+    )
+    adopt.add_argument("dump", help="the dump file (Immich's backups/*.sql.gz or a pg_dump in plain SQL)")
+    adopt.add_argument("--replace", action="store_true", help="drop and recreate the database first")
+    adopt.set_defaults(fn=cmd_adopt_dump)
+    move = sub.add_parser(
+        "change-media-location",
+        help="rewrite the media prefix of stored paths (as immich-admin change-media-location)",
+    )
+    move.add_argument("--from", dest="source", help="the old prefix (default: the recorded MediaLocation, else /data)")
+    move.add_argument("--to", help="the new prefix (default: IMMICH_MEDIA_LOCATION)")
+    move.set_defaults(fn=cmd_change_media_location)
     status = sub.add_parser("status", help="print the supervision tree of a running server")
     status.add_argument("--url", help="server URL (or IMMICH_INSTANCE_URL)")
     status.add_argument("--api-key", help="an admin API key with 'all' (or IMMICH_API_KEY)")

@@ -5,6 +5,13 @@ Each migration runs in its own transaction together with its row in
 lock serialises concurrent migrators (two server processes starting at once): the second
 waits, then finds nothing left to do. Migration files must not contain transaction
 control (``BEGIN``/``COMMIT``).
+
+On a database Immich made (``public.kysely_migrations`` exists: an adopted installation)
+``public`` is Immich's: the Immich schema version is checked first (refused unless it is the
+one we speak, before anything is written), then only the migrations marked ``-- scope: own``
+(objects in our own schema ``immich_trio``) run; the others (Immich's schema, our extra
+indexes on Immich's tables) are recorded as skipped. The record is ``immich_trio.migrations``
+there, so nothing of ours is added to ``public``.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import trio
 
 from .driver import TrioConnection, connect
 from .errors import MigrationError
+from .immich_database import check_supported, read_ledger
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +40,20 @@ ADVISORY_LOCK_KEY = 0x1A11C4_7210
 UNLOCK_TIMEOUT = 5.0
 
 _FILE_RE = re.compile(r"^(\d{4})_([A-Za-z0-9_\-]+)\.sql$")
+# A migration that creates only objects of our own schema carries this line: it also runs on
+# an adopted Immich database.
+OWN_SCOPE_RE = re.compile(r"^-- scope: own\s*$", re.MULTILINE)
+# The ledger on an adopted Immich database (our schema, not Immich's public).
+ADOPTED_MIGRATIONS_TABLE = "immich_trio.migrations"
+CREATE_ADOPTED_TABLE = f"""
+CREATE SCHEMA IF NOT EXISTS immich_trio;
+CREATE TABLE IF NOT EXISTS {ADOPTED_MIGRATIONS_TABLE} (
+    version int PRIMARY KEY,
+    name text NOT NULL,
+    skipped boolean NOT NULL DEFAULT false,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
 
 CREATE_TABLE = f"""
 CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (
@@ -40,8 +62,9 @@ CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (
     applied_at timestamptz NOT NULL DEFAULT now()
 )
 """
-SELECT_APPLIED = f"SELECT version, name FROM {MIGRATIONS_TABLE} ORDER BY version"
-INSERT_APPLIED = f"INSERT INTO {MIGRATIONS_TABLE} (version, name) VALUES (%s, %s)"
+SELECT_APPLIED = "SELECT version, name FROM {table} ORDER BY version"
+INSERT_APPLIED = "INSERT INTO {table} (version, name) VALUES (%s, %s)"
+INSERT_SKIPPED = f"INSERT INTO {ADOPTED_MIGRATIONS_TABLE} (version, name, skipped) VALUES (%s, %s, true)"
 
 
 @attrs.frozen(kw_only=True)
@@ -49,6 +72,11 @@ class Migration:
     version: int
     name: str  # file name without ".sql", e.g. "0001_initial"
     sql: str
+
+    @property
+    def own_scope(self) -> bool:
+        """Whether it creates only objects of our schema (so it runs on Immich's database too)."""
+        return OWN_SCOPE_RE.search(self.sql) is not None
 
 
 def default_folder() -> Traversable:
@@ -100,8 +128,16 @@ async def migrate(conn: TrioConnection[Any], folder: Traversable | Path | None =
 
 
 async def _apply_pending(conn: TrioConnection[Any], migrations: list[Migration]) -> list[str]:
-    await conn.execute(CREATE_TABLE)
-    cur = await conn.execute(SELECT_APPLIED)
+    ledger = await read_ledger(conn)
+    adopted = ledger is not None
+    if ledger is not None:
+        check_supported(ledger)  # before anything is written
+        table = ADOPTED_MIGRATIONS_TABLE
+        await conn.execute(CREATE_ADOPTED_TABLE.encode("utf-8"))
+    else:
+        table = MIGRATIONS_TABLE
+        await conn.execute(CREATE_TABLE)
+    cur = await conn.execute(SELECT_APPLIED.format(table=table).encode("utf-8"))
     applied: dict[int, str] = {}
     for row in await cur.fetchall():
         version, name = (row["version"], row["name"]) if isinstance(row, dict) else row
@@ -117,13 +153,17 @@ async def _apply_pending(conn: TrioConnection[Any], migrations: list[Migration])
                     migration.name,
                 )
             continue
+        if adopted and not migration.own_scope:
+            logger.info("adopted Immich database: skipping migration %s (Immich's schema)", migration.name)
+            await conn.execute(INSERT_SKIPPED.encode("utf-8"), (migration.version, migration.name))
+            continue
         logger.info("applying migration %s", migration.name)
         try:
             async with conn.transaction():
                 # No parameters: psycopg sends the file with the simple query protocol,
                 # which accepts several statements.
                 await conn.execute(migration.sql.encode("utf-8"))
-                await conn.execute(INSERT_APPLIED, (migration.version, migration.name))
+                await conn.execute(INSERT_APPLIED.format(table=table).encode("utf-8"), (migration.version, migration.name))
         except psycopg.Error as exc:
             raise MigrationError(migration.version, migration.name, str(exc)) from exc
         done.append(migration.name)

@@ -34,7 +34,7 @@ SELECT a.*,
      FROM "user" u WHERE u.id = a."ownerId") AS owner,
     (SELECT coalesce(json_agg(json_build_object(
         'id', t.id, 'parentId', t."parentId", 'value', t.value, 'createdAt', t."createdAt",
-        'updatedAt', t."updatedAt", 'color', t.color) ORDER BY t.value), '[]'::json)
+        'updatedAt', t."updatedAt", 'color', t.color) ORDER BY t."createdAt", t.id), '[]'::json)
      FROM tag t JOIN tag_asset ta ON ta."tagId" = t.id WHERE ta."assetId" = a.id) AS tags,
     (SELECT json_build_object(
         'id', s.id, 'primaryAssetId', s."primaryAssetId",

@@ -1,3 +1,4 @@
+-- scope: own
 -- The durable job queue (Immich keeps its jobs in Redis with BullMQ; we keep them here).
 -- Our own tables live in the "immich_trio" schema so that "public" stays exactly Immich's
 -- schema for the tools that read it.
