@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import attrs
 from quart import Request
@@ -23,6 +25,11 @@ from immich_trio.sql import sessions as sessions_q
 SESSION_TOUCH_AFTER = timedelta(hours=1)
 # An elevated (PIN-unlocked) session in use is kept unlocked for at least this long.
 PIN_KEEP_ALIVE = timedelta(minutes=5)
+SHARED_LINK_TOKEN_COOKIE = "immich_shared_link_token"
+# Set on a resolved link: False for a password link whose holder has not proved the password.
+PASSWORD_PROVEN = "passwordProven"
+# The routes a password link reaches before the password is proved: they ask for it.
+PASSWORD_ROUTES = frozenset({"getMySharedLink", "sharedLinkLogin"})
 _APP_VERSION = re.compile(r"immich[-_](android|ios|unknown)[/_]([0-9][^\s;)]*)", re.IGNORECASE)
 
 
@@ -134,11 +141,11 @@ async def resolve(
         decoded = _decode_share_key(share_key)
         async with runtime.pool.connection() as conn:
             row = await q.shared_link_by_key(conn, decoded) if decoded else None
-        return _shared_link_auth(runtime, row, "Invalid share key")
+        return _shared_link_auth(runtime, row, "Invalid share key", cookies)
     if share_slug:
         async with runtime.pool.connection() as conn:
             row = await q.shared_link_by_slug(conn, share_slug)
-        return _shared_link_auth(runtime, row, "Invalid share slug")
+        return _shared_link_auth(runtime, row, "Invalid share slug", cookies)
     token = _session_token(headers, query, cookies)
     if token:
         return await _session_auth(runtime, token, headers)
@@ -148,13 +155,31 @@ async def resolve(
     return None
 
 
-def _shared_link_auth(runtime: Runtime, row: Mapping[str, Any] | None, message: str) -> Auth:
+def link_token(link_id: UUID | str, password: str) -> str:
+    """The proof of a link's password that Immich's shared-link cookie carries."""
+    return base64.b64encode(hashlib.sha256(f"{link_id}-{password}".encode()).digest()).decode()
+
+
+def link_tokens(cookies: Mapping[str, str]) -> list[str]:
+    """The tokens of the links this client unlocked (comma-joined in one cookie)."""
+    return [t for t in cookies.get(SHARED_LINK_TOKEN_COOKIE, "").split(",") if t]
+
+
+def _shared_link_auth(
+    runtime: Runtime, row: Mapping[str, Any] | None, message: str, cookies: Mapping[str, str]
+) -> Auth:
     if row is None or row["userDeletedAt"] is not None:
         raise Unauthorized(message)
     expires: datetime | None = row["expiresAt"]
     if expires is not None and expires < runtime.now():
         raise Unauthorized(message)
-    return Auth(user=_user(row), shared_link=dict(row))
+    link = dict(row)
+    password = link.get("password")
+    # A password link admits only a holder who proved the password (the cookie), on every
+    # route but the two that ask for it. Immich v3.1 checks it on GET /shared-links/me only
+    # (behaviour.md §3; reported as a bypass, immich-app/immich#29599): we close that hole.
+    link[PASSWORD_PROVEN] = not password or link_token(link["id"], password) in link_tokens(cookies)
+    return Auth(user=_user(row), shared_link=link)
 
 
 async def _api_key_auth(runtime: Runtime, api_key: str) -> Auth:
@@ -258,6 +283,12 @@ def check_route(op: Operation, auth: Auth | None) -> None:
         raise Unauthorized("Authentication required")
     if auth.shared_link is not None and not op.shared_link:
         raise Forbidden()
+    if (
+        auth.shared_link is not None
+        and not auth.shared_link[PASSWORD_PROVEN]
+        and op.operation_id not in PASSWORD_ROUTES
+    ):
+        raise Unauthorized("Password required")
     if op.admin_only and not auth.user.is_admin:
         raise Forbidden()
     if auth.api_key is not None and op.permission is not None:

@@ -11,6 +11,7 @@ the owner for the locked photo.
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -35,12 +36,15 @@ DERIVED_FROM = {
     "album_editor": "album_viewer",  # differs on adding/removing album assets
     "link_no_download": "album_link",  # the album link without allowDownload
     "link_no_upload": "album_link",  # the album link without allowUpload
-    # Only GET /shared-links/me asks for the password (behaviour.md §3): everywhere else the
-    # key of a password link without the cookie grants what the same link without one grants.
-    "link_password": "album_link",
+    # A password link whose holder proved the password (the shared-link cookie).
+    "link_password_cookie": "album_link",
 }
 LINK_AUTH_FAILURES = {"link_expired": (401, "Invalid share key")}
-EXTRA_ACTORS = (*DERIVED_FROM, *LINK_AUTH_FAILURES)
+# A password link without the cookie: 401 ``Password required`` on every route that admits
+# links (Immich v3.1 checks only GET /shared-links/me; we close that hole), 403 where the route
+# refuses links altogether.
+PASSWORD_LOCKED = ("link_password",)
+EXTRA_ACTORS = (*DERIVED_FROM, *LINK_AUTH_FAILURES, *PASSWORD_LOCKED)
 
 
 @attrs.frozen(kw_only=True)
@@ -157,10 +161,13 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
         "link_password": {"upload": True, "download": True, "password": "secret"},
         "link_expired": {"upload": True, "download": True, "expires": datetime.now(UTC) - timedelta(minutes=1)},
     }
-    variant_keys = {
-        actor: _link(sql, owner.id, "ALBUM", album=str(album), exif=True, **flags)[1]
+    variant_links = {
+        actor: _link(sql, owner.id, "ALBUM", album=str(album), exif=True, **flags)
         for actor, flags in variants.items()
     }
+    variant_keys = {actor: key for actor, (_, key) in variant_links.items()}
+    password_link = variant_links["link_password"][0]
+    proof = base64.b64encode(hashlib.sha256(f"{password_link}-secret".encode()).digest()).decode()
     asset_link, asset_key = _link(sql, owner.id, "INDIVIDUAL", album=None, upload=False, download=False, exif=False)
     for asset_id in (photo, video):
         sql('INSERT INTO shared_link_asset ("sharedLinkId", "assetId") VALUES (%s, %s)', (asset_link, asset_id))
@@ -203,6 +210,10 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
         "album_viewer": viewer.headers,
         "album_editor": editor.headers,
         **{actor: {"x-immich-share-key": key} for actor, key in variant_keys.items()},
+        "link_password_cookie": {
+            "x-immich-share-key": variant_keys["link_password"],
+            "Cookie": f"immich_shared_link_token={proof}",
+        },
         "album_link": {"x-immich-share-key": album_key},
         "asset_link": {"x-immich-share-key": asset_key},
         "locked": owner.headers,

@@ -7,9 +7,10 @@ download allowed) and an ``asset_link`` (individual link to the photo and video,
 no metadata); and, for asset routes, the owner on the locked photo without (``locked``) and
 with (``locked_elevated``) a PIN-unlocked session. Then the actors a row may leave out
 (``access_world.EXTRA_ACTORS``): an ``album_editor`` (defaults to the viewer's outcome), the
-album link without allowDownload / without allowUpload / with a password used without the cookie
-(default to the album link's outcome), and an expired album link, which fails authentication
-and so gets 401 ``Invalid share key`` on every route, whatever the row (``outcome_of``).
+album link without allowDownload / without allowUpload / with a password and the cookie that
+proves it (default to the album link's outcome), an expired album link, which fails
+authentication and so gets 401 ``Invalid share key`` on every route, and a password link without
+the cookie: 401 ``Password required`` wherever links are admitted (``outcome_of``).
 
 Each ``Row`` says, for every actor, what Immich answers: ``ok(status)`` (optionally with a check
 of the body) or ``refused(status, message)`` (exact body). A refused request must also leave
@@ -42,6 +43,7 @@ from tests.http.access_world import (
     EXTRA_ACTORS,
     LINK_AUTH_FAILURES,
     LOCKED_ACTORS,
+    PASSWORD_LOCKED,
     Sql,
     World,
     build_world,
@@ -92,6 +94,9 @@ def outcome_of(row: Row, actor: str) -> Outcome:
     """What ``actor`` gets on ``row``: its own entry, the rule of its failing key, or the default."""
     if actor in LINK_AUTH_FAILURES:
         return refused(*LINK_AUTH_FAILURES[actor])
+    if actor in PASSWORD_LOCKED:
+        link = outcome_of(row, "album_link")
+        return link if link == FORBIDDEN else refused(401, "Password required")
     if actor in row.expect:
         return row.expect[actor]
     return row.expect[DERIVED_FROM[actor]]

@@ -2,39 +2,32 @@
 
 A password link shows itself only to a holder who proved the password: Immich's cookie
 ``immich_shared_link_token`` carries, comma-joined, one token per unlocked link
-(base64 of sha256("<linkId>-<password>")); ``?password=`` is accepted as well. Only these two
-routes look at the password (behaviour.md §3).
+(base64 of sha256("<linkId>-<password>")); ``?password=`` is accepted as well. These two routes
+are the only ones a password link reaches without the cookie; every other route answers 401
+``Password required`` (``credentials.check_route``; stricter than v3.1, see there).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from datetime import timedelta
 from email.utils import format_datetime
 from typing import Any
-from uuid import UUID
 
 from immich_trio.http.authentication import is_https
 from immich_trio.http.context import Ctx, Reply
-from immich_trio.http.credentials import parse_cookies
+from immich_trio.http.credentials import SHARED_LINK_TOKEN_COOKIE as TOKEN_COOKIE
+from immich_trio.http.credentials import link_token, link_tokens, parse_cookies
 from immich_trio.http.dto.generated import SharedLinkLoginDto, SharedLinkResponseDto
 from immich_trio.http.dto.shared_links import holder_view
 from immich_trio.http.errors import BadRequest, Forbidden, Unauthorized
 from immich_trio.http.registry import operation
 from immich_trio.http.shared_links.manage import find_link
 
-TOKEN_COOKIE = "immich_shared_link_token"
 TOKEN_MAX_AGE = timedelta(days=1)
 
 
-def link_token(link_id: UUID, password: str) -> str:
-    return base64.b64encode(hashlib.sha256(f"{link_id}-{password}".encode()).digest()).decode()
-
-
 def _tokens(ctx: Ctx) -> list[str]:
-    cookie = parse_cookies(ctx.request.headers.get("cookie")).get(TOKEN_COOKIE, "")
-    return [t for t in cookie.split(",") if t]
+    return link_tokens(parse_cookies(ctx.request.headers.get("cookie")))
 
 
 async def _my_link(ctx: Ctx, conn: Any) -> dict[str, Any]:
