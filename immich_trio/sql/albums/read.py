@@ -20,6 +20,8 @@ from psycopg import AsyncConnection
 Conn = AsyncConnection[Any]
 
 VISIBLE = """x."deletedAt" IS NULL AND x.visibility IN ('timeline', 'archive')"""
+ISO_Z = """'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'"""
+MIDNIGHT_Z = """'YYYY-MM-DD"T00:00:00.000Z"'"""
 
 # The figures of the albums that ``scope`` (a condition on ``aa."albumId"``) selects, grouped
 # in one pass over their assets (a hash join when there are many, not one probe per album).
@@ -110,6 +112,81 @@ WHERE a."deletedAt" IS NULL
 ORDER BY a."createdAt" DESC
 """
 
+# GET /albums as the JSON text of Immich's answer, built in PostgreSQL: 1,000 albums never
+# become Python objects. The shape, key order and date forms are ``album_dto``'s for ``MINE``
+# rows (tests/http/test_album_list_json.py compares the two byte for byte): ``createdAt`` and
+# friends as ``YYYY-MM-DDTHH:mm:ss.sssZ`` (``to_char`` truncates to milliseconds, as
+# ``iso_z`` does), start/end dates at midnight UTC, members' ``profileChangedAt`` as ``to_json``
+# writes it, absent figures left out. Compact JSON is concatenated by hand (``json_build_object``
+# writes `` : `` and ``, ``); every string goes through ``to_json`` for its escapes, which are
+# JSON.stringify's. Each user's object is written once (``people``), each album's figures come
+# from one grouped pass over its assets, and the members and link flags from one grouped pass
+# each, not a subquery per album. ``palette`` is Immich's avatar colours, in order: a user
+# without a stored colour gets the one its email's code points sum to.
+MINE_JSON = f"""
+WITH mine AS (
+    SELECT a.id, a."albumName", a.description, a."albumThumbnailAssetId", a."createdAt",
+           a."updatedAt", a."isActivityEnabled", a."order", me.role
+    FROM album a JOIN album_user me ON me."albumId" = a.id AND me."userId" = %(me)s
+    WHERE a."deletedAt" IS NULL
+      AND (%(owned)s::boolean IS NULL OR (me.role = 'owner') = %(owned)s)
+      AND (%(id)s::uuid IS NULL OR a.id = %(id)s)
+      AND (%(name)s::text IS NULL OR a."albumName" = %(name)s)
+), figures AS (
+    SELECT aa."albumId",
+           count(*)::int AS n,
+           (min(x."localDateTime") AT TIME ZONE 'UTC')::date AS first,
+           (max(x."localDateTime") AT TIME ZONE 'UTC')::date AS last,
+           max(x."updatedAt") AS modified
+    FROM album_asset aa JOIN asset x ON x.id = aa."assetId"
+    WHERE aa."albumId" IN (SELECT id FROM mine) AND {VISIBLE}
+    GROUP BY aa."albumId"
+), people AS (
+    SELECT u.id, u.name,
+           '{{"id":"' || u.id || '","email":' || to_json(u.email) || ',"name":' || to_json(u.name)
+           || ',"profileImagePath":' || to_json(u."profileImagePath") || ',"avatarColor":'
+           || to_json(coalesce(nullif(u."avatarColor", ''), (%(palette)s::text[])[
+                  (SELECT coalesce(sum(ascii(ch)), 0) FROM regexp_split_to_table(u.email, '') ch)::bigint
+                  %% cardinality(%(palette)s::text[]) + 1]))
+           || ',"profileChangedAt":' || to_json(u."profileChangedAt") || '}}' AS json
+    FROM "user" u
+    WHERE u.id IN (SELECT "userId" FROM album_user WHERE "albumId" IN (SELECT id FROM mine))
+), members AS (
+    SELECT au."albumId", count(*) AS n, count(*) FILTER (WHERE au.role <> 'owner') AS others,
+           string_agg('{{"user":' || p.json || ',"role":"' || au.role || '"}}', ','
+                      ORDER BY au.role, au."userId" = %(me)s DESC, p.name) AS json
+    FROM album_user au JOIN people p ON p.id = au."userId"
+    WHERE au."albumId" IN (SELECT id FROM mine)
+    GROUP BY au."albumId"
+), links AS (
+    SELECT DISTINCT s."albumId" FROM shared_link s WHERE s."albumId" IN (SELECT id FROM mine)
+)
+SELECT '[' || coalesce(string_agg(
+    '{{"albumName":' || to_json(m."albumName")
+    || ',"description":' || to_json(m.description)
+    || ',"albumThumbnailAssetId":' || coalesce('"' || m."albumThumbnailAssetId" || '"', 'null')
+    || ',"createdAt":"' || to_char(m."createdAt" AT TIME ZONE 'UTC', {ISO_Z}) || '"'
+    || ',"updatedAt":"' || to_char(m."updatedAt" AT TIME ZONE 'UTC', {ISO_Z}) || '"'
+    || ',"id":"' || m.id || '"'
+    || ',"albumUsers":[' || coalesce(u.json, '') || ']'
+    || ',"shared":' || (coalesce(u.n, 0) > 1 OR l."albumId" IS NOT NULL)
+    || ',"hasSharedLink":' || (l."albumId" IS NOT NULL)
+    || coalesce(',"startDate":"' || to_char(f.first::timestamp, {MIDNIGHT_Z}) || '"', '')
+    || coalesce(',"endDate":"' || to_char(f.last::timestamp, {MIDNIGHT_Z}) || '"', '')
+    || ',"assetCount":' || coalesce(f.n, 0)
+    || ',"isActivityEnabled":' || m."isActivityEnabled"
+    || ',"order":' || to_json(m."order")
+    || coalesce(',"lastModifiedAssetTimestamp":"'
+                || to_char(f.modified AT TIME ZONE 'UTC', {ISO_Z}) || '"', '')
+    || '}}', ',' ORDER BY m."createdAt" DESC), '') || ']' AS body
+FROM mine m
+LEFT JOIN figures f ON f."albumId" = m.id
+LEFT JOIN members u ON u."albumId" = m.id
+LEFT JOIN links l ON l."albumId" = m.id
+WHERE %(shared)s::boolean IS NULL
+   OR (coalesce(u.others, 0) > 0 OR l."albumId" IS NOT NULL) = %(shared)s
+"""
+
 WITH_ASSET = ALBUM_COLUMNS + _figures(
     """aa."albumId" IN (SELECT "albumId" FROM album_asset WHERE "assetId" = %(asset)s)"""
 ) + """
@@ -192,6 +269,18 @@ async def my_albums(
 ) -> list[dict[str, Any]]:
     params = {"me": me, "owned": owned, "shared": shared, "id": album_id, "name": name}
     return await _album_rows(conn, MINE, params)
+
+
+async def my_albums_json(
+    conn: Conn, me: UUID | str, *, owned: bool | None, shared: bool | None, album_id: UUID | None,
+    name: str | None, palette: Sequence[str],
+) -> bytes:
+    """``my_albums`` as the JSON array Immich answers (see ``MINE_JSON``)."""
+    params = {"me": me, "owned": owned, "shared": shared, "id": album_id, "name": name,
+              "palette": list(palette)}
+    cur = await conn.execute(MINE_JSON, params, prepare=False)
+    row = await cur.fetchone()
+    return str(row["body"]).encode() if row is not None else b"[]"
 
 
 async def my_albums_with_asset(conn: Conn, me: UUID | str, asset_id: UUID) -> list[dict[str, Any]]:
