@@ -56,7 +56,9 @@ async def get_album_info(ctx: Ctx) -> AlbumResponseDto:
     async with ctx.db() as conn, conn.transaction():
         await require_access(ctx, conn, "album.read", [album_id])
         await q.fix_covers(conn, [album_id])
-        row = await load_album(conn, ctx.user.id, album_id)
+        row = await q.album_info(conn, ctx.user.id, album_id)
+    if row is None:
+        raise BadRequest(ALBUM_NOT_FOUND)
     contributors = None
     if len(row["albumUsers"] or []) > 1 or row["hasSharedLink"]:
         contributors = [{**c, "userId": UUID(c["userId"])} for c in row["contributorCounts"]]

@@ -29,7 +29,33 @@ MIDNIGHT_Z = """'YYYY-MM-DD"T00:00:00.000Z"'"""
 # page needs: the local date-times of its newest and oldest asset by fileCreatedAt (max/min
 # of [fileCreatedAt, localDateTime] pairs, no sort) and ``contributorCounts`` (live assets
 # per owner, whatever their visibility), grouped per owner first so the join runs once.
-def _figures(scope: str, *, full: bool = False) -> str:
+def _figures(scope: str, *, full: bool = False, contributors: bool = False) -> str:
+    if contributors:
+        # GET /albums/{id}: the list's figures and contributorCounts in one grouped pass, without
+        # the local date-times of the newest/oldest asset (two arrays built per asset: a fifth
+        # of the query's time for an album of 20,000).
+        return f"""
+LEFT JOIN (
+    SELECT o."albumId",
+           sum(o.n)::int AS "assetCount",
+           (min(o.first) AT TIME ZONE 'UTC')::date AS "startDate",
+           (max(o.last) AT TIME ZONE 'UTC')::date AS "endDate",
+           max(o.modified) AS "lastModifiedAssetTimestamp",
+           NULL::timestamptz AS "firstLocal", NULL::timestamptz AS "lastLocal",
+           json_agg(json_build_object('userId', o."ownerId", 'assetCount', o.live)
+                    ORDER BY o.live DESC, o."ownerId") AS "contributorCounts"
+    FROM (
+        SELECT aa."albumId", x."ownerId", count(*) AS live,
+               count(*) FILTER (WHERE {VISIBLE}) AS n,
+               min(x."localDateTime") FILTER (WHERE {VISIBLE}) AS first,
+               max(x."localDateTime") FILTER (WHERE {VISIBLE}) AS last,
+               max(x."updatedAt") FILTER (WHERE {VISIBLE}) AS modified
+        FROM album_asset aa JOIN asset x ON x.id = aa."assetId" AND x."deletedAt" IS NULL
+        WHERE {scope}
+        GROUP BY aa."albumId", x."ownerId"
+    ) o
+    GROUP BY o."albumId"
+) m ON m."albumId" = a.id"""
     if not full:
         return f"""
 LEFT JOIN (
@@ -95,6 +121,10 @@ FROM album a
 BY_IDS = ALBUM_COLUMNS + _figures('aa."albumId" = ANY(%(ids)s::uuid[])', full=True) + """
 WHERE a.id = ANY(%(ids)s::uuid[]) AND a."deletedAt" IS NULL
 ORDER BY a."createdAt" DESC
+"""
+
+INFO = ALBUM_COLUMNS + _figures('aa."albumId" = %(id)s', contributors=True) + """
+WHERE a.id = %(id)s AND a."deletedAt" IS NULL
 """
 
 # Albums the caller is a member of; the filters of GET /albums (Immich's getAll).
@@ -260,6 +290,12 @@ async def albums_by_ids(conn: Conn, me: UUID | str, ids: Sequence[UUID | str]) -
 
 async def album_by_id(conn: Conn, me: UUID | str, album_id: UUID | str) -> dict[str, Any] | None:
     rows = await albums_by_ids(conn, me, [album_id])
+    return rows[0] if rows else None
+
+
+async def album_info(conn: Conn, me: UUID | str, album_id: UUID | str) -> dict[str, Any] | None:
+    """One album for GET /albums/{id}: ``album_by_id`` without ``firstLocal``/``lastLocal``."""
+    rows = await _album_rows(conn, INFO, {"me": me, "id": album_id})
     return rows[0] if rows else None
 
 
