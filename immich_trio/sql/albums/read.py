@@ -162,6 +162,10 @@ WITH mine AS (
       AND (%(owned)s::boolean IS NULL OR (me.role = 'owner') = %(owned)s)
       AND (%(id)s::uuid IS NULL OR a.id = %(id)s)
       AND (%(name)s::text IS NULL OR a."albumName" = %(name)s)
+      -- isShared before the figures, so that they are computed for the chosen albums only
+      AND (%(shared)s::boolean IS NULL OR (
+            a.id IN (SELECT o."albumId" FROM album_user o WHERE o.role <> 'owner')
+            OR a.id IN (SELECT s."albumId" FROM shared_link s WHERE s."albumId" IS NOT NULL)) = %(shared)s)
 ), figures AS (
     SELECT aa."albumId",
            count(*)::int AS n,
@@ -182,7 +186,7 @@ WITH mine AS (
     FROM "user" u
     WHERE u.id IN (SELECT "userId" FROM album_user WHERE "albumId" IN (SELECT id FROM mine))
 ), members AS (
-    SELECT au."albumId", count(*) AS n, count(*) FILTER (WHERE au.role <> 'owner') AS others,
+    SELECT au."albumId", count(*) AS n,
            string_agg('{{"user":' || p.json || ',"role":"' || au.role || '"}}', ','
                       ORDER BY au.role, au."userId" = %(me)s DESC, p.name) AS json
     FROM album_user au JOIN people p ON p.id = au."userId"
@@ -213,8 +217,6 @@ FROM mine m
 LEFT JOIN figures f ON f."albumId" = m.id
 LEFT JOIN members u ON u."albumId" = m.id
 LEFT JOIN links l ON l."albumId" = m.id
-WHERE %(shared)s::boolean IS NULL
-   OR (coalesce(u.others, 0) > 0 OR l."albumId" IS NOT NULL) = %(shared)s
 """
 
 WITH_ASSET = ALBUM_COLUMNS + _figures(
