@@ -127,7 +127,8 @@ INFO = ALBUM_COLUMNS + _figures('aa."albumId" = %(id)s', contributors=True) + ""
 WHERE a.id = %(id)s AND a."deletedAt" IS NULL
 """
 
-# Albums the caller is a member of; the filters of GET /albums (Immich's getAll).
+# Albums the caller is a member of; the filters of GET /albums (Immich's getAll). GET /albums
+# answers ``MINE_JSON``; these rows through ``album_dto`` are the shape it is held to.
 MINE = ALBUM_COLUMNS + """
 JOIN album_user me ON me."albumId" = a.id AND me."userId" = %(me)s""" + _figures(
     """aa."albumId" IN (SELECT "albumId" FROM album_user WHERE "userId" = %(me)s)"""
