@@ -198,3 +198,49 @@ async def test_hung_exiftool_times_out_and_fails_the_job(
     assert first.error == "TooSlowError"
     exiftool = actor.extra_status()["exiftool"]
     assert isinstance(exiftool, dict) and exiftool["failures"] == 2
+
+
+# -- videos (probed with PyAV) ------------------------------------------------------------
+
+
+async def test_video_probe_sets_duration_fps_and_rotated_dimensions(
+    nursery: trio.Nursery, pool: Pool, media: Path, owner: str, sql: Sql, tmp_path: Path
+) -> None:
+    from tests.actors.video_samples import make_video
+
+    actor = await start(nursery, pool, media)
+    source = make_video(tmp_path / "clip.mp4", width=64, height=48, fps=12, frames=30, rotation=-90, audio=True)
+    asset_id, _ = add_asset(sql, media, owner, source, name="clip.mp4", kind="VIDEO")
+
+    result = await run_job(actor, asset_id)
+    assert result.status == "success", result.error
+    await commit(pool, result)
+
+    [(duration, width, height)] = sql("SELECT duration, width, height FROM asset WHERE id = %s", (asset_id,))
+    assert duration == 2500  # ms (v3 schema), from the container
+    assert (width, height) == (48, 64)  # displayed: the 90° turn swaps the sides
+    [(fps, ew, eh, orientation)] = sql(
+        'SELECT fps, "exifImageWidth", "exifImageHeight", orientation FROM asset_exif WHERE "assetId" = %s',
+        (asset_id,),
+    )
+    assert (fps, ew, eh, orientation) == (12.0, 64, 48, "6")  # coded size; -90° is EXIF 6
+
+
+async def test_unreadable_videos_fail_with_a_reason_and_the_actor_carries_on(
+    nursery: trio.Nursery, pool: Pool, media: Path, owner: str, sql: Sql, tmp_path: Path, test_assets: Path
+) -> None:
+    from tests.actors.video_samples import make_audio_only, make_video
+
+    actor = await start(nursery, pool, media)
+    good = make_video(tmp_path / "good.mp4")
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 3])
+    silent = make_audio_only(tmp_path / "audio.mp4")
+    for source, reason in ((truncated, "cannot"), (silent, "no video stream")):
+        asset_id, path = add_asset(sql, media, owner, source, name="v.mp4", kind="VIDEO")
+        result = await run_job(actor, asset_id)
+        assert result.status == "failed" and result.error is not None and reason in result.error
+        assert path.exists() and sql("SELECT count(*) FROM asset WHERE id = %s", (asset_id,)) == [(1,)]
+    asset_id, _ = add_asset(sql, media, owner, good, name="good.mp4", kind="VIDEO")
+    assert (await run_job(actor, asset_id)).status == "success"
+

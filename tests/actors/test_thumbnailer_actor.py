@@ -174,7 +174,7 @@ async def test_rolled_back_apply_sends_no_event_and_other_sources_send_none(
     assert len(await applied_events(db_url, pool, notified)) == 1
 
 
-async def test_hidden_assets_and_videos_are_skipped(
+async def test_hidden_assets_and_other_types_are_skipped(
     actor: ThumbnailerActor, pool: Pool, media: Path, owner: str, sql: Sql, db_url: str,
     test_assets: Path,
 ) -> None:
@@ -184,7 +184,7 @@ async def test_hidden_assets_and_videos_are_skipped(
     hidden = await run_job(actor, hidden_id, source="upload")
     assert hidden.status == "skipped" and hidden.apply is None
 
-    video_id, _ = add_asset(sql, media, owner, b"\x00" * 64, name="clip.mp4", kind="VIDEO")
+    video_id, _ = add_asset(sql, media, owner, b"\x00" * 64, name="clip.bin", kind="OTHER")
     video = await run_job(actor, video_id, source="upload")
     assert video.status == "skipped"
     # Immich still announces a skipped upload (the relay checks its visibility).
@@ -280,3 +280,53 @@ async def test_concurrency_follows_the_system_config_live(
     config["job"]["thumbnailGeneration"]["concurrency"] = 7
     await save_config(pool, config_watch, config)
     assert actor.extra_status()["limit"] == 7
+
+
+# -- videos (frames decoded with PyAV) ----------------------------------------------------
+
+
+async def test_video_gets_a_coloured_frame_after_a_black_opening(
+    actor: ThumbnailerActor, pool: Pool, media: Path, owner: str, sql: Sql, tmp_path: Path
+) -> None:
+    from tests.actors.video_samples import make_video
+
+    # 1 s of black, then 2 s of green; 64x48 turned 90°.
+    source = make_video(
+        tmp_path / "fade.mp4", frames=36, rotation=90, audio=True,
+        colour=lambda i: (0, 0, 0) if i < 12 else (30, 200, 60),
+    )  # fmt: skip
+    asset_id, _ = add_asset(sql, media, owner, source, name="fade.mp4", kind="VIDEO")
+    result = await run_job(actor, asset_id, source="upload")
+    assert result.status == "success", result.error
+    await apply(pool, result)
+
+    rows = dict(sql('SELECT type, path FROM asset_file WHERE "assetId" = %s', (asset_id,)))
+    with Image.open(rows["preview"]) as preview:
+        assert preview.format == "JPEG" and preview.size == (48, 64)  # small: never enlarged; turned
+        r, g, b = preview.convert("RGB").getpixel((24, 32))  # type: ignore[misc]
+        assert g > 150 and r < 90 and b < 110
+    with Image.open(rows["thumbnail"]) as thumbnail:
+        assert thumbnail.format == "WEBP" and thumbnail.size == (48, 64)
+    [(thumbhash,)] = sql("SELECT thumbhash FROM asset WHERE id = %s", (asset_id,))
+    assert thumbhash
+
+
+async def test_bad_videos_fail_with_a_reason_and_the_actor_carries_on(
+    actor: ThumbnailerActor, media: Path, owner: str, sql: Sql, tmp_path: Path
+) -> None:
+    from tests.actors.video_samples import make_audio_only, make_video
+
+    good = make_video(tmp_path / "good.mp4")
+    bad = {
+        "truncated": good.read_bytes()[: good.stat().st_size // 3],
+        "no video stream": make_audio_only(tmp_path / "a.mp4").read_bytes(),
+        "empty": b"",
+    }
+    for name, data in bad.items():
+        asset_id, path = add_asset(sql, media, owner, data, name="v.mp4", kind="VIDEO")
+        result = await run_job(actor, asset_id, source="upload")
+        assert result.status == "failed" and result.error, name
+        assert path.exists() and sql("SELECT count(*) FROM asset WHERE id = %s", (asset_id,)) == [(1,)]
+        assert not list((media / "thumbs").rglob(f"{asset_id}*"))
+    asset_id, _ = add_asset(sql, media, owner, good, name="good.mp4", kind="VIDEO")
+    assert (await run_job(actor, asset_id, source="upload")).status == "success"

@@ -25,8 +25,10 @@ from immich_trio.actors.metadata.sidecar import (
     apply_sidecar_write,
     plan_sidecar,
 )
+from immich_trio.actors.metadata.video_probe import VideoProbeError, probe_video
 from immich_trio.actors.worker import QueueWorker
 from immich_trio.jobs.names import JobName, QueueName
+from immich_trio.reactor.background import run_in_background_thread
 from immich_trio.sql import events
 from immich_trio.sql import jobs as jobs_q
 from immich_trio.sql import map as map_q
@@ -52,6 +54,9 @@ THUMBNAIL_SOURCES = frozenset({"upload", "copy"})
 ASSET_UPDATE_SOURCE = EXTRACTION_SOURCE
 """A re-extraction after a sidecar write tells the owner's clients (``on_asset_update``)."""
 QUEUE = QueueName.METADATA_EXTRACTION
+PROBE_THREADS = 2
+"""Videos probed at once (FFmpeg reads headers and decodes one frame); separate from the
+job limiter, which the job already holds."""
 
 Now = Callable[[], datetime]
 
@@ -114,6 +119,7 @@ class MetadataActor(QueueWorker):
         self._lookup_loaded = timezone_lookup is not None
         self._exiftool_timeout = exiftool_timeout
         self._exiftool: Exiftool | None = None
+        self._probe_limiter = trio.CapacityLimiter(PROBE_THREADS)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -198,6 +204,10 @@ class MetadataActor(QueueWorker):
             return JobResult(status="skipped")  # deleted since: nothing to extract
         try:
             extracted = await self._extract(asset)
+        except VideoProbeError as exc:
+            # As Immich's ffprobe failure does, the job fails; the row and original stay.
+            log.warning("metadata: asset %s (%s): %s", asset_id, asset["originalPath"], exc.reason)
+            return JobResult(status="failed", error=exc.reason)
         except (OSError, ExiftoolError, trio.TooSlowError) as exc:
             reason = _describe(exc)
             log.warning("metadata: asset %s (%s): %s", asset_id, asset["originalPath"], reason)
@@ -233,6 +243,10 @@ class MetadataActor(QueueWorker):
                     sidecar_tags = await exiftool.read_sidecar(sidecar)
             except FileNotFoundError:
                 log.warning("metadata: sidecar %s of %s is missing", sidecar, path)
+        video = None
+        if is_video:
+            probe = await run_in_background_thread(partial(probe_video, path), limiter=self._probe_limiter)
+            video = probe.facts()
         # The mapping is pure but not trivial (dates, zones); it is cheap next to exiftool.
         return extract_metadata(
             file_tags,
@@ -240,7 +254,7 @@ class MetadataActor(QueueWorker):
             original_path=path,
             sidecar_tags=sidecar_tags,
             is_video=is_video,
-            video=None,  # ffprobe is not wired yet: videos get exiftool's view only
+            video=video,
             timezone_lookup=self._lookup,
         )
 

@@ -21,6 +21,7 @@ from immich_trio.actors.thumbnailer.options import (
     ThumbnailOptions,
     ThumbnailResult,
 )
+from immich_trio.actors.thumbnailer.video import generate_video_thumbnails
 from immich_trio.actors.worker import QueueWorker
 from immich_trio.jobs.names import JobName, QueueName
 from immich_trio.ml.service import clip_enabled
@@ -58,7 +59,7 @@ class ThumbnailerActor(QueueWorker):
     (edited.py). An image with edits also gets its ``_edited`` files rendered anew by
     ``AssetGenerateThumbnails``, and takes the edited thumbhash, as Immich's
     ``handleGenerateThumbnails`` does. Hidden assets and anything but
-    images are ``skipped`` (video frames need ffmpeg, not wired yet). Images are decoded
+    images and videos are ``skipped`` (videos: one frame through PyAV, video.py). Images are decoded
     once in a worker thread and written atomically at Immich's paths; the answer's
     ``apply`` upserts the ``asset_file`` rows, sets ``asset.thumbhash`` (and the size when
     metadata had none) and publishes ``on_upload_success`` for uploads, in the
@@ -122,15 +123,16 @@ class ThumbnailerActor(QueueWorker):
         )
         if asset["visibility"] == "hidden":
             return JobResult(status="skipped")  # no thumbnails, and no events, for hidden parts
-        if asset["type"] != "IMAGE":
-            # Video frames come from ffmpeg, not wired yet. Immich still announces a
-            # skipped asset, so the upload reaches the timeline.
+        if asset["type"] not in ("IMAGE", "VIDEO"):
+            # Immich still announces a skipped asset, so the upload reaches the timeline.
             return JobResult(status="skipped", apply=announce)
         try:
             options = ThumbnailOptions.from_config(config["image"])
         except (KeyError, TypeError, ValueError) as exc:
             return JobResult(status="failed", error=f"invalid image settings: {exc}")
         source = Path(asset["originalPath"])
+        if asset["type"] == "VIDEO":
+            return await self._generate_video(source, asset_id, owner_id, options, announce)
         fmt_preview, fmt_thumb = options.preview.format, options.thumbnail.format
         equirectangular = (asset["projectionType"] or "").upper() == "EQUIRECTANGULAR"
         wants_fullsize = (options.fullsize.enabled or equirectangular) and (
@@ -167,6 +169,32 @@ class ThumbnailerActor(QueueWorker):
             options=options,
             announce=announce,
         )
+        return JobResult(status="success", apply=apply)
+
+    async def _generate_video(
+        self,
+        source: Path,
+        asset_id: str,
+        owner_id: str,
+        options: ThumbnailOptions,
+        announce: Callable[[AsyncConnection[Any]], Any],
+    ) -> JobResult:
+        """One representative frame → preview + thumbnail + thumbhash (video.py)."""
+        render = partial(
+            generate_video_thumbnails,
+            source,
+            preview_path=files.thumbnail_path(self._media, owner_id, asset_id, "preview", options.preview.format),
+            thumbnail_path=files.thumbnail_path(
+                self._media, owner_id, asset_id, "thumbnail", options.thumbnail.format
+            ),
+            options=options,
+        )
+        try:
+            result = await run_in_background_thread(render, limiter=self.limiter)
+        except ThumbnailError as exc:
+            log.warning("thumbnailer: video %s (%s): %s", asset_id, source, exc.reason)
+            return JobResult(status="failed", error=exc.reason)
+        apply = partial(_apply, asset_id=asset_id, result=result, edited=None, options=options, announce=announce)
         return JobResult(status="success", apply=apply)
 
 
