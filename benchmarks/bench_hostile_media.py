@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "actors"))
 
-from hostile_media import corpus, decode_isolated  # noqa: E402
+from hostile_media import corpus, decode_isolated
 
 
 def main() -> None:
