@@ -175,7 +175,7 @@ async def test_corrupt_jpeg_fails_its_thumbnail_job_and_the_next_file_still_proc
             server,
             "SELECT name, status, attempts FROM immich_trio.job WHERE \"assetId\" = %s",
             (bad_id,),
-            [("AssetGenerateThumbnails", "failed", 3)],
+            [("AssetGenerateThumbnails", "failed", 1)],
         )
         good_id = await upload(server, user, good, "good.jpg")
         [dto] = await next_event(sub, "on_upload_success")
@@ -209,7 +209,7 @@ async def test_corrupt_jpeg_fails_its_thumbnail_job_and_the_next_file_still_proc
             "event-relay"} <= set(nodes)
     thumbs = nodes["thumbnailer"]
     assert thumbs["state"] == "running" and thumbs["inbox"]["capacity"] > 0
-    assert thumbs["extra"]["failed"] == 3 and thumbs["extra"]["success"] >= 1
+    assert thumbs["extra"]["failed"] == 1 and thumbs["extra"]["success"] >= 1
     assert thumbs["extra"]["limit"] == 3  # job.thumbnailGeneration.concurrency default
     assert "in_flight" in thumbs and nodes["metadata"]["extra"]["exiftool"]["requests"] >= 2
     assert "thumbnailGeneration" in nodes["dispatcher"]["extra"]["queues"]

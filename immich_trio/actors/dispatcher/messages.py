@@ -42,11 +42,14 @@ class JobResult:
     ``apply`` holds the job's database writes and follow-up ``enqueue``s; the dispatcher
     runs it in the transaction that deletes the job, only if the lease is still ours, so
     it is applied at most once. ``skipped`` counts as success (follow-ups still apply).
+    ``retry=False`` marks a deterministic failure (a file no decoder can read, an image over
+    the memory budget): the job fails for good at once instead of running again.
     """
 
     status: JobStatus
     error: str | None = None
     apply: ApplyResult | None = None
+    retry: bool = True
 
 
 @attrs.frozen(kw_only=True)

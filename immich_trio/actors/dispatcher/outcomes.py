@@ -68,7 +68,7 @@ class JobOutcomes:
                     return
             else:
                 error = result.error or "Job failed"
-            await self._retry_or_fail(job, error)
+            await self._retry_or_fail(job, error, retry=result.retry)
         except (DatabaseUnavailable, psycopg.Error) as exc:
             # The lease will expire and the job run again.
             self._counts["database_errors"] += 1
@@ -97,7 +97,7 @@ class JobOutcomes:
         self._counts["completed"] += 1
         return None
 
-    async def _retry_or_fail(self, job: Job, error: str) -> None:
+    async def _retry_or_fail(self, job: Job, error: str, *, retry: bool = True) -> None:
         now = self._now()
         delay = self._retry_delay(job.attempt - 1)
         retry_at = now + timedelta(seconds=delay)
@@ -110,6 +110,7 @@ class JobOutcomes:
                 error=error,
                 retry_at=retry_at,
                 now=now,
+                retry=retry,
             )
             if status == "failed" and job.name in ADMIN_TOLD_OF_FAILURE:
                 await notifications.notify_admin_of_failure(conn, job.name, error)

@@ -66,8 +66,8 @@ class ThumbnailerActor(QueueWorker):
     dispatcher's transaction, so the event leaves only if the rows commit.
     Backpressure: the dispatcher claims no more than the queue's concurrency; decoding runs
     in threads under a ``CapacityLimiter`` of that size (live from the system config).
-    Errors: a corrupt or unreadable original answers ``failed`` with the decoder's reason;
-    the actor carries on.
+    Errors: a corrupt or unreadable original, or one too large for the decode memory budget
+    (budget.py), answers ``failed`` with the reason and no retry; the actor carries on.
     """
 
     inbox_capacity: ClassVar[int] = INBOX
@@ -102,7 +102,7 @@ class ThumbnailerActor(QueueWorker):
             async with self._pool.connection() as conn:
                 return await run_edit_render(conn, asset_id, media=self._media, options_of=options_of, run=run)
         except ThumbnailError as exc:
-            return JobResult(status="failed", error=exc.reason)
+            return JobResult(status="failed", error=exc.reason, retry=not exc.permanent)
         except (OSError, KeyError, TypeError, ValueError) as exc:
             return JobResult(status="failed", error=_describe(exc))
 
@@ -158,7 +158,7 @@ class ThumbnailerActor(QueueWorker):
                 edited = await run_in_background_thread(render_edits, limiter=self.limiter)
         except ThumbnailError as exc:
             log.warning("thumbnailer: asset %s (%s): %s", asset_id, source, exc.reason)
-            return JobResult(status="failed", error=exc.reason)
+            return JobResult(status="failed", error=exc.reason, retry=not exc.permanent)
         except OSError as exc:  # e.g. the original vanished before the decoder opened it
             return JobResult(status="failed", error=_describe(exc))
         apply = partial(

@@ -10,9 +10,7 @@ only delivers as 8 bits. Orientation, colour, alpha and encoding are done in Pil
 
 from __future__ import annotations
 
-import io
 import os
-import struct
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import pillow_jxl  # noqa: F401  (registers the JPEG XL plugin with Pillow)
 import pyvips
 from PIL import Image
 
+from .budget import STREAMABLE, decode_budget, decode_cost, load_streamed, refuse
 from .colour import (
     PRIMARIES_BT709,
     Cicp,
@@ -34,6 +33,8 @@ from .colour import (
     transform_to,
 )
 from .container import isobmff_truncated
+from .encode import encode as _encode
+from .encode import with_orientation as _with_orientation
 from .files import write_all
 from .options import Colorspace, ThumbnailError, ThumbnailOptions, ThumbnailResult
 from .raw import decode_raw
@@ -48,7 +49,8 @@ Edit = Callable[[Image.Image], Image.Image]
 __all__ = ["WEB_SUPPORTED_EXTENSIONS", "Edit", "generate_image_thumbnails", "needs_fullsize"]
 
 pillow_heif.register_heif_opener()
-# Immich decodes with no pixel limit; Pillow's bomb check would reject big panoramas.
+# Pillow's bomb check would reject big panoramas, which Immich accepts; the decode memory
+# budget (budget.py) streams those and refuses only what cannot be decoded within it.
 Image.MAX_IMAGE_PIXELS = None
 # libvips' operation cache would keep decoded originals alive (and serve stale pixels when a
 # file is replaced under the same name); every decode here is of a different file anyway.
@@ -80,6 +82,8 @@ class _Decoded:
     icc: bytes | None
     """Profile of the pixels; None means sRGB."""
     embedded_jpeg: bytes | None = None
+    streamed: bool = False
+    """Over the memory budget: shrunk on load to the preview size, no full-size pixels."""
 
 
 def needs_fullsize(source: Path, options: ThumbnailOptions) -> bool:
@@ -115,8 +119,12 @@ def generate_image_thumbnails(
         raise ThumbnailError(f"{source.name}: out of memory while decoding") from exc
     except Exception as exc:
         # Decoders raise anything from OSError to SyntaxError, struct.error or library errors
-        # on corrupt input; a bad file must fail its job, not the worker.
-        raise ThumbnailError(f"{source.name}: cannot decode image: {exc}") from exc
+        # on corrupt input; a bad file must fail its job (once: it would fail again), not
+        # the worker. A missing or unreadable original may come back: that one is retried.
+        gone = isinstance(exc, (FileNotFoundError, PermissionError))
+        raise ThumbnailError(
+            f"{source.name}: cannot decode image: {exc}", permanent=not gone
+        ) from exc
     write_all(outputs)
     return result
 
@@ -133,6 +141,10 @@ def _render(
     decoded = _decode(source, None if convert_full else options.preview.size, options)
     if decoded.embedded_jpeg is not None and edit is None:
         convert_full = False  # the embedded JPEG itself becomes the fullsize file
+    if decoded.streamed:
+        if edit is not None:  # edits need the full-size pixels
+            raise refuse(source.name, decoded.width, decoded.height, decode_budget())
+        convert_full = False
     target: Colorspace = "srgb" if is_srgb_profile(decoded.icc) else options.colorspace
     out_icc = display_p3_icc() if target == "p3" else None
     swap = decoded.orientation in (5, 6, 7, 8)
@@ -220,8 +232,24 @@ def _decode(source: Path, short_side: int | None, options: ThumbnailOptions) -> 
     cicp = read_cicp(head) if is_isobmff else None
     if cicp is not None and cicp.is_hdr:
         return _decode_hdr(source, cicp, short_side)
-    image = Image.open(source)
+    image = Image.open(source)  # reads the header only
     width, height = image.size
+    budget = decode_budget()
+    if decode_cost(image.format, width, height, short_side) > budget:
+        fmt = image.format
+        image.close()
+        if fmt not in STREAMABLE:
+            raise refuse(source.name, width, height, budget)
+        short = short_side or options.preview.size
+        streamed = load_streamed(source, _fit_outside(width, height, short))
+        return _Decoded(
+            image=streamed.image,
+            orientation=streamed.orientation if streamed.orientation in _TRANSPOSE else 1,
+            width=width,
+            height=height,
+            icc=streamed.icc,
+            streamed=True,
+        )
     if image.format in ("HEIF", "AVIF"):
         orientation = 1  # HEIF ignores EXIF orientation; the decoder applied irot/imir
     else:
@@ -267,6 +295,9 @@ def _decode_hdr(source: Path, cicp: Cicp, short_side: int | None) -> _Decoded:
     try:
         vimage = pyvips.Image.new_from_file(str(source))
         width, height = vimage.width, vimage.height
+        budget = decode_budget()
+        if decode_cost(None, width, height, None) * 2 > budget:  # 16-bit samples
+            raise refuse(source.name, width, height, budget)
         if short_side is not None and min(width, height) > short_side:
             vimage = vimage.resize(short_side / min(width, height), kernel="lanczos3")
         wide = vimage.format == "ushort"
@@ -276,10 +307,14 @@ def _decode_hdr(source: Path, cicp: Cicp, short_side: int | None) -> _Decoded:
             shape=(vimage.height, vimage.width, vimage.bands),
         )
         max_code = 65535 if wide else 255
+    except ThumbnailError:
+        raise
     except Exception:
         # No libheif decoder for this file in libvips (HEVC): take Pillow's 8-bit pixels.
         opened = Image.open(source)
         width, height = opened.size
+        if decode_cost(None, width, height, None) > decode_budget():
+            raise refuse(source.name, width, height, decode_budget()) from None
         pil = opened.convert("RGBA" if "A" in opened.mode else "RGB")
         if short_side is not None and min(width, height) > short_side:
             pil = _resize(pil, _fit_outside(width, height, short_side))
@@ -360,43 +395,3 @@ def _resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
         premultiplied = image.convert("RGBa").resize(size, _LANCZOS, reducing_gap=_REDUCING_GAP)
         return premultiplied.convert("RGBA")
     return image.resize(size, _LANCZOS, reducing_gap=_REDUCING_GAP)
-
-
-# -- encoding and writing ---------------------------------------------------------------------
-
-
-def _encode(
-    image: Image.Image, fmt: str, quality: int, progressive: bool, icc: bytes | None
-) -> bytes:
-    buffer = io.BytesIO()
-    extra: dict[str, object] = {"icc_profile": icc} if icc else {}
-    if fmt == "jpeg":
-        if image.mode == "RGBA":
-            # JPEG has no alpha: flatten onto white, as documents and logos expect.
-            flat = Image.new("RGB", image.size, (255, 255, 255))
-            flat.paste(image, mask=image.getchannel("A"))
-            image = flat
-        subsampling = 0 if quality >= 80 else 2  # 4:4:4 from q80 up, like Immich
-        image.save(
-            buffer,
-            "JPEG",
-            quality=quality,
-            progressive=progressive,
-            subsampling=subsampling,
-            **extra,
-        )
-    else:
-        image.save(buffer, "WEBP", quality=quality, **extra)
-    return buffer.getvalue()
-
-
-def _with_orientation(jpeg: bytes, orientation: int) -> bytes:
-    """The JPEG with an EXIF segment carrying ``orientation`` right after SOI."""
-    if orientation == 1 or jpeg[:2] != b"\xff\xd8":
-        return jpeg
-    exif = Image.Exif()
-    exif[0x0112] = orientation
-    payload = exif.tobytes()
-    if not payload.startswith(b"Exif\x00\x00"):
-        payload = b"Exif\x00\x00" + payload
-    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:]

@@ -26,12 +26,14 @@ Colorspace = Literal["srgb", "p3"]
 class ThumbnailError(Exception):
     """The source could not be turned into thumbnails; ``reason`` says why, for the job log.
 
-    Nothing is left on disk when this is raised.
+    Nothing is left on disk when this is raised. ``permanent`` says the same file would fail
+    the same way again (undecodable content, over the memory budget), so no retry.
     """
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.permanent = permanent
 
 
 def _check_format(value: str) -> ImageFormat:

@@ -142,8 +142,9 @@ async def finish(conn: Conn, *, job_id: int, attempt: int, owner: str) -> bool:
 
 RETRY_OR_FAIL = """
 UPDATE immich_trio.job
-SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'waiting' END,
-    run_after = CASE WHEN attempts >= max_attempts THEN run_after ELSE %(retry_at)s END,
+SET status = CASE WHEN attempts >= max_attempts OR NOT %(retry)s THEN 'failed' ELSE 'waiting' END,
+    run_after = CASE WHEN attempts >= max_attempts OR NOT %(retry)s THEN run_after
+                     ELSE %(retry_at)s END,
     error = %(error)s, lease_owner = NULL, lease_until = NULL, updated_at = %(now)s
 WHERE id = %(id)s AND attempts = %(attempt)s AND lease_owner = %(owner)s AND status = 'active'
 RETURNING status
@@ -159,8 +160,10 @@ async def retry_or_fail(
     error: str,
     retry_at: datetime,
     now: datetime,
+    retry: bool = True,
 ) -> str | None:
-    """Record a failed run: waiting until ``retry_at``, or ``failed`` after the last attempt.
+    """Record a failed run: waiting until ``retry_at``, or ``failed`` after the last attempt
+    (or at once when ``retry`` is False: a deterministic failure would only fail again).
 
     Returns the new status, or None if this run no longer held the lease.
     """
@@ -173,6 +176,7 @@ async def retry_or_fail(
             "error": error,
             "retry_at": retry_at,
             "now": now,
+            "retry": retry,
         },
     )
     row = await cur.fetchone()
