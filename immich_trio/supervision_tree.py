@@ -46,6 +46,8 @@ from immich_trio.actors.queue_all import HANDLED as QUEUE_ALL_JOBS
 from immich_trio.actors.queue_all import QueueAllActor
 from immich_trio.actors.scheduler import TASK_NAME as SCHEDULER_TASK
 from immich_trio.actors.scheduler import NightlyScheduler
+from immich_trio.actors.duplicates import JOBS as DUPLICATE_JOBS
+from immich_trio.actors.duplicates import DuplicateDetectionActor
 from immich_trio.actors.smart_search import JOBS as SMART_SEARCH_JOBS
 from immich_trio.actors.smart_search import SmartSearchActor
 from immich_trio.actors.thumbnailer.actor import ThumbnailerActor
@@ -132,6 +134,7 @@ class Microservices:
     database_backup: DatabaseBackupActor
     cleanup: CleanupActor
     smart_search: SmartSearchActor
+    duplicates: DuplicateDetectionActor
 
 
 def add_microservices(
@@ -153,12 +156,13 @@ def add_microservices(
         database_backup=DatabaseBackupActor(pool, settings.media_location, now=now),
         cleanup=CleanupActor(pool, now=now),
         smart_search=SmartSearchActor(pool, clip),
+        duplicates=DuplicateDetectionActor(pool, now=now),
     )
     media.add_actor(parts.dispatcher)
     workers = (
         parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories,
         parts.integrity, parts.user_deletion, parts.database_backup, parts.person_thumbnails, parts.cleanup,
-        parts.smart_search,
+        parts.smart_search, parts.duplicates,
     )
     for actor in workers:
         media.add_actor(actor)
@@ -184,6 +188,8 @@ def add_microservices(
         parts.dispatcher.register(job, parts.cleanup.address)
     for job in SMART_SEARCH_JOBS:
         parts.dispatcher.register(job, parts.smart_search.address)
+    for job in DUPLICATE_JOBS:
+        parts.dispatcher.register(job, parts.duplicates.address)
     return parts
 
 
