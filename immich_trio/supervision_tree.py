@@ -27,6 +27,8 @@ from immich_trio.actors.cron_schedule import CronSchedule
 from immich_trio.actors.database_backup import JOBS as BACKUP_JOBS
 from immich_trio.actors.database_backup import DatabaseBackupActor
 from immich_trio.actors.dispatcher import Dispatcher
+from immich_trio.actors.duplicates import JOBS as DUPLICATE_JOBS
+from immich_trio.actors.duplicates import DuplicateDetectionActor
 from immich_trio.actors.geodata.loader import TASK_NAME as GEODATA_TASK
 from immich_trio.actors.geodata.loader import GeodataLoader
 from immich_trio.actors.integrity import JOBS as INTEGRITY_JOBS
@@ -46,8 +48,6 @@ from immich_trio.actors.queue_all import HANDLED as QUEUE_ALL_JOBS
 from immich_trio.actors.queue_all import QueueAllActor
 from immich_trio.actors.scheduler import TASK_NAME as SCHEDULER_TASK
 from immich_trio.actors.scheduler import NightlyScheduler
-from immich_trio.actors.duplicates import JOBS as DUPLICATE_JOBS
-from immich_trio.actors.duplicates import DuplicateDetectionActor
 from immich_trio.actors.smart_search import JOBS as SMART_SEARCH_JOBS
 from immich_trio.actors.smart_search import SmartSearchActor
 from immich_trio.actors.thumbnailer.actor import ThumbnailerActor
