@@ -27,6 +27,8 @@ from immich_trio.actors.cron_schedule import CronSchedule
 from immich_trio.actors.database_backup import JOBS as BACKUP_JOBS
 from immich_trio.actors.database_backup import DatabaseBackupActor
 from immich_trio.actors.dispatcher import Dispatcher
+from immich_trio.actors.duplicates import JOBS as DUPLICATE_JOBS
+from immich_trio.actors.duplicates import DuplicateDetectionActor
 from immich_trio.actors.geodata.loader import TASK_NAME as GEODATA_TASK
 from immich_trio.actors.geodata.loader import GeodataLoader
 from immich_trio.actors.integrity import JOBS as INTEGRITY_JOBS
@@ -132,6 +134,7 @@ class Microservices:
     database_backup: DatabaseBackupActor
     cleanup: CleanupActor
     smart_search: SmartSearchActor
+    duplicates: DuplicateDetectionActor
 
 
 def add_microservices(
@@ -153,12 +156,13 @@ def add_microservices(
         database_backup=DatabaseBackupActor(pool, settings.media_location, now=now),
         cleanup=CleanupActor(pool, now=now),
         smart_search=SmartSearchActor(pool, clip),
+        duplicates=DuplicateDetectionActor(pool, now=now),
     )
     media.add_actor(parts.dispatcher)
     workers = (
         parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories,
         parts.integrity, parts.user_deletion, parts.database_backup, parts.person_thumbnails, parts.cleanup,
-        parts.smart_search,
+        parts.smart_search, parts.duplicates,
     )
     for actor in workers:
         media.add_actor(actor)
@@ -184,6 +188,8 @@ def add_microservices(
         parts.dispatcher.register(job, parts.cleanup.address)
     for job in SMART_SEARCH_JOBS:
         parts.dispatcher.register(job, parts.smart_search.address)
+    for job in DUPLICATE_JOBS:
+        parts.dispatcher.register(job, parts.duplicates.address)
     return parts
 
 

@@ -12,12 +12,13 @@ from typing import Any, ClassVar
 from psycopg import AsyncConnection
 
 from immich_trio.actors.dispatcher import JobResult
+from immich_trio.actors.duplicates import duplicates_enabled
 from immich_trio.actors.worker import QueueWorker
 from immich_trio.jobs.names import JobName, QueueName
 from immich_trio.ml.layout import ModelError
 from immich_trio.ml.service import ClipService, ClipUnavailable, clip_enabled
 from immich_trio.sql import smart_search as q
-from immich_trio.sql.jobs import Job
+from immich_trio.sql.jobs import Job, enqueue_job
 from immich_trio.sql.pool import Pool
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,9 @@ class SmartSearchActor(QueueWorker):
         problem = await self._check_embedding(embedding)
         if problem is not None:
             return JobResult(status="failed", error=problem)
-        return JobResult(status="success", apply=partial(_store, asset_id=asset_id, embedding=embedding))
+        detect = data.get("source") == "upload" and duplicates_enabled(config)
+        store = partial(_store, asset_id=asset_id, embedding=embedding, detect_duplicates=detect)
+        return JobResult(status="success", apply=store)
 
     async def _check_embedding(self, embedding: str) -> str | None:
         """Why ``embedding`` cannot be stored (not a list of finite numbers of the column's
@@ -100,9 +103,15 @@ class SmartSearchActor(QueueWorker):
         return None
 
 
-async def _store(conn: AsyncConnection[Any], *, asset_id: str, embedding: str) -> None:
+async def _store(
+    conn: AsyncConnection[Any], *, asset_id: str, embedding: str, detect_duplicates: bool = False
+) -> None:
+    """Store the embedding; for an upload, queue duplicate detection next, as Immich's
+    pipeline does (not queued while it is off: the job would only be skipped)."""
     if await q.asset_for_smart_search(conn, asset_id) is not None:  # not deleted meanwhile
         await q.upsert_embedding(conn, asset_id, embedding)
+        if detect_duplicates:
+            await enqueue_job(conn, JobName.ASSET_DETECT_DUPLICATES, {"id": asset_id})
 
 
 async def _queue_all(conn: AsyncConnection[Any], *, force: bool) -> None:

@@ -51,6 +51,7 @@ TAG_MODULES = (
     "people_search",
     "faces",
     "search_smart",
+    "duplicates",
     "map",
     "assets.upload",
     "assets.info",

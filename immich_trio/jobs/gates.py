@@ -39,14 +39,6 @@ def _ml_feature(name: str) -> Callable[[Config], bool]:
     return is_off
 
 
-def _smart_search_off(config: Config) -> bool:
-    return _ml_feature("clip")(config)
-
-
-def _duplicates_off(config: Config) -> bool:
-    return _smart_search_off(config) or _ml_feature("duplicateDetection")(config)
-
-
 def _transcoding_off(config: Config) -> bool:
     return _section(config, "ffmpeg").get("transcode") == "disabled"
 
@@ -71,7 +63,6 @@ UNBUILT: MappingProxyType[JobName, Feature] = MappingProxyType(
     {
         J.ASSET_DETECT_FACES_QUEUE_ALL: Feature(name="face detection", off=_ml_feature("facialRecognition")),
         J.FACIAL_RECOGNITION_QUEUE_ALL: Feature(name="facial recognition", off=_ml_feature("facialRecognition")),
-        J.ASSET_DETECT_DUPLICATES_QUEUE_ALL: Feature(name="duplicate detection", off=_duplicates_off),
         J.OCR_QUEUE_ALL: Feature(name="OCR", off=_ml_feature("ocr")),
         J.ASSET_ENCODE_VIDEO_QUEUE_ALL: Feature(name="video transcoding", off=_transcoding_off),
         J.STORAGE_TEMPLATE_MIGRATION: Feature(name="storage template", off=_storage_template_off),

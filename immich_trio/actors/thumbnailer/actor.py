@@ -119,7 +119,12 @@ class ThumbnailerActor(QueueWorker):
         notify = data.get("source") in NOTIFY_SOURCES or data.get("notify") is True
         owner_id = str(asset["ownerId"])
         announce = partial(
-            _announce, owner_id=owner_id, asset_id=asset_id, notify=notify, smart_search=clip_enabled(config)
+            _announce,
+            owner_id=owner_id,
+            asset_id=asset_id,
+            notify=notify,
+            smart_search=clip_enabled(config),
+            source=data.get("source"),
         )
         if asset["visibility"] == "hidden":
             return JobResult(status="skipped")  # no thumbnails, and no events, for hidden parts
@@ -249,7 +254,13 @@ async def _apply(
 
 
 async def _announce(
-    conn: AsyncConnection[Any], *, owner_id: str, asset_id: str, notify: bool, smart_search: bool = False
+    conn: AsyncConnection[Any],
+    *,
+    owner_id: str,
+    asset_id: str,
+    notify: bool,
+    smart_search: bool = False,
+    source: object = None,
 ) -> None:
     """Tell the owner's clients about a processed upload (the relay checks visibility) and
     queue what follows thumbnails in Immich's pipeline (smart search, so far). Immich queues
@@ -257,4 +268,5 @@ async def _announce(
     if notify:
         await events.publish(conn, owner_id, UPLOAD_EVENT, asset_id)
         if smart_search:
-            await enqueue_job(conn, JobName.SMART_SEARCH, {"id": asset_id})
+            data = {"id": asset_id, "source": source} if isinstance(source, str) else {"id": asset_id}
+            await enqueue_job(conn, JobName.SMART_SEARCH, data)

@@ -122,6 +122,11 @@ PERSON_OWNER = _owned("person", "ownerId")
 STACK_OWNER = _owned("stack", "ownerId")
 WORKFLOW_OWNER = _owned("workflow", "ownerId")
 
+# Duplicate groups (ids are ``asset.duplicateId``) holding an asset of the caller.
+DUPLICATE_OWNER = Predicate(f"""
+SELECT DISTINCT a."duplicateId" AS id FROM asset a
+WHERE a."duplicateId" = ANY({_IDS}) AND a."ownerId" = {_USER}""")
+
 # Faces on the caller's live assets.
 FACE_OWNER = Predicate(f"""
 SELECT f.id FROM asset_face f

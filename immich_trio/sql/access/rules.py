@@ -87,6 +87,8 @@ USER_RULES: Mapping[str, Rule] = {
     "album.share": Rule((p.ALBUM_OWNER,)),
     "archive.read": _SELF,
     "authDevice.delete": Rule((p.SESSION_OWNER,)),
+    "duplicate.read": Rule((p.DUPLICATE_OWNER,)),
+    "duplicate.delete": Rule((p.DUPLICATE_OWNER,)),
     "face.delete": Rule((p.FACE_OWNER,)),
     "notification.read": Rule((p.NOTIFICATION_OWNER,)),
     "notification.update": Rule((p.NOTIFICATION_OWNER,)),
