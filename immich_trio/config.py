@@ -17,6 +17,8 @@ MICROSERVICES = "microservices"
 WORKERS = (API, MICROSERVICES)
 """Immich's worker names: ``api`` serves HTTP and websockets (and takes uploads in);
 ``microservices`` runs the job dispatcher and the media actors."""
+TELEMETRY = ("host", "api", "io", "repo", "job")
+"""Immich's telemetry groups (``IMMICH_TELEMETRY_INCLUDE=all`` turns on every one)."""
 
 
 class ConfigError(Exception):
@@ -58,6 +60,16 @@ class Settings:
     reverse_geocoding_import: bool = True
     # IMMICH_ENV: Immich's licence public keys for that environment (production unless set).
     license_keys: LicensePublicKeys = PRODUCTION_KEYS
+    # IMMICH_TELEMETRY_INCLUDE minus IMMICH_TELEMETRY_EXCLUDE: empty (Immich's default) serves no metrics.
+    telemetry: frozenset[str] = frozenset()
+    api_metrics_port: int = 8081
+    microservices_metrics_port: int = 8082
+
+    @property
+    def metrics_port(self) -> int:
+        """Immich's API worker serves its metrics on 8081, its microservices worker on 8082; one
+        process running both serves them once, on the API worker's port."""
+        return self.api_metrics_port if self.runs_api else self.microservices_metrics_port
 
     @property
     def runs_api(self) -> bool:
@@ -126,6 +138,20 @@ def _workers(env: Mapping[str, str]) -> frozenset[str]:
     return workers
 
 
+def _telemetry(env: Mapping[str, str]) -> frozenset[str]:
+    """As Immich reads them: ``all`` or a comma-separated list of groups, minus the excluded."""
+    raw = "".join((env.get("IMMICH_TELEMETRY_INCLUDE") or "").split())
+    included = frozenset(TELEMETRY) if raw == "all" else frozenset(v for v in raw.split(",") if v)
+    groups = included - _worker_set(env, "IMMICH_TELEMETRY_EXCLUDE", frozenset())
+    unknown = sorted((included | _worker_set(env, "IMMICH_TELEMETRY_EXCLUDE", frozenset())) - set(TELEMETRY))
+    if unknown:
+        raise ConfigError(
+            "IMMICH_TELEMETRY_INCLUDE/IMMICH_TELEMETRY_EXCLUDE",
+            f"name unknown group(s): {', '.join(unknown)} (known: all, {', '.join(TELEMETRY)})",
+        )
+    return groups
+
+
 def _db_url(env: Mapping[str, str]) -> str | None:
     url = env.get("DB_URL")
     if url:
@@ -184,4 +210,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         reverse_geocoding_root=Path(raw) if (raw := env.get("IMMICH_REVERSE_GEOCODING_ROOT")) else None,
         reverse_geocoding_import=_bool(env, "IMMICH_REVERSE_GEOCODING_IMPORT", True),
         license_keys=keys_for_environment(env.get("IMMICH_ENV") or "production"),
+        telemetry=_telemetry(env),
+        api_metrics_port=_int(env, "IMMICH_API_METRICS_PORT", 8081, 0, 65535),
+        microservices_metrics_port=_int(env, "IMMICH_MICROSERVICES_METRICS_PORT", 8082, 0, 65535),
     )

@@ -269,6 +269,7 @@ def build_tree(
         media.add_task(CRON_SCHEDULE_TASK, CronSchedule(pool, now=now, base=sysconfig.defaults_for(settings)).run)
     root.add_supervisor(media)
 
+    status = partial(_status, root, pool, dispatcher)
     runtime = Runtime(
         settings=settings,
         pool=pool,
@@ -280,10 +281,14 @@ def build_tree(
         uploader=upload_address,
         dispatcher=dispatcher,
         clip=clip,
-        status=partial(_status, root, pool, dispatcher),
+        status=status,
     )
     if settings.runs_api:
         root.add_task("http", partial(serve_http, settings, create_app(runtime)))
+    if settings.telemetry:
+        from immich_trio.http import metrics
+
+        root.add_task("metrics", partial(metrics.serve, settings, status))
     return root, runtime
 
 

@@ -88,7 +88,6 @@ OWN_ROUTES = (
     ("GET", "/.well-known/immich"),
     ("GET", "/custom.css"),
     ("GET", "/api/reactor/status"),
-    ("GET", "/metrics"),
     # socket.io: the websocket transport, and Engine.IO's refusal of polling.
     ("GET", "/api/socket.io"),
     ("GET", "/api/socket.io/"),

@@ -56,8 +56,8 @@ async def create_notification(ctx: Ctx) -> NotificationDto:
             description=value_or(dto.description, None),
             data=value_or(dto.data, None),
         )
-    if row is None:  # no such user: Immich's insert fails on the foreign key
-        raise HttpError(failed_message("createNotification"))
+    if row is None:  # no such user: Immich's insert fails on the foreign key (a 500); ours says so
+        raise BadRequest("User not found")
     return notification_dto(row)
 
 

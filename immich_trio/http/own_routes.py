@@ -1,4 +1,5 @@
-"""Routes outside the spec: Immich's hidden ones and ours (supervision status, metrics)."""
+"""Routes outside the spec: Immich's hidden ones and ours (supervision status; the metrics have
+their own port, ``http/metrics.py``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import trio
 from quart import Response, request
 from quart_trio import QuartTrio
 
-from immich_trio.http import credentials, metrics
+from immich_trio.http import credentials
 from immich_trio.http.errors import Forbidden, HttpError, ServiceUnavailable, Unauthorized
 from immich_trio.runtime import Runtime
 from immich_trio.sql.errors import DatabaseUnavailable
@@ -71,8 +72,3 @@ def register(app: QuartTrio, runtime: Runtime) -> None:
             return json_response(_status_tree(runtime))
         _recent_admins[_credential_fingerprint(headers, query)] = trio.current_time()
         return json_response(_status_tree(runtime))
-
-    @app.route("/metrics", methods=["GET"])
-    async def prometheus() -> Response:
-        text = metrics.render(_status_tree(runtime))
-        return Response(text, content_type="text/plain; version=0.0.4; charset=utf-8")

@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any
 
-from tests.e2e.conftest import ServerProcess, call
+from tests.e2e.conftest import ServerProcess, call, free_port
 
 ADMIN = {"email": "admin@example.com", "password": "admin-password", "name": "Admin"}
 
@@ -39,7 +39,13 @@ def _find(node: dict[str, Any], name: str) -> dict[str, Any] | None:
     return None
 
 
-def test_admin_flow_api_keys_logout_and_restart(server: ServerProcess) -> None:
+def test_admin_flow_api_keys_logout_and_restart(server_factory: Any) -> None:
+    # Telemetry on: the metrics get their own port (Immich's IMMICH_API_METRICS_PORT).
+    metrics_port = free_port()
+    server: ServerProcess = server_factory(
+        {"IMMICH_TELEMETRY_INCLUDE": "all", "IMMICH_API_METRICS_PORT": str(metrics_port)}
+    )
+    server.start()
     api = server.api
     assert call(api, "GET", "/server/config").body["isInitialized"] is False
 
@@ -90,7 +96,9 @@ def test_admin_flow_api_keys_logout_and_restart(server: ServerProcess) -> None:
     assert cli.returncode == 0, cli.stderr
     assert "immich-trio [supervisor] running" in cli.stdout
     assert "postgres [task] running" in cli.stdout
-    metrics = call(server.url, "GET", "/metrics")
+    metrics = call(f"http://127.0.0.1:{metrics_port}", "GET", "/metrics")
+    assert metrics.status == 200
+    assert call(server.url, "GET", "/metrics").status == 404  # never on the API port
     assert 'immich_trio_state{node="immich-trio/database/postgres",state="running"} 1' in metrics.body.decode()
 
     # Logout invalidates the token.
