@@ -58,6 +58,9 @@ class Settings:
     reverse_geocoding_import: bool = True
     # IMMICH_ENV: Immich's licence public keys for that environment (production unless set).
     license_keys: LicensePublicKeys = PRODUCTION_KEYS
+    # IMMICH_VERSION_CHECK_URL: where the version check asks for the latest release (tests point
+    # it at a local server); None: GitHub's, as Immich.
+    version_check_url: str | None = None
 
     @property
     def runs_api(self) -> bool:
@@ -184,4 +187,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         reverse_geocoding_root=Path(raw) if (raw := env.get("IMMICH_REVERSE_GEOCODING_ROOT")) else None,
         reverse_geocoding_import=_bool(env, "IMMICH_REVERSE_GEOCODING_IMPORT", True),
         license_keys=keys_for_environment(env.get("IMMICH_ENV") or "production"),
+        version_check_url=env.get("IMMICH_VERSION_CHECK_URL") or None,
     )
