@@ -60,6 +60,9 @@ class Settings:
     reverse_geocoding_import: bool = True
     # IMMICH_ENV: Immich's licence public keys for that environment (production unless set).
     license_keys: LicensePublicKeys = PRODUCTION_KEYS
+    # IMMICH_VERSION_CHECK_URL: where the version check asks for the latest release (tests point
+    # it at a local server); None: GitHub's, as Immich.
+    version_check_url: str | None = None
     # IMMICH_TELEMETRY_INCLUDE minus IMMICH_TELEMETRY_EXCLUDE: empty (Immich's default) serves no metrics.
     telemetry: frozenset[str] = frozenset()
     api_metrics_port: int = 8081
@@ -213,4 +216,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         telemetry=_telemetry(env),
         api_metrics_port=_int(env, "IMMICH_API_METRICS_PORT", 8081, 0, 65535),
         microservices_metrics_port=_int(env, "IMMICH_MICROSERVICES_METRICS_PORT", 8082, 0, 65535),
+        version_check_url=env.get("IMMICH_VERSION_CHECK_URL") or None,
     )

@@ -53,6 +53,8 @@ from immich_trio.actors.smart_search import SmartSearchActor
 from immich_trio.actors.thumbnailer.actor import ThumbnailerActor
 from immich_trio.actors.user_deletion import JOBS as USER_DELETION_JOBS
 from immich_trio.actors.user_deletion import UserDeletionActor
+from immich_trio.actors.version_check import RELEASE_URL, VersionCheck
+from immich_trio.actors.version_check import TASK_NAME as VERSION_CHECK_TASK
 from immich_trio.config import Settings
 from immich_trio.http.socketio.relay import TASK_NAME as RELAY_TASK
 from immich_trio.http.socketio.relay import EventRelay
@@ -267,6 +269,10 @@ def build_tree(
         # Immich's API worker holds the nightly cron; ours records each night in the database
         media.add_task(SCHEDULER_TASK, NightlyScheduler(pool, now=now, base=sysconfig.defaults_for(settings)).run)
         media.add_task(CRON_SCHEDULE_TASK, CronSchedule(pool, now=now, base=sysconfig.defaults_for(settings)).run)
+        check = VersionCheck(
+            pool, now=now, url=settings.version_check_url or RELEASE_URL, base=sysconfig.defaults_for(settings)
+        )
+        media.add_task(VERSION_CHECK_TASK, check.run)
     root.add_supervisor(media)
 
     status = partial(_status, root, pool, dispatcher)

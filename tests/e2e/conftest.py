@@ -171,6 +171,8 @@ def new_server(folder: Path, index: int = 0, extra_env: dict[str, str] | None = 
         IMMICH_LOG_LEVEL="log",
         # 155k places per fresh database cost ~14 s of CPU; the tests that need them say so.
         IMMICH_REVERSE_GEOCODING_IMPORT="false",
+        # The hourly version check asks a closed local port, never GitHub.
+        IMMICH_VERSION_CHECK_URL="http://127.0.0.1:9/releases/latest",
     )
     env.update(extra_env or {})
     return ServerProcess(media=media, port=int(env["IMMICH_PORT"]), env=env, log_path=folder / f"server{index}.log")

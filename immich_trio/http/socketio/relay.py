@@ -117,6 +117,8 @@ class EventRelay:
         self._delivered += 1
 
     def _send(self, notice: q.EventNotice, *args: object) -> None:
+        if notice.event == "on_new_release" and args:
+            self._hub.set_release_notice(args[0])  # sent again on every later connect
         if notice.user_id is not None:
             self._hub.emit_to_user(notice.user_id, notice.event, *args)
         elif notice.session_id is not None:
