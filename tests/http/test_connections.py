@@ -1,0 +1,169 @@
+"""Raw-socket guard rail for connection handling: keep-alive after every early answer,
+pipelining, a client vanishing mid-response (issue 7, defect 2)."""
+
+from __future__ import annotations
+
+from functools import partial
+from importlib.metadata import version
+
+import pytest
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve as hypercorn_serve
+from quart_trio import QuartTrio
+
+from immich_trio.http import hypercorn_patches
+from immich_trio.http.app import create_app
+from immich_trio.runtime import Runtime
+from tests.http.conftest import MakeUser
+
+CAP = 10  # seconds: a hung connection fails the test instead of the run
+
+BODY = b'{"albumName":"x","name":"x","email":"a@b.c","password":"p","ids":[]}'
+
+
+async def serve(app: QuartTrio, nursery: trio.Nursery) -> int:
+    config = HypercornConfig()
+    config.bind = ["127.0.0.1:0"]
+    config.accesslog = None
+    binds = await nursery.start(partial(hypercorn_serve, app, config))
+    return int(binds[0].rsplit(":", 1)[1])
+
+
+@pytest.fixture
+async def port(runtime: Runtime, nursery: trio.Nursery) -> int:
+    return await serve(create_app(runtime), nursery)
+
+
+def head(method: str, path: str, length: int, token: str | None = None, **extra: str) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: localhost", "Content-Type: application/json", f"Content-Length: {length}"]
+    if token is not None:
+        lines.append(f"Authorization: Bearer {token}")
+    lines += [f"{k}: {v}" for k, v in extra.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+class Reader:
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self.stream = stream
+        self.buffer = b""
+
+    async def response(self) -> tuple[int, dict[bytes, bytes], bytes] | None:
+        """One response, or None when the server closed the connection first."""
+        while b"\r\n\r\n" not in self.buffer:
+            chunk = await self.stream.receive_some(65536)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        top, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        status_line, *lines = top.split(b"\r\n")
+        headers = {k.strip().lower(): v.strip().lower() for k, _, v in (line.partition(b":") for line in lines)}
+        length = int(headers.get(b"content-length", b"0"))
+        while len(self.buffer) < length:
+            chunk = await self.stream.receive_some(65536)
+            assert chunk, "connection closed inside a response"
+            self.buffer += chunk
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        return int(status_line.split(b" ")[1]), headers, body
+
+    async def closed(self) -> bool:
+        try:
+            return await self.stream.receive_some(1) == b""
+        except trio.BrokenResourceError:
+            return True
+
+
+async def early_answer_then_next(port: int, first: bytes, body: bytes, token: str | None) -> int:
+    """Send ``first``, read the answer given before the body, then send the body and a second
+    request on the same connection: it must be answered (or the first answer said close)."""
+    with trio.fail_after(CAP):
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        reader = Reader(stream)
+        await stream.send_all(first)
+        answer = await reader.response()
+        assert answer is not None
+        status, headers, _ = answer
+        if headers.get(b"connection") == b"close":
+            assert await reader.closed()
+            return status
+        await stream.send_all(body)
+        await stream.send_all(head("GET", "/api/server/ping", 0))
+        second = await reader.response()
+        assert second is not None and second[0] == 200, second
+        await stream.aclose()
+        return status
+
+
+async def test_keep_alive_after_every_early_answer(port: int, make_user: MakeUser) -> None:
+    user = await make_user("conn@example.com")
+    n = len(BODY)
+    cases = [
+        (401, head("POST", "/api/albums", n), None),
+        (403, head("POST", "/api/admin/users", n, user.token), user.token),
+        (404, head("POST", "/api/no-such-route", n, user.token), user.token),
+        (400, head("PATCH", "/api/albums/not-a-uuid", n, user.token), user.token),
+        (501, head("POST", "/api/duplicates/resolve", n, user.token), user.token),
+    ]
+    for expected, first, token in cases:
+        for _ in range(3):
+            assert await early_answer_then_next(port, first, BODY, token) == expected
+
+
+async def test_too_large_body_answers_413_and_closes(port: int, make_user: MakeUser) -> None:
+    user = await make_user("big@example.com")
+    first = head("POST", "/api/albums", 64 * 1024 * 1024, user.token)
+    assert await early_answer_then_next(port, first, b"", user.token) == 413
+
+
+async def test_bare_quart_trio_app_keeps_connections(nursery: trio.Nursery) -> None:
+    """The library defect itself: a bare Quart-Trio app answering before reading the body."""
+    app = QuartTrio(__name__)
+
+    @app.route("/x", methods=["POST"])
+    async def early() -> tuple[str, int]:
+        return "no", 401
+
+    @app.route("/api/server/ping", methods=["GET"])
+    async def ping() -> str:
+        return "pong"
+
+    bare = await serve(app, nursery)
+    for _ in range(20):
+        assert await early_answer_then_next(bare, head("POST", "/x", len(BODY)), BODY, None) == 401
+
+
+async def test_pipelined_requests_are_answered_in_order(port: int, make_user: MakeUser) -> None:
+    user = await make_user("pipe@example.com")
+    with trio.fail_after(CAP):
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        reader = Reader(stream)
+        await stream.send_all(
+            head("POST", "/api/albums", len(BODY)) + BODY
+            + head("GET", "/api/server/ping", 0)
+            + head("GET", "/api/users/me", 0, user.token)
+        )
+        statuses = []
+        for _ in range(3):
+            answer = await reader.response()
+            assert answer is not None
+            statuses.append(answer[0])
+        assert statuses == [401, 200, 200]
+
+
+async def test_client_vanishing_mid_response_leaves_server_healthy(port: int, make_user: MakeUser) -> None:
+    user = await make_user("gone@example.com")
+    with trio.fail_after(CAP):
+        for _ in range(5):
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+            await stream.send_all(head("GET", "/api/server/version-history", 0, user.token))
+            await stream.aclose()
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        reader = Reader(stream)
+        await stream.send_all(head("GET", "/api/server/ping", 0))
+        answer = await reader.response()
+        assert answer is not None and answer[0] == 200
+
+
+def test_hypercorn_patch_is_pinned_to_the_version_it_was_written_for() -> None:
+    # The patch replaces Hypercorn internals: re-check it (and docs/upstream-reports.md) on upgrade.
+    assert version("hypercorn") == hypercorn_patches.PINNED_HYPERCORN
