@@ -116,6 +116,9 @@ class Ctx:
                 data = json.loads(raw)
             except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
                 raise BadRequest("Unexpected token in JSON body") from None
+        unstorable = validation.unstorable_strings(data)
+        if unstorable:
+            raise ValidationFailed(unstorable)
         if self.op.body_schema is not None:
             issues = validation.validate(self.op.body_schema, data)
             if issues:

@@ -19,6 +19,34 @@ from immich_trio.http.spec import resolve
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _EMAIL = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
+# NUL cannot be stored by PostgreSQL (text or jsonb) and a lone surrogate cannot be encoded in
+# UTF-8: such strings are refused at the edge, for every field, instead of failing in the driver.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE_MESSAGE = "Invalid string: must not contain NUL or unpaired surrogate characters"
+
+
+def _unstorable(path: list[Any]) -> dict[str, Any]:
+    return {"origin": "string", "code": "invalid_format", "format": "regex", "path": path, "message": UNSTORABLE_MESSAGE}
+
+
+def unstorable_strings(value: Any) -> list[dict[str, Any]]:
+    """Issues for every string (object keys included) of a parsed JSON value holding NUL or a
+    lone surrogate. Iterative: the value may be nested as deep as the JSON parser allowed."""
+    issues: list[dict[str, Any]] = []
+    pending: list[tuple[Any, list[Any]]] = [(value, [])]
+    while pending:
+        item, path = pending.pop()
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                issues.append(_unstorable(path))
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                if _UNSTORABLE.search(key):
+                    issues.append(_unstorable([*path, key]))
+                pending.append((sub, [*path, key]))
+        elif isinstance(item, list):
+            pending.extend((sub, [*path, i]) for i, sub in enumerate(item))
+    return issues
 
 
 def _type_name(value: Any) -> str:
@@ -237,6 +265,8 @@ _FORMATS: dict[str, tuple[str, str, Callable[[str], bool]]] = {
 def _check_string(schema: Mapping[str, Any], value: str, path: list[Any]) -> list[dict[str, Any]]:
     """zod runs every string check and reports each failure."""
     issues: list[dict[str, Any]] = []
+    if _UNSTORABLE.search(value):
+        issues.append(_unstorable(path))
     fmt = schema.get("format") or ""
     pattern = schema.get("pattern")
     if fmt in _FORMATS:

@@ -167,3 +167,27 @@ async def test_client_vanishing_mid_response_leaves_server_healthy(port: int, ma
 def test_hypercorn_patch_is_pinned_to_the_version_it_was_written_for() -> None:
     # The patch replaces Hypercorn internals: re-check it (and docs/upstream-reports.md) on upgrade.
     assert version("hypercorn") == hypercorn_patches.PINNED_HYPERCORN
+
+
+async def test_chunked_json_over_the_limit_answers_413(port: int, make_user: MakeUser) -> None:
+    user = await make_user("chunked@example.com")
+    lines = ["POST /api/albums HTTP/1.1", "Host: localhost", "Content-Type: application/json",
+             "Transfer-Encoding: chunked", f"Authorization: Bearer {user.token}"]
+    chunk = b"[" + b"1," * (512 * 1024)
+    with trio.fail_after(CAP):
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        reader = Reader(stream)
+
+        async def push() -> None:
+            try:
+                await stream.send_all(("\r\n".join(lines) + "\r\n\r\n").encode())
+                for _ in range(12):  # 12 MiB, over the 10 MiB JSON limit
+                    await stream.send_all(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass  # the server closed after answering: expected
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(push)
+            answer = await reader.response()
+            nursery.cancel_scope.cancel()
+        assert answer is not None and answer[0] == 413

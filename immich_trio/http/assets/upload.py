@@ -105,9 +105,10 @@ def parse_upload_fields(
     if "metadata" in fields:
         try:
             values["metadata"] = json.loads(fields["metadata"])
-        except ValueError:
+        except (ValueError, RecursionError):
             issues.append(validation._invalid_type("array", fields["metadata"], ["metadata"]))
         else:
+            issues.extend(validation.unstorable_strings(values["metadata"]))
             issues.extend(validation.validate(props["metadata"], values["metadata"], ["metadata"]))
     for name in (*_SCALAR_FIELDS, "metadata", ASSET_FIELD):
         present = name in values or name in files_present

@@ -1,0 +1,51 @@
+"""Hostile request bodies answer 4xx, never 500 (issue 7, defects 3 and 5)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from immich_trio.http.validation import UNSTORABLE_MESSAGE, unstorable_strings, validate
+from tests.http.conftest import MakeUser
+
+BAD = ["a\u0000b", "\ud800", "x\udfff"]
+
+
+def raw_json(value: Any) -> str:
+    return json.dumps(value)  # ensure_ascii: lone surrogates travel as \\udXXX escapes
+
+
+def test_unstorable_strings_anywhere_in_a_value() -> None:
+    value = {"a": [{"b": "ok"}, {"c\u0000": "ok"}], "d": {"e": "\ud800"}, "f": "😀"}
+    paths = sorted(str(issue["path"]) for issue in unstorable_strings(value))
+    assert paths == ["['a', 1, 'c\\x00']", "['d', 'e']"]
+    assert unstorable_strings({"g": "😀 e\u0301 \u2028"}) == []
+
+
+@pytest.mark.parametrize("bad", BAD)
+def test_every_string_schema_refuses_them(bad: str) -> None:
+    [issue] = validate({"type": "string"}, bad, ["name"])
+    assert issue["message"] == UNSTORABLE_MESSAGE and issue["path"] == ["name"]
+
+
+@pytest.mark.parametrize("bad", BAD)
+async def test_user_and_api_key_names_answer_400(client: Any, make_user: MakeUser, bad: str) -> None:
+    user = await make_user("nul@example.com")
+    headers = {**user.headers, "Content-Type": "application/json"}
+    for method, path, body in [
+        ("PUT", "/api/users/me", {"name": bad}),
+        ("POST", "/api/api-keys", {"name": bad, "permissions": ["all"]}),
+        ("PUT", "/api/users/me/preferences", {"download": {"archiveSize": 1, "x": bad}}),
+    ]:
+        response = await client.open(path, method=method, headers=headers, data=raw_json(body))
+        assert response.status_code == 400, (path, await response.get_data())
+        assert (await response.get_json())["message"] == "Validation failed"
+
+
+async def test_deeply_nested_json_answers_400(client: Any, make_user: MakeUser) -> None:
+    user = await make_user("deep@example.com")
+    headers = {**user.headers, "Content-Type": "application/json"}
+    response = await client.put("/api/users/me", headers=headers, data="[" * 100_000)
+    assert response.status_code == 400
