@@ -49,3 +49,24 @@ async def test_deeply_nested_json_answers_400(client: Any, make_user: MakeUser) 
     headers = {**user.headers, "Content-Type": "application/json"}
     response = await client.put("/api/users/me", headers=headers, data="[" * 100_000)
     assert response.status_code == 400
+
+
+def test_dates_before_year_1000_have_four_digit_years() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from immich_trio.http.dto import iso_z
+    from immich_trio.sql.memory_generation import iso
+
+    assert iso_z(datetime(1, 1, 1, tzinfo=UTC)) == "0001-01-01T00:00:00.000Z"
+    assert iso_z(datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)) == "0999-12-31T23:59:59.999Z"
+    assert iso_z(datetime(1, 1, 1, 5, tzinfo=timezone(timedelta(hours=2)))) == "0001-01-01T03:00:00.000Z"
+    assert iso_z(datetime(2024, 2, 29, 1, 2, 3, 4000)) == "2024-02-29T01:02:03.004Z"
+    assert iso(datetime(12, 6, 1, tzinfo=UTC)) == "0012-06-01T00:00:00.000Z"
+
+
+def test_dates_built_in_postgres_keep_four_digit_years(sql: Any) -> None:
+    [row] = sql(
+        """SELECT to_char(timestamptz '0001-01-01 00:00:00+00' AT TIME ZONE 'UTC',
+                          'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS t"""
+    )
+    assert row[0] == "0001-01-01T00:00:00.000Z"
