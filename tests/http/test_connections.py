@@ -191,3 +191,79 @@ async def test_chunked_json_over_the_limit_answers_413(port: int, make_user: Mak
             answer = await reader.response()
             nursery.cancel_scope.cancel()
         assert answer is not None and answer[0] == 413
+
+
+@pytest.fixture
+async def slow_port(nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch) -> int:
+    """A bare app with the slow-sender limits shrunk to fractions of a second."""
+    monkeypatch.setattr(hypercorn_patches, "HEADER_TIMEOUT", 0.5)
+    monkeypatch.setattr(hypercorn_patches, "BODY_RATE_WINDOW", 0.5)
+    monkeypatch.setattr(hypercorn_patches, "MIN_BODY_RATE", 400)  # 200 bytes per window
+    app = QuartTrio(__name__)
+
+    @app.route("/upload", methods=["POST"])
+    async def upload() -> str:
+        from quart import request
+
+        return str(len(await request.get_data()))
+
+    return await serve(app, nursery)
+
+
+async def trickle(stream: trio.SocketStream, data: bytes, size: int, pause: float) -> bool:
+    """Send ``data`` ``size`` bytes at a time; False when the server closed the connection."""
+    try:
+        for i in range(0, len(data), size):
+            await stream.send_all(data[i : i + size])
+            await trio.sleep(pause)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        return False
+    return True
+
+
+async def test_slowloris_headers_are_cut(slow_port: int) -> None:
+    with trio.fail_after(CAP):
+        stream = await trio.open_tcp_stream("127.0.0.1", slow_port)
+        reader = Reader(stream)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(trickle, stream, b"GET /upload HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 100, 1, 0.05)
+            assert await reader.closed()
+            nursery.cancel_scope.cancel()
+
+
+async def test_body_below_the_minimum_rate_is_cut(slow_port: int) -> None:
+    with trio.fail_after(CAP):
+        stream = await trio.open_tcp_stream("127.0.0.1", slow_port)
+        reader = Reader(stream)
+        await stream.send_all(head("POST", "/upload", 1000))
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(trickle, stream, b"x" * 1000, 10, 0.1)  # 100 bytes/s < 400
+            assert await reader.closed()
+            nursery.cancel_scope.cancel()
+
+
+async def test_long_body_above_the_minimum_rate_completes(slow_port: int) -> None:
+    # 40 bytes every 0.05 s: about 800 bytes/s for ~2 s, four times the window
+    body = b"x" * 1600
+    with trio.fail_after(CAP):
+        stream = await trio.open_tcp_stream("127.0.0.1", slow_port)
+        reader = Reader(stream)
+        await stream.send_all(head("POST", "/upload", len(body)))
+        assert await trickle(stream, body, 40, 0.05)
+        answer = await reader.response()
+        assert answer is not None and answer[0] == 200 and answer[2] == b"1600"
+        # the kept-alive connection still serves the next request
+        await stream.send_all(head("POST", "/upload", 2) + b"ab")
+        answer = await reader.response()
+        assert answer is not None and answer[2] == b"2"
+
+
+async def test_idle_kept_alive_connection_is_not_cut_by_the_header_timeout(slow_port: int) -> None:
+    with trio.fail_after(CAP):
+        stream = await trio.open_tcp_stream("127.0.0.1", slow_port)
+        reader = Reader(stream)
+        await stream.send_all(head("POST", "/upload", 1) + b"a")
+        assert (await reader.response() or (0,))[0] == 200
+        await trio.sleep(1.0)  # idle between requests: the keep-alive timeout's business
+        await stream.send_all(head("POST", "/upload", 1) + b"a")
+        assert (await reader.response() or (0,))[0] == 200
