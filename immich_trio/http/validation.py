@@ -7,6 +7,7 @@ coerced from their strings first (``coerce_parameter``).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -17,12 +18,21 @@ from urllib.parse import urlsplit
 
 from immich_trio.http.spec import resolve
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_EMAIL = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+_EMAIL = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+\Z")
 # NUL cannot be stored by PostgreSQL (text or jsonb) and a lone surrogate cannot be encoded in
 # UTF-8: such strings are refused at the edge, for every field, instead of failing in the driver.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 UNSTORABLE_MESSAGE = "Invalid string: must not contain NUL or unpaired surrogate characters"
+
+
+@functools.lru_cache(maxsize=256)
+def _js_regex(pattern: str) -> re.Pattern[str]:
+    """The spec's (JavaScript) pattern for Python: a final ``$`` is JS's end of input, which in
+    Python is ``\\Z`` (Python's ``$`` also matches before a trailing newline)."""
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + "\\Z"
+    return re.compile(pattern)
 
 
 def _unstorable(path: list[Any]) -> dict[str, Any]:
@@ -272,7 +282,7 @@ def _check_string(schema: Mapping[str, Any], value: str, path: list[Any]) -> lis
     if fmt in _FORMATS:
         name, message, check = _FORMATS[fmt]
         # the spec's pattern is zod's own regex for the format (uuid: version 4 only)
-        ok = bool(re.search(pattern, value)) if pattern else check(value)
+        ok = bool(_js_regex(pattern).search(value)) if pattern else check(value)
         if not ok:
             issue: dict[str, Any] = {"origin": "string", "code": "invalid_format", "format": name}
             if pattern:
@@ -287,7 +297,7 @@ def _check_string(schema: Mapping[str, Any], value: str, path: list[Any]) -> lis
         issues.append(_too("small", "string", schema["minLength"], path))
     if "maxLength" in schema and len(value) > schema["maxLength"]:
         issues.append(_too("big", "string", schema["maxLength"], path))
-    if pattern and not re.search(pattern, value):
+    if pattern and not _js_regex(pattern).search(value):
         issues.append(
             {
                 "origin": "string",

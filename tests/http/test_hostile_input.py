@@ -70,3 +70,19 @@ def test_dates_built_in_postgres_keep_four_digit_years(sql: Any) -> None:
                           'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS t"""
     )
     assert row[0] == "0001-01-01T00:00:00.000Z"
+
+
+def test_email_pattern_is_matched_as_javascript_does() -> None:
+    from immich_trio.http import spec
+
+    schema = {"$ref": "#/components/schemas/UserUpdateMeDto"}
+    assert spec.resolve(schema)
+    assert validate(schema, {"email": "a@b.co"}) == []
+    # Python's $ matches before a final newline; JavaScript's (and so Immich's) does not
+    [issue] = validate(schema, {"email": "a@b.co\n"})
+    assert issue["format"] == "email" and issue["path"] == ["email"]
+
+
+def test_uuid_with_a_trailing_newline_is_refused() -> None:
+    [issue] = validate({"type": "string", "format": "uuid"}, "7b2b2f51-1f4c-4e0a-9b3e-2c4a5d6e7f80\n", ["id"])
+    assert issue["format"] == "uuid"
