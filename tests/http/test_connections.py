@@ -275,3 +275,32 @@ async def test_idle_kept_alive_connection_is_not_cut_by_the_header_timeout(slow_
         await trio.sleep(1.0)  # idle between requests: the keep-alive timeout's business
         await stream.send_all(head("POST", "/upload", 1) + b"a")
         assert (await reader.response() or (0,))[0] == 200
+
+
+async def test_client_vanishing_mid_streamed_response_ends_the_stream(nursery: trio.Nursery) -> None:
+    app = QuartTrio(__name__)
+    finished = trio.Event()
+
+    @app.route("/big", methods=["GET"])
+    async def big() -> object:
+        async def chunks() -> object:
+            try:
+                for _ in range(10_000):
+                    yield b"x" * 65536
+            finally:
+                finished.set()
+
+        return chunks()
+
+    @app.route("/api/server/ping", methods=["GET"])
+    async def ping() -> str:
+        return "pong"
+
+    port = await serve(app, nursery)
+    with trio.fail_after(CAP):
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        await stream.send_all(head("GET", "/big", 0))
+        assert await stream.receive_some(65536)
+        await stream.aclose()
+        await finished.wait()  # the response generator was closed, not left writing
+        assert await early_answer_then_next(port, head("GET", "/api/server/ping", 0), b"", None) == 200
