@@ -304,3 +304,33 @@ async def test_client_vanishing_mid_streamed_response_ends_the_stream(nursery: t
         await stream.aclose()
         await finished.wait()  # the response generator was closed, not left writing
         assert await early_answer_then_next(port, head("GET", "/api/server/ping", 0), b"", None) == 200
+
+
+def test_slow_sender_guard_measures_waiting_not_duration() -> None:
+    import h11
+
+    guard = hypercorn_patches.SlowSenderGuard()
+    connection = h11.Connection(h11.SERVER)
+
+    class Protocol:
+        pass
+
+    protocol = Protocol()
+    protocol.connection = connection  # type: ignore[attr-defined]
+    guard.observe(protocol)
+    assert guard.time_left() == float("inf")  # idle between requests: no read limit
+    connection.receive_data(b"POST / HTTP/1.1\r\nHost: a\r\n")
+    connection.next_event()
+    guard.observe(protocol)
+    guard.record(20, 59.0)
+    assert guard.phase == "headers" and guard.time_left() == pytest.approx(hypercorn_patches.HEADER_TIMEOUT - 59)
+    connection.receive_data(b"Content-Length: 10000000\r\n\r\n")
+    connection.next_event()
+    guard.observe(protocol)
+    assert guard.phase == "body" and guard.time_left() == hypercorn_patches.BODY_RATE_WINDOW
+    window = hypercorn_patches.BODY_RATE_WINDOW
+    for _ in range(100):  # a long upload at twice the minimum rate never runs out of time
+        guard.record(int(2 * hypercorn_patches.MIN_BODY_RATE * window / 4), window / 4)
+        assert guard.time_left() > 0
+    guard.record(1, window)  # a stalled window
+    assert guard.time_left() <= 0
