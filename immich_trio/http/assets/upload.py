@@ -212,6 +212,9 @@ async def _stage(ctx: Ctx, asset_id: UUID, form: multipart.ReceivedForm, judged_
     assert received is not None  # required: validation passed
     if received.staged.size == 0:
         raise BadRequest("File is empty")
+    unstorable = validation.unstorable_strings(received.filename)  # from the part's header
+    if unstorable:
+        raise ValidationFailed([{**issue, "path": [ASSET_FIELD]} for issue in unstorable])
     user = ctx.user
     if user.quota_size_in_bytes is not None and user.quota_size_in_bytes < user.quota_usage_in_bytes + received.staged.size:
         raise BadRequest(QUOTA_EXCEEDED)
