@@ -15,7 +15,15 @@ from quart import Request, Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from immich_trio.http import credentials, direct, maintenance_edge, registry, spec, validation
+from immich_trio.http import (
+    credentials,
+    direct,
+    hypercorn_patches,  # noqa: F401  (fixes kept-alive connections at import)
+    maintenance_edge,
+    registry,
+    spec,
+    validation,
+)
 from immich_trio.http.context import Ctx, Reply
 from immich_trio.http.dto import dumps
 from immich_trio.http.errors import (

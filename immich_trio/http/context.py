@@ -11,10 +11,11 @@ from uuid import UUID
 import attrs
 from psycopg import AsyncConnection
 from quart import Request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from immich_trio.http import spec, validation
 from immich_trio.http.dto import from_wire
-from immich_trio.http.errors import BadRequest, ValidationFailed
+from immich_trio.http.errors import BadRequest, HttpError, ValidationFailed
 from immich_trio.runtime import Runtime
 
 T = TypeVar("T")
@@ -102,7 +103,10 @@ class Ctx:
 
     async def json(self) -> Any:
         """The request body as validated JSON (against the operation's schema)."""
-        raw = await self.request.get_data(as_text=False)
+        try:
+            raw = await self.request.get_data(as_text=False)
+        except RequestEntityTooLarge:  # a chunked body past the limit: Quart only knows it now
+            raise HttpError("request entity too large").with_status(413) from None
         if not raw:
             data: Any = {}
         else:
@@ -110,8 +114,11 @@ class Ctx:
 
             try:
                 data = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
                 raise BadRequest("Unexpected token in JSON body") from None
+        unstorable = validation.unstorable_strings(data)
+        if unstorable:
+            raise ValidationFailed(unstorable)
         if self.op.body_schema is not None:
             issues = validation.validate(self.op.body_schema, data)
             if issues:

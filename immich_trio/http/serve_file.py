@@ -201,6 +201,9 @@ async def send_file(headers: Mapping[str, str], file: FileToSend, *, head: bool 
     out["Accept-Ranges"] = "bytes"
     out["Last-Modified"] = last_modified
     out["ETag"] = etag
+    # user files are served with the type they were uploaded as: HTML named .jpg must not be
+    # sniffed and rendered by the browser
+    out["X-Content-Type-Options"] = "nosniff"
 
     if precondition_failed(headers, etag, st.st_mtime):
         return Response(b'{"message":"Precondition Failed"}', status=412, content_type="application/json")

@@ -7,6 +7,7 @@ coerced from their strings first (``coerce_parameter``).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -17,8 +18,45 @@ from urllib.parse import urlsplit
 
 from immich_trio.http.spec import resolve
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_EMAIL = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+_EMAIL = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+\Z")
+# NUL cannot be stored by PostgreSQL (text or jsonb) and a lone surrogate cannot be encoded in
+# UTF-8: such strings are refused at the edge, for every field, instead of failing in the driver.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE_MESSAGE = "Invalid string: must not contain NUL or unpaired surrogate characters"
+
+
+@functools.lru_cache(maxsize=256)
+def _js_regex(pattern: str) -> re.Pattern[str]:
+    """The spec's (JavaScript) pattern for Python: a final ``$`` is JS's end of input, which in
+    Python is ``\\Z`` (Python's ``$`` also matches before a trailing newline)."""
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + "\\Z"
+    return re.compile(pattern)
+
+
+def _unstorable(path: list[Any]) -> dict[str, Any]:
+    return {"origin": "string", "code": "invalid_format", "format": "regex", "path": path, "message": UNSTORABLE_MESSAGE}
+
+
+def unstorable_strings(value: Any) -> list[dict[str, Any]]:
+    """Issues for every string (object keys included) of a parsed JSON value holding NUL or a
+    lone surrogate. Iterative: the value may be nested as deep as the JSON parser allowed."""
+    issues: list[dict[str, Any]] = []
+    pending: list[tuple[Any, list[Any]]] = [(value, [])]
+    while pending:
+        item, path = pending.pop()
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                issues.append(_unstorable(path))
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                if _UNSTORABLE.search(key):
+                    issues.append(_unstorable([*path, key]))
+                pending.append((sub, [*path, key]))
+        elif isinstance(item, list):
+            pending.extend((sub, [*path, i]) for i, sub in enumerate(item))
+    return issues
 
 
 def _type_name(value: Any) -> str:
@@ -237,12 +275,14 @@ _FORMATS: dict[str, tuple[str, str, Callable[[str], bool]]] = {
 def _check_string(schema: Mapping[str, Any], value: str, path: list[Any]) -> list[dict[str, Any]]:
     """zod runs every string check and reports each failure."""
     issues: list[dict[str, Any]] = []
+    if _UNSTORABLE.search(value):
+        issues.append(_unstorable(path))
     fmt = schema.get("format") or ""
     pattern = schema.get("pattern")
     if fmt in _FORMATS:
         name, message, check = _FORMATS[fmt]
         # the spec's pattern is zod's own regex for the format (uuid: version 4 only)
-        ok = bool(re.search(pattern, value)) if pattern else check(value)
+        ok = bool(_js_regex(pattern).search(value)) if pattern else check(value)
         if not ok:
             issue: dict[str, Any] = {"origin": "string", "code": "invalid_format", "format": name}
             if pattern:
@@ -257,7 +297,7 @@ def _check_string(schema: Mapping[str, Any], value: str, path: list[Any]) -> lis
         issues.append(_too("small", "string", schema["minLength"], path))
     if "maxLength" in schema and len(value) > schema["maxLength"]:
         issues.append(_too("big", "string", schema["maxLength"], path))
-    if pattern and not re.search(pattern, value):
+    if pattern and not _js_regex(pattern).search(value):
         issues.append(
             {
                 "origin": "string",

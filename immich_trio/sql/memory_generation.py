@@ -75,7 +75,8 @@ DELETE FROM memory WHERE "createdAt" < %s AND NOT "isSaved"
 
 def iso(moment: datetime) -> str:
     """Luxon's ``toISO()`` of a UTC date-time: ``2024-06-01T00:00:00.000Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    moment = moment.astimezone(UTC)
+    return f"{moment.year:04d}-{moment.strftime('%m-%dT%H:%M:%S')}.{moment.microsecond // 1000:03d}Z"
 
 
 def _parse(value: Any) -> datetime | None:

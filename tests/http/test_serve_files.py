@@ -65,6 +65,7 @@ async def test_original_with_headers(client: Any, make_user: Any, sql: Sql, medi
     assert h["Content-Disposition"] == "inline; filename*=UTF-8''%C3%89t%C3%A9%20photo.jpg"
     assert h["Cache-Control"] == CACHE
     assert h["Accept-Ranges"] == "bytes"
+    assert h["X-Content-Type-Options"] == "nosniff"  # issue 7: HTML named .jpg is not rendered
     assert h["ETag"] == f'W/"{len(data):x}-{MTIME_NS // 1_000_000:x}"'
     assert h["Last-Modified"] == format_datetime(
         datetime.fromtimestamp(MTIME_NS // 10**9, tz=UTC), usegmt=True

@@ -504,3 +504,13 @@ async def test_backpressure_bounds_what_the_server_takes(
     assert status == 201 and reply["status"] == "created"
     [(path,)] = sql('SELECT "originalPath" FROM asset')
     assert size_of(path) == size
+
+
+async def test_nul_in_the_file_name_answers_400(
+    client: Any, runtime: Runtime, uploader: Uploader, make_user: MakeUser, sql: Sql
+) -> None:
+    user = await make_user()
+    resp = await post(client, user, multipart(asset_parts(b"\xff\xd8\xff\xe0jpeg", "a\u0000b.jpg")))
+    assert resp.status_code == 400
+    assert (await resp.get_json())["message"] == "Validation failed"
+    assert media_files(runtime) == [] and staging(runtime) == []

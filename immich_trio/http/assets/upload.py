@@ -105,9 +105,10 @@ def parse_upload_fields(
     if "metadata" in fields:
         try:
             values["metadata"] = json.loads(fields["metadata"])
-        except ValueError:
+        except (ValueError, RecursionError):
             issues.append(validation._invalid_type("array", fields["metadata"], ["metadata"]))
         else:
+            issues.extend(validation.unstorable_strings(values["metadata"]))
             issues.extend(validation.validate(props["metadata"], values["metadata"], ["metadata"]))
     for name in (*_SCALAR_FIELDS, "metadata", ASSET_FIELD):
         present = name in values or name in files_present
@@ -211,6 +212,9 @@ async def _stage(ctx: Ctx, asset_id: UUID, form: multipart.ReceivedForm, judged_
     assert received is not None  # required: validation passed
     if received.staged.size == 0:
         raise BadRequest("File is empty")
+    unstorable = validation.unstorable_strings(received.filename)  # from the part's header
+    if unstorable:
+        raise ValidationFailed([{**issue, "path": [ASSET_FIELD]} for issue in unstorable])
     user = ctx.user
     if user.quota_size_in_bytes is not None and user.quota_size_in_bytes < user.quota_usage_in_bytes + received.staged.size:
         raise BadRequest(QUOTA_EXCEEDED)

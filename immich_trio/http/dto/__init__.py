@@ -48,7 +48,11 @@ def iso_z(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # not strftime: glibc's %Y writes year 1 as "1"; toISOString always writes four digits
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}"
+        f":{value.second:02d}.{value.microsecond // 1000:03d}Z"
+    )
 
 
 class SqlJsonDatetime(datetime):
