@@ -11,7 +11,7 @@ import pytest
 import trio
 
 from immich_trio.runtime import Runtime
-from tests.http.access_world import _asset
+from tests.http.access.world import _asset
 from tests.http.conftest import MakeUser
 
 Sql = Callable[..., list[tuple[Any, ...]]]

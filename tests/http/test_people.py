@@ -15,7 +15,7 @@ from PIL import Image
 from immich_trio.actors.person_thumbnail import PersonThumbnailActor, face_crop
 from immich_trio.runtime import Runtime
 from immich_trio.sql.jobs import Job
-from tests.http.access_world import _asset
+from tests.http.access.world import _asset
 from tests.http.conftest import MakeUser, UserCreds
 
 Sql = Callable[..., list[tuple[Any, ...]]]

@@ -11,7 +11,7 @@ import pytest
 from immich_trio.http import sync_stream
 from immich_trio.runtime import Runtime
 from immich_trio.sql.sync import stream as sync_sql
-from tests.http.access_world import _asset
+from tests.http.access.world import _asset
 from tests.http.conftest import MakeUser, UserCreds
 from tests.sync_client import MOBILE_TYPES, SyncClient
 

@@ -1,4 +1,5 @@
-"""The cast and the rows of the access matrix (``test_access_matrix.py``), built with plain SQL.
+"""The world of the access matrix (``tests/http/test_access_matrix.py``), built with plain SQL:
+its cast, and the snapshot a refused request must leave unchanged.
 
 One owner with a photo, a video and a locked photo (files on disk), a second session and an
 API key; a stranger, an admin, a partner the owner shares with, a viewer of the owner's album,
