@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from immich_trio.runtime import Runtime
-from tests.http.access_world import _asset
+from tests.http.access.world import _asset
 from tests.http.conftest import MakeUser, UserCreds
 
 Sql = Callable[..., list[tuple[Any, ...]]]

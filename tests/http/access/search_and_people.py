@@ -150,3 +150,28 @@ PEOPLE_ROWS: tuple[Row, ...] = (
     Row(op="deleteFace", target=_face, asset=False,
         request=lambda w, t: ("DELETE", f"/api/faces/{t}", {"force": False}), expect=person_rule("face.delete", 204)),
 )
+
+
+# -- Duplicates (the owner's group of two photos) -------------------------------------------------
+
+
+def _duplicate(w: World) -> str:
+    return w.duplicate
+
+
+def _resolved(w: World, body: Any) -> bool:
+    return bool(body == [{"id": w.duplicate, "success": True}])
+
+
+DUPLICATE_ROWS: tuple[Row, ...] = (
+    Row(op="deleteDuplicate", target=_duplicate, asset=False,
+        request=lambda w, t: ("DELETE", f"/api/duplicates/{t}", None),
+        expect=own_row(204, no_access("duplicate.delete"))),
+    Row(op="deleteDuplicates", target=_duplicate, asset=False,
+        request=lambda w, t: ("DELETE", "/api/duplicates", {"ids": [t]}),
+        expect=own_row(204, no_access("duplicate.delete"))),
+    Row(op="resolveDuplicates", target=_duplicate, asset=False,
+        request=lambda w, t: ("POST", "/api/duplicates/resolve", {"groups": [
+            {"duplicateId": t, "keepAssetIds": [w.duplicates[0]], "trashAssetIds": [w.duplicates[1]]}]}),
+        expect=own_row(200, no_access("duplicate.delete")) | {"owner": ok(check=_resolved)}),
+)

@@ -72,6 +72,8 @@ class World:
     person: str = ""  # the owner's person, its face on the photo (feature face), thumbnail on disk
     face: str = ""  # that face
     person2: str = ""  # a second person of the owner, no face (merge and reassign targets)
+    duplicate: str = ""  # the owner's duplicate group of two more photos (not stacked)
+    duplicates: tuple[str, ...] = ()  # its two photos
 
 
 def _session(sql: Sql, user_id: str, *, pin_until: datetime | None = None) -> tuple[str, str]:
@@ -203,6 +205,9 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
         "INSERT INTO integrity_report (type, path) VALUES ('untracked_file', %s) RETURNING id", (str(stray),)
     )
     person, face, person2 = _people(sql, owner.id, photo, media)
+    duplicate = "d0000000-0000-4000-8000-000000000001"
+    duplicates = (_asset(sql, owner.id, media, "dup1.jpg", "IMAGE"), _asset(sql, owner.id, media, "dup2.jpg", "IMAGE"))
+    sql('UPDATE asset SET "duplicateId" = %s WHERE id IN (%s, %s)', (duplicate, *duplicates))
     headers = {
         "owner": owner.headers,
         "other": other.headers,
@@ -226,7 +231,7 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
         partner_id=partner.id, notification=str(notification), asset_link=asset_link,
         activity=str(activity), tag=str(tag), memory=str(memory), stack=str(stack),
         editor_photo=editor_photo, album_links=1 + len(variants), integrity_report=str(report),
-        person=person, face=face, person2=person2,
+        person=person, face=face, person2=person2, duplicate=duplicate, duplicates=duplicates,
     )
 
 
