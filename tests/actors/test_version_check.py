@@ -18,7 +18,9 @@ import trio.testing
 
 from immich_trio import sysconfig
 from immich_trio.actors.dispatcher import trio_wall_clock
+from immich_trio.actors.notifier.hub import Hub
 from immich_trio.actors.version_check import VersionCheck, is_newer, parse_version
+from immich_trio.http.socketio.relay import EventRelay
 from immich_trio.sql import events
 from immich_trio.sql.listen import listen_forever
 from immich_trio.sql.pool import Pool, open_pool
@@ -225,3 +227,26 @@ async def _has_event(listener: Listener) -> bool:
 async def _requests_are(github: FakeGitHub, count: int) -> bool:
     await trio.lowlevel.checkpoint()
     return github.requests == count
+
+
+async def test_a_stored_notice_reaches_sockets_after_a_restart(pool: Pool, nursery: trio.Nursery) -> None:
+    """The relay of a freshly started process sends the stored result on connect."""
+    async with pool.connection() as conn:
+        await conn.execute(
+            "INSERT INTO system_metadata (key, value) VALUES ('version-check-state', %s::jsonb)"
+            " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            (json.dumps({"checkedAt": "2026-06-07T10:30:00.000Z", "releaseVersion": "v99.0.0"}),),
+        )
+    hub = Hub()
+    await nursery.start(EventRelay(pool, hub).run)
+    sub = hub.attach(user_id="u1", session_id=None)
+    frames = []
+    while True:
+        try:
+            frames.append(sub._receive.receive_nowait())  # type: ignore[attr-defined]
+        except trio.WouldBlock:
+            break
+    notices = [json.loads(frame[2:])[1] for frame in frames if '"on_new_release"' in frame]
+    assert len(notices) == 1
+    assert notices[0]["isAvailable"] is True and notices[0]["releaseVersion"]["major"] == 99
+    assert notices[0]["checkedAt"] == "2026-06-07T10:30:00.000Z"

@@ -17,11 +17,13 @@ import psycopg
 import trio
 
 from immich_trio.actors.notifier.hub import Hub
+from immich_trio.actors.version_check import release_notification
 from immich_trio.http.dto import to_wire
 from immich_trio.http.dto.assets import asset_dto
 from immich_trio.http.socketio.payloads import sync_asset, sync_exif
 from immich_trio.reactor import Backoff
 from immich_trio.sql import events as q
+from immich_trio.sql import system_metadata
 from immich_trio.sql.errors import DatabaseUnavailable
 from immich_trio.sql.listen import listen_forever
 from immich_trio.sql.pool import Pool
@@ -87,10 +89,25 @@ class EventRelay:
                 self._reconnects += 1
             self._listening = listening
 
+        await self._load_release_notice()
         await listen_forever(
             self._url, q.CHANNEL, self._deliver_safely, name="event relay",
             on_listening=on_listening, backoff=RECONNECT_BACKOFF, task_status=task_status,
         )
+
+    async def _load_release_notice(self) -> None:
+        """The last version check's notice, sent on every connect as Immich does, also after a
+        restart (later checks replace it through ``on_new_release``). Best effort: a database
+        that is not up yet leaves it for the next check."""
+        try:
+            async with self._pool.connection() as conn:
+                state = await system_metadata.get(conn, system_metadata.VERSION_CHECK_STATE)
+        except (DatabaseUnavailable, psycopg.Error) as exc:
+            log.info("event relay: no stored version-check notice yet (%s)", exc)
+            return
+        notice = release_notification(state) if isinstance(state, dict) else None
+        if notice is not None:
+            self._hub.set_release_notice(notice)
 
     async def _deliver_safely(self, payload: str) -> None:
         # A bug in building one event must not cost the connection (and the events
