@@ -44,7 +44,7 @@ async def get_map_markers(ctx: Ctx) -> Reply:
             created_before=_datetime(query.get("fileCreatedBefore")),
         )
         body = await q.markers_json(conn, f)
-    return Reply(body=body.encode())
+    return Reply(body=body)
 
 
 @operation("reverseGeocode")

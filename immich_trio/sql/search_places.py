@@ -27,6 +27,27 @@ SUGGESTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+# The exif indexes whose order lists a column's values (migration 0005 and Immich's city
+# index), by the narrowing columns they lead with: column → the possible leading columns.
+_ORDERED_BY: dict[str, tuple[tuple[str, ...], ...]] = {
+    "country": ((),),
+    "state": ((), ("country",)),
+    "city": ((), ("country",), ("state",)),
+    "make": ((), ("model",)),
+    "model": ((), ("make",)),
+    "lensModel": ((),),
+}
+
+
+def _walks_index(column: str, narrowing: set[str]) -> bool:
+    """Whether the loose index scan suits: an index lists the column's values after leading
+    columns that are all narrowed (equality) and, if some narrowing is left for the heap, the
+    leading columns bound the rows it reads; otherwise one pass with DISTINCT is cheaper."""
+    return any(
+        set(lead) <= narrowing and (bool(lead) or not narrowing) for lead in _ORDERED_BY[column]
+    )
+
+
 async def suggestions(
     conn: Conn, owner_ids: list[UUID], kind: str, filters: dict[str, str]
 ) -> list[str]:
@@ -38,15 +59,44 @@ async def suggestions(
             params[name] = filters[name]
             conds.append(sql.SQL("e.{} = %({})s").format(sql.Identifier(name), sql.SQL(name)))
     col = sql.SQL("e.{}").format(sql.Identifier(column))
-    query = sql.SQL(
-        """
+    extra = sql.SQL("").join(sql.SQL(" AND ") + c for c in conds)
+    if not _walks_index(column, {name for name in narrowing if filters.get(name)}):
+        query = sql.SQL(
+            """
 SELECT DISTINCT ON ({col}) {col} AS value
 FROM asset_exif e JOIN asset a ON a.id = e."assetId"
 WHERE a."ownerId" = ANY(%(owners)s::uuid[]) AND a.visibility = 'timeline' AND a."deletedAt" IS NULL
   AND {col} IS NOT NULL AND {col} <> ''{extra}
 ORDER BY {col}
 """
-    ).format(col=col, extra=sql.SQL("").join(sql.SQL(" AND ") + c for c in conds))
+        ).format(col=col, extra=extra)
+        cur = await conn.execute(query, params)
+        return [row["value"] for row in await cur.fetchall()]
+    # A loose index scan: each step takes the next value above the last one that has a
+    # searched asset, so an index on the column (after the narrowing columns) is walked value
+    # by value instead of every exif row being joined and sorted; same rows as
+    # ``SELECT DISTINCT ON (col) col ... ORDER BY col``.
+    step = sql.SQL(
+        """SELECT {col} AS value
+    FROM asset_exif e JOIN asset a ON a.id = e."assetId"
+    WHERE a."ownerId" = ANY(%(owners)s::uuid[]) AND a.visibility = 'timeline' AND a."deletedAt" IS NULL
+      AND {col} IS NOT NULL AND {col} <> ''{extra}{after}
+    ORDER BY {col}
+    LIMIT 1"""
+    )
+    query = sql.SQL(
+        """
+WITH RECURSIVE v AS (
+    ({first})
+    UNION ALL
+    (SELECT l.value FROM v JOIN LATERAL ({next}) l ON true)
+)
+SELECT value FROM v
+"""
+    ).format(
+        first=step.format(col=col, extra=extra, after=sql.SQL("")),
+        next=step.format(col=col, extra=extra, after=sql.SQL(" AND {} > v.value").format(col)),
+    )
     cur = await conn.execute(query, params)
     return [row["value"] for row in await cur.fetchall()]
 
@@ -78,19 +128,29 @@ async def assets_by_city(conn: Conn, owner_ids: list[UUID]) -> list[dict[str, An
     return await cur.fetchall()
 
 
-EXPLORE_CITIES = f"""
-WITH cities AS (
-    SELECT e.city
+_EXPLORE_STEP = """
+    SELECT e.city AS value, e."assetId" AS data
     FROM asset_exif e JOIN asset a ON a.id = e."assetId"
-    WHERE a."ownerId" = %(owner)s AND e.city IS NOT NULL
-    GROUP BY e.city
-    HAVING count(e."assetId") >= %(min_assets)s
-), picks AS (
-    SELECT DISTINCT ON (e.city) e.city AS value, a.id AS data
-    FROM asset a JOIN asset_exif e ON e."assetId" = a.id JOIN cities c ON c.city = e.city
     WHERE a."ownerId" = %(owner)s AND a.visibility = 'timeline' AND a.type = 'IMAGE'
-      AND a."deletedAt" IS NULL
+      AND a."deletedAt" IS NULL AND e.city IS NOT NULL{after}
     ORDER BY e.city
+    LIMIT 1"""
+
+# The cities in order, one image each, by a loose scan of the city index (as assets_by_city);
+# a city counts when the owner has at least ``min_assets`` exif rows there, which is checked by
+# reading that many rows, not by counting them all. The walk stops at ``max_fields`` cities.
+EXPLORE_CITIES = f"""
+WITH RECURSIVE walk AS (
+    ({_EXPLORE_STEP.format(after="")})
+    UNION ALL
+    (SELECT l.value, l.data FROM walk
+     JOIN LATERAL ({_EXPLORE_STEP.format(after=" AND e.city > walk.value")}) l ON true)
+), picks AS (
+    SELECT w.value, w.data FROM walk w
+    WHERE (SELECT count(*) FROM (
+        SELECT 1 FROM asset_exif e JOIN asset a ON a.id = e."assetId"
+        WHERE e.city = w.value AND a."ownerId" = %(owner)s
+        LIMIT %(min_assets)s) enough) >= %(min_assets)s
     LIMIT %(max_fields)s
 )
 SELECT a.*, p.value, {EXIF_JSON} AS "exifInfo",

@@ -48,6 +48,8 @@ def iso_z(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     value = value.astimezone(UTC)
+    if value.year >= 1000:  # isoformat is ~10x faster; below 1000 it would not pad the year
+        return value.isoformat(timespec="milliseconds")[:-6] + "Z"
     # not strftime: glibc's %Y writes year 1 as "1"; toISOString always writes four digits
     return (
         f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}"
@@ -134,11 +136,20 @@ def key_order(cls: type, *names: str) -> None:
     _KEY_ORDER[cls] = names
 
 
+# Fast paths of the converter for the values most fields hold (exact types only: subclasses
+# such as SqlJsonDatetime or str enums still go through the converter). Building a reply of
+# 250 assets spent two thirds of its time dispatching these through cattrs.
+_PLAIN: frozenset[type] = frozenset((str, int, float, bool, NoneType))
+_DIRECT: dict[type, Any] = {datetime: iso_z, UUID: str}
+
+
 def _make_unstructure(cls: type) -> Any:
     by_name = {a.name: a for a in attrs.fields(cls)}
     order = _KEY_ORDER.get(cls, tuple(by_name))
     fields = [(name, _wire_name(by_name[name])) for name in order]
     unstructure = converter.unstructure
+    plain = _PLAIN
+    direct = _DIRECT
 
     def unstructure_dto(obj: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -146,7 +157,13 @@ def _make_unstructure(cls: type) -> Any:
             value = getattr(obj, name)
             if value is OMIT:
                 continue
-            out[wire] = unstructure(value)
+            kind = type(value)
+            if kind in plain:
+                out[wire] = value
+            elif kind in direct:
+                out[wire] = direct[kind](value)
+            else:
+                out[wire] = unstructure(value)
         return out
 
     return unstructure_dto
