@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from uuid import uuid4
 
 import attrs
 import cattrs
@@ -233,3 +234,12 @@ def test_enum_value_outside_the_spec_is_refused() -> None:
     with pytest.raises(cattrs.BaseValidationError) as caught:
         from_wire(g.UserAdminUpdateDto, {"avatarColor": "nope"})
     assert "nope not in literal" in str(caught.value.exceptions[0])
+
+
+def test_per_id_outcomes_keep_immichs_key_order() -> None:
+    """Immich writes these in its zod schemas' order, not the spec's alphabetical one."""
+    bulk = g.BulkIdResponseDto(id=uuid4(), success=False, error="unknown", error_message="why")
+    assert list(to_wire(bulk)) == ["id", "success", "error", "errorMessage"]
+    assert list(to_wire(g.BulkIdResponseDto(id=uuid4(), success=True))) == ["id", "success"]
+    legacy = g.AssetIdsResponseDto(asset_id=uuid4(), success=False, error="duplicate")
+    assert list(to_wire(legacy)) == ["assetId", "success", "error"]

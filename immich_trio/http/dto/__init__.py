@@ -189,3 +189,12 @@ def dumps(obj: Any) -> bytes:
 
 def from_wire(cls: type[Any], data: Any) -> Any:
     return converter.structure(data, cls)
+
+
+# The per-id outcomes belong to no one tag (albums, tags, memories, people, duplicates and
+# shared links all answer with them), so their order is set here, where every handler that
+# writes one has already passed: Immich's zod schemas declare id, success, error, errorMessage.
+from immich_trio.http.dto import generated as _generated  # noqa: E402  (generated imports this module)
+
+key_order(_generated.BulkIdResponseDto, "id", "success", "error", "error_message")
+key_order(_generated.AssetIdsResponseDto, "asset_id", "success", "error")
