@@ -330,3 +330,53 @@ async def test_bad_videos_fail_with_a_reason_and_the_actor_carries_on(
         assert not list((media / "thumbs").rglob(f"{asset_id}*"))
     asset_id, _ = add_asset(sql, media, owner, good, name="good.mp4", kind="VIDEO")
     assert (await run_job(actor, asset_id, source="upload")).status == "success"
+
+
+async def test_hdr10_video_thumbnail_is_tone_mapped_into_sdr(
+    actor: ThumbnailerActor, pool: Pool, media: Path, owner: str, sql: Sql, tmp_path: Path
+) -> None:
+    from immich_trio.actors.metadata.video_probe import probe_video
+    from tests.actors.video_samples import make_video
+
+    # 10-bit HEVC, BT.2020 + PQ. Pixel values are PQ code values: the left half a ~2000-nit
+    # warm highlight, the right half ~70 nits (a mid-tone, well under 203-nit SDR white).
+    source = make_video(
+        tmp_path / "hdr.mp4", codec="libx265", pix_fmt="yuv420p10le", pq_hdr=True, frames=12,
+        colour=lambda i: (215, 200, 185), right=lambda i: (110, 100, 90),
+    )  # fmt: skip
+    probe = probe_video(str(source))
+    assert probe.is_hdr and probe.pixel_format == "yuv420p10le" and probe.codec_name == "hevc"
+    assert (probe.color_primaries, probe.color_transfer) == (9, 16)
+
+    asset_id, _ = add_asset(sql, media, owner, source, name="hdr.mp4", kind="VIDEO")
+    result = await run_job(actor, asset_id, source="upload")
+    assert result.status == "success", result.error
+    await apply(pool, result)
+    rows = dict(sql('SELECT type, path FROM asset_file WHERE "assetId" = %s', (asset_id,)))
+    with Image.open(rows["preview"]) as preview:
+        rgb = preview.convert("RGB")
+        highlight = rgb.getpixel((8, 24))
+        mid = rgb.getpixel((56, 24))
+    assert isinstance(highlight, tuple) and isinstance(mid, tuple)
+    # The highlight is compressed, not clipped to white, and keeps its warm hue; shown as raw
+    # code values it would be a washed-out (215, 200, 185).
+    assert highlight[0] > highlight[2] + 60 and min(highlight) < 220, highlight
+    # The mid-tone is neither crushed nor blown out, and stays well under the highlight.
+    assert 90 < max(mid) < 200 and sum(mid) < sum(highlight) - 150, (mid, highlight)
+
+
+async def test_zero_frame_video_fails_with_a_reason_and_writes_nothing(
+    actor: ThumbnailerActor, media: Path, owner: str, sql: Sql, tmp_path: Path
+) -> None:
+    from immich_trio.actors.metadata.video_probe import VideoProbeError, probe_video
+    from tests.actors.video_samples import make_video
+
+    source = make_video(tmp_path / "empty.mp4", frames=0)
+    with pytest.raises(VideoProbeError):  # metadata extraction fails it the same way
+        probe_video(str(source))
+    asset_id, path = add_asset(sql, media, owner, source, name="empty.mp4", kind="VIDEO")
+    result = await run_job(actor, asset_id, source="upload")
+    assert result.status == "failed" and result.error
+    assert path.exists() and sql("SELECT count(*) FROM asset WHERE id = %s", (asset_id,)) == [(1,)]
+    assert not list((media / "thumbs").rglob(f"{asset_id}*"))
+    assert sql('SELECT count(*) FROM asset_file WHERE "assetId" = %s', (asset_id,)) == [(0,)]
