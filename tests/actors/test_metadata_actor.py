@@ -244,3 +244,20 @@ async def test_unreadable_videos_fail_with_a_reason_and_the_actor_carries_on(
     asset_id, _ = add_asset(sql, media, owner, good, name="good.mp4", kind="VIDEO")
     assert (await run_job(actor, asset_id)).status == "success"
 
+
+
+async def test_a_jpeg_named_mp4_is_probed_as_a_one_frame_mjpeg_video(
+    nursery: trio.Nursery, pool: Pool, media: Path, owner: str, sql: Sql, tmp_path: Path
+) -> None:
+    # As ffprobe reads it for Immich: one MJPEG frame, no container duration; the job succeeds.
+    from PIL import Image
+
+    actor = await start(nursery, pool, media)
+    source = tmp_path / "photo.mp4"
+    Image.new("RGB", (64, 48), (30, 200, 60)).save(source, "JPEG")
+    asset_id, _ = add_asset(sql, media, owner, source, name="photo.mp4", kind="VIDEO")
+    result = await run_job(actor, asset_id)
+    assert result.status == "success", result.error
+    await commit(pool, result)
+    [(width, height)] = sql("SELECT width, height FROM asset WHERE id = %s", (asset_id,))
+    assert (width, height) == (64, 48)

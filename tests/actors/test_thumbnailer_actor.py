@@ -380,3 +380,28 @@ async def test_zero_frame_video_fails_with_a_reason_and_writes_nothing(
     assert path.exists() and sql("SELECT count(*) FROM asset WHERE id = %s", (asset_id,)) == [(1,)]
     assert not list((media / "thumbs").rglob(f"{asset_id}*"))
     assert sql('SELECT count(*) FROM asset_file WHERE "assetId" = %s', (asset_id,)) == [(0,)]
+
+
+async def test_a_jpeg_named_mp4_is_a_one_frame_mjpeg_video_as_immich_sees_it(
+    actor: ThumbnailerActor, pool: Pool, media: Path, owner: str, sql: Sql, tmp_path: Path
+) -> None:
+    # The upload's extension makes it a VIDEO. ffprobe reads the content as a one-frame MJPEG
+    # stream (format jpeg_pipe) and Immich's ffmpeg thumbnail chain decodes that frame, so the
+    # asset stays a video whose thumbnail is the picture; it is not rejected or retyped.
+    from immich_trio.actors.metadata.video_probe import probe_video
+
+    source = tmp_path / "photo.mp4"
+    Image.new("RGB", (64, 48), (30, 200, 60)).save(source, "JPEG", quality=95)
+    probe = probe_video(str(source))
+    assert (probe.format_name, probe.codec_name, probe.width, probe.height) == ("jpeg_pipe", "mjpeg", 64, 48)
+
+    asset_id, _ = add_asset(sql, media, owner, source, name="photo.mp4", kind="VIDEO")
+    result = await run_job(actor, asset_id, source="upload")
+    assert result.status == "success", result.error
+    await apply(pool, result)
+    rows = dict(sql('SELECT type, path FROM asset_file WHERE "assetId" = %s', (asset_id,)))
+    with Image.open(rows["preview"]) as preview:
+        assert preview.size == (64, 48)
+        r, g, b = preview.convert("RGB").getpixel((32, 24))  # type: ignore[misc]
+        assert g > 150 and r < 90 and b < 110
+    assert sql("SELECT type FROM asset WHERE id = %s", (asset_id,)) == [("VIDEO",)]
