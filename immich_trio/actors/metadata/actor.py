@@ -133,7 +133,7 @@ class MetadataActor(QueueWorker):
             # Not fatal: each job fails with the reason, and installing it fixes the next run.
             log.warning("metadata: %r not found; metadata jobs will fail", self._executable)
         # The process itself starts with the first request (and restarts after a failure).
-        self._exiftool = Exiftool(executable=self._executable)
+        self._exiftool = Exiftool(executable=self._executable, owner=str(self._media))
 
     async def teardown(self) -> None:
         await super().teardown()

@@ -27,6 +27,7 @@ from typing import Any
 import attrs
 import trio
 
+from immich_trio.actors.metadata.lifeline import marker_env, shim_command, sweep_strays
 from immich_trio.reactor.background import lower_process_priority
 
 EXECUTABLE = "exiftool"
@@ -104,8 +105,10 @@ def _file_arg(path: str | bytes | os.PathLike[str]) -> bytes:
 class _Process:
     """One exiftool incarnation and its pipes."""
 
-    def __init__(self, proc: trio.Process) -> None:
+    def __init__(self, proc: trio.Process, lifeline: int) -> None:
         self.proc = proc
+        #: Write end of the pipe the watcher shim waits on: closing it kills exiftool.
+        self.lifeline = lifeline
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         self.stdin = proc.stdin
         self.stdout = proc.stdout
@@ -127,6 +130,9 @@ class _Process:
                     await self.proc.wait()
             self.kill()
             await self.proc.wait()
+        if self.lifeline >= 0:
+            os.close(self.lifeline)
+            self.lifeline = -1
         for stream in (self.stdin, self.stdout, self.stderr):
             with trio.CancelScope(shield=True):
                 await stream.aclose()
@@ -142,8 +148,11 @@ class Exiftool:
     ``ExiftoolError``. Use ``open_exiftool()`` to get one bound to a scope.
     """
 
-    def __init__(self, *, executable: str = EXECUTABLE) -> None:
+    def __init__(self, *, executable: str = EXECUTABLE, owner: str | None = None) -> None:
         self._executable = executable
+        #: Media folder the helpers are marked with, so a later server can sweep strays.
+        self._owner = owner
+        self._swept = owner is None
         self._lock = trio.Lock()
         self._process: _Process | None = None
         self._counter = 0
@@ -168,18 +177,28 @@ class Exiftool:
             await self._process.aclose(graceful=False)
             self._process = None
         if self._process is None:
+            if not self._swept and self._owner is not None:
+                self._swept = True
+                await trio.to_thread.run_sync(sweep_strays, self._owner)
+            # Non-inheritable pipe: only this helper's watcher gets the read end.
+            watch_fd, lifeline = os.pipe()
             try:
                 proc = await trio.lowlevel.open_process(
-                    [self._executable, "-stay_open", "True", "-@", "-"],
+                    shim_command([self._executable, "-stay_open", "True", "-@", "-"], watch_fd),
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
+                    pass_fds=(watch_fd,),
+                    env=marker_env(self._owner or ""),
                 )
             except OSError as exc:
+                os.close(lifeline)
                 raise ExiftoolError(f"cannot start {self._executable!r}: {exc}") from exc
+            finally:
+                os.close(watch_fd)
             # Metadata extraction is background work: requests get the cores first.
             lower_process_priority(proc.pid)
-            self._process = _Process(proc)
+            self._process = _Process(proc, lifeline)
             self._starts += 1
         return self._process
 
