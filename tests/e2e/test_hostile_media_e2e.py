@@ -28,9 +28,12 @@ from tests.e2e.test_crash_e2e import ADMIN, _jpeg, _upload
 
 BOMBS = 10
 #: Decode memory budget of the server under test, and the bound on its RSS growth over its
-#: idle RSS while the bombs are processed: the budget plus headroom for everything else.
+#: idle RSS while the bombs are processed: the budget plus headroom for everything else. Growth
+#: measured ~400 MB whatever the budget (256 or 512 MB), so most of it is not bomb decoding
+#: (thread arenas, codec libraries loading); the defect was 13-20 GB. 768 MB keeps a margin on a
+#: loaded CI machine while still catching any decode of a bomb's claimed 16 GB.
 DECODE_BUDGET_MB = 256
-RSS_BOUND_BYTES = (DECODE_BUDGET_MB + 200) * 1024 * 1024
+RSS_BOUND_BYTES = 768 * 1024 * 1024
 #: Longest ping answer tolerated while the bombs are processed.
 PING_BOUND_SECONDS = 2.0
 
