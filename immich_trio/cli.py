@@ -11,11 +11,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
 
 from immich_trio.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from immich_trio.reactor import SupervisorEscalation
 
 _T = TypeVar("_T")
 
@@ -29,12 +32,28 @@ def _settings() -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from immich_trio.supervision_tree import serve, setup_logging
+    from immich_trio.reactor import SupervisorEscalation
+    from immich_trio.supervision_tree import log, serve, setup_logging
 
     settings = _settings()
     setup_logging(settings)
-    trio.run(serve, settings)
-    return 0
+    escalations: list[SupervisorEscalation] = []
+    try:
+        trio.run(serve, settings)
+    except* SupervisorEscalation as group:
+        escalations.extend(_leaves(group))
+    # A part of the tree gave up (an unsupported database, a database that never came up):
+    # say why once and exit non-zero, so that a service manager shows the reason.
+    for escalation in escalations:
+        log.critical("cannot run: %s", escalation.error or escalation)
+    return 1 if escalations else 0
+
+
+def _leaves(group: BaseExceptionGroup[SupervisorEscalation]) -> list[SupervisorEscalation]:
+    out: list[SupervisorEscalation] = []
+    for exc in group.exceptions:
+        out.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return out
 
 
 async def _migrate(settings: Settings) -> list[str]:

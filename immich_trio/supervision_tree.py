@@ -61,12 +61,14 @@ from immich_trio.http.socketio.relay import EventRelay
 from immich_trio.jobs.names import JobName, QueueName
 from immich_trio.ml.local import LocalClip
 from immich_trio.ml.service import ClipService
-from immich_trio.reactor import Backoff, Restart, RestartLimit, Supervisor
+from immich_trio.reactor import Backoff, Restart, RestartLimit, Supervisor, Unrecoverable
 from immich_trio.runtime import Runtime, WallClock, utc_now
 from immich_trio.sql import server as server_sql
 from immich_trio.sql.credential_cache import TASK_NAME as CREDENTIAL_WATCH_TASK
 from immich_trio.sql.credential_cache import CredentialCache
 from immich_trio.sql.embedded import run_embedded_postgres, socket_dir_for, url_for
+from immich_trio.sql.immich_database import UnsupportedImmichDatabase
+from immich_trio.sql.media_location import location_mismatch
 from immich_trio.sql.migrate import migrate
 from immich_trio.sql.pool import Pool
 
@@ -110,10 +112,20 @@ def make_media_folders(settings: Settings) -> None:
         (settings.media_location / folder).mkdir(parents=True, exist_ok=True)
 
 
-async def apply_migrations(pool: Pool, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+async def apply_migrations(
+    pool: Pool, media_location: str, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Migrate, then say (as Immich does at start) when the stored paths name another folder."""
     async with pool.connection() as conn:
-        applied = await migrate(conn)
+        try:
+            applied = await migrate(conn)
+        except UnsupportedImmichDatabase as exc:
+            # Another Immich version's schema stays so however often we retry: stop the server.
+            raise Unrecoverable(str(exc)) from exc
         await server_sql.record_version(conn, IMMICH_VERSION_STRING)
+        mismatch = await location_mismatch(conn, media_location)
+    if mismatch is not None:
+        log.error("%s", mismatch)
     if applied:
         log.info("applied migrations: %s", ", ".join(applied))
     task_status.started()
@@ -239,7 +251,7 @@ def build_tree(
     root.add_supervisor(database, limit=DATABASE_LIMIT)
     root.add_task(
         "migrations",
-        partial(apply_migrations, pool),
+        partial(apply_migrations, pool, str(settings.media_location.absolute())),
         restart=Restart.TRANSIENT,
         limit=DATABASE_LIMIT,
         backoff=DATABASE_BACKOFF,

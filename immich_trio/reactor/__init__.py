@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .actor import DEFAULT_TEARDOWN_TIMEOUT, Actor, ActorStatistics
 from .address import DEFAULT_INBOX_CAPACITY, Address, AskFailed, Inbox, ReplyTo
-from .child import SupervisorEscalation, TaskFunction
+from .child import SupervisorEscalation, TaskFunction, Unrecoverable
 from .policy import (
     DEFAULT_BACKOFF_CAP,
     DEFAULT_BACKOFF_FACTOR,
@@ -56,6 +56,7 @@ __all__ = [
     "Supervisor",
     "SupervisorEscalation",
     "TaskFunction",
+    "Unrecoverable",
     "WallClock",
     "utc_now",
 ]

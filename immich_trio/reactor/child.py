@@ -28,6 +28,11 @@ class SupervisorEscalation(Exception):
         super().__init__(f"{supervisor}/{child} gave up after {restarts} restarts: {what}")
 
 
+class Unrecoverable(Exception):
+    """Raised by a child when running it again cannot help (a database of a schema version this
+    server does not speak): its supervisor escalates at once instead of restarting it."""
+
+
 class _StartedSignal:
     """A ``trio.TaskStatus`` that reports ``started()`` to the keeper instead of a nursery."""
 
@@ -139,7 +144,7 @@ class Child:
                     now = trio.current_time()
                     while restart_times and restart_times[0] <= now - self.limit.window:
                         restart_times.popleft()
-                    if len(restart_times) >= self.limit.max_restarts:
+                    if isinstance(error, Unrecoverable) or len(restart_times) >= self.limit.max_restarts:
                         self.state = ChildState.FAILED
                         escalate(SupervisorEscalation(supervisor, self.name, error, self.restarts))
                         report_started()

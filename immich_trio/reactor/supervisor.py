@@ -140,7 +140,10 @@ class Supervisor:
                 self._startup_scope = None
                 if not self._stop_requested.is_set():
                     self._state = ChildState.RUNNING
-                task_status.started()
+                if self._escalation is None:
+                    # A tree that gave up while starting never says it started: the caller's
+                    # ``nursery.start`` raises the escalation instead.
+                    task_status.started()
                 await self._stop_requested.wait()
                 await self._stop_children()
             if self._escalation is not None:

@@ -87,3 +87,22 @@ async def change_media_location(
             (MEDIA_LOCATION_KEY, Jsonb({"location": target})),
         )
     return changed
+
+
+async def location_mismatch(conn: TrioConnection[Any], media_location: str) -> str | None:
+    """Why the stored paths will not be found under ``media_location``, or None when they will.
+
+    Only when the recorded ``MediaLocation`` differs from ours *and* stored paths lie outside
+    our folder: a folder mounted at the same place under another name is left alone."""
+    stored = await stored_location(conn)
+    current = _strip(media_location)
+    if stored is None or _strip(stored) == current:
+        return None
+    outside = [p for p in await sample_paths(conn) if not p.startswith(current + "/")]
+    if not outside:
+        return None
+    return (
+        f"The database's media location is {stored} (stored paths such as {outside[0]}), but"
+        f" IMMICH_MEDIA_LOCATION is {current}: its files will not be found. If the folder moved,"
+        f" run once: immich-trio change-media-location --from {stored} --to {current}"
+    )

@@ -69,11 +69,6 @@ EXPECTED_DIFFERENCES: list[tuple[str, str, str]] = [
 
 # What we know differs and is not fixed yet (a failure of the comparison, listed for the note).
 KNOWN_GAPS: list[tuple[str, str, str]] = [
-    (
-        r"users-me-preferences$",
-        r"\.people\.minimumFaces$",
-        "Immich answers 3 (not stored); we omit it",
-    ),
     (r"admin-duplicates$", r"^status$", "GET /duplicates is not implemented (501)"),
     (r"admin-libraries$", r"^status$", "GET /libraries is not implemented (501)"),
 ]

@@ -27,7 +27,7 @@ DEFAULT_PREFERENCES = {
     "albums": {"defaultAssetOrder": "desc"},
     "folders": {"enabled": False, "sidebarWeb": False},
     "memories": {"enabled": True, "duration": 5},
-    "people": {"enabled": True, "sidebarWeb": False},
+    "people": {"enabled": True, "sidebarWeb": False, "minimumFaces": 3},
     "sharedLinks": {"enabled": True, "sidebarWeb": False},
     "ratings": {"enabled": False},
     "tags": {"enabled": False, "sidebarWeb": False},

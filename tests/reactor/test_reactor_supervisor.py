@@ -14,6 +14,7 @@ from immich_trio.reactor import (
     RestartLimit,
     Supervisor,
     SupervisorEscalation,
+    Unrecoverable,
 )
 
 
@@ -368,3 +369,21 @@ async def test_shutdown_during_startup_cancels_the_child_still_starting(
     assert started == []
     assert sup.snapshot().find("hangs").state is ChildState.STOPPED
     assert sup.snapshot().state is ChildState.STOPPED
+
+
+async def test_unrecoverable_escalates_at_once_and_never_reports_started(
+    autojump_clock: trio.abc.Clock, nursery: trio.Nursery
+) -> None:
+    runs: list[float] = []
+
+    async def refuses(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        runs.append(trio.current_time())
+        raise Unrecoverable("schema of another version")
+
+    sup = Supervisor("root", limit=RestartLimit(max_restarts=1000, window=60))
+    sup.add_task("migrations", refuses)
+    with pytest.raises(SupervisorEscalation) as info:
+        await nursery.start(sup.run)
+    assert len(runs) == 1  # no restart: retrying cannot help
+    assert isinstance(info.value.error, Unrecoverable)
+    assert info.value.restarts == 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, get_args
 
-from immich_trio.http.dto import OMIT, _parse_datetime, key_order
+from immich_trio.http.dto import _parse_datetime, key_order
 from immich_trio.http.dto.generated import (
     AlbumsResponse,
     CastResponse,
@@ -136,7 +136,7 @@ DEFAULT_PREFERENCES: Mapping[str, Mapping[str, Any]] = {
     "albums": {"defaultAssetOrder": "desc"},
     "folders": {"enabled": False, "sidebarWeb": False},
     "memories": {"enabled": True, "duration": 5},
-    "people": {"enabled": True, "sidebarWeb": False},
+    "people": {"enabled": True, "sidebarWeb": False, "minimumFaces": 3},
     "sharedLinks": {"enabled": True, "sidebarWeb": False},
     "ratings": {"enabled": False},
     "tags": {"enabled": False, "sidebarWeb": False},
@@ -148,10 +148,6 @@ DEFAULT_PREFERENCES: Mapping[str, Mapping[str, Any]] = {
 }
 
 
-# Optional leaves with no default: absent from the answer until set.
-_OPTIONAL_PREFERENCES: Mapping[str, frozenset[str]] = {"people": frozenset({"minimumFaces"})}
-
-
 def merge_preferences(
     stored: Mapping[str, Any] | None, update: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -161,9 +157,7 @@ def merge_preferences(
         for section, values in layer.items():
             if section not in out or not isinstance(values, Mapping):
                 continue
-            known = DEFAULT_PREFERENCES[section].keys() | _OPTIONAL_PREFERENCES.get(
-                section, frozenset()
-            )
+            known = DEFAULT_PREFERENCES[section].keys()
             out[section].update({k: v for k, v in values.items() if k in known and v is not None})
     return out
 
@@ -194,7 +188,7 @@ def preferences_dto(stored: Mapping[str, Any] | None) -> UserPreferencesResponse
         people=PeopleResponse(
             enabled=people["enabled"],
             sidebar_web=people["sidebarWeb"],
-            minimum_faces=people.get("minimumFaces", OMIT),
+            minimum_faces=people["minimumFaces"],
         ),
         shared_links=SharedLinksResponse(
             enabled=p["sharedLinks"]["enabled"], sidebar_web=p["sharedLinks"]["sidebarWeb"]
