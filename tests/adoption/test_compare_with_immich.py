@@ -69,7 +69,6 @@ EXPECTED_DIFFERENCES: list[tuple[str, str, str]] = [
 
 # What we know differs and is not fixed yet (a failure of the comparison, listed for the note).
 KNOWN_GAPS: list[tuple[str, str, str]] = [
-    (r"admin-duplicates$", r"^status$", "GET /duplicates is not implemented (501)"),
     (r"admin-libraries$", r"^status$", "GET /libraries is not implemented (501)"),
 ]
 
