@@ -74,15 +74,16 @@ async def get_sync_stream(ctx: Ctx) -> Response:
 
     async def body() -> AsyncIterator[bytes]:
         async with ctx.runtime.pool.connection() as conn:
-            stream = Stream(
-                conn=conn,
-                me=me,
-                session_id=session_id,
-                now=await q.now_id(conn),
-                checkpoints=checkpoints,
-            )
-            async for chunk in stream.run(todo, complete=deprecated is None):
-                yield chunk
+            now = await q.now_id(conn)
+        stream = Stream(
+            connect=ctx.runtime.pool.connection,
+            me=me,
+            session_id=session_id,
+            now=now,
+            checkpoints=checkpoints,
+        )
+        async for chunk in stream.run(todo, complete=deprecated is None):
+            yield chunk
 
     return _lines(body())
 

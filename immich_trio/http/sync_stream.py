@@ -1,7 +1,8 @@
 """The body of ``POST /sync/stream``: each requested type in the server's fixed order.
 
-Lines are written as they are read from server-side cursors (``sql.sync.stream``), a page at
-a time, so memory stays bounded however large the library. The order, acks and backfill
+Lines are written as they are read, a page at a time (``sql.sync.stream``), each page a short
+query on a pool connection taken for that page only: memory stays bounded however large the
+library, and a slow client holds no connection while it reads. The order, acks and backfill
 rules are docs/reference/sync.md's.
 """
 
@@ -12,7 +13,6 @@ from typing import Any
 from uuid import UUID
 
 import attrs
-from psycopg import AsyncConnection
 
 from immich_trio.sql.sync import albums, assets, library, partners, users
 from immich_trio.sql.sync import stream as q
@@ -180,7 +180,7 @@ def plan(requested: Sequence[str]) -> tuple[list[str], str | None]:
 
 @attrs.define
 class Stream:
-    conn: AsyncConnection[Any]
+    connect: q.Connect
     me: UUID
     session_id: UUID
     now: str
@@ -191,7 +191,7 @@ class Stream:
         return (parse_ack(ack)[1] if ack else None) or q.NIL
 
     async def rows(self, entity: str, query: str, params: Mapping[str, Any]) -> AsyncIterator[str]:
-        async for page in q.stream_rows(self.conn, query, params):
+        async for page in q.stream_rows(self.connect, query, params):
             yield "".join(line(entity, row["data"], f"{entity}|{row['ack']}") for row in page)
 
     async def half(self, half: Half, **extra: Any) -> AsyncIterator[str]:
@@ -224,13 +224,15 @@ class Stream:
         kind, query = handler.backfill
         stored = self.checkpoints.get(kind)
         _, mark_id, mark_extra = parse_ack(stored) if stored else (kind, None, None)
-        found = await q.parents(self.conn, handler.parents, self.me, mark_id or q.NIL, self.now)
+        async with self.connect() as conn:
+            found = await q.parents(conn, handler.parents, self.me, mark_id or q.NIL, self.now)
         bound = self.checkpoints.get(handler.bound_by)
         bound_id = parse_ack(bound)[1] if bound else None
         if bound_id is None:
             if found:
                 ack = f"{kind}|{found[-1]['createId']}|complete"
-                await q.upsert_checkpoints(self.conn, self.session_id, {kind: ack})
+                async with self.connect() as conn:
+                    await q.upsert_checkpoints(conn, self.session_id, {kind: ack})
             return
         for parent in found:
             create_id = parent["createId"]
@@ -244,7 +246,7 @@ class Stream:
                 "now": self.now,
                 "me": self.me,
             }
-            async for page in q.stream_rows(self.conn, query, params):
+            async for page in q.stream_rows(self.connect, query, params):
                 yield "".join(
                     line(kind, row["data"], f"{kind}|{create_id}|{row['ack']}") for row in page
                 )

@@ -1,4 +1,10 @@
-"""Builders of the three query shapes of the stream: upserts, deletes (audit) and backfill."""
+"""Builders of the three query shapes of the stream: upserts, deletes (audit) and backfill.
+
+Each query reads one page: rows whose key is above ``page`` (the last key of the previous
+page, or the nil UUID), ordered by key, at most ``page_rows``. Keys are unique per query,
+except where one asset is reached through two album links: those rows are identical (same
+data, same ack), so a page boundary between them drops only a duplicate line.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,8 @@ def upserts(source: str, key: str, fields: Fields, where: str) -> str:
     return f"""
 SELECT {key}::text AS ack, {obj(fields)} AS data
 FROM {source}
-WHERE {where} AND {key} > %(after)s AND {key} < %(now)s
-ORDER BY {key}
+WHERE {where} AND {key} > %(after)s AND {key} < %(now)s AND {key} > %(page)s
+ORDER BY {key} LIMIT %(page_rows)s
 """
 
 
@@ -26,5 +32,6 @@ def backfill(source: str, key: str, fields: Fields, where: str) -> str:
 SELECT {key}::text AS ack, {obj(fields)} AS data
 FROM {source}
 WHERE {where} AND {key} >= %(after)s AND {key} <= %(before)s AND {key} < %(now)s
-ORDER BY {key}
+  AND {key} > %(page)s
+ORDER BY {key} LIMIT %(page_rows)s
 """

@@ -7,7 +7,8 @@ nil UUID), ``now`` (``nowId``); backfill queries ``parent``, ``after`` (inclusiv
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 from uuid import UUID
 
@@ -16,8 +17,10 @@ from psycopg import AsyncConnection
 from immich_trio.sql.credential_cache import publish_credentials_changed
 
 NIL = "00000000-0000-0000-0000-000000000000"
-# Rows fetched per round trip from a server-side cursor: bounds the memory of a stream.
-PAGE_ROWS = 500
+# Rows per page (one short query each): bounds the memory of a stream.
+PAGE_ROWS = 1000
+
+Connect = Callable[[], AbstractAsyncContextManager[AsyncConnection[Any]]]
 
 
 def ts(expr: str) -> str:
@@ -46,17 +49,23 @@ async def now_id(conn: AsyncConnection[Any]) -> str:
 
 
 async def stream_rows(
-    conn: AsyncConnection[Any], query: str, params: Mapping[str, Any], *, name: str = "sync_rows"
+    connect: Connect, query: str, params: Mapping[str, Any]
 ) -> AsyncIterator[Sequence[Mapping[str, Any]]]:
-    """Pages of rows from a server-side cursor, inside a transaction held for the query."""
-    async with conn.transaction():
-        async with conn.cursor(name=name) as cur:
-            await cur.execute(query, params)
-            while True:
-                rows = await cur.fetchmany(PAGE_ROWS)
-                if not rows:
-                    break
-                yield rows
+    """Pages of rows of a query built by ``sql.sync.build``, by keyset: each page is its own
+    query on a connection held only while it runs, so a client that reads slowly holds no
+    pool connection and no open transaction between pages. Rows committed between two pages
+    with keys below ``now`` and above the page mark are read; the rest wait for the next
+    stream, as with one snapshot."""
+    page = NIL
+    while True:
+        async with connect() as conn:
+            cur = await conn.execute(query, {**params, "page": page, "page_rows": PAGE_ROWS})
+            rows = await cur.fetchall()
+        if rows:
+            yield rows
+        if len(rows) < PAGE_ROWS:
+            return
+        page = rows[-1]["ack"]
 
 
 # -- checkpoints ----------------------------------------------------------------------
