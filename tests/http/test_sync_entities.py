@@ -165,3 +165,18 @@ async def test_deprecated_type_after_other_lines(
     assert response.status_code == 200
     types = [json.loads(x)["type"] for x in (await response.get_data()).decode().splitlines()]
     assert types == ["AuthUserV1", "AssetV2"]
+
+
+async def test_deprecated_type_after_types_without_lines(
+    client: Any, runtime: Runtime, make_user: MakeUser, sql: Sql
+) -> None:
+    alex = await make_user("alex@example.com")
+    response = await client.post(
+        "/api/sync/stream",
+        headers=alex.headers,
+        json={"types": ["AssetsV2", "StacksV1", "MemoriesV1", "AssetFacesV1", "UserMetadataV1"]},
+    )
+    # nothing written before the deprecated type: Immich's 400, not an empty 200
+    assert response.status_code == 400
+    body = await response.get_json()
+    assert body["message"] == "SyncRequestType.AssetFacesV1 is deprecated, use SyncRequestType.AssetFacesV2 instead"
