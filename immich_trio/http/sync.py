@@ -67,22 +67,29 @@ async def get_sync_stream(ctx: Ctx) -> Response:
     if complete_id is not None and _uuid7_time(complete_id) < ctx.runtime.now() - RESET_AFTER:
         return _lines(_single(RESET_LINE))
     todo, deprecated = plan(list(dto.types))
-    if deprecated is not None and not todo:
+    async with ctx.runtime.pool.connection() as conn:
+        now = await q.now_id(conn)
+    stream = Stream(
+        connect=ctx.runtime.pool.connection,
+        me=me,
+        session_id=session_id,
+        now=now,
+        checkpoints=checkpoints,
+    )
+    chunks = stream.run(todo, complete=deprecated is None)
+    if deprecated is None:
+        return _lines(chunks)
+    # Immich answers the deprecation with a 400 only while nothing is written: read up to the
+    # first line before choosing the status; after lines, the stream just stops there.
+    first = await anext(chunks, None)
+    if first is None:
         raise BadRequest(
             f"SyncRequestType.{deprecated} is deprecated, use SyncRequestType.{DEPRECATED[deprecated]} instead"
         )
 
     async def body() -> AsyncIterator[bytes]:
-        async with ctx.runtime.pool.connection() as conn:
-            now = await q.now_id(conn)
-        stream = Stream(
-            connect=ctx.runtime.pool.connection,
-            me=me,
-            session_id=session_id,
-            now=now,
-            checkpoints=checkpoints,
-        )
-        async for chunk in stream.run(todo, complete=deprecated is None):
+        yield first
+        async for chunk in chunks:
             yield chunk
 
     return _lines(body())

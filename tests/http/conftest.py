@@ -18,7 +18,9 @@ import psycopg
 import pytest
 import trio
 from quart import Response
+from quart.testing.connections import HTTPDisconnectError
 from quart_trio.testing import TrioClient
+from quart_trio.testing.connections import TestHTTPConnection
 from werkzeug.exceptions import HTTPException
 
 from immich_trio import crypto
@@ -41,8 +43,45 @@ async def runtime(db_url: str, tmp_path: Path) -> AsyncIterator[Runtime]:
         yield Runtime(settings=Settings(media_location=media, db_url=db_url), pool=pool)
 
 
+class ReadingHTTPConnection(TestHTTPConnection):
+    """Quart-trio's test connection, reading the body while the app writes it.
+
+    The stock one reads only after the app has finished, through a 10-slot channel: an answer
+    streamed in more than 10 chunks (a sync stream of many types) blocks the app for ever.
+    """
+
+    _app_error: Exception | None = None
+
+    async def __aenter__(self) -> TestHTTPConnection:
+        self._nursery_manager = trio.open_nursery()
+        nursery = await self._nursery_manager.__aenter__()
+        nursery.start_soon(self._run_app)
+        nursery.start_soon(self._read_body)
+        return self
+
+    async def _run_app(self) -> None:
+        try:
+            await self.app(self.scope, self._asgi_receive, self._asgi_send)  # type: ignore[arg-type]
+        finally:
+            self._client_send.close()  # the reader ends even if the app never finished the body
+
+    async def _read_body(self) -> None:
+        async for data in self._client_receive:
+            if isinstance(data, bytes):
+                self.response_data.extend(data)
+            elif self._app_error is None:
+                self._app_error = data
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await super().__aexit__(*exc)
+        if self._app_error is not None and not isinstance(self._app_error, HTTPDisconnectError):
+            raise self._app_error
+
+
 class SpecCheckingClient(TrioClient):
     """Quart's test client; each answer of a spec operation is checked against its schema."""
+
+    http_connection_class = ReadingHTTPConnection  # type: ignore[assignment]
 
     async def open(self, path: str, *args: Any, **kwargs: Any) -> Response:
         response = await super().open(path, *args, **kwargs)

@@ -27,11 +27,12 @@ def deletes(source: str, alias: str, fields: Fields, where: str) -> str:
 
 
 def backfill(source: str, key: str, fields: Fields, where: str) -> str:
-    """A new parent's rows up to the client's upsert checkpoint: ``after <= key <= before``."""
+    """A new parent's rows up to the client's upsert checkpoint: ``after < key <= before``
+    (``after`` is the row acked last when resuming that parent, else the nil UUID)."""
     return f"""
 SELECT {key}::text AS ack, {obj(fields)} AS data
 FROM {source}
-WHERE {where} AND {key} >= %(after)s AND {key} <= %(before)s AND {key} < %(now)s
+WHERE {where} AND {key} > %(after)s AND {key} <= %(before)s AND {key} < %(now)s
   AND {key} > %(page)s
 ORDER BY {key} LIMIT %(page_rows)s
 """

@@ -1,7 +1,7 @@
 """Sync machinery: checkpoints per session, ``nowId``, parents for backfill, streamed reads.
 
 Queries take named parameters: ``me`` (the user), ``after`` (the checkpoint's id, or the
-nil UUID), ``now`` (``nowId``); backfill queries ``parent``, ``after`` (inclusive) and
+nil UUID), ``now`` (``nowId``); backfill queries ``parent``, ``after`` (exclusive) and
 ``before`` (inclusive) instead of ``me``.
 """
 
@@ -65,7 +65,11 @@ async def stream_rows(
             yield rows
         if len(rows) < PAGE_ROWS:
             return
-        page = rows[-1]["ack"]
+        last = str(rows[-1]["ack"])
+        if UUID(last) <= UUID(page):
+            # a page key that does not increase would send the same page for ever
+            raise RuntimeError(f"sync page key did not advance past {page}: {query}")
+        page = last
 
 
 # -- checkpoints ----------------------------------------------------------------------
