@@ -172,14 +172,19 @@ resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
 from immich_trio.actors.thumbnailer.codecs import generate_image_thumbnails
 from immich_trio.actors.thumbnailer.options import ThumbnailError, ThumbnailOptions
 source, out = Path(sys.argv[1]), Path(sys.argv[2])
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def high_water_kb():  # VmHWM: this image's peak (ru_maxrss keeps the forking parent's across exec)
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = high_water_kb()
 try:
     generate_image_thumbnails(source, preview_path=out / "p.jpeg", thumbnail_path=out / "t.webp",
                               fullsize_path=None, options=ThumbnailOptions())
     status, reason, permanent = "success", "", False
 except ThumbnailError as exc:
     status, reason, permanent = "failed", exc.reason, exc.permanent
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = high_water_kb()
 print(json.dumps({{"status": status, "reason": reason, "permanent": permanent,
                   "base_mb": base / 1024, "peak_mb": peak / 1024}}))
 """
