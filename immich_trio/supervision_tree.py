@@ -238,6 +238,7 @@ def build_tree(
     """
     from immich_trio.http.app import create_app
 
+    sysconfig.set_process_defaults(sysconfig.defaults_for(settings))
     root = Supervisor("immich-trio", wall_clock=now)
     database = Supervisor("database", limit=DATABASE_LIMIT, backoff=DATABASE_BACKOFF)
     if settings.uses_embedded_db:

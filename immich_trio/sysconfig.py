@@ -110,14 +110,31 @@ async def load_partial(conn: AsyncConnection[Any]) -> Config:
     return value if isinstance(value, dict) else {}
 
 
+_process_defaults: Config | None = None
+
+
+def set_process_defaults(config: Config | None) -> None:
+    """The defaults this process's environment shapes (``defaults_for(settings)``), used by every
+    ``load``/``save`` that names no base: a worker that reads the config sees what the HTTP
+    layer sees (e.g. ``IMMICH_MACHINE_LEARNING_ENABLED=false``). None: the plain defaults."""
+    global _process_defaults
+    _process_defaults = copy.deepcopy(config) if config is not None else None
+
+
+def _base(base: Config | None) -> Config:
+    if base is not None:
+        return base
+    return _process_defaults if _process_defaults is not None else defaults()
+
+
 async def load(conn: AsyncConnection[Any], base: Config | None = None) -> Config:
     """The effective config: defaults with the stored partial merged over them."""
-    return normalise(merge(base if base is not None else defaults(), await load_partial(conn)))
+    return normalise(merge(_base(base), await load_partial(conn)))
 
 
 async def save(conn: AsyncConnection[Any], full: Config, base: Config | None = None) -> Config:
     """Store what differs from the defaults; return the new effective config."""
-    base = base if base is not None else defaults()
+    base = _base(base)
     partial = diff(base, full)
     await conn.execute(
         "INSERT INTO system_metadata (key, value) VALUES (%s, %s)"

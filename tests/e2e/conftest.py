@@ -171,6 +171,9 @@ def new_server(folder: Path, index: int = 0, extra_env: dict[str, str] | None = 
         IMMICH_LOG_LEVEL="log",
         # 155k places per fresh database cost ~14 s of CPU; the tests that need them say so.
         IMMICH_REVERSE_GEOCODING_IMPORT="false",
+        # No model can be downloaded here: machine learning off, as the in-process tests store it
+        # (a test that wants it turns it on).
+        IMMICH_MACHINE_LEARNING_ENABLED="false",
         # The hourly version check asks a closed local port, never GitHub.
         IMMICH_VERSION_CHECK_URL="http://127.0.0.1:9/releases/latest",
     )
