@@ -38,11 +38,24 @@ def b64(expr: str) -> str:
     return f"translate(encode({expr}, 'base64'), E'\\n', '')"
 
 
+# updateId/audit ids are immich_uuid_v7(clock_timestamp()) taken when the row is written, so a
+# row still uncommitted when a page is read has an id at or after its transaction's start. Bounding
+# nowId by the oldest writing transaction of this database (besides ours) means no row below nowId
+# can commit after we read past it: it arrives in the next stream instead of being skipped by an
+# ack beyond it (a plain ``now() - 1 ms`` loses an upload whose transaction commits mid-stream).
+NOW_ID = """
+SELECT immich_uuid_v7(least(
+    clock_timestamp(),
+    coalesce((SELECT min(xact_start) FROM pg_stat_activity
+              WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+                AND datname = current_database()), clock_timestamp())
+) - interval '1 millisecond')::text AS id
+"""
+
+
 async def now_id(conn: AsyncConnection[Any]) -> str:
-    """``immich_uuid_v7(now() - 1 ms)``: every read of one stream stays below it."""
-    cur = await conn.execute(
-        "SELECT immich_uuid_v7(clock_timestamp() - interval '1 millisecond')::text AS id"
-    )
+    """The stream's upper bound: every read of one stream stays below it (see ``NOW_ID``)."""
+    cur = await conn.execute(NOW_ID)
     row = await cur.fetchone()
     assert row is not None
     return str(row["id"])
