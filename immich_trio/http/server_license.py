@@ -9,41 +9,24 @@ from __future__ import annotations
 
 from immich_trio import license_keys
 from immich_trio.http.context import Ctx
-from immich_trio.http.dto.generated import LicenseKeyDto, LicenseResponseDto
-from immich_trio.http.dto.users import license_dto
-from immich_trio.http.errors import BadRequest, NotFound
+from immich_trio.http.dto.generated import LicenseResponseDto
+from immich_trio.http.license_activation import LICENSE, activation, stored_license
 from immich_trio.http.registry import operation
 from immich_trio.sql import system_metadata
-
-LICENSE = "license"
 
 
 @operation("getServerLicense")
 async def get_server_license(ctx: Ctx) -> LicenseResponseDto:
     async with ctx.db() as conn:
-        value = await system_metadata.get(conn, LICENSE)
-    dto = license_dto(value if isinstance(value, dict) else None)
-    if dto is None:
-        raise NotFound()
-    return dto
+        return stored_license(await system_metadata.get(conn, LICENSE))
 
 
 @operation("setServerLicense")
 async def set_server_license(ctx: Ctx) -> LicenseResponseDto:
-    dto = await ctx.body(LicenseKeyDto)
-    keys = ctx.runtime.settings.license_keys
-    if not license_keys.server_license_valid(dto.license_key, dto.activation_key, keys):
-        raise BadRequest("Invalid license key")
-    value = {
-        "licenseKey": dto.license_key,
-        "activationKey": dto.activation_key,
-        "activatedAt": ctx.runtime.now().isoformat(),
-    }
+    value, answer = await activation(ctx, license_keys.server_license_valid)
     async with ctx.db() as conn:
         await system_metadata.set_value(conn, LICENSE, value)
-    license = license_dto(value)
-    assert license is not None
-    return license
+    return answer
 
 
 @operation("deleteServerLicense")

@@ -18,7 +18,6 @@ from immich_trio.http.context import Ctx
 from immich_trio.http.dto import OMIT, to_wire, value_or
 from immich_trio.http.dto.generated import (
     CreateProfileImageResponseDto,
-    LicenseKeyDto,
     OnboardingDto,
     OnboardingResponseDto,
     UserAdminResponseDto,
@@ -29,7 +28,6 @@ from immich_trio.http.dto.generated import (
     UserUpdateMeDto,
 )
 from immich_trio.http.dto.users import (
-    license_dto,
     merge_preferences,
     partial_preferences,
     preferences_dto,
@@ -37,13 +35,13 @@ from immich_trio.http.dto.users import (
     user_dto,
 )
 from immich_trio.http.errors import BadRequest, NotFound
+from immich_trio.http.license_activation import LICENSE, activation, stored_license
 from immich_trio.http.registry import operation
 from immich_trio.sql import users as q
 from immich_trio.storage import files, layout
 
 EMAIL_IN_USE = "Email already in use by another account"
 PREFERENCES = "preferences"
-LICENSE = "license"
 ONBOARDING = "onboarding"
 
 
@@ -133,29 +131,15 @@ async def update_my_preferences(ctx: Ctx) -> UserPreferencesResponseDto:
 @operation("getUserLicense")
 async def get_user_license(ctx: Ctx) -> UserLicense:
     async with ctx.db() as conn:
-        value = await q.get_metadata(conn, ctx.user.id, LICENSE)
-    dto = license_dto(value if isinstance(value, dict) else None)
-    if dto is None:
-        raise NotFound()
-    return dto
+        return stored_license(await q.get_metadata(conn, ctx.user.id, LICENSE))
 
 
 @operation("setUserLicense")
 async def set_user_license(ctx: Ctx) -> UserLicense:
-    dto = await ctx.body(LicenseKeyDto)
-    keys = ctx.runtime.settings.license_keys
-    if not license_keys.user_license_valid(dto.license_key, dto.activation_key, keys):
-        raise BadRequest("Invalid license key")
-    value = {
-        "licenseKey": dto.license_key,
-        "activationKey": dto.activation_key,
-        "activatedAt": ctx.runtime.now().isoformat(),
-    }
+    value, answer = await activation(ctx, license_keys.user_license_valid)
     async with ctx.db() as conn:
         await q.set_metadata(conn, ctx.user.id, LICENSE, value)
-    license = license_dto(value)
-    assert license is not None
-    return license
+    return answer
 
 
 @operation("deleteUserLicense")
