@@ -4,6 +4,8 @@ reloaded config to this process's ``sysconfig.subscribe`` listeners."""
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import attrs
 import psycopg
@@ -94,3 +96,21 @@ class ConfigWatch:
             return
         self._reloads += 1
         sysconfig.tell_listeners(config)
+
+
+@asynccontextmanager
+async def following_config(
+    pool: Pool, base: sysconfig.Config | None, listener: Callable[[sysconfig.Config], None], *, name: str
+) -> AsyncIterator[None]:
+    """Tell ``listener`` the stored config now (the defaults if the database cannot be read
+    yet), then every saved change, until the block ends: the timers' way to follow the config."""
+    try:
+        async with pool.connection() as conn:
+            listener(await sysconfig.load(conn, base))
+    except (DatabaseUnavailable, psycopg.Error) as exc:
+        log.warning("%s: cannot read the system config, using defaults: %s", name, exc)
+    unsubscribe = sysconfig.subscribe(listener)
+    try:
+        yield
+    finally:
+        unsubscribe()

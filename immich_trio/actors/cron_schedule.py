@@ -5,7 +5,6 @@ nightly database backup (``backup.database``) each queue their job at the instan
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -15,6 +14,7 @@ import trio
 from cronsim import CronSim, CronSimError
 
 from immich_trio import sysconfig
+from immich_trio.actors.config_watch import following_config
 from immich_trio.actors.dispatcher import WallClock
 from immich_trio.actors.nightly_time import server_zone
 from immich_trio.jobs.names import JobName
@@ -111,13 +111,7 @@ class CronSchedule:
             self._changed.set()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        try:
-            async with self._pool.connection() as conn:
-                self._on_config(await sysconfig.load(conn, self._base))
-        except (DatabaseUnavailable, psycopg.Error) as exc:
-            log.warning("cron schedule: cannot read the system config, using defaults: %s", exc)
-        unsubscribe: Callable[[], None] = sysconfig.subscribe(self._on_config)
-        try:
+        async with following_config(self._pool, self._base, self._on_config, name="cron schedule"):
             start = self._now()
             after = {timer.name: start for timer in self._timers}
             self._changed = trio.Event()
@@ -138,8 +132,6 @@ class CronSchedule:
                     if moment == due:
                         await self._queue(timer, moment)
                         after[timer.name] = moment
-        finally:
-            unsubscribe()
 
     async def _queue(self, timer: Timer, due: datetime) -> None:
         attempt = 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, time, tzinfo
 from typing import Any
 
@@ -12,6 +12,7 @@ import psycopg
 import trio
 
 from immich_trio import sysconfig
+from immich_trio.actors.config_watch import following_config
 from immich_trio.actors.dispatcher import WallClock
 from immich_trio.actors.nightly_time import next_start, parse_start_time, server_zone
 from immich_trio.jobs.names import JobName
@@ -113,13 +114,7 @@ class NightlyScheduler:
             self._changed.set()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        try:
-            async with self._pool.connection() as conn:
-                self._on_config(await sysconfig.load(conn, self._base))
-        except (DatabaseUnavailable, psycopg.Error) as exc:
-            log.warning("scheduler: cannot read the system config, using defaults: %s", exc)
-        unsubscribe: Callable[[], None] = sysconfig.subscribe(self._on_config)
-        try:
+        async with following_config(self._pool, self._base, self._on_config, name="scheduler"):
             reference = self._now()
             self._changed = trio.Event()
             task_status.started()
@@ -136,8 +131,6 @@ class NightlyScheduler:
                     continue
                 await self._run_night(due)
                 reference = due
-        finally:
-            unsubscribe()
 
     async def _run_night(self, due: datetime) -> None:
         attempt = 0

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ import psycopg
 import trio
 
 from immich_trio import sysconfig
+from immich_trio.actors.config_watch import following_config
 from immich_trio.actors.dispatcher import WallClock
 from immich_trio.actors.notifier import SERVER_VERSION
 from immich_trio.sql import events, system_metadata
@@ -141,13 +141,7 @@ class VersionCheck:
         self._enabled = enabled
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        try:
-            async with self._pool.connection() as conn:
-                self._on_config(await sysconfig.load(conn, self._base))
-        except (DatabaseUnavailable, psycopg.Error) as exc:
-            log.warning("version check: cannot read the system config, using defaults: %s", exc)
-        unsubscribe: Callable[[], None] = sysconfig.subscribe(self._on_config)
-        try:
+        async with following_config(self._pool, self._base, self._on_config, name="version check"):
             self._turned_on = trio.Event()
             task_status.started()
             while True:
@@ -155,8 +149,6 @@ class VersionCheck:
                 with trio.move_on_after(INTERVAL):
                     await self._turned_on.wait()
                 self._turned_on = trio.Event()
-        finally:
-            unsubscribe()
 
     async def check_once(self) -> bool:
         """One check by Immich's rules; True when a release was fetched and stored."""
