@@ -38,6 +38,7 @@ from .encode import with_orientation as _with_orientation
 from .files import write_all
 from .options import Colorspace, ThumbnailError, ThumbnailOptions, ThumbnailResult
 from .raw import decode_raw
+from .sizing import fit_inside, fit_outside, resize
 from .sniff import decodes_as_raw
 from .thumbhash import MAX_SIDE as THUMBHASH_MAX_SIDE
 from .thumbhash import rgba_to_thumbhash
@@ -58,8 +59,6 @@ pyvips.cache_set_max(0)
 
 WEB_SUPPORTED_EXTENSIONS = frozenset({".avif", ".bmp", ".gif", ".jpeg", ".jpg", ".png", ".webp"})
 _HEAD_BYTES = 256 * 1024  # enough to hold a HEIF/AVIF `meta` box
-_LANCZOS = Image.Resampling.LANCZOS
-_REDUCING_GAP = 3.0  # box-reduce first when shrinking > 3x: faster, visually the same
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -158,7 +157,7 @@ def _render(
         if edit is not None:
             image = edit(image)
             width, height = image.size
-        preview = _resize(image, _fit_outside(width, height, options.preview.size))
+        preview = resize(image, fit_outside(width, height, options.preview.size))
         fo = options.fullsize
         assert fullsize_path is not None
         outputs.append(
@@ -166,22 +165,22 @@ def _render(
         )
         fullsize_size = image.size
     else:
-        pw, ph = _fit_outside(width, height, options.preview.size)
-        preview = _resize(image, (ph, pw) if swap else (pw, ph))
+        pw, ph = fit_outside(width, height, options.preview.size)
+        preview = resize(image, (ph, pw) if swap else (pw, ph))
         preview = _convert(_orient(preview, decoded.orientation), decoded.icc, target)
         if fullsize_path is not None and decoded.embedded_jpeg is not None:
             outputs.append(
                 (fullsize_path, _with_orientation(decoded.embedded_jpeg, decoded.orientation))
             )
             fullsize_size = (width, height)
-    thumbnail = _resize(preview, _fit_outside(width, height, options.thumbnail.size))
+    thumbnail = resize(preview, fit_outside(width, height, options.thumbnail.size))
     po, to = options.preview, options.thumbnail
     outputs.append((preview_path, _encode(preview, po.format, po.quality, po.progressive, out_icc)))
     outputs.append(
         (thumbnail_path, _encode(thumbnail, to.format, to.quality, to.progressive, out_icc))
     )
 
-    small = _resize(thumbnail, _fit_inside(*thumbnail.size, THUMBHASH_MAX_SIDE)).convert("RGBA")
+    small = resize(thumbnail, fit_inside(*thumbnail.size, THUMBHASH_MAX_SIDE)).convert("RGBA")
     result = ThumbnailResult(
         width=width,
         height=height,
@@ -241,7 +240,7 @@ def _decode(source: Path, short_side: int | None, options: ThumbnailOptions) -> 
         if fmt not in STREAMABLE:
             raise refuse(source.name, width, height, budget)
         short = short_side or options.preview.size
-        streamed = load_streamed(source, _fit_outside(width, height, short))
+        streamed = load_streamed(source, fit_outside(width, height, short))
         return _Decoded(
             image=streamed.image,
             orientation=streamed.orientation if streamed.orientation in _TRANSPOSE else 1,
@@ -267,7 +266,7 @@ def _decode(source: Path, short_side: int | None, options: ThumbnailOptions) -> 
 
 
 def _decode_jpeg_fast(source: Path, short_side: int) -> _Decoded | None:
-    shrunk = load_jpeg_shrunk(source, lambda w, h: _fit_outside(w, h, short_side))
+    shrunk = load_jpeg_shrunk(source, lambda w, h: fit_outside(w, h, short_side))
     if shrunk is None:
         return None
     orientation = shrunk.orientation if shrunk.orientation in _TRANSPOSE else 1
@@ -317,7 +316,7 @@ def _decode_hdr(source: Path, cicp: Cicp, short_side: int | None) -> _Decoded:
             raise refuse(source.name, width, height, decode_budget()) from None
         pil = opened.convert("RGBA" if "A" in opened.mode else "RGB")
         if short_side is not None and min(width, height) > short_side:
-            pil = _resize(pil, _fit_outside(width, height, short_side))
+            pil = resize(pil, fit_outside(width, height, short_side))
         pixels = np.asarray(pil)
         max_code = 255
     if pixels.shape[-1] == 4:
@@ -366,32 +365,3 @@ def _convert(image: Image.Image, icc: bytes | None, target: Colorspace) -> Image
     if icc is None or space != b"RGB " or (target == "srgb" and is_srgb_profile(icc)):
         return image  # sRGB already, or a profile (e.g. grey) that does not fit the pixels
     return transform_to(image, icc, target)
-
-
-# -- resizing ---------------------------------------------------------------------------------
-
-
-def _fit_outside(width: int, height: int, short: int) -> tuple[int, int]:
-    """Scale so the short side is ``short``; never enlarge."""
-    if min(width, height) <= short:
-        return width, height
-    if width <= height:
-        return short, max(1, round(height * short / width))
-    return max(1, round(width * short / height)), short
-
-
-def _fit_inside(width: int, height: int, longest: int) -> tuple[int, int]:
-    if max(width, height) <= longest:
-        return width, height
-    scale = longest / max(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def _resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    if image.size == size:
-        return image
-    if image.mode == "RGBA":
-        # Premultiply, or transparent pixels' colours bleed into the edges.
-        premultiplied = image.convert("RGBa").resize(size, _LANCZOS, reducing_gap=_REDUCING_GAP)
-        return premultiplied.convert("RGBA")
-    return image.resize(size, _LANCZOS, reducing_gap=_REDUCING_GAP)

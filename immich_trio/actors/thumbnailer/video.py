@@ -15,7 +15,6 @@ then converted from BT.2020 primaries to the configured colour space.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import av
@@ -25,8 +24,10 @@ import numpy.typing as npt
 from PIL import Image
 
 from .colour import PRIMARIES_BT2020, display_p3_icc, rgb_icc, tone_map_hdr, transform_to
+from .encode import encode
 from .files import write_all
 from .options import ThumbnailError, ThumbnailOptions, ThumbnailResult
+from .sizing import fit_inside, fit_outside, resize
 from .thumbhash import MAX_SIDE as THUMBHASH_MAX_SIDE
 from .thumbhash import rgba_to_thumbhash
 
@@ -42,7 +43,6 @@ BLACK_LUMA = 0.06
 """Mean luma (0..1) under which a frame counts as black."""
 HDR_TRANSFERS = frozenset({16, 18})  # PQ (smpte2084), HLG (arib-std-b67)
 _SCORE_SIDE = 32
-_LANCZOS = Image.Resampling.LANCZOS
 _ROTATE = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
 
 
@@ -115,7 +115,7 @@ def _render(
 ) -> tuple[list[tuple[Path, bytes]], ThumbnailResult]:
     rotation = round(frame.rotation or 0) % 360
     coded_w, coded_h = frame.width, frame.height
-    pw, ph = _fit_outside(coded_w, coded_h, options.preview.size)
+    pw, ph = fit_outside(coded_w, coded_h, options.preview.size)
     out_icc: bytes | None = None
     if int(frame.color_trc or 0) in HDR_TRANSFERS:
         signal = np.asarray(frame.reformat(width=pw, height=ph, format="rgb48le").to_ndarray(), dtype=np.uint16)
@@ -128,13 +128,13 @@ def _render(
     if rotation in _ROTATE:
         image = image.transpose(_ROTATE[rotation])
     width, height = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
-    thumbnail = _shrink(image, _fit_outside(*image.size, options.thumbnail.size))
+    thumbnail = resize(image, fit_outside(*image.size, options.thumbnail.size))
     po, to = options.preview, options.thumbnail
     outputs = [
-        (preview_path, _encode(image, po.format, po.quality, po.progressive, out_icc)),
-        (thumbnail_path, _encode(thumbnail, to.format, to.quality, to.progressive, out_icc)),
+        (preview_path, encode(image, po.format, po.quality, po.progressive, out_icc)),
+        (thumbnail_path, encode(thumbnail, to.format, to.quality, to.progressive, out_icc)),
     ]
-    small = _shrink(image, _fit_inside(*image.size, THUMBHASH_MAX_SIDE)).convert("RGBA")
+    small = resize(image, fit_inside(*image.size, THUMBHASH_MAX_SIDE)).convert("RGBA")
     result = ThumbnailResult(
         width=width,
         height=height,
@@ -149,34 +149,3 @@ def _render(
         colorspace=options.colorspace if out_icc is not None else "srgb",
     )
     return outputs, result
-
-
-def _fit_outside(width: int, height: int, short: int) -> tuple[int, int]:
-    """Short side to ``short``, never enlarged (Immich's fit=outside, withoutEnlargement)."""
-    if min(width, height) <= short:
-        return width, height
-    if width <= height:
-        return short, max(1, round(height * short / width))
-    return max(1, round(width * short / height)), short
-
-
-def _fit_inside(width: int, height: int, longest: int) -> tuple[int, int]:
-    if max(width, height) <= longest:
-        return width, height
-    scale = longest / max(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def _shrink(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    return image if image.size == size else image.resize(size, _LANCZOS, reducing_gap=3.0)
-
-
-def _encode(image: Image.Image, fmt: str, quality: int, progressive: bool, icc: bytes | None) -> bytes:
-    buffer = io.BytesIO()
-    extra: dict[str, object] = {"icc_profile": icc} if icc else {}
-    if fmt == "jpeg":
-        subsampling = 0 if quality >= 80 else 2  # 4:4:4 from q80 up, as Immich
-        image.save(buffer, "JPEG", quality=quality, progressive=progressive, subsampling=subsampling, **extra)
-    else:
-        image.save(buffer, "WEBP", quality=quality, **extra)
-    return buffer.getvalue()
