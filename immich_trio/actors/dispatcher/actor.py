@@ -1,6 +1,5 @@
 """The job dispatcher: claims jobs from PostgreSQL when an actor has room, hands them over,
-keeps the leases of running jobs alive, and has their outcomes recorded (``outcomes``).
-"""
+keeps the leases of running jobs alive, and has their outcomes recorded (``outcomes``)."""
 
 from __future__ import annotations
 
@@ -125,9 +124,9 @@ class Dispatcher(Actor[SetConcurrency]):
             self.set_concurrency(queue, concurrency)
         self._wake(queue)
 
-    def target_of(self, name: str) -> Address[RunJob] | None:
+    def target_of(self, name: str, queue: str | None = None) -> Address[RunJob] | None:
         """Where a job named ``name`` goes: its own target, else its queue's, else none."""
-        return self._routes.get(name) or self._routes.get(_queue_of(name))
+        return self._routes.get(name) or self._routes.get(queue or _queue_of(name))
 
     def set_concurrency(self, queue: str, concurrency: int) -> None:
         """Slots of ``queue``; lowering it lets running jobs finish, raising it claims now."""
@@ -316,9 +315,8 @@ class Dispatcher(Actor[SetConcurrency]):
                 if free <= 0:
                     continue  # a finishing job wakes the queue again
                 for job in await self._claim(queue, free):
-                    target = self._routes.get(job.name) or self._routes.get(job.queue)
-                    if target is None:  # unregistered since the claim
-                        continue
+                    if (target := self.target_of(job.name, job.queue)) is None:
+                        continue  # unregistered since the claim
                     self._busy[queue] += 1
                     self._running[job.id] = job
                     nursery.start_soon(self._run_job, job, target)
