@@ -53,12 +53,6 @@ async def _load(conn: Any, memory_id: UUID, caller: UUID) -> MemoryResponseDto:
     return memory_dto(row, caller)
 
 
-def _result(asset_id: UUID, error: bulk_ids.Refusal | None) -> BulkIdResponseDto:
-    if error is None:
-        return BulkIdResponseDto(id=asset_id, success=True)
-    return BulkIdResponseDto(id=asset_id, success=False, error=error)
-
-
 @operation("searchMemories")
 async def search_memories(ctx: Ctx) -> list[MemoryResponseDto]:
     size = ctx.query.get("size")
@@ -134,7 +128,7 @@ async def add_memory_assets(ctx: Ctx) -> list[BulkIdResponseDto]:
         if added:
             await q.add_assets(conn, memory_id, added)
             await q.touch(conn, memory_id)
-    return [_result(asset_id, error) for asset_id, error in outcomes]
+    return bulk_ids.responses(outcomes)
 
 
 @operation("removeMemoryAssets")
@@ -144,12 +138,9 @@ async def remove_memory_assets(ctx: Ctx) -> list[BulkIdResponseDto]:
     async with ctx.db() as conn, conn.transaction():
         await require_access(ctx, conn, "memory.update", [memory_id])
         present = await q.present_assets(conn, memory_id, ids)
-        if await check_access(ctx, conn, "memory.delete", [memory_id]):
-            allowed = set(present)
-        else:
-            allowed = await check_access(ctx, conn, "asset.share", present)
+        allowed = await bulk_ids.removable(ctx, conn, "memory.delete", memory_id, present)
         outcomes, removed = bulk_ids.removals(ids, present, allowed)
         if removed:
             await q.remove_assets(conn, memory_id, removed)
             await q.touch(conn, memory_id)
-    return [_result(asset_id, error) for asset_id, error in outcomes]
+    return bulk_ids.responses(outcomes)

@@ -46,12 +46,6 @@ def _color(value: str | None) -> str | None:
     return f"#{value}"
 
 
-def _result(asset_id: UUID, error: bulk_ids.Refusal | None) -> BulkIdResponseDto:
-    if error is None:
-        return BulkIdResponseDto(id=asset_id, success=True)
-    return BulkIdResponseDto(id=asset_id, success=False, error=error)
-
-
 async def _write_sidecars(conn: Conn, asset_ids: Iterable[UUID]) -> None:
     """Immich's ``AssetTag``/``AssetUntag``: each asset's sidecar gets its new tag list."""
     await jobs_q.enqueue_for_assets(conn, JobName.SIDECAR_WRITE, sorted(asset_ids), {"tags": True})
@@ -156,7 +150,7 @@ async def tag_assets(ctx: Ctx) -> list[BulkIdResponseDto]:
             await q.add_assets(conn, tag_id, added)
             await q.mirror_exif_tags(conn, added)
             await _write_sidecars(conn, added)
-    return [_result(asset_id, error) for asset_id, error in outcomes]
+    return bulk_ids.responses(outcomes)
 
 
 @operation("untagAssets")
@@ -166,13 +160,10 @@ async def untag_assets(ctx: Ctx) -> list[BulkIdResponseDto]:
     async with ctx.db() as conn, conn.transaction():
         await require_access(ctx, conn, "tag.asset", [tag_id])
         present = await q.present_assets(conn, tag_id, ids)
-        if await check_access(ctx, conn, "tag.delete", [tag_id]):
-            allowed = set(present)
-        else:
-            allowed = await check_access(ctx, conn, "asset.share", present)
+        allowed = await bulk_ids.removable(ctx, conn, "tag.delete", tag_id, present)
         outcomes, removed = bulk_ids.removals(ids, present, allowed)
         if removed:
             await q.remove_assets(conn, tag_id, removed)
             await q.mirror_exif_tags(conn, removed)
             await _write_sidecars(conn, removed)
-    return [_result(asset_id, error) for asset_id, error in outcomes]
+    return bulk_ids.responses(outcomes)

@@ -32,12 +32,6 @@ from immich_trio.sql.albums import write as w
 ALBUM_UPDATE = "on_album_update"
 
 
-def _result(asset_id: UUID, error: bulk_ids.Refusal | None) -> BulkIdResponseDto:
-    if error is None:
-        return BulkIdResponseDto(id=asset_id, success=True)
-    return BulkIdResponseDto(id=asset_id, success=False, error=error)
-
-
 async def _announce(conn: Any, album_id: UUID, user_ids: list[UUID]) -> None:
     for user_id in user_ids:
         await events.publish_to_user(conn, user_id, ALBUM_UPDATE, str(album_id))
@@ -53,7 +47,7 @@ async def add_assets_to_album(ctx: Ctx) -> list[BulkIdResponseDto]:
         present = await w.present_assets(conn, album_id, ids)
         allowed = await check_access(ctx, conn, "asset.share", [i for i in ids if i not in present])
         outcomes, added = bulk_ids.additions(ids, present, allowed)
-        results = [_result(asset_id, error) for asset_id, error in outcomes]
+        results = bulk_ids.responses(outcomes)
         if added:
             await w.add_assets(conn, album_id, added)
             await w.touch(conn, {album_id: added[0]})
@@ -71,12 +65,9 @@ async def remove_asset_from_album(ctx: Ctx) -> list[BulkIdResponseDto]:
         await require_access(ctx, conn, "albumAsset.delete", [album_id])
         album = await load_album(conn, ctx.user.id, album_id)
         present = await w.present_assets(conn, album_id, ids)
-        if await check_access(ctx, conn, "album.delete", [album_id]):
-            allowed = set(present)
-        else:
-            allowed = await check_access(ctx, conn, "asset.share", present)
+        allowed = await bulk_ids.removable(ctx, conn, "album.delete", album_id, present)
         outcomes, removed = bulk_ids.removals(ids, present, allowed)
-        results = [_result(asset_id, error) for asset_id, error in outcomes]
+        results = bulk_ids.responses(outcomes)
         if removed:
             await w.remove_assets(conn, album_id, removed)
             if album["albumThumbnailAssetId"] in removed:
