@@ -13,6 +13,7 @@ import tempfile
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -91,15 +92,22 @@ def migrated_template(pg_server_url: str) -> str:
     return name
 
 
-@pytest.fixture
-def db_url(pg_server_url: str, migrated_template: str) -> Iterator[str]:
-    """A fresh database with Immich's schema, for one test."""
+@contextmanager
+def scratch_database(server_url: str, template: str | None = None) -> Iterator[str]:
+    """A database made for one test (a copy of ``template``, or empty), dropped after it."""
     name = "t_" + uuid.uuid4().hex[:16]
-    url = _create_database(pg_server_url, name, template=migrated_template)
+    url = _create_database(server_url, name, template=template)
     try:
         yield url
     finally:
-        _drop_database(pg_server_url, name)
+        _drop_database(server_url, name)
+
+
+@pytest.fixture
+def db_url(pg_server_url: str, migrated_template: str) -> Iterator[str]:
+    """A fresh database with Immich's schema, for one test."""
+    with scratch_database(pg_server_url, migrated_template) as url:
+        yield url
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import trio
 
 from immich_trio.sql.adopt_restore import adopt_dump
 from immich_trio.sql.embedded import bin_path
-from tests.conftest import ROOT, _create_database, _drop_database
+from tests.conftest import ROOT, _create_database, scratch_database
 
 FIXTURE = ROOT / "tests" / "fixtures" / "immich-instance"
 DUMP = FIXTURE / "immich-db.sql.gz"
@@ -36,22 +36,14 @@ def adopted_template(pg_server_url: str) -> str:
 
 @pytest.fixture
 def adopted_url(pg_server_url: str, adopted_template: str) -> Iterator[str]:
-    name = "t_" + uuid.uuid4().hex[:16]
-    url = _create_database(pg_server_url, name, template=adopted_template)
-    try:
+    with scratch_database(pg_server_url, adopted_template) as url:
         yield url
-    finally:
-        _drop_database(pg_server_url, name)
 
 
 @pytest.fixture
 def fresh_url(pg_server_url: str) -> Iterator[str]:
-    name = "t_" + uuid.uuid4().hex[:16]
-    url = _create_database(pg_server_url, name)
-    try:
+    with scratch_database(pg_server_url) as url:
         yield url
-    finally:
-        _drop_database(pg_server_url, name)
 
 
 def query(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
