@@ -188,22 +188,19 @@ def add_microservices(
         parts.dispatcher.register(job, parts.queue_all.address)
     parts.dispatcher.register(QueueName.BACKGROUND_TASK, parts.janitor.address)
     parts.dispatcher.register(QueueName.NOTIFICATIONS, parts.notifications.address)
-    for job in PERSON_THUMBNAIL_JOBS:
-        parts.dispatcher.register(job, parts.person_thumbnails.address)
-    for job in MEMORY_JOBS:
-        parts.dispatcher.register(job, parts.memories.address)
-    for job in INTEGRITY_JOBS:
-        parts.dispatcher.register(job, parts.integrity.address)
-    for job in USER_DELETION_JOBS:
-        parts.dispatcher.register(job, parts.user_deletion.address)
-    for job in BACKUP_JOBS:
-        parts.dispatcher.register(job, parts.database_backup.address)
-    for job in CLEANUP_JOBS:
-        parts.dispatcher.register(job, parts.cleanup.address)
-    for job in SMART_SEARCH_JOBS:
-        parts.dispatcher.register(job, parts.smart_search.address)
-    for job in DUPLICATE_JOBS:
-        parts.dispatcher.register(job, parts.duplicates.address)
+    by_job_name = (
+        (PERSON_THUMBNAIL_JOBS, parts.person_thumbnails),
+        (MEMORY_JOBS, parts.memories),
+        (INTEGRITY_JOBS, parts.integrity),
+        (USER_DELETION_JOBS, parts.user_deletion),
+        (BACKUP_JOBS, parts.database_backup),
+        (CLEANUP_JOBS, parts.cleanup),
+        (SMART_SEARCH_JOBS, parts.smart_search),
+        (DUPLICATE_JOBS, parts.duplicates),
+    )
+    for jobs, worker in by_job_name:
+        for job in jobs:
+            parts.dispatcher.register(job, worker.address)
     return parts
 
 
