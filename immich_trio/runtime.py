@@ -13,6 +13,7 @@ from immich_trio.actors.maintenance_watch import MaintenanceMode
 from immich_trio.actors.notifier.hub import Hub
 from immich_trio.config import Settings
 from immich_trio.sql.credential_cache import CredentialCache
+from immich_trio.sql.snapshot_cache import SnapshotCache
 
 if TYPE_CHECKING:
     from immich_trio.actors.dispatcher import Dispatcher
@@ -45,6 +46,8 @@ class Runtime:
     maintenance: MaintenanceMode = attrs.field(factory=MaintenanceMode)
     # Resolved sessions and API keys; answers only while its watch (LISTEN) runs.
     credentials: CredentialCache[Any] = attrs.field(factory=CredentialCache)
+    # Answers kept while nothing commits (``GET /albums``): see ``sql.snapshot_cache``.
+    answers: SnapshotCache = attrs.field(factory=SnapshotCache)
     # Takes staged uploads in; None where this process runs no ``api`` worker.
     uploader: Address[UploaderMsg] | None = None
     # Runs the maintenance action ``restore_database``; None where this process runs no

@@ -72,6 +72,22 @@ def call(
     return HttpResult(status, parsed, resp_headers)
 
 
+def wait_jobs_idle(base: str, headers: dict[str, str], timeout: float = 300.0) -> dict[str, Any]:
+    """Poll ``GET /jobs`` (an admin's headers) until no queue has an active, waiting or delayed
+    job; the last answer. Fails after ``timeout`` seconds naming the busy queues."""
+    deadline = time.monotonic() + timeout
+    while True:
+        jobs = call(base, "GET", "/jobs", headers=headers).body
+        busy = {
+            name: q["jobCounts"] for name, q in jobs.items()
+            if q["jobCounts"]["active"] or q["jobCounts"]["waiting"] or q["jobCounts"]["delayed"]
+        }
+        if not busy:
+            return dict(jobs)
+        assert time.monotonic() < deadline, f"jobs still running after {timeout}s: {busy}"
+        time.sleep(0.5)
+
+
 @attrs.define
 class ServerProcess:
     """One ``immich-trio serve`` child process; can be stopped and started again on the same media."""

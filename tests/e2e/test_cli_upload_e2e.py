@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import ServerProcess, call
+from tests.e2e.conftest import ServerProcess, call, wait_jobs_idle
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".e2e-cache"
@@ -111,20 +111,6 @@ class SocketListener:
         self.client.disconnect()
 
 
-def _wait_idle(api: str, headers: dict[str, str]) -> dict[str, Any]:
-    deadline = time.monotonic() + PROCESSING_TIMEOUT
-    while time.monotonic() < deadline:
-        jobs = call(api, "GET", "/jobs", headers=headers).body
-        busy = {
-            name: q["jobCounts"] for name, q in jobs.items()
-            if q["jobCounts"]["active"] or q["jobCounts"]["waiting"] or q["jobCounts"]["delayed"]
-        }
-        if not busy:
-            return dict(jobs)
-        time.sleep(0.5)
-    raise AssertionError(f"jobs still running after {PROCESSING_TIMEOUT}s: {busy}")
-
-
 def _run_cli(cli: list[str], args: list[str], env: dict[str, str]) -> str:
     result = subprocess.run([*cli, *args], capture_output=True, text=True, env=env, timeout=600, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -148,7 +134,7 @@ def test_cli_backs_up_test_assets(server: ServerProcess, immich_cli: list[str], 
     assert f"Logged in as {ADMIN['email']}" in out
     out = _run_cli(immich_cli, ["upload", "--recursive", str(test_assets)], env)
     assert f"Successfully uploaded {len(expected)} new asset" in out, out
-    jobs = _wait_idle(api, session)
+    jobs = wait_jobs_idle(api, session, PROCESSING_TIMEOUT)
     assert all(q["jobCounts"]["failed"] == 0 for q in jobs.values()), jobs
 
     # Every supported file: an asset of the right type, with dates, GPS, preview and thumbnail.

@@ -19,7 +19,7 @@ import psycopg
 from PIL import Image
 
 from immich_trio.sql.embedded import socket_dir_for, url_for
-from tests.e2e.conftest import ServerProcess, call
+from tests.e2e.conftest import ServerProcess, call, wait_jobs_idle
 
 ADMIN = {"email": "admin@example.com", "password": "admin-password", "name": "Admin"}
 UPLOADS = 60
@@ -115,14 +115,7 @@ def test_kill_during_uploads_loses_nothing(server: ServerProcess) -> None:
         assert asset.body["originalFileName"] == name
 
     # Every job finishes.
-    deadline = time.monotonic() + 300
-    while True:
-        jobs = call(api, "GET", "/jobs", headers=session).body
-        pending = sum(q["jobCounts"]["active"] + q["jobCounts"]["waiting"] + q["jobCounts"]["delayed"] for q in jobs.values())
-        if pending == 0:
-            break
-        assert time.monotonic() < deadline, jobs
-        time.sleep(0.5)
+    jobs = wait_jobs_idle(api, session)
     assert sum(q["jobCounts"]["failed"] for q in jobs.values()) == 0, jobs
 
     # No orphan row, no orphan file.

@@ -91,7 +91,7 @@ async def test_list_json_is_the_dto_path(runtime: Runtime, world: dict[str, Any]
         for album_id, name in ((None, None), (world["ids"]["full"], None), (None, ODD)):
             async with runtime.pool.connection() as conn:
                 rows = await q.my_albums(conn, who.id, owned=owned, shared=shared, album_id=album_id, name=name)
-                got = await q.my_albums_json(conn, who.id, owned=owned, shared=shared, album_id=album_id,
+                _, got = await q.my_albums_json(conn, who.id, owned=owned, shared=shared, album_id=album_id,
                                              name=name, palette=AVATAR_COLORS)
             assert got == dumps([album_dto(r) for r in rows])
 

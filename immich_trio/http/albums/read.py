@@ -7,6 +7,7 @@ from uuid import UUID
 
 from immich_trio.http.access import require_access, shared_link_grant
 from immich_trio.http.context import Ctx
+from immich_trio.http.dto import dumps
 from immich_trio.http.dto.albums import album_dto, map_marker_dto, statistics_dto
 from immich_trio.http.dto.generated import (
     AlbumResponseDto,
@@ -17,6 +18,7 @@ from immich_trio.http.dto.users import AVATAR_COLORS
 from immich_trio.http.errors import BadRequest
 from immich_trio.http.registry import operation
 from immich_trio.sql.albums import read as q
+from immich_trio.sql.snapshot_cache import current_snapshot
 
 ALBUM_NOT_FOUND = "Album not found"
 
@@ -33,36 +35,58 @@ async def load_album(conn: Any, me: UUID, album_id: UUID) -> dict[str, Any]:
 async def get_all_albums(ctx: Ctx) -> list[AlbumResponseDto] | bytes:
     me = ctx.user.id
     query = ctx.query
-    async with ctx.db() as conn, conn.transaction():
-        if query.get("assetId") is not None:
-            asset_id = UUID(query["assetId"])
+    if query.get("assetId") is not None:
+        asset_id = UUID(query["assetId"])
+        async with ctx.db() as conn, conn.transaction():
             # Immich's getByAssetId loads no shared links: hasSharedLink is false there.
             rows = await q.my_albums_with_asset(conn, me, asset_id)
             await q.fix_covers(conn, [r["id"] for r in rows])
             rows = await q.my_albums_with_asset(conn, me, asset_id) if rows else rows
-            return [album_dto(r, has_shared_link=False) for r in rows]
-        album_id = UUID(query["id"]) if query.get("id") else None
-        await q.fix_my_covers(conn, me)
-        # Built in PostgreSQL, in album_dto's shape (a test holds the two together).
-        return await q.my_albums_json(
-            conn, me, owned=query.get("isOwned"), shared=query.get("isShared"), album_id=album_id,
-            name=query.get("name"), palette=AVATAR_COLORS,
-        )
+        return [album_dto(r, has_shared_link=False) for r in rows]
+    album_id = UUID(query["id"]) if query.get("id") else None
+    key = ("getAllAlbums", me, query.get("isOwned"), query.get("isShared"), album_id, query.get("name"))
+    async with ctx.db() as conn:
+        # Nothing committed since the same question was answered: the same answer (covers
+        # included: fixing them is a commit).
+        seen = await current_snapshot(conn)
+        cached = ctx.runtime.answers.get(key, seen)
+        if cached is not None:
+            return cached
+        async with conn.transaction():
+            fixed = await q.fix_my_covers(conn, me)
+            # Built in PostgreSQL, in album_dto's shape (a test holds the two together).
+            snapshot, body = await q.my_albums_json(
+                conn, me, owned=query.get("isOwned"), shared=query.get("isShared"), album_id=album_id,
+                name=query.get("name"), palette=AVATAR_COLORS,
+            )
+    if not fixed:  # our own uncommitted cover fix is not part of what ``snapshot`` names
+        ctx.runtime.answers.put(key, snapshot, body)
+    return body
 
 
 @operation("getAlbumInfo")
-async def get_album_info(ctx: Ctx) -> AlbumResponseDto:
+async def get_album_info(ctx: Ctx) -> AlbumResponseDto | bytes:
     album_id = UUID(ctx.path["id"])
-    async with ctx.db() as conn, conn.transaction():
+    link = shared_link_grant(ctx)
+    key = ("getAlbumInfo", album_id, ctx.user.id, link.id if link is not None else None)
+    async with ctx.db() as conn:
         await require_access(ctx, conn, "album.read", [album_id])
-        await q.fix_covers(conn, [album_id])
-        row = await q.album_info(conn, ctx.user.id, album_id)
+        seen = await current_snapshot(conn)
+        cached = ctx.runtime.answers.get(key, seen)
+        if cached is not None:
+            return cached
+        async with conn.transaction():
+            fixed = await q.fix_covers(conn, [album_id])
+            row = await q.album_info(conn, ctx.user.id, album_id)
     if row is None:
         raise BadRequest(ALBUM_NOT_FOUND)
     contributors = None
     if len(row["albumUsers"] or []) > 1 or row["hasSharedLink"]:
         contributors = [{**c, "userId": UUID(c["userId"])} for c in row["contributorCounts"]]
-    return album_dto(row, contributors=contributors)
+    body = dumps(album_dto(row, contributors=contributors))
+    if not fixed:  # see get_all_albums
+        ctx.runtime.answers.put(key, row["snapshot"], body)
+    return body
 
 
 @operation("getAlbumStatistics")

@@ -17,6 +17,8 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 
+from immich_trio.sql.snapshot_cache import with_snapshot
+
 Conn = AsyncConnection[Any]
 
 VISIBLE = """x."deletedAt" IS NULL AND x.visibility IN ('timeline', 'archive')"""
@@ -220,6 +222,9 @@ LEFT JOIN members u ON u."albumId" = m.id
 LEFT JOIN links l ON l."albumId" = m.id
 """
 
+MINE_JSON_SEEN = with_snapshot(MINE_JSON)
+INFO_SEEN = with_snapshot(INFO)
+
 WITH_ASSET = ALBUM_COLUMNS + _figures(
     """aa."albumId" IN (SELECT "albumId" FROM album_asset WHERE "assetId" = %(asset)s)"""
 ) + """
@@ -297,8 +302,9 @@ async def album_by_id(conn: Conn, me: UUID | str, album_id: UUID | str) -> dict[
 
 
 async def album_info(conn: Conn, me: UUID | str, album_id: UUID | str) -> dict[str, Any] | None:
-    """One album for GET /albums/{id}: ``album_by_id`` without ``firstLocal``/``lastLocal``."""
-    rows = await _album_rows(conn, INFO, {"me": me, "id": album_id})
+    """One album for GET /albums/{id}: ``album_by_id`` without ``firstLocal``/``lastLocal``,
+    with the ``snapshot`` the statement saw (for ``sql.snapshot_cache``)."""
+    rows = await _album_rows(conn, INFO_SEEN, {"me": me, "id": album_id})
     return rows[0] if rows else None
 
 
@@ -313,13 +319,15 @@ async def my_albums(
 async def my_albums_json(
     conn: Conn, me: UUID | str, *, owned: bool | None, shared: bool | None, album_id: UUID | None,
     name: str | None, palette: Sequence[str],
-) -> bytes:
-    """``my_albums`` as the JSON array Immich answers (see ``MINE_JSON``)."""
+) -> tuple[str, bytes]:
+    """``my_albums`` as the JSON array Immich answers (see ``MINE_JSON``), with the snapshot
+    the statement saw (for ``sql.snapshot_cache``)."""
     params = {"me": me, "owned": owned, "shared": shared, "id": album_id, "name": name,
               "palette": list(palette)}
-    cur = await conn.execute(MINE_JSON, params, prepare=False)
+    cur = await conn.execute(MINE_JSON_SEEN, params, prepare=False)
     row = await cur.fetchone()
-    return str(row["body"]).encode() if row is not None else b"[]"
+    assert row is not None
+    return str(row["snapshot"]), str(row["body"]).encode()
 
 
 async def my_albums_with_asset(conn: Conn, me: UUID | str, asset_id: UUID) -> list[dict[str, Any]]:
@@ -335,11 +343,15 @@ async def map_markers(conn: Conn, album_id: UUID | str) -> list[dict[str, Any]]:
     return await _rows(conn, MAP_MARKERS, (album_id,))
 
 
-async def fix_covers(conn: Conn, album_ids: Sequence[UUID | str]) -> None:
-    if album_ids:
-        await conn.execute(FIX_COVERS, (list(album_ids),))
+async def fix_covers(conn: Conn, album_ids: Sequence[UUID | str]) -> int:
+    """Immich's updateThumbnails for these albums; the number of albums changed."""
+    if not album_ids:
+        return 0
+    cur = await conn.execute(FIX_COVERS, (list(album_ids),))
+    return max(cur.rowcount, 0)
 
 
-async def fix_my_covers(conn: Conn, me: UUID | str) -> None:
-    """``fix_covers`` for every album the user is a member of."""
-    await conn.execute(FIX_MY_COVERS, (me,))
+async def fix_my_covers(conn: Conn, me: UUID | str) -> int:
+    """``fix_covers`` for every album the user is a member of; the number of albums changed."""
+    cur = await conn.execute(FIX_MY_COVERS, (me,))
+    return max(cur.rowcount, 0)

@@ -43,12 +43,18 @@ def b64(expr: str) -> str:
 # nowId by the oldest writing transaction of this database (besides ours) means no row below nowId
 # can commit after we read past it: it arrives in the next stream instead of being skipped by an
 # ack beyond it (a plain ``now() - 1 ms`` loses an upload whose transaction commits mid-stream).
+# A statement takes its ids (column defaults, BEFORE triggers) before its first row write gives the
+# transaction an xid, so a running statement of a transaction with no xid yet bounds nowId by the
+# statement's start (client statements only: not autovacuum, nor pg_dump's long read-only COPY).
 NOW_ID = """
 SELECT immich_uuid_v7(least(
     clock_timestamp(),
-    coalesce((SELECT min(xact_start) FROM pg_stat_activity
-              WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
-                AND datname = current_database()), clock_timestamp())
+    coalesce((SELECT min(CASE WHEN backend_xid IS NOT NULL THEN xact_start ELSE query_start END)
+              FROM pg_stat_activity
+              WHERE pid <> pg_backend_pid() AND datname = current_database()
+                AND (backend_xid IS NOT NULL
+                     OR (state = 'active' AND backend_type = 'client backend'
+                         AND application_name <> 'pg_dump'))), clock_timestamp())
 ) - interval '1 millisecond')::text AS id
 """
 
