@@ -22,7 +22,7 @@ from immich_trio.sql.driver import connect
 from immich_trio.sql.media_location import change_media_location
 from immich_trio.sql.pool import open_pool
 from tests.adoption.compare import differences
-from tests.adoption.conftest import FIXTURE
+from tests.adoption.conftest import FIXTURE, query
 
 EXPECTED = sorted((FIXTURE / "expected").glob("*.json"))
 
@@ -154,3 +154,29 @@ async def test_passwords_keys_and_thumbnails_carry_over(
             assert answer.status_code == 200, size
             stored = FIXTURE / "media" / "thumbs" / admin["id"] / "4f" / "38" / f"{asset}_{suffix}"
             assert await answer.get_data() == stored.read_bytes()  # served as Immich made it
+
+
+# What a newer Immich may leave in a database of the same schema version: columns added
+# (nullable, as Immich adds them), and rows with keys or kinds this server has never seen
+# (not asset_metadata: GET /assets/{id}/metadata lists every key, Immich's answer would change too).
+UNSEEN = [
+    'ALTER TABLE asset ADD COLUMN "futureFlag" boolean',
+    'ALTER TABLE "user" ADD COLUMN "futureSetting" text',
+    'ALTER TABLE album ADD COLUMN "futureNote" text',
+    'ALTER TABLE asset_exif ADD COLUMN "futureLens" jsonb',
+    """INSERT INTO user_metadata ("userId", key, value)
+       SELECT id, 'future-key', '{"x": 1}' FROM "user" """,
+    """INSERT INTO system_metadata (key, value) VALUES ('future-key', '{"x": 1}')""",
+    """INSERT INTO asset_file ("assetId", type, path)
+       SELECT id, 'future_kind', '/nowhere/future.bin' FROM asset""",
+]
+
+
+async def test_rows_and_columns_never_seen_change_no_answer(
+    client: TrioClient, accounts: dict[str, Any], adopted_url: str
+) -> None:
+    for statement in UNSEEN:
+        query(adopted_url, statement)
+    with trio.fail_after(300):
+        report = await _replay(client, accounts)
+    assert report == []
