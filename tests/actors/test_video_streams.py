@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +129,40 @@ async def test_audio_only_mp4_gets_its_audio_row_and_no_video_rows(
         (asset_id,),
     )
     assert duration == 512 and width is None and orientation is None  # 0.512 s of AAC frames
+
+
+def tag_like_an_iphone(path: Path) -> Path:
+    """QuickTime Keys CreationDate with its offset and ISO 6709 GPS, as an iPhone writes them."""
+    subprocess.run(
+        [
+            "exiftool", "-q", "-overwrite_original", "-Keys:CreationDate=2023:05:06 07:08:09+02:00",
+            "-Keys:GPSCoordinates=48.8584, 2.2945, 35", str(path),
+        ],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+async def test_exiftool_dates_and_gps_of_a_phone_video_still_apply(
+    nursery: trio.Nursery, pool: Pool, media: Path, owner: str, sql: Sql, tmp_path: Path
+) -> None:
+    source = tag_like_an_iphone(make_video(tmp_path / "phone.mp4", rotation=90, audio=True))
+    asset_id = await extract(nursery, pool, media, owner, sql, source)
+    [(taken, zone, lat, lon, orientation)] = sql(
+        'SELECT "dateTimeOriginal", "timeZone", latitude, longitude, orientation FROM asset_exif'
+        ' WHERE "assetId" = %s',
+        (asset_id,),
+    )
+    # The zone comes from the GPS position (as exiftool-vendored infers it), +02:00 in May.
+    assert taken == datetime(2023, 5, 6, 5, 8, 9, tzinfo=UTC) and zone == "Europe/Paris"
+    assert (lat, lon) == (pytest.approx(48.8584), pytest.approx(2.2945))
+    assert orientation == "8"  # 90° counter-clockwise: Immich's Rotate270CW
+    [(created, local, width, height)] = sql(
+        'SELECT "fileCreatedAt", "localDateTime", width, height FROM asset WHERE id = %s', (asset_id,)
+    )
+    assert created == taken and local == datetime(2023, 5, 6, 7, 8, 9, tzinfo=UTC)
+    assert (width, height) == (48, 64)
+    assert sql('SELECT "codecName" FROM asset_video WHERE "assetId" = %s', (asset_id,)) == [("h264",)]
 
 
 def test_keyframe_scan_demuxes_without_decoding_past_the_first_frame(

@@ -210,7 +210,7 @@ class MetadataActor(QueueWorker):
         except VideoProbeError as exc:
             # As Immich's ffprobe failure does, the job fails; the row and original stay.
             log.warning("metadata: asset %s (%s): %s", asset_id, asset["originalPath"], exc.reason)
-            return JobResult(status="failed", error=exc.reason)
+            return JobResult(status="failed", error=exc.reason, retry=False)  # the file will not change
         except (OSError, ExiftoolError, trio.TooSlowError) as exc:
             reason = _describe(exc)
             log.warning("metadata: asset %s (%s): %s", asset_id, asset["originalPath"], reason)

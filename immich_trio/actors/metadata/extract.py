@@ -192,10 +192,11 @@ def extract_metadata(
 def _orientation(
     tags: Mapping[str, Any], file_tags: Mapping[str, Any], ext: str, video: VideoFacts | None
 ) -> int | None:
-    if video is not None and video.rotation in VIDEO_ROTATION_TO_ORIENTATION:
+    rotation = video.rotation if video is not None else None
+    if rotation is not None and rotation in VIDEO_ROTATION_TO_ORIENTATION:
         # Immich maps ffprobe's rotation itself (-90, 0, 90, 180); any other value (-180 for
         # an upside-down phone video, no video stream) leaves the tags' Orientation.
-        return VIDEO_ROTATION_TO_ORIENTATION[video.rotation]
+        return VIDEO_ROTATION_TO_ORIENTATION[rotation]
     if ext in HEIF_EXTENSIONS:
         rotation = _integer(_number(file_tags.get("Rotation")))
         if rotation is None:

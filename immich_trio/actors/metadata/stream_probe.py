@@ -304,7 +304,7 @@ def _scan(container: av.container.InputContainer, stream: av.VideoStream) -> tup
     return (round(found[0]) if found else 0), scan
 
 
-def _first_rotation(packet: av.Packet) -> list[float]:
+def _first_rotation(packet: Any) -> list[float]:
     try:
         for frame in packet.decode():
             return [float(getattr(frame, "rotation", 0) or 0)]
