@@ -216,3 +216,40 @@ def test_packet_scan_counts_discarded_pre_roll_and_variable_frame_rate() -> None
     assert scan.output_frames == cfr_output_frames([(0, 100), (100, 300), (400, 100)], 600)
     assert scan_packets([packet(0, 100, key=True, discard=True)]) is None  # nothing kept
     assert scan_packets([packet(0, 100)]) is None  # no keyframe
+
+
+async def test_an_animated_gif_is_probed_like_a_video(
+    nursery: trio.Nursery, pool: Pool, media: Path, owner: str, sql: Sql, tmp_path: Path
+) -> None:
+    # Immich runs ffprobe on .gif images too: the duration, frame rate and stream rows are
+    # the probe's, not exiftool's.
+    from PIL import Image
+
+    source = tmp_path / "spin.gif"
+    frames = [Image.new("RGB", (40, 30), c) for c in ((255, 0, 0), (0, 255, 0), (0, 0, 255))]
+    frames[0].save(source, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    actor = await harness.start(nursery, pool, media)
+    asset_id, _ = harness.add_asset(sql, media, owner, source, name="spin.gif", kind="IMAGE")
+    result = await harness.run_job(actor, asset_id)
+    assert result.status == "success", result.error
+    await harness.commit(pool, result)
+    assert sql("SELECT duration, width, height FROM asset WHERE id = %s", (asset_id,)) == [(300, 40, 30)]
+    assert sql('SELECT fps, orientation FROM asset_exif WHERE "assetId" = %s', (asset_id,)) == [(10.0, "1")]
+    assert sql('SELECT "codecName", "formatName", "timeBase" FROM asset_video WHERE "assetId" = %s',
+               (asset_id,)) == [("gif", "gif", 100)]  # fmt: skip
+    assert sql('SELECT "packetCount" FROM asset_keyframe WHERE "assetId" = %s', (asset_id,)) == [(3,)]
+
+
+def test_a_keyframe_list_past_the_integer_columns_is_not_written() -> None:
+    # Hours of video in a 90 kHz time base pass int32: the v3.1 columns are ``integer``, and
+    # Immich's insert would fail the whole extraction; the keyframe row is left out instead.
+    scan = scan_packets(
+        PacketTiming(pts=pts, duration=3000, is_keyframe=pts != 2**31 - 3000, is_discard=False)
+        for pts in (0, 90_000, 2**31 - 3000, 2**31)
+    )
+    assert scan is not None and not scan.fits_int32()
+    probe = stream_probe.StreamProbe(
+        format_name="mpegts", format_long_name="MPEG-TS", duration=24000.0, bitrate=0, video=None,
+        audio=None, packets=scan,
+    )  # fmt: skip
+    assert probe.keyframe_row() is None

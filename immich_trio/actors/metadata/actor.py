@@ -61,6 +61,10 @@ PROBE_THREADS = 2
 and decodes one frame); separate from the
 job limiter, which the job already holds."""
 
+PROBED_IMAGE_SUFFIX = ".gif"
+"""The one image type Immich's extraction also probes with ffprobe (duration, frame rate,
+stream rows)."""
+
 Now = Callable[[], datetime]
 
 
@@ -248,7 +252,7 @@ class MetadataActor(QueueWorker):
             except FileNotFoundError:
                 log.warning("metadata: sidecar %s of %s is missing", sidecar, path)
         video = probe = None
-        if is_video:
+        if is_video or path.lower().endswith(PROBED_IMAGE_SUFFIX):  # Immich probes GIFs too
             probe = await run_in_background_thread(partial(probe_streams, path), limiter=self._probe_limiter)
             video = probe.facts()
         # The mapping is pure but not trivial (dates, zones); it is cheap next to exiftool.
