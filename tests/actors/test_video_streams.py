@@ -253,3 +253,21 @@ def test_a_keyframe_list_past_the_integer_columns_is_not_written() -> None:
         audio=None, packets=scan,
     )  # fmt: skip
     assert probe.keyframe_row() is None
+
+
+def test_probe_duration_rounds_half_up_and_an_upside_down_video_sets_no_orientation() -> None:
+    from immich_trio.actors.metadata.extract import extract_metadata
+    from immich_trio.actors.metadata.records import FileFacts, VideoFacts
+
+    when = datetime(2024, 1, 1, tzinfo=UTC)
+    facts = FileFacts(size=1, mtime=when, file_created_at=when, file_modified_at=when)
+
+    def run(video: VideoFacts) -> Any:
+        return extract_metadata({}, facts, original_path="v.mp4", is_video=True, video=video)
+
+    assert run(VideoFacts(duration_seconds=1.0005)).duration_ms == 1001  # Math.round, as Immich
+    assert run(VideoFacts(duration_seconds=None)).duration_ms is None
+    # ffprobe reports an upside-down phone video as -180°, a value Immich's switch leaves out.
+    upside_down = run(VideoFacts(width=64, height=48, rotation=-180))
+    assert upside_down.exif.orientation is None and (upside_down.width, upside_down.height) == (64, 48)
+    assert run(VideoFacts(width=64, height=48, rotation=180)).exif.orientation == "3"

@@ -228,7 +228,8 @@ def _duration_ms(
         seconds = _number(file_tags.get("Duration"))
     else:
         seconds = None
-    return round(seconds * 1000) if seconds is not None else None
+    # JavaScript's Math.round (halves up), not Python's round (halves to even): 1.0005 s → 1001.
+    return math.floor(seconds * 1000 + 0.5) if seconds is not None else None
 
 
 def _number(value: Any) -> float | None:
