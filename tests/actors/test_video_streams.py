@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -271,3 +272,22 @@ def test_probe_duration_rounds_half_up_and_an_upside_down_video_sets_no_orientat
     upside_down = run(VideoFacts(width=64, height=48, rotation=-180))
     assert upside_down.exif.orientation is None and (upside_down.width, upside_down.height) == (64, 48)
     assert run(VideoFacts(width=64, height=48, rotation=180)).exif.orientation == "3"
+
+
+def test_anamorphic_width_follows_the_display_aspect_ratio(tmp_path: Path) -> None:
+    # 64x48 coded with 4:3 pixels shows as 16:9: Immich's width is round(48 * 16 / 9) = 85.
+    import av
+    import numpy as np
+
+    source = tmp_path / "anamorphic.mp4"
+    with av.open(str(source), "w") as out:
+        stream = out.add_stream("libx264", rate=12)
+        assert isinstance(stream, av.VideoStream)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.sample_aspect_ratio = Fraction(4, 3)
+        for _ in range(3):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")))
+        out.mux(stream.encode())
+    probe = stream_probe.probe_streams(str(source))
+    assert probe.video is not None and (probe.video.width, probe.video.height) == (85, 48)
+    assert probe.facts().width == 85
