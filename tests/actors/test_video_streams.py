@@ -291,3 +291,29 @@ def test_anamorphic_width_follows_the_display_aspect_ratio(tmp_path: Path) -> No
     probe = stream_probe.probe_streams(str(source))
     assert probe.video is not None and (probe.video.width, probe.video.height) == (85, 48)
     assert probe.facts().width == 85
+
+
+def test_the_default_audio_track_is_recorded_before_a_richer_one(tmp_path: Path) -> None:
+    # asset_audio holds one row: Immich ranks the streams by the default disposition, then
+    # by bit rate. The MP4 muxer marks the first track default; the second one is richer.
+    import av
+    import numpy as np
+
+    source = tmp_path / "two-tracks.m4a"
+    with av.open(str(source), "w", format="mp4") as out:
+        quiet = out.add_stream("aac", rate=16000)
+        rich = out.add_stream("aac", rate=16000)
+        assert isinstance(quiet, av.AudioStream) and isinstance(rich, av.AudioStream)
+        quiet.bit_rate, rich.bit_rate = 24000, 96000
+        out.start_encoding()
+        noise = np.random.default_rng(1).random((1, 16000), np.float32) - 0.5
+        for stream in (quiet, rich):
+            for start in range(0, 16000, 1024):
+                frame = av.AudioFrame.from_ndarray(noise[:, start : start + 1024], format="fltp", layout="mono")
+                frame.sample_rate, frame.pts, frame.time_base = 16000, start, Fraction(1, 16000)
+                out.mux(stream.encode(frame))
+            out.mux(stream.encode())
+    probe = stream_probe.probe_streams(str(source))
+    assert probe.audio is not None and probe.audio.index == 0
+    assert probe.audio_row() == {"bitrate": probe.audio.bitrate, "index": 0, "profile": 2, "codecName": "aac"}
+    assert 0 < probe.audio.bitrate < 60000 and probe.video is None
