@@ -25,10 +25,12 @@ from immich_trio.actors.metadata.sidecar import (
     apply_sidecar_write,
     plan_sidecar,
 )
-from immich_trio.actors.metadata.video_probe import VideoProbeError, probe_video
+from immich_trio.actors.metadata.stream_probe import StreamProbe, probe_streams
+from immich_trio.actors.metadata.video_probe import VideoProbeError
 from immich_trio.actors.worker import QueueWorker
 from immich_trio.jobs.names import JobName, QueueName
 from immich_trio.reactor.background import run_in_background_thread
+from immich_trio.sql import asset_streams as streams_q
 from immich_trio.sql import events
 from immich_trio.sql import jobs as jobs_q
 from immich_trio.sql import map as map_q
@@ -55,8 +57,13 @@ ASSET_UPDATE_SOURCE = EXTRACTION_SOURCE
 """A re-extraction after a sidecar write tells the owner's clients (``on_asset_update``)."""
 QUEUE = QueueName.METADATA_EXTRACTION
 PROBE_THREADS = 2
-"""Videos probed at once (FFmpeg reads headers and decodes one frame); separate from the
+"""Videos probed at once (FFmpeg reads headers, demuxes the packets for the keyframe list
+and decodes one frame); separate from the
 job limiter, which the job already holds."""
+
+PROBED_IMAGE_SUFFIX = ".gif"
+"""The one image type Immich's extraction also probes with ffprobe (duration, frame rate,
+stream rows)."""
 
 Now = Callable[[], datetime]
 
@@ -203,11 +210,11 @@ class MetadataActor(QueueWorker):
         if asset is None:
             return JobResult(status="skipped")  # deleted since: nothing to extract
         try:
-            extracted = await self._extract(asset)
+            extracted, streams = await self._extract(asset)
         except VideoProbeError as exc:
             # As Immich's ffprobe failure does, the job fails; the row and original stay.
             log.warning("metadata: asset %s (%s): %s", asset_id, asset["originalPath"], exc.reason)
-            return JobResult(status="failed", error=exc.reason)
+            return JobResult(status="failed", error=exc.reason, retry=False)  # the file will not change
         except (OSError, ExiftoolError, trio.TooSlowError) as exc:
             reason = _describe(exc)
             log.warning("metadata: asset %s (%s): %s", asset_id, asset["originalPath"], reason)
@@ -219,10 +226,11 @@ class MetadataActor(QueueWorker):
             is_video=asset["type"] == "VIDEO",
             source=source if isinstance(source, str) else None,
             extracted=extracted,
+            streams=streams,
         )
         return JobResult(status="success", apply=apply)
 
-    async def _extract(self, asset: dict[str, Any]) -> ExtractedMetadata:
+    async def _extract(self, asset: dict[str, Any]) -> tuple[ExtractedMetadata, StreamProbe | None]:
         exiftool = self._exiftool
         if exiftool is None:
             raise ExiftoolError("exiftool is not running")
@@ -243,9 +251,9 @@ class MetadataActor(QueueWorker):
                     sidecar_tags = await exiftool.read_sidecar(sidecar)
             except FileNotFoundError:
                 log.warning("metadata: sidecar %s of %s is missing", sidecar, path)
-        video = None
-        if is_video:
-            probe = await run_in_background_thread(partial(probe_video, path), limiter=self._probe_limiter)
+        video = probe = None
+        if is_video or path.lower().endswith(PROBED_IMAGE_SUFFIX):  # Immich probes GIFs too
+            probe = await run_in_background_thread(partial(probe_streams, path), limiter=self._probe_limiter)
             video = probe.facts()
         # The mapping is pure but not trivial (dates, zones); it is cheap next to exiftool.
         return extract_metadata(
@@ -256,7 +264,7 @@ class MetadataActor(QueueWorker):
             is_video=is_video,
             video=video,
             timezone_lookup=self._lookup,
-        )
+        ), probe
 
     async def _geocoded(self, conn: AsyncConnection[Any], exif: ExifRecord) -> ExifRecord:
         """City, state and country from the GPS position when ``reverseGeocoding.enabled``
@@ -276,12 +284,17 @@ class MetadataActor(QueueWorker):
         is_video: bool,
         source: str | None,
         extracted: ExtractedMetadata,
+        streams: StreamProbe | None = None,
     ) -> None:
         if not await q.lock_asset(conn, asset_id):
             return  # deleted meanwhile
         locked = await q.locked_properties(conn, asset_id)
         exif = await self._geocoded(conn, extracted.exif)
         await q.upsert_exif(conn, asset_id, exif.columns(locked=locked))
+        if streams is not None:
+            await streams_q.replace_streams(
+                conn, asset_id, video=streams.video_row(), audio=streams.audio_row(), keyframes=streams.keyframe_row()
+            )
         await tags_q.apply_exif_tags(conn, asset_id, owner_id)
         await q.update_asset_metadata(
             conn,

@@ -50,8 +50,10 @@ HEIF_EXTENSIONS = frozenset({".avif", ".heic", ".heif", ".hif"})
 POSSIBLY_ANIMATED_EXTENSIONS = frozenset(
     {".avif", ".gif", ".png", ".webp", ".heic", ".heif", ".jxl"}
 )
-#: Rotation in degrees counter-clockwise → EXIF orientation (HEIF irot, ffprobe rotation).
+#: Rotation in degrees counter-clockwise → EXIF orientation (HEIF irot in degrees).
 ROTATION_TO_ORIENTATION: Mapping[int, int] = {0: 1, 90: 8, 180: 3, 270: 6}
+#: ffprobe's display-matrix rotation → EXIF orientation, the values Immich maps for videos.
+VIDEO_ROTATION_TO_ORIENTATION: Mapping[int, int] = {-90: 6, 0: 1, 90: 8, 180: 3}
 #: HEIF irot written as quarter turns.
 QUARTER_TURNS_TO_ORIENTATION: Mapping[int, int] = {1: 8, 2: 3, 3: 6}
 SIDEWAYS_ORIENTATIONS = frozenset({5, 6, 7, 8})
@@ -190,8 +192,11 @@ def extract_metadata(
 def _orientation(
     tags: Mapping[str, Any], file_tags: Mapping[str, Any], ext: str, video: VideoFacts | None
 ) -> int | None:
-    if video is not None:
-        return ROTATION_TO_ORIENTATION.get(video.rotation % 360)
+    rotation = video.rotation if video is not None else None
+    if rotation is not None and rotation in VIDEO_ROTATION_TO_ORIENTATION:
+        # Immich maps ffprobe's rotation itself (-90, 0, 90, 180); any other value (-180 for
+        # an upside-down phone video, no video stream) leaves the tags' Orientation.
+        return VIDEO_ROTATION_TO_ORIENTATION[rotation]
     if ext in HEIF_EXTENSIONS:
         rotation = _integer(_number(file_tags.get("Rotation")))
         if rotation is None:
@@ -223,7 +228,8 @@ def _duration_ms(
         seconds = _number(file_tags.get("Duration"))
     else:
         seconds = None
-    return round(seconds * 1000) if seconds is not None else None
+    # JavaScript's Math.round (halves up), not Python's round (halves to even): 1.0005 s → 1001.
+    return math.floor(seconds * 1000 + 0.5) if seconds is not None else None
 
 
 def _number(value: Any) -> float | None:

@@ -26,7 +26,7 @@ class VideoFacts:
 
     width: int | None = None
     height: int | None = None
-    rotation: int = 0  # degrees, counter-clockwise (ffprobe display matrix)
+    rotation: int | None = 0  # degrees, counter-clockwise (ffprobe display matrix); None: no video stream
     duration_seconds: float | None = None
     fps: float | None = None
 
