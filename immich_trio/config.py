@@ -67,6 +67,9 @@ class Settings:
     telemetry: frozenset[str] = frozenset()
     api_metrics_port: int = 8081
     microservices_metrics_port: int = 8082
+    # IMMICH_IGNORE_MOUNT_CHECK_ERRORS: a failed folder check (storage/folder_checks.py) is logged
+    # instead of stopping the server.
+    ignore_mount_check_errors: bool = False
 
     @property
     def metrics_port(self) -> int:
@@ -217,4 +220,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         api_metrics_port=_int(env, "IMMICH_API_METRICS_PORT", 8081, 0, 65535),
         microservices_metrics_port=_int(env, "IMMICH_MICROSERVICES_METRICS_PORT", 8082, 0, 65535),
         version_check_url=env.get("IMMICH_VERSION_CHECK_URL") or None,
+        ignore_mount_check_errors=_bool(env, "IMMICH_IGNORE_MOUNT_CHECK_ERRORS", False),
     )

@@ -10,6 +10,7 @@ from psycopg.types.json import Jsonb
 ADMIN_ONBOARDING = "admin-onboarding"
 REVERSE_GEOCODING_STATE = "reverse-geocoding-state"
 VERSION_CHECK_STATE = "version-check-state"
+SYSTEM_FLAGS = "system-flags"
 
 GET = "SELECT value FROM system_metadata WHERE key = %s"
 SET = """
@@ -31,3 +32,8 @@ async def set_value(conn: AsyncConnection[Any], key: str, value: Any) -> None:
 
 async def delete(conn: AsyncConnection[Any], key: str) -> None:
     await conn.execute("DELETE FROM system_metadata WHERE key = %s", (key,))
+
+
+async def lock_system_flags(conn: AsyncConnection[Any]) -> None:
+    """Serialise read-modify-write of ``system-flags`` between processes (until the transaction ends)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('immich-trio:system-flags'))")

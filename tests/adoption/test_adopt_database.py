@@ -129,3 +129,16 @@ async def test_change_media_location(adopted_url: str) -> None:
     for table, column in (("asset", "originalPath"), ("asset_file", "path")):
         paths = [r[0] for r in query(adopted_url, f'SELECT "{column}" FROM "{table}"')]
         assert paths and all(p.startswith("/srv/photos/") for p in paths)
+
+
+async def test_half_migrated_immich_database_refused_before_writing(adopted_url: str) -> None:
+    # Immich stopped part-way through its upgrade to v3.1.0: its last migration never ran.
+    query(adopted_url, "DROP SCHEMA immich_trio CASCADE")
+    query(adopted_url, "DELETE FROM kysely_migrations WHERE name = %s", (IMMICH_LAST_MIGRATION,))
+    before = query(adopted_url, CATALOGUE)
+    last = query(adopted_url, "SELECT max(name) FROM kysely_migrations")[0][0]
+    with trio.fail_after(CAP), pytest.raises(UnsupportedImmichDatabase) as info:
+        await migrate_url(adopted_url)
+    assert last in str(info.value) and IMMICH_LAST_MIGRATION in str(info.value)
+    assert query(adopted_url, "SELECT to_regnamespace('immich_trio')")[0][0] is None
+    assert query(adopted_url, CATALOGUE) == before

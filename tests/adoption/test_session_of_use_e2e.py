@@ -35,6 +35,44 @@ def _ok(answer: Any, *statuses: int) -> Any:
     return answer.body
 
 
+def _files(media: Path) -> dict[str, tuple[int, bytes]]:
+    return {
+        str(p.relative_to(media)): (p.stat().st_mtime_ns, p.read_bytes())
+        for p in (media / "thumbs").rglob("*") if p.is_file()
+    }
+
+
+def test_only_what_immich_left_undone_is_made(adopted_url: str, accounts: dict[str, Any], tmp_path: Path) -> None:
+    """A thumbnail job Immich never ran (its queue lived in Redis): the missing-thumbnails pass
+    makes that one and leaves every file Immich made as it was."""
+    media = tmp_path / "immich-media"
+    shutil.copytree(FIXTURE / "media", media)
+    trio.run(_map_media, adopted_url, media)
+    undone = "4f38a185-1264-4e90-a9a2-e249f2cde783"
+    owner = accounts["admin"]["id"]
+    for path in (media / "thumbs" / owner / "4f" / "38").glob(f"{undone}_*"):
+        path.unlink()
+    query(adopted_url, 'DELETE FROM asset_file WHERE "assetId" = %s AND type IN (\'thumbnail\', \'preview\')', (undone,))
+    query(adopted_url, 'UPDATE asset SET thumbhash = NULL WHERE id = %s', (undone,))
+    kept = _files(media)
+
+    server = new_server(tmp_path, extra_env={"DB_URL": adopted_url, "IMMICH_MEDIA_LOCATION": str(media)})
+    server.start()
+    try:
+        me = {"x-api-key": accounts["admin"]["apiKey"]}
+        wait_jobs_idle(server.api, me)
+        assert _files(media) == kept  # starting queues nothing over Immich's work
+        _ok(call(server.api, "PUT", "/jobs/thumbnailGeneration", {"command": "start", "force": False}, me), 200)
+        wait_jobs_idle(server.api, me)
+    finally:
+        server.stop()
+    after = _files(media)
+    made = sorted(set(after) - set(kept))
+    assert [Path(name).name for name in made] == [f"{undone}_preview.jpeg", f"{undone}_thumbnail.webp"]
+    assert {name: after[name] for name in kept} == kept
+    assert query(adopted_url, "SELECT thumbhash IS NOT NULL FROM asset WHERE id = %s", (undone,)) == [(True,)]
+
+
 def test_a_session_of_use_leaves_immichs_schema_as_it_was(
     adopted_url: str, accounts: dict[str, Any], tmp_path: Path
 ) -> None:
