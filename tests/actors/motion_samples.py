@@ -107,3 +107,30 @@ def decoded_frames(path: Path) -> int:
     """How many video frames PyAV decodes from the file (it raises on a non-video)."""
     with av.open(str(path)) as container:
         return sum(1 for _ in container.decode(video=0))
+
+
+# -- looking at files from async tests (plain calls: small files, test code) ---------------
+
+
+def read_file(path: str | Path) -> bytes:
+    return Path(path).read_bytes()
+
+
+def file_size(path: str | Path) -> int:
+    return Path(path).stat().st_size
+
+
+def is_file(path: str | Path) -> bool:
+    return Path(path).is_file()
+
+
+def remove(path: str | Path) -> None:
+    Path(path).unlink()
+
+
+def absolute(path: str | Path) -> Path:
+    return Path(path).absolute()
+
+
+def glob(root: str | Path, pattern: str) -> list[Path]:
+    return sorted(Path(root).absolute().glob(pattern))

@@ -19,7 +19,11 @@ from immich_trio.actors.dispatcher import JobResult
 from immich_trio.actors.metadata.dates import TimezoneLookup, default_timezone_lookup
 from immich_trio.actors.metadata.exiftool import EXECUTABLE, Exiftool, ExiftoolError
 from immich_trio.actors.metadata.extract import extract_metadata
-from immich_trio.actors.metadata.live_photos import apply_motion_video, link_live_photo, prepare_motion_video
+from immich_trio.actors.metadata.live_photos import (
+    apply_motion_video,
+    link_live_photo,
+    prepare_motion_video,
+)
 from immich_trio.actors.metadata.motion_photo import PlacedMotionVideo
 from immich_trio.actors.metadata.records import ExifRecord, ExtractedMetadata, FileFacts
 from immich_trio.actors.metadata.sidecar import (
@@ -216,9 +220,7 @@ class MetadataActor(QueueWorker):
             return JobResult(status="failed", error=reason)
         motion = None
         if extracted.motion_photo and self._exiftool is not None:
-            motion = await prepare_motion_video(
-                self._pool, self._exiftool, self._media, asset, timeout=self._exiftool_timeout
-            )
+            motion = await prepare_motion_video(self._pool, self._exiftool, self._media, asset)
         apply = partial(
             self._apply,
             motion=motion,

@@ -37,13 +37,13 @@ Conn = AsyncConnection[Any]
 
 
 async def prepare_motion_video(
-    pool: Pool, exiftool: Exiftool, media: Path, asset: dict[str, Any], *, timeout: float
+    pool: Pool, exiftool: Exiftool, media: Path, asset: dict[str, Any]
 ) -> PlacedMotionVideo | None:
     """The still's embedded video, hashed and on disk; None when there is none or it cannot
     be read (logged: as in Immich, the still's own extraction still succeeds)."""
     path = str(asset["originalPath"])
     try:
-        data = await read_motion_video(exiftool, path, timeout=timeout)
+        data = await read_motion_video(exiftool, path)
     except (MotionPhotoError, ExiftoolError, OSError, trio.TooSlowError) as exc:
         log.warning("metadata: no motion video from asset %s (%s): %s", asset["id"], path, exc)
         return None

@@ -54,6 +54,8 @@ SAMSUNG_VIDEO_TYPE = "MotionPhoto_Data"
 #: An ISO base media file (MP4/MOV) has its ``ftyp`` box here.
 ISO_BMFF_BRAND_AT = slice(4, 8)
 ISO_BMFF_BRAND = b"ftyp"
+READ_TIMEOUT = 60.0
+"""Seconds each exiftool request for the video may take (a 3 MB binary tag takes ~0.1 s)."""
 
 
 class MotionPhotoError(Exception):
@@ -86,7 +88,7 @@ def locate(tags: Mapping[str, Any]) -> MotionLocation | None:
     """Where the video is, from the motion-photo tags (``MOTION_READ_ARGS``); None if nowhere."""
     length = padding = 0
     if _truthy(tags.get("MotionPhoto")):
-        directory = next((tags[t] for t in DIRECTORY_TAGS if isinstance(tags.get(t), list)), [])
+        directory: list[Any] = next((tags[t] for t in DIRECTORY_TAGS if isinstance(tags.get(t), list)), [])
         for entry in directory:
             item = entry.get("Item") if isinstance(entry, dict) else None
             if isinstance(item, dict) and item.get("Semantic") == "MotionPhoto":
@@ -120,24 +122,23 @@ def _read_tail(path: str, length: int, padding: int) -> bytes:
     return data
 
 
-async def read_motion_video(exiftool: Exiftool, path: str, *, timeout: float) -> bytes | None:
+async def read_motion_video(exiftool: Exiftool, path: str) -> bytes | None:
     """The embedded video's bytes, or None when the tags point at none.
 
     Raises ``MotionPhotoError`` (or ``ExiftoolError``, ``OSError``, ``trio.TooSlowError``) when
     the video cannot be read or is not an MP4/MOV; the caller logs it and the still's own
     extraction goes on, as Immich's does.
     """
-    with trio.fail_after(timeout):
-        out = await exiftool.execute(*MOTION_READ_ARGS, os.path.abspath(os.fsencode(path)))
+    # ``path`` is the stored original: absolute, so never taken for an option.
+    with trio.fail_after(READ_TIMEOUT):
+        out = await exiftool.execute(*MOTION_READ_ARGS, path)
     tags = _first_record(out, path)
     location = locate(tags)
     if location is None:
         return None
     if location.tag is not None:
-        with trio.fail_after(timeout):
-            data = await exiftool.execute(
-                "-b", "-api", "largefilesupport=1", f"-{location.tag}", os.path.abspath(os.fsencode(path))
-            )
+        with trio.fail_after(READ_TIMEOUT):
+            data = await exiftool.execute("-b", "-api", "largefilesupport=1", f"-{location.tag}", path)
     else:
         data = await trio.to_thread.run_sync(_read_tail, path, location.length, location.padding)
     if data[ISO_BMFF_BRAND_AT] != ISO_BMFF_BRAND:
