@@ -32,6 +32,11 @@ ORDER BY a."createdAt", a.id
 LIMIT 1
 """
 
+# Serialises the link per owner and CID: a photo and its video extracted at the same time
+# would otherwise each miss the other's uncommitted exif. The second to take the lock waits
+# for the first's commit, and its match query (READ COMMITTED) then sees that exif.
+LOCK_CID = "SELECT pg_advisory_xact_lock(hashtextextended('live-photo ' || %s::text || ' ' || %s, 0))"
+
 SET_LIVE_PHOTO_VIDEO = 'UPDATE asset SET "livePhotoVideoId" = %s WHERE id = %s'
 HIDE = "UPDATE asset SET visibility = 'hidden' WHERE id = %s AND visibility <> 'hidden'"
 HIDE_IF_ON_TIMELINE = "UPDATE asset SET visibility = 'hidden' WHERE id = %s AND visibility = 'timeline'"
@@ -63,6 +68,11 @@ ADD_USAGE = 'UPDATE "user" SET "quotaUsageInBytes" = "quotaUsageInBytes" + %s WH
 async def link_state(conn: Conn, asset_id: UUID | str) -> dict[str, Any] | None:
     cur = await conn.execute(LINK_STATE, (asset_id,))
     return await cur.fetchone()
+
+
+async def lock_cid(conn: Conn, owner_id: UUID | str, cid: str) -> None:
+    """Hold the owner's CID until the transaction ends (see ``LOCK_CID``)."""
+    await conn.execute(LOCK_CID, (owner_id, cid))
 
 
 async def live_photo_match(

@@ -129,6 +129,7 @@ async def link_live_photo(conn: Conn, *, asset_id: str, cid: str | None) -> None
     state = await q.link_state(conn, asset_id)
     if state is None:
         return
+    await q.lock_cid(conn, state["ownerId"], cid)
     is_video = state["type"] == "VIDEO"
     match = await q.live_photo_match(
         conn,
