@@ -21,6 +21,7 @@ from immich_trio.actors.metadata.exiftool import EXECUTABLE, Exiftool, ExiftoolE
 from immich_trio.actors.metadata.extract import extract_metadata
 from immich_trio.actors.metadata.live_photos import (
     apply_motion_video,
+    discard_motion_video,
     link_live_photo,
     prepare_motion_video,
 )
@@ -289,6 +290,8 @@ class MetadataActor(QueueWorker):
         motion: PlacedMotionVideo | None = None,
     ) -> None:
         if not await q.lock_asset(conn, asset_id):
+            if motion is not None:
+                await discard_motion_video(motion)
             return  # deleted meanwhile
         locked = await q.locked_properties(conn, asset_id)
         exif = await self._geocoded(conn, extracted.exif)

@@ -121,6 +121,12 @@ async def apply_motion_video(
         await jobs_q.enqueue_job(conn, JobName.ASSET_ENCODE_VIDEO, {"id": str(motion_id)})
 
 
+async def discard_motion_video(placed: PlacedMotionVideo) -> None:
+    """The still went while its video was being extracted: drop the file written for a new asset."""
+    if placed.written is not None and placed.written == placed.new_path:
+        await trio.to_thread.run_sync(files.remove_quietly, placed.written)
+
+
 async def link_live_photo(conn: Conn, *, asset_id: str, cid: str | None) -> None:
     """Link this asset with its other half (same owner and CID, the other type): the photo's
     ``livePhotoVideoId`` set, the video hidden and out of every album, ``on_asset_hidden``."""
