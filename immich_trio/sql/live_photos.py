@@ -1,7 +1,7 @@
 """Queries of live photos and motion photos: the CID match, the link, the hidden motion part.
 
 Immich's rules (metadata.service.ts ``linkLivePhotos`` / ``applyMotionPhotos``,
-pipeline.md §6): a photo and a video of the same owner (and library) with the same
+pipeline.md §6): a photo and a video of the same owner with the same
 ``asset_exif.livePhotoCID`` are linked; a motion photo's embedded video is a hidden VIDEO
 asset found again by its SHA-1.
 """
@@ -23,11 +23,11 @@ SELECT id, type, "ownerId", "libraryId", "isExternal", "livePhotoVideoId"
 FROM asset WHERE id = %s
 """
 
-# The other half: same owner, same library (or both uploads), the other type, same CID.
+# The other half: same owner, the other type, same CID (Immich's findLivePhotoMatch takes
+# the library too but does not filter on it; neither do we).
 LIVE_PHOTO_MATCH = """
 SELECT a.id FROM asset a JOIN asset_exif e ON e."assetId" = a.id
-WHERE a.id <> %(id)s AND a."ownerId" = %(ownerId)s AND a.type = %(type)s
-  AND a."libraryId" IS NOT DISTINCT FROM %(libraryId)s AND e."livePhotoCID" = %(cid)s
+WHERE a.id <> %(id)s AND a."ownerId" = %(ownerId)s AND a.type = %(type)s AND e."livePhotoCID" = %(cid)s
 ORDER BY a."createdAt", a.id
 LIMIT 1
 """
@@ -76,12 +76,9 @@ async def lock_cid(conn: Conn, owner_id: UUID | str, cid: str) -> None:
 
 
 async def live_photo_match(
-    conn: Conn, *, asset_id: UUID | str, owner_id: UUID | str, library_id: UUID | None, other_type: str, cid: str
+    conn: Conn, *, asset_id: UUID | str, owner_id: UUID | str, other_type: str, cid: str
 ) -> UUID | None:
-    cur = await conn.execute(
-        LIVE_PHOTO_MATCH,
-        {"id": asset_id, "ownerId": owner_id, "type": other_type, "libraryId": library_id, "cid": cid},
-    )
+    cur = await conn.execute(LIVE_PHOTO_MATCH, {"id": asset_id, "ownerId": owner_id, "type": other_type, "cid": cid})
     row = await cur.fetchone()
     return row["id"] if row else None
 

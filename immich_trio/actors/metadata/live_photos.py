@@ -141,7 +141,6 @@ async def link_live_photo(conn: Conn, *, asset_id: str, cid: str | None) -> None
         conn,
         asset_id=asset_id,
         owner_id=state["ownerId"],
-        library_id=state["libraryId"],
         other_type="IMAGE" if is_video else "VIDEO",
         cid=cid,
     )
