@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import trio
+from asset_client import api, extracted, timeline_count, upload
 from media_harness import LIMIT, Server, User, make_user
 from motion_samples import (
     absolute,
@@ -22,7 +23,6 @@ from motion_samples import (
     remove,
     samsung_trailer,
 )
-from test_live_photos_flow import api, extracted, timeline_count, upload
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 SAMSUNG_HEIC = ASSETS / "formats/motionphoto/samsung-one-ui-6.heic"
