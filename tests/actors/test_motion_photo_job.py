@@ -57,3 +57,24 @@ async def test_the_job_answer_applies_the_link_in_its_transaction(
     assert jobs == [("AssetEncodeVideo", video_id), ("AssetExtractMetadata", video_id)]
     [(used,)] = sql('SELECT "quotaUsageInBytes" FROM "user" WHERE id = %s', (owner,))
     assert used == len(clip)
+
+
+async def test_two_stills_extracted_together_share_one_video_and_one_file(
+    pool: Pool, media: Path, owner: str, sql: Sql, tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    actor = await start(nursery, pool, media)
+    clip = mp4(colour=(10, 200, 10))
+    first, _ = add_asset(sql, media, owner, write(tmp_path / "a.jpg", micro_video(clip, colour=(1, 1, 1))), name="a.jpg")
+    second, _ = add_asset(sql, media, owner, write(tmp_path / "b.jpg", micro_video(clip, colour=(250, 1, 1))), name="b.jpg")
+    # Both jobs read and write their video before either transaction commits.
+    first_result, second_result = await run_job(actor, first), await run_job(actor, second)
+    assert len(glob(media, "encoded-video/**/*-MP.mp4")) == 2
+    await commit(pool, first_result)
+    await commit(pool, second_result)
+    linked = sql('SELECT DISTINCT "livePhotoVideoId" FROM asset WHERE id = ANY(%s::uuid[])', ([first, second],))
+    [(video_id,)] = linked
+    [(path,)] = sql('SELECT "originalPath" FROM asset WHERE id = %s', (video_id,))
+    assert glob(media, "encoded-video/**/*-MP.mp4") == [Path(path)]
+    assert read_file(path) == clip
+    [(used,)] = sql('SELECT "quotaUsageInBytes" FROM "user" WHERE id = %s', (owner,))
+    assert used == len(clip)  # counted once

@@ -95,8 +95,13 @@ async def apply_motion_video(
             file_modified_at=extracted.file_modified_at,
             local_date_time=extracted.local_date_time,
         )
-        if not created:  # taken meanwhile by another transaction: run the job again
-            raise RuntimeError("the motion video's checksum was taken during extraction")
+        if not created:
+            # Another still with the same video committed it first: the insert waited for that
+            # commit, so this new statement sees its asset.
+            existing = await q.by_checksum(conn, owner_id, placed.checksum, state["libraryId"])
+            if existing is None:
+                raise RuntimeError("the motion video's checksum is taken, but by no visible asset")
+    if existing is None:
         motion_id = placed.new_id
         if not state["isExternal"]:
             await q.add_usage(conn, owner_id, placed.size)
