@@ -24,8 +24,7 @@ from motion_samples import (
     samsung_trailer,
 )
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
-SAMSUNG_HEIC = ASSETS / "formats/motionphoto/samsung-one-ui-6.heic"
+SAMSUNG_HEIC = "formats/motionphoto/samsung-one-ui-6.heic"  # under the test_assets fixture
 SAMSUNG_HEIC_VIDEO_SIZE = 3226469  # exiftool -b -MotionPhotoVideo | wc -c
 
 
@@ -50,7 +49,8 @@ async def usage(server: Server, user: User) -> int:
     return int(used)
 
 
-async def test_google_and_samsung_motion_photos_get_their_video(server: Server) -> None:
+async def test_google_and_samsung_motion_photos_get_their_video(server: Server, test_assets: Path) -> None:
+    samsung_heic = test_assets / SAMSUNG_HEIC
     user = await trio.to_thread.run_sync(make_user, server.db_url, "owner@example.com")
     micro_clip, container_clip, trailer_clip = mp4(colour=(200, 0, 0)), mp4(colour=(0, 200, 0)), mp4(colour=(0, 0, 200))
     stills = {
@@ -61,7 +61,7 @@ async def test_google_and_samsung_motion_photos_get_their_video(server: Server) 
     clips = {"PXL_micro.jpg": micro_clip, "PXL_container.MP.jpg": container_clip, "SM_trailer.jpg": trailer_clip}
     with trio.fail_after(LIMIT):
         ids = {name: await upload(server, user, data, name) for name, data in stills.items()}
-        heic = await upload(server, user, SAMSUNG_HEIC.read_bytes(), "samsung.heic")
+        heic = await upload(server, user, read_file(samsung_heic), "samsung.heic")
         await extracted(server, *ids.values(), heic)
 
     media = absolute(server.media)
@@ -92,7 +92,7 @@ async def test_google_and_samsung_motion_photos_get_their_video(server: Server) 
 
     # Four stills on the timeline, their videos hidden; each video counts in the usage.
     assert await timeline_count(server, user) == 4
-    uploaded = sum(len(d) for d in stills.values()) + SAMSUNG_HEIC.stat().st_size
+    uploaded = sum(len(d) for d in stills.values()) + file_size(samsung_heic)
     extracted_bytes = sum(len(c) for c in clips.values()) + SAMSUNG_HEIC_VIDEO_SIZE
     assert await usage(server, user) == uploaded + extracted_bytes
     # The videos' own metadata extraction ran (duration from the file).
