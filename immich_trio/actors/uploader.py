@@ -32,7 +32,7 @@ import attrs
 import trio
 
 from immich_trio.reactor import Actor, Address, ReplyTo, Restart, Supervisor
-from immich_trio.sql import jobs
+from immich_trio.sql import events, jobs
 from immich_trio.sql.assets import upload as q
 from immich_trio.sql.pool import Pool
 from immich_trio.storage import files, recovery
@@ -251,6 +251,8 @@ class Uploader(Actor[UploaderMsg]):
             raise UploadRejected("Live photo video does not belong to the user")
         if motion["visibility"] == "timeline":
             await q.hide(conn, upload.live_photo_video_id)
+            # Immich's onBeforeLink emits asset.hide: the owner's clients drop it from view.
+            await events.publish_to_user(conn, upload.owner_id, "on_asset_hidden", str(upload.live_photo_video_id))
 
     @staticmethod
     def _place(upload: StagedUpload, original: Path, sidecar: Path | None) -> None:

@@ -77,6 +77,11 @@ def encoded_video_path(media: Path, owner_id: UUID | str, asset_id: UUID | str) 
     return _nested(media.absolute() / ENCODED_VIDEO, owner_id, asset_id, f"{asset_id}.mp4")
 
 
+def motion_video_path(media: Path, owner_id: UUID | str, asset_id: UUID | str) -> Path:
+    """Where the video extracted from a motion photo lives (Immich's ``-MP.mp4``)."""
+    return _nested(media.absolute() / ENCODED_VIDEO, owner_id, asset_id, f"{asset_id}-MP.mp4")
+
+
 def upload_tmp_dir(media: Path) -> Path:
     return media.absolute() / UPLOAD / UPLOAD_TMP
 
@@ -140,6 +145,23 @@ def copy_atomic(src: Path, dst: Path) -> None:
     try:
         shutil.copyfile(src, tmp)
         with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, dst)
+    except BaseException:
+        remove_quietly(tmp)
+        raise
+    fsync_dir(dst.parent)
+
+
+def write_atomic(dst: Path, data: bytes) -> None:
+    """Write ``data`` to ``dst`` through a temp file beside it: readers see no file or the
+    whole one, and a failure leaves nothing behind."""
+    make_dirs(dst.parent)
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.part")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, dst)
     except BaseException:

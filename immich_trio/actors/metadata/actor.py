@@ -19,6 +19,13 @@ from immich_trio.actors.dispatcher import JobResult
 from immich_trio.actors.metadata.dates import TimezoneLookup, default_timezone_lookup
 from immich_trio.actors.metadata.exiftool import EXECUTABLE, Exiftool, ExiftoolError
 from immich_trio.actors.metadata.extract import extract_metadata
+from immich_trio.actors.metadata.live_photos import (
+    apply_motion_video,
+    discard_motion_video,
+    link_live_photo,
+    prepare_motion_video,
+)
+from immich_trio.actors.metadata.motion_photo import PlacedMotionVideo
 from immich_trio.actors.metadata.records import ExifRecord, ExtractedMetadata, FileFacts
 from immich_trio.actors.metadata.sidecar import (
     EXTRACTION_SOURCE,
@@ -219,8 +226,12 @@ class MetadataActor(QueueWorker):
             reason = _describe(exc)
             log.warning("metadata: asset %s (%s): %s", asset_id, asset["originalPath"], reason)
             return JobResult(status="failed", error=reason)
+        motion = None
+        if extracted.motion_photo and self._exiftool is not None:
+            motion = await prepare_motion_video(self._pool, self._exiftool, self._media, asset)
         apply = partial(
             self._apply,
+            motion=motion,
             asset_id=asset_id,
             owner_id=str(asset["ownerId"]),
             is_video=asset["type"] == "VIDEO",
@@ -285,8 +296,11 @@ class MetadataActor(QueueWorker):
         source: str | None,
         extracted: ExtractedMetadata,
         streams: StreamProbe | None = None,
+        motion: PlacedMotionVideo | None = None,
     ) -> None:
         if not await q.lock_asset(conn, asset_id):
+            if motion is not None:
+                await discard_motion_video(motion)
             return  # deleted meanwhile
         locked = await q.locked_properties(conn, asset_id)
         exif = await self._geocoded(conn, extracted.exif)
@@ -307,6 +321,9 @@ class MetadataActor(QueueWorker):
             width=extracted.width,
             height=extracted.height,
         )
+        if motion is not None:
+            await apply_motion_video(conn, still_id=asset_id, owner_id=owner_id, placed=motion, extracted=extracted)
+        await link_live_photo(conn, asset_id=asset_id, cid=extracted.exif.live_photo_cid)
         await q.mark_metadata_extracted(conn, asset_id, self._now())
         # Immich runs StorageTemplateMigrationSingle next and thumbnails after it; the
         # storage template is not built, so thumbnails follow directly.

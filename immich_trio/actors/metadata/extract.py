@@ -25,6 +25,7 @@ from immich_trio.actors.metadata.dates import (
     infer_zone,
     to_ms,
 )
+from immich_trio.actors.metadata.motion_photo import is_motion_photo
 from immich_trio.actors.metadata.records import (
     EXIF_COLUMN_NAMES,
     ExifRecord,
@@ -186,6 +187,7 @@ def extract_metadata(
         duration_ms=_duration_ms(file_tags, ext, is_video, video),
         width=display_w,
         height=display_h,
+        motion_photo=not is_video and is_motion_photo(tags),
     )
 
 

@@ -121,3 +121,4 @@ class ExtractedMetadata:
     duration_ms: int | None
     width: int | None  # display dimensions (sideways orientations swapped)
     height: int | None
+    motion_photo: bool = False  # tagged MotionPhoto/MicroVideo: an embedded video to look for
