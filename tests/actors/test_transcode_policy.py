@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from immich_trio.actors.transcoder.plan import PlanError, check_acceleration, encode_plan, ffmpeg_arguments
+from immich_trio.actors.transcoder.plan import (
+    PlanError,
+    check_acceleration,
+    encode_plan,
+    ffmpeg_arguments,
+)
 from immich_trio.actors.transcoder.policy import (
     Target,
     UnsupportedPolicy,
@@ -15,7 +20,12 @@ from immich_trio.actors.transcoder.policy import (
     parse_bitrate_bps,
     transcode_target,
 )
-from immich_trio.actors.transcoder.settings import AudioStream, FfmpegSettings, VideoFormat, VideoStream
+from immich_trio.actors.transcoder.settings import (
+    AudioStream,
+    FfmpegSettings,
+    VideoFormat,
+    VideoStream,
+)
 
 H264_1080 = VideoStream(index=0, width=1920, height=1080, codec_name="h264", bitrate=8_000_000)
 H264_720 = VideoStream(index=0, width=1280, height=720, codec_name="h264", bitrate=3_000_000)

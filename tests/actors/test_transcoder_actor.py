@@ -3,6 +3,7 @@ the ``encoded_video`` rows its answers commit, and what it leaves behind on bad 
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import time
@@ -13,13 +14,21 @@ from typing import Any
 import av
 import pytest
 import trio
+from PIL import Image
 from test_thumbnailer_actor import NOW, add_asset, apply, save_config
+from test_thumbnailer_actor import run_job as run_thumbnail_job
 from video_samples import make_video
 
 from immich_trio import sysconfig
 from immich_trio.actors.config_watch import ConfigWatch
 from immich_trio.actors.dispatcher import JobResult, RunJob
-from immich_trio.actors.transcoder.actor import TEMP_SUFFIX, TranscoderActor, run_stoppable, sweep_stale_temps
+from immich_trio.actors.thumbnailer.actor import ThumbnailerActor
+from immich_trio.actors.transcoder.actor import (
+    TEMP_SUFFIX,
+    TranscoderActor,
+    run_stoppable,
+    sweep_stale_temps,
+)
 from immich_trio.actors.transcoder.encode import TranscodeStopped, run_plan
 from immich_trio.actors.transcoder.plan import encode_plan
 from immich_trio.actors.transcoder.policy import Target
@@ -50,6 +59,12 @@ async def set_ffmpeg(pool: Pool, watch: ConfigWatch, **ffmpeg: Any) -> None:
     config = sysconfig.defaults()
     config["ffmpeg"].update(ffmpeg)
     await save_config(pool, watch, config)
+
+
+def make_jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 24), (10, 200, 30)).save(buffer, "JPEG")
+    return buffer.getvalue()
 
 
 def encoded_files(media: Path) -> list[Path]:
@@ -146,7 +161,8 @@ async def test_disabled_writes_nothing_and_a_policy_that_no_longer_transcodes_re
     result = await run_job(actor, id=asset_id)
     await apply(pool, result)
     [(path,)] = encoded_row(sql, asset_id)
-    assert Path(path).is_file()
+    assert encoded_files(media) == [files.encoded_video_path(media, owner, asset_id)]
+    assert path == str(files.encoded_video_path(media, owner, asset_id))
 
     # HEVC accepted now: the encoded file is no longer required, its row goes and its file is queued for deletion
     await set_ffmpeg(pool, config_watch, transcode="required", acceptedVideoCodecs=["h264", "hevc"])
@@ -245,3 +261,20 @@ async def test_cancelling_the_encode_stops_the_thread_before_going_on() -> None:
     with trio.move_on_after(0.2) as scope:
         await run_stoppable(work, limiter=trio.CapacityLimiter(1))
     assert scope.cancelled_caught and seen == ["started", "stopped"]
+
+
+async def test_thumbnails_of_an_uploaded_video_queue_its_encode_hidden_or_not(
+    pool: Pool, media: Path, owner: str, sql: Sql, tmp_path: Path, nursery: trio.Nursery, config_watch: ConfigWatch
+) -> None:
+    thumbnailer = ThumbnailerActor(pool, media)
+    await nursery.start(thumbnailer.run)
+    clip = make_video(tmp_path / "v.mp4")
+    visible, _ = add_asset(sql, media, owner, clip, name="v.mp4", kind="VIDEO")
+    hidden, _ = add_asset(sql, media, owner, clip, name="h.mp4", kind="VIDEO", visibility="hidden")
+    photo, _ = add_asset(sql, media, owner, make_jpeg(), name="p.jpg")
+    for asset_id in (visible, hidden, photo):
+        result = await run_thumbnail_job(thumbnailer, asset_id, source="upload")
+        assert result.status == ("skipped" if asset_id == hidden else "success"), result.error
+        await apply(pool, result)
+    queued = sql("SELECT data->>'id' FROM immich_trio.job WHERE name = 'AssetEncodeVideo'")
+    assert sorted(r[0] for r in queued) == sorted([visible, hidden])
