@@ -26,6 +26,7 @@ from immich_trio.actors.thumbnailer.actor import ThumbnailerActor
 from immich_trio.actors.transcoder.actor import (
     TEMP_SUFFIX,
     TranscoderActor,
+    codec_name,
     run_stoppable,
     sweep_stale_temps,
 )
@@ -278,3 +279,40 @@ async def test_thumbnails_of_an_uploaded_video_queue_its_encode_hidden_or_not(
         await apply(pool, result)
     queued = sql("SELECT data->>'id' FROM immich_trio.job WHERE name = 'AssetEncodeVideo'")
     assert sorted(r[0] for r in queued) == sorted([visible, hidden])
+
+
+async def test_codecs_are_named_as_ffprobe_names_them(
+    actor: TranscoderActor, pool: Pool, config_watch: ConfigWatch, media: Path, owner: str, sql: Sql, tmp_path: Path
+) -> None:
+    assert [codec_name(d) for d in ("mp3float", "libdav1d", "hevc", "libopus")] == ["mp3", "av1", "hevc", "opus"]
+    await set_ffmpeg(pool, config_watch, acceptedVideoCodecs=["h264", "av1"])
+    av1 = make_video(tmp_path / "av1.mp4", codec="libsvtav1")  # decoded by libdav1d, named av1
+    asset_id, _ = add_asset(sql, media, owner, av1, name="av1.mp4", kind="VIDEO")
+    assert (await run_job(actor, id=asset_id)).status == "skipped"
+    assert encoded_files(media) == []
+
+
+def mean_rgb(path: Path) -> tuple[int, ...]:
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        assert container.streams.video[0].codec_context.pix_fmt == "yuv420p"
+        trc = int(frame.color_trc or 2)
+        pixels = frame.to_ndarray(format="rgb24")
+    return (trc, *(round(float(c)) for c in pixels.reshape(-1, 3).mean(axis=0)))
+
+
+async def test_hdr_is_tone_mapped_to_sdr_unless_disabled(
+    actor: TranscoderActor, pool: Pool, config_watch: ConfigWatch, media: Path, owner: str, sql: Sql, tmp_path: Path
+) -> None:
+    # PQ code value 148/255 ≈ 200 nits: HDR reference white, SDR white once tone-mapped
+    hdr = make_video(tmp_path / "hdr.mp4", codec="libx265", pix_fmt="yuv420p10le", pq_hdr=True, colour=lambda i: (148, 148, 148))
+    mapped, _ = add_asset(sql, media, owner, hdr, name="hdr.mp4", kind="VIDEO")
+    assert (await run_job(actor, id=mapped)).status == "success"
+    trc, *rgb = mean_rgb(files.encoded_video_path(media, owner, mapped))
+    assert trc == 1 and min(rgb) >= 235  # BT.709, near white
+
+    await set_ffmpeg(pool, config_watch, tonemap="disabled")
+    plain, _ = add_asset(sql, media, owner, hdr, name="hdr2.mp4", kind="VIDEO")
+    assert (await run_job(actor, id=plain)).status == "success"
+    _, *rgb = mean_rgb(files.encoded_video_path(media, owner, plain))
+    assert all(abs(c - 148) <= 6 for c in rgb)  # the PQ code values, only made 8-bit

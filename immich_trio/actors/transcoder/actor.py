@@ -13,6 +13,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+import av
+import av.codec.codec
 import trio
 from psycopg import AsyncConnection
 
@@ -109,14 +111,22 @@ async def run_stoppable(fn: Callable[[threading.Event], T], *, limiter: trio.Cap
     return result
 
 
+def codec_name(decoder: str) -> str:
+    """ffprobe's codec name for a decoder's (``mp3float`` → ``mp3``, ``libdav1d`` → ``av1``)."""
+    try:
+        return str(av.codec.Codec(decoder, "r").canonical_name)
+    except (av.codec.codec.UnknownCodecError, ValueError):
+        return decoder
+
+
 def _streams(probe: VideoProbe) -> tuple[VideoStream, AudioStream | None, VideoFormat]:
     video = VideoStream(
         index=probe.index, width=probe.width, height=probe.height, rotation=probe.rotation,
-        codec_name=probe.codec_name, pixel_format=probe.pixel_format, bitrate=probe.video_bit_rate,
+        codec_name=codec_name(probe.codec_name), pixel_format=probe.pixel_format, bitrate=probe.video_bit_rate,
         frame_count=probe.frame_count, color_transfer=probe.color_transfer,
     )
     first = probe.audio[0] if probe.audio else None
-    audio = None if first is None else AudioStream(index=first.index, codec_name=first.codec_name, bitrate=first.bit_rate)
+    audio = None if first is None else AudioStream(index=first.index, codec_name=codec_name(first.codec_name), bitrate=first.bit_rate)
     return video, audio, VideoFormat(format_name=probe.format_name, format_long_name=probe.format_long_name)
 
 
