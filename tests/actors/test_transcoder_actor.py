@@ -8,6 +8,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -316,3 +317,37 @@ async def test_hdr_is_tone_mapped_to_sdr_unless_disabled(
     assert (await run_job(actor, id=plain)).status == "success"
     _, *rgb = mean_rgb(files.encoded_video_path(media, owner, plain))
     assert all(abs(c - 148) <= 6 for c in rgb)  # the PQ code values, only made 8-bit
+
+
+async def test_a_shutdown_mid_encode_leaves_nothing_in_encoded_video(
+    pool: Pool, media: Path, owner: str, sql: Sql, tmp_path: Path, config_watch: ConfigWatch
+) -> None:
+    source = make_video(tmp_path / "long.mp4", codec="libx265", width=320, height=240, frames=240)
+    asset_id, _ = add_asset(sql, media, owner, source, name="long.mp4", kind="VIDEO")
+    actor = TranscoderActor(pool, media)
+    started: list[Path] = []
+    with trio.fail_after(LIMIT):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(actor.run)
+            nursery.start_soon(partial(run_job, actor, id=asset_id))
+            while not started:  # the encode has begun writing its temp file
+                started = [p for p in encoded_files(media) if p.name.endswith(TEMP_SUFFIX)]
+                await trio.sleep(0.005)
+            nursery.cancel_scope.cancel()
+    assert started and encoded_files(media) == []
+
+
+def keyframes(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for packet in container.demux(video=0) if packet.is_keyframe)
+
+
+def test_encoder_options_reach_the_encoder(tmp_path: Path) -> None:
+    source = make_video(tmp_path / "g.mp4", frames=24, gop=24)
+    video = VideoStream(width=64, height=48, codec_name="h264")
+    counts = {}
+    for gop in (0, 6):
+        plan = encode_plan(FfmpegSettings(transcode="all", gop_size=gop), Target.VIDEO, video, None)
+        run_plan(source, tmp_path / f"gop{gop}.mp4", plan, rotation=0, stop=threading.Event())
+        counts[gop] = keyframes(tmp_path / f"gop{gop}.mp4")
+    assert counts == {0: 1, 6: 4}  # x264's default interval is longer than the clip
