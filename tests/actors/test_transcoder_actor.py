@@ -8,11 +8,13 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from fractions import Fraction
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 import pytest
 import trio
 from PIL import Image
@@ -351,3 +353,27 @@ def test_encoder_options_reach_the_encoder(tmp_path: Path) -> None:
         run_plan(source, tmp_path / f"gop{gop}.mp4", plan, rotation=0, stop=threading.Event())
         counts[gop] = keyframes(tmp_path / f"gop{gop}.mp4")
     assert counts == {0: 1, 6: 4}  # x264's default interval is longer than the clip
+
+
+def frame_times(path: Path) -> list[float]:
+    with av.open(str(path)) as container:
+        return [round(float(f.time), 3) for f in container.decode(video=0)]
+
+
+def test_variable_frame_rate_timestamps_pass_through(tmp_path: Path) -> None:
+    source = tmp_path / "vfr.mp4"
+    times_ms = [0, 40, 80, 200, 240, 500, 540, 580, 1000, 1040]
+    with av.open(str(source), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = Fraction(1, 1000)
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for i, ms in enumerate(times_ms):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 20, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = ms, Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    video = VideoStream(width=64, height=48, codec_name="h264")
+    plan = encode_plan(FfmpegSettings(transcode="all"), Target.VIDEO, video, None)
+    run_plan(source, tmp_path / "out.mp4", plan, rotation=0, stop=threading.Event())
+    assert frame_times(tmp_path / "out.mp4") == frame_times(source) == [ms / 1000 for ms in times_ms]
