@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from immich_trio.actors.transcoder.plan import (
@@ -26,6 +27,7 @@ from immich_trio.actors.transcoder.settings import (
     VideoFormat,
     VideoStream,
 )
+from immich_trio.actors.transcoder.tonemap import CURVES, tone_map_frame
 
 H264_1080 = VideoStream(index=0, width=1920, height=1080, codec_name="h264", bitrate=8_000_000)
 H264_720 = VideoStream(index=0, width=1280, height=720, codec_name="h264", bitrate=3_000_000)
@@ -194,3 +196,24 @@ def test_hardware_acceleration_without_hardware(config: dict[str, Any], dri: lis
 def test_an_unknown_target_codec_is_refused() -> None:
     with pytest.raises(PlanError, match="Codec 'mpeg2' is unsupported"):
         encode_plan(settings(targetVideoCodec="mpeg2"), Target.VIDEO, HEVC_4K, None)
+
+
+@pytest.mark.parametrize("curve", ["hable", "mobius", "reinhard"])
+def test_tone_curves_map_the_peak_to_white_and_keep_order(curve: str) -> None:
+    sig = np.array([0.1, 0.3, 1.0, 2.03, 10.0, 100.0], dtype=np.float32)
+    mapped = CURVES[curve](sig)
+    assert mapped[-1] == pytest.approx(1.0, abs=1e-4)
+    assert list(mapped) == sorted(mapped) and all(0 < m <= 1.0001 for m in mapped)
+
+
+def test_mobius_is_linear_below_its_knee_and_hable_matches_ffmpeg() -> None:
+    assert float(CURVES["mobius"](np.array([0.25], dtype=np.float32))[0]) == pytest.approx(0.25)
+    # FFmpeg's hable: (x(Ax+CB)+DE)/(x(Ax+B)+DF) - E/F, over its value at the peak (100)
+    assert float(CURVES["hable"](np.array([2.03], dtype=np.float32))[0]) == pytest.approx(0.3607 / 0.9042, abs=2e-3)
+
+
+def test_a_grey_pq_frame_stays_grey_and_black_stays_black() -> None:
+    frame = np.zeros((2, 2, 3), dtype=np.uint16)
+    frame[0, 0] = (51400, 51400, 51400)  # PQ 200/255
+    out = tone_map_frame(frame, 16, "hable")
+    assert tuple(out[0, 0]) == (233, 233, 233) and tuple(out[1, 1]) == (0, 0, 0)

@@ -295,30 +295,32 @@ async def test_codecs_are_named_as_ffprobe_names_them(
     assert encoded_files(media) == []
 
 
-def mean_rgb(path: Path) -> tuple[int, ...]:
+def mean_rgb(path: Path) -> tuple[Any, ...]:
     with av.open(str(path)) as container:
         frame = next(container.decode(video=0))
-        assert container.streams.video[0].codec_context.pix_fmt == "yuv420p"
+        pix_fmt = container.streams.video[0].codec_context.pix_fmt  # yuvj420p: 4:2:0 full range
         trc = int(frame.color_trc or 2)
         pixels = frame.to_ndarray(format="rgb24")
-    return (trc, *(round(float(c)) for c in pixels.reshape(-1, 3).mean(axis=0)))
+    return (pix_fmt, trc, *(round(float(c)) for c in pixels.reshape(-1, 3).mean(axis=0)))
 
 
 async def test_hdr_is_tone_mapped_to_sdr_unless_disabled(
     actor: TranscoderActor, pool: Pool, config_watch: ConfigWatch, media: Path, owner: str, sql: Sql, tmp_path: Path
 ) -> None:
-    # PQ code value 148/255 ≈ 200 nits: HDR reference white, SDR white once tone-mapped
-    hdr = make_video(tmp_path / "hdr.mp4", codec="libx265", pix_fmt="yuv420p10le", pq_hdr=True, colour=lambda i: (148, 148, 148))
+    # PQ code value 200/255 = 1347 nits; hable against Immich's peak of 100 (10000 nits):
+    # hable(13.47)/hable(100) = 0.833 linear, 0.913 after the BT.709 curve: 233 of 255
+    hdr = make_video(tmp_path / "hdr.mp4", codec="libx265", pix_fmt="yuv420p10le", pq_hdr=True, colour=lambda i: (200, 200, 200))
     mapped, _ = add_asset(sql, media, owner, hdr, name="hdr.mp4", kind="VIDEO")
     assert (await run_job(actor, id=mapped)).status == "success"
-    trc, *rgb = mean_rgb(files.encoded_video_path(media, owner, mapped))
-    assert trc == 1 and min(rgb) >= 235  # BT.709, near white
+    pix_fmt, trc, *rgb = mean_rgb(files.encoded_video_path(media, owner, mapped))
+    assert (pix_fmt, trc) == ("yuvj420p", 1) and all(abs(c - 233) <= 5 for c in rgb), rgb  # full-range BT.709 (r=pc), grey stays grey
 
     await set_ffmpeg(pool, config_watch, tonemap="disabled")
     plain, _ = add_asset(sql, media, owner, hdr, name="hdr2.mp4", kind="VIDEO")
     assert (await run_job(actor, id=plain)).status == "success"
-    _, *rgb = mean_rgb(files.encoded_video_path(media, owner, plain))
-    assert all(abs(c - 148) <= 6 for c in rgb)  # the PQ code values, only made 8-bit
+    pix_fmt, _, *rgb = mean_rgb(files.encoded_video_path(media, owner, plain))
+    assert pix_fmt == "yuv420p"
+    assert all(abs(c - 200) <= 6 for c in rgb), rgb  # the PQ code values, only made 8-bit
 
 
 async def test_a_shutdown_mid_encode_leaves_nothing_in_encoded_video(

@@ -10,8 +10,8 @@ removed here before the exception leaves.
   scaled to the plan's size, converted to 4:2:0 and encoded with the plan's options;
   timestamps pass through (``-fps_mode passthrough``). Copied when only audio is encoded.
 - HDR sources under a tone-mapping setting: frames are read as 16-bit RGB at the output
-  size, tone-mapped to SDR (``thumbnailer.colour.tone_map_hdr``), converted from BT.2020 to
-  BT.709 primaries and tagged BT.709.
+  size, tone-mapped to SDR with the setting's curve (tonemap.py, Immich's ``tonemapx``
+  arguments) and encoded as full-range BT.709.
 - Audio: the first audio stream, re-encoded to the target codec in stereo, or copied.
 - Two-pass (libx264, libx265): a first pass writes the encoder's own stats file, the second
   reads it. libvpx-vp9 and libsvtav1 hand their stats through ``AVCodecContext.stats_out``
@@ -34,16 +34,9 @@ import numpy as np
 from av.codec.context import Flags
 from av.video.frame import PictureType
 from av.video.reformatter import ColorRange, Colorspace
-from PIL import Image
-
-from immich_trio.actors.thumbnailer.colour import (
-    PRIMARIES_BT2020,
-    rgb_icc,
-    tone_map_hdr,
-    transform_to,
-)
 
 from .plan import MAX_AUDIO_CHANNELS, EncodePlan
+from .tonemap import tone_map_frame
 
 __all__ = ["TranscodeError", "TranscodeStopped", "run_plan"]
 
@@ -139,6 +132,7 @@ class _Job:
         ctx.time_base = v_in.time_base
         if plan.tone_map is not None:
             ctx.color_primaries, ctx.color_trc, ctx.colorspace = BT709, BT709, BT709
+            ctx.color_range = int(ColorRange.JPEG)  # r=pc
         options = _codec_options(plan)
         if "q:v" in options:  # constant quantiser (cqMode cqp), as ffmpeg's -q:v
             ctx.flags |= Flags.qscale
@@ -231,7 +225,7 @@ class _Job:
             except (av.error.BlockingIOError, av.error.EOFError):
                 return
             if self.plan.tone_map is not None:
-                frame = _tone_map(frame, self.transfer)
+                frame = _tone_map(frame, self.transfer, self.plan.tone_map)
             frame.pict_type = PictureType.NONE
             yield frame
 
@@ -260,15 +254,10 @@ def _codec_options(plan: EncodePlan) -> dict[str, str]:
     return {("b" if name == "b:v" else name): value for name, value in plan.options}
 
 
-_BT2020_ICC = rgb_icc(PRIMARIES_BT2020, "BT.2020")
-
-
-def _tone_map(frame: Any, transfer: int) -> Any:
-    """An rgb48 HDR frame (PQ or HLG) → a BT.709 SDR yuv420p frame with the same timing."""
+def _tone_map(frame: Any, transfer: int, curve: str) -> Any:
+    """An rgb48 HDR frame (PQ or HLG) → a full-range BT.709 SDR yuv420p frame, same timing."""
     signal = np.asarray(frame.to_ndarray(), dtype=np.uint16)
-    sdr = Image.fromarray(tone_map_hdr(signal, 65535, transfer), "RGB")
-    sdr = transform_to(sdr, _BT2020_ICC, "srgb")
-    out = av.VideoFrame.from_ndarray(np.asarray(sdr), format="rgb24")
-    out = out.reformat(format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG)
+    out = av.VideoFrame.from_ndarray(tone_map_frame(signal, transfer, curve), format="rgb24")
+    out = out.reformat(format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.JPEG)
     out.pts, out.time_base = frame.pts, frame.time_base
     return out
