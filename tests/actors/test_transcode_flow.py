@@ -55,3 +55,11 @@ async def test_uploaded_hevc_is_encoded_then_played_back_from_the_encoded_file(s
         assert output.stat().st_mtime_ns > before  # encoded anew, in place
         counts = (await client.get("/api/jobs")).json()["videoConversion"]["jobCounts"]
         assert counts["active"] == counts["waiting"] == counts["failed"] == 0
+
+        # the queue's start command (AssetEncodeVideoQueueAll): with force, every video again
+        before = output.stat().st_mtime_ns
+        response = await client.put("/api/jobs/videoConversion", json={"command": "start", "force": True})
+        assert response.status_code == 200
+        with trio.fail_after(LIMIT):
+            await wait_for(server, "SELECT count(*) FROM immich_trio.job", (), [(0,)])
+        assert output.stat().st_mtime_ns > before
