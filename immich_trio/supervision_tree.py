@@ -52,6 +52,8 @@ from immich_trio.actors.scheduler import NightlyScheduler
 from immich_trio.actors.smart_search import JOBS as SMART_SEARCH_JOBS
 from immich_trio.actors.smart_search import SmartSearchActor
 from immich_trio.actors.thumbnailer.actor import ThumbnailerActor
+from immich_trio.actors.transcoder.actor import JOBS as TRANSCODER_JOBS
+from immich_trio.actors.transcoder.actor import TranscoderActor
 from immich_trio.actors.user_deletion import JOBS as USER_DELETION_JOBS
 from immich_trio.actors.user_deletion import UserDeletionActor
 from immich_trio.actors.version_check import RELEASE_URL, VersionCheck
@@ -178,6 +180,7 @@ class Microservices:
     cleanup: CleanupActor
     smart_search: SmartSearchActor
     duplicates: DuplicateDetectionActor
+    transcoder: TranscoderActor
 
 
 def add_microservices(
@@ -200,12 +203,13 @@ def add_microservices(
         cleanup=CleanupActor(pool, now=now),
         smart_search=SmartSearchActor(pool, clip),
         duplicates=DuplicateDetectionActor(pool, now=now),
+        transcoder=TranscoderActor(pool, settings.media_location),
     )
     media.add_actor(parts.dispatcher)
     workers = (
         parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories,
         parts.integrity, parts.user_deletion, parts.database_backup, parts.person_thumbnails, parts.cleanup,
-        parts.smart_search, parts.duplicates,
+        parts.smart_search, parts.duplicates, parts.transcoder,
     )
     for actor in workers:
         media.add_actor(actor)
@@ -226,6 +230,7 @@ def add_microservices(
         (CLEANUP_JOBS, parts.cleanup),
         (SMART_SEARCH_JOBS, parts.smart_search),
         (DUPLICATE_JOBS, parts.duplicates),
+        (TRANSCODER_JOBS, parts.transcoder),
     )
     for jobs, worker in by_job_name:
         for job in jobs:

@@ -39,10 +39,6 @@ def _ml_feature(name: str) -> Callable[[Config], bool]:
     return is_off
 
 
-def _transcoding_off(config: Config) -> bool:
-    return _section(config, "ffmpeg").get("transcode") == "disabled"
-
-
 def _storage_template_off(config: Config) -> bool:
     return _section(config, "storageTemplate").get("enabled") is not True
 
@@ -64,7 +60,6 @@ UNBUILT: MappingProxyType[JobName, Feature] = MappingProxyType(
         J.ASSET_DETECT_FACES_QUEUE_ALL: Feature(name="face detection", off=_ml_feature("facialRecognition")),
         J.FACIAL_RECOGNITION_QUEUE_ALL: Feature(name="facial recognition", off=_ml_feature("facialRecognition")),
         J.OCR_QUEUE_ALL: Feature(name="OCR", off=_ml_feature("ocr")),
-        J.ASSET_ENCODE_VIDEO_QUEUE_ALL: Feature(name="video transcoding", off=_transcoding_off),
         J.STORAGE_TEMPLATE_MIGRATION: Feature(name="storage template", off=_storage_template_off),
         J.SIDECAR_QUEUE_ALL: Feature(name="sidecar discovery"),
         J.LIBRARY_SCAN_QUEUE_ALL: Feature(name="external libraries"),

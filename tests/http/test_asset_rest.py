@@ -92,7 +92,7 @@ async def test_copy_errors(client: Any, runtime: Runtime, make_user: MakeUser, s
 @pytest.mark.parametrize(
     ("name", "job"),
     [("refresh-metadata", "AssetExtractMetadata"), ("regenerate-thumbnail", "AssetGenerateThumbnails"),
-     ("refresh-faces", None), ("transcode-video", None)],
+     ("refresh-faces", None), ("transcode-video", "AssetEncodeVideo")],
 )
 async def test_run_asset_jobs(
     client: Any, runtime: Runtime, make_user: MakeUser, sql: Sql, name: str, job: str | None

@@ -125,9 +125,12 @@ class ThumbnailerActor(QueueWorker):
             notify=notify,
             smart_search=clip_enabled(config),
             source=data.get("source"),
+            encode_video=asset["type"] == "VIDEO",
         )
         if asset["visibility"] == "hidden":
-            return JobResult(status="skipped")  # no thumbnails, and no events, for hidden parts
+            # No thumbnails and no events for hidden parts; a hidden video is still transcoded.
+            follow = partial(_encode_video, asset_id=asset_id) if notify and asset["type"] == "VIDEO" else None
+            return JobResult(status="skipped", apply=follow)
         if asset["type"] not in ("IMAGE", "VIDEO"):
             # Immich still announces a skipped asset, so the upload reaches the timeline.
             return JobResult(status="skipped", apply=announce)
@@ -261,12 +264,20 @@ async def _announce(
     notify: bool,
     smart_search: bool = False,
     source: object = None,
+    encode_video: bool = False,
 ) -> None:
     """Tell the owner's clients about a processed upload (the relay checks visibility) and
-    queue what follows thumbnails in Immich's pipeline (smart search, so far). Immich queues
+    queue what follows thumbnails in Immich's pipeline (smart search; transcoding for a
+    video). Immich queues
     ``SmartSearch`` even with CLIP off and the job skips; not queueing it is the same, quieter."""
     if notify:
         await events.publish(conn, owner_id, UPLOAD_EVENT, asset_id)
         if smart_search:
             data = {"id": asset_id, "source": source} if isinstance(source, str) else {"id": asset_id}
             await enqueue_job(conn, JobName.SMART_SEARCH, data)
+        if encode_video:
+            await _encode_video(conn, asset_id=asset_id)
+
+
+async def _encode_video(conn: AsyncConnection[Any], *, asset_id: str) -> None:
+    await enqueue_job(conn, JobName.ASSET_ENCODE_VIDEO, {"id": asset_id})

@@ -1,7 +1,7 @@
 """``copyAsset`` (what one asset passes on to another, e.g. an edited copy replacing its
 original) and ``runAssetJobs`` (re-running a pipeline step on chosen assets).
 
-Jobs without a handler in this server yet (face detection, video transcoding) are not
+Jobs without a handler in this server yet (face detection) are not
 queued: Immich skips them when the feature is off, and a queued job must never wait forever.
 """
 
@@ -27,7 +27,7 @@ ASSET_JOBS: dict[str, JobName | None] = {
     "refresh-metadata": JobName.ASSET_EXTRACT_METADATA,
     "regenerate-thumbnail": JobName.ASSET_GENERATE_THUMBNAILS,
     "refresh-faces": None,  # AssetDetectFaces: no face detection yet
-    "transcode-video": None,  # AssetEncodeVideo: no transcoder yet
+    "transcode-video": JobName.ASSET_ENCODE_VIDEO,
 }
 """AssetJobName → the job it queues per asset (None: not queued, see the module doc)."""
 
