@@ -1,0 +1,216 @@
+"""HLS streaming (``getMainPlaylist``, ``getMediaPlaylist``, ``getSegment``, ``endSession``):
+the playlist texts as Immich writes them, segments produced on demand by the streamer and played
+back end to end with PyAV, the errors Immich answers, and what a session leaves on disk."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+import trio
+
+from immich_trio.actors.video_stream.streamer import HlsStreamer
+from immich_trio.http.serve_file import PRIVATE_WITH_CACHE
+from immich_trio.runtime import Runtime
+from tests.http.conftest import MakeUser, UserCreds
+from tests.http.hls_media import Sql, enable_realtime, insert_stream_rows, insert_video_asset
+
+H264_480 = 2  # index of (480, h264) in Immich's variant ladder
+HARD_CAP = 60  # seconds: transcodes run in real threads
+
+
+@pytest.fixture
+async def streamer(runtime: Runtime, nursery: trio.Nursery) -> AsyncIterator[HlsStreamer]:
+    actor = HlsStreamer(runtime.pool, runtime.settings.media_location)
+    await nursery.start(actor.run)
+    runtime.streamer = actor.address
+    yield actor
+    actor.request_stop()
+
+
+@pytest.fixture
+async def owner(make_user: MakeUser) -> UserCreds:
+    return await make_user("owner@example.com")
+
+
+def _video(sql: Sql, owner: UserCreds, runtime: Runtime) -> str:
+    asset_id = insert_video_asset(sql, owner.id, runtime.settings.media_location)
+    insert_stream_rows(sql, asset_id)
+    return asset_id
+
+
+async def _open(client: Any, asset_id: str, user: UserCreds) -> str:
+    """Open a session; its id, read back from the playlist."""
+    response = await client.get(f"/api/assets/{asset_id}/video/stream/main.m3u8", headers=user.headers)
+    assert response.status_code == 200, await response.get_data(as_text=True)
+    text = await response.get_data(as_text=True)
+    return text.splitlines()[4].split("/")[0]
+
+
+async def test_main_playlist_lists_the_variants_immich_offers(
+    client: Any, runtime: Runtime, sql: Sql, owner: UserCreds, streamer: HlsStreamer
+) -> None:
+    enable_realtime(sql)
+    asset_id = _video(sql, owner, runtime)
+    response = await client.get(f"/api/assets/{asset_id}/video/stream/main.m3u8", headers=owner.headers)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/vnd.apple.mpegurl; charset=utf-8"
+    assert response.headers["Cache-Control"] == "no-cache"
+    [(session_id, expires)] = sql('SELECT id, "expiresAt" FROM video_stream_session WHERE "assetId" = %s', (asset_id,))
+    assert timedelta(minutes=29) < expires - datetime.now(UTC) <= timedelta(minutes=30)
+    # A 160x120 clip: the 480 rung only (never above max(short side, 480)), HEVC then H.264.
+    assert await response.get_data(as_text=True) == (
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+        '#EXT-X-STREAM-INF:BANDWIDTH=1620000,RESOLUTION=640x480,CODECS="hvc1.1.6.L90.B0,mp4a.40.2",'
+        "VIDEO-RANGE=SDR,FRAME-RATE=30.000\n"
+        f"{session_id}/1/playlist.m3u8\n"
+        '#EXT-X-STREAM-INF:BANDWIDTH=3375000,RESOLUTION=640x480,CODECS="avc1.64001e,mp4a.40.2",'
+        "VIDEO-RANGE=SDR,FRAME-RATE=30.000\n"
+        f"{session_id}/2/playlist.m3u8\n"
+    )
+
+
+async def test_main_playlist_refusals_leave_no_session(
+    client: Any, runtime: Runtime, sql: Sql, owner: UserCreds, make_user: MakeUser
+) -> None:
+    asset_id = _video(sql, owner, runtime)
+    url = f"/api/assets/{asset_id}/video/stream/main.m3u8"
+    response = await client.get(url, headers=owner.headers)
+    assert (response.status_code, await response.get_json()) == (400, {"message": "Real-time transcoding is not enabled"})
+    enable_realtime(sql, resolutions=[720, 1080])
+    response = await client.get(url, headers=owner.headers)
+    assert (response.status_code, (await response.get_json())["message"]) == (404, "No supported variants for this video")
+    enable_realtime(sql)
+    bare = insert_video_asset(sql, owner.id, runtime.settings.media_location)
+    response = await client.get(f"/api/assets/{bare}/video/stream/main.m3u8", headers=owner.headers)
+    assert (response.status_code, (await response.get_json())["message"]) == (
+        404, "Asset metadata is not yet ready for streaming",
+    )  # fmt: skip
+    other = await make_user("other@example.com")
+    response = await client.get(url, headers=other.headers)
+    assert (response.status_code, (await response.get_json())["message"]) == (400, "Not found or no asset.view access")
+    assert sql("SELECT count(*) FROM video_stream_session") == [(0,)]
+
+
+async def test_media_playlist_has_whole_frame_segments(
+    client: Any, runtime: Runtime, sql: Sql, owner: UserCreds, streamer: HlsStreamer
+) -> None:
+    enable_realtime(sql)
+    asset_id = _video(sql, owner, runtime)  # 3 s at 30 fps: 60 frames, then 30
+    session_id = await _open(client, asset_id, owner)
+    url = f"/api/assets/{asset_id}/video/stream/{session_id}/{H264_480}/playlist.m3u8"
+    response = await client.get(url, headers=owner.headers)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/vnd.apple.mpegurl; charset=utf-8"
+    assert await response.get_data(as_text=True) == (
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-TARGETDURATION:2\n"
+        '#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-MAP:URI="init.mp4"\n'
+        "#EXTINF:2.000000,\nseg_0.m4s\n#EXTINF:1.000000,\nseg_1.m4s\n#EXT-X-ENDLIST\n"
+    )
+    unknown = f"/api/assets/{asset_id}/video/stream/{asset_id}/{H264_480}/playlist.m3u8"
+    response = await client.get(unknown, headers=owner.headers)
+    assert (response.status_code, (await response.get_json())["message"]) == (
+        404, "Asset not found or metadata not yet ready for streaming",
+    )  # fmt: skip
+
+
+def _decode(data: bytes) -> list[av.VideoFrame]:
+    with av.open(io.BytesIO(data)) as container:
+        return list(container.decode(video=0))
+
+
+async def test_a_player_plays_the_whole_stream(
+    client: Any, runtime: Runtime, sql: Sql, owner: UserCreds, streamer: HlsStreamer
+) -> None:
+    """What hls.js does: main playlist, a media playlist, init.mp4, then every segment."""
+    enable_realtime(sql)
+    asset_id = _video(sql, owner, runtime)
+    session_id = await _open(client, asset_id, owner)
+    base = f"/api/assets/{asset_id}/video/stream/{session_id}/{H264_480}"
+    playlist = await (await client.get(f"{base}/playlist.m3u8", headers=owner.headers)).get_data(as_text=True)
+    names = ["init.mp4", *[line for line in playlist.splitlines() if line.startswith("seg_")]]
+    assert names == ["init.mp4", "seg_0.m4s", "seg_1.m4s"]
+    data = b""
+    with trio.fail_after(HARD_CAP):
+        for name in names:
+            response = await client.get(f"{base}/{name}", headers=owner.headers)
+            assert response.status_code == 200, name
+            assert response.headers["Content-Type"] == "video/mp4"
+            assert response.headers["Cache-Control"] == PRIVATE_WITH_CACHE
+            data += await response.get_data()
+    frames = _decode(data)
+    assert len(frames) == 90
+    assert (frames[0].width, frames[0].height) == (160, 120)
+    assert [round(f.time * 30) for f in frames] == list(range(90))
+    # The picture is the source's: frame i is grey 4 * i (within the encoder's loss).
+    assert [int(frames[i].to_ndarray(format="gray").mean()) // 8 for i in (0, 45, 89)] == [0, 180 // 8, 356 % 256 // 8]
+    folder = runtime.settings.media_location / "encoded-video" / owner.id / session_id[:2] / session_id[2:4]
+    assert sorted(p.name for p in (folder / session_id / str(H264_480)).iterdir() if p.suffix != ".m3u8") == [
+        "init.mp4", "seg_0.m4s", "seg_1.m4s",
+    ]  # fmt: skip
+
+
+async def test_a_seek_starts_the_transcode_at_the_segment_asked(
+    client: Any, runtime: Runtime, sql: Sql, owner: UserCreds, streamer: HlsStreamer
+) -> None:
+    enable_realtime(sql)
+    asset_id = _video(sql, owner, runtime)
+    session_id = await _open(client, asset_id, owner)
+    base = f"/api/assets/{asset_id}/video/stream/{session_id}/{H264_480}"
+    with trio.fail_after(HARD_CAP):
+        segment = await client.get(f"{base}/seg_1.m4s", headers=owner.headers)
+        assert segment.status_code == 200
+        init = await client.get(f"{base}/init.mp4", headers=owner.headers)
+        assert init.status_code == 200
+    frames = _decode(await init.get_data() + await segment.get_data())
+    assert [round(f.time * 30) for f in frames] == list(range(60, 90))
+    variant = Path(runtime.settings.media_location, "encoded-video", owner.id, session_id[:2], session_id[2:4],
+                   session_id, str(H264_480))  # fmt: skip
+    assert not (variant / "seg_0.m4s").exists()
+
+
+async def test_segment_refusals_are_bare_404s(
+    client: Any, runtime: Runtime, sql: Sql, owner: UserCreds, streamer: HlsStreamer, make_user: MakeUser
+) -> None:
+    enable_realtime(sql)
+    asset_id = _video(sql, owner, runtime)
+    session_id = await _open(client, asset_id, owner)
+    other = await make_user("other@example.com")
+    other_video = _video(sql, other, runtime)
+    for url, user in (
+        (f"/api/assets/{asset_id}/video/stream/{session_id}/{H264_480}/seg_0.m4s", other),  # no access
+        (f"/api/assets/{asset_id}/video/stream/{other_video}/{H264_480}/seg_0.m4s", owner),  # no session
+        (f"/api/assets/{other_video}/video/stream/{session_id}/{H264_480}/seg_0.m4s", other),  # not its asset
+    ):
+        response = await client.get(url, headers=user.headers)
+        assert (response.status_code, (await response.get_json())["message"]) == (404, "Not Found"), url
+    assert not (runtime.settings.media_location / "encoded-video" / other.id).exists()
+
+
+async def test_ending_a_session_removes_its_segments_and_row(
+    client: Any, runtime: Runtime, sql: Sql, owner: UserCreds, streamer: HlsStreamer
+) -> None:
+    enable_realtime(sql)
+    asset_id = _video(sql, owner, runtime)
+    session_id = await _open(client, asset_id, owner)
+    with trio.fail_after(HARD_CAP):
+        response = await client.get(
+            f"/api/assets/{asset_id}/video/stream/{session_id}/{H264_480}/seg_0.m4s", headers=owner.headers
+        )
+    assert response.status_code == 200
+    folder = runtime.settings.media_location / "encoded-video" / owner.id / session_id[:2] / session_id[2:4] / session_id
+    assert folder.is_dir()
+    response = await client.delete(f"/api/assets/{asset_id}/video/stream/{session_id}", headers=owner.headers)
+    assert response.status_code == 204
+    with trio.fail_after(HARD_CAP):
+        while sql("SELECT count(*) FROM video_stream_session") != [(0,)] or folder.exists():
+            await trio.sleep(0.01)
+    response = await client.get(
+        f"/api/assets/{asset_id}/video/stream/{session_id}/{H264_480}/playlist.m3u8", headers=owner.headers
+    )
+    assert response.status_code == 404
