@@ -36,7 +36,7 @@ from immich_trio.actors.video_stream.plan import (
     stream_info,
     variant_folder,
 )
-from immich_trio.reactor import Actor
+from immich_trio.reactor import Actor, WallClock
 from immich_trio.sql import video_stream as q
 from immich_trio.sql.pool import Pool
 
@@ -92,8 +92,10 @@ class HlsStreamer(Actor[StreamerMsg]):
 
     inbox_capacity: ClassVar[int] = INBOX
 
-    def __init__(self, pool: Pool, media: Path, *, name: str = SERVICE_NAME) -> None:
-        super().__init__(name=name)
+    def __init__(
+        self, pool: Pool, media: Path, *, now: WallClock | None = None, name: str = SERVICE_NAME
+    ) -> None:
+        super().__init__(name=name, wall_clock=now)
         self._pool = pool
         self._media = media
         self._sessions: dict[str, _Session] = {}
