@@ -16,15 +16,22 @@ import numpy as np
 Sql = Callable[..., list[tuple[Any, ...]]]
 
 
-def make_clip(path: Path, *, seconds: int = 3, fps: int = 30, width: int = 160, height: int = 120) -> None:
+AUDIO_RATE = 44_100
+AUDIO_FRAME = 1024
+
+
+def make_clip(
+    path: Path, *, seconds: int = 3, fps: int = 30, width: int = 160, height: int = 120, audio: bool = False
+) -> None:
     """An H.264 MP4 with a keyframe every second; frame ``i`` is filled with grey ``4 * i % 256``
-    so decoded frames can be told apart."""
+    so decoded frames can be told apart. With ``audio``, a mono AAC 440 Hz tone as long."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as out:
         stream: Any = out.add_stream(
             "libx264", rate=fps, options={"g": str(fps), "keyint_min": str(fps), "preset": "ultrafast"}
         )
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        sound: Any = out.add_stream("aac", rate=AUDIO_RATE, layout="mono") if audio else None
         for i in range(seconds * fps):
             picture = np.full((height, width, 3), (4 * i) % 256, np.uint8)
             frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
@@ -33,12 +40,24 @@ def make_clip(path: Path, *, seconds: int = 3, fps: int = 30, width: int = 160, 
                 out.mux(packet)
         for packet in stream.encode(None):
             out.mux(packet)
+        if sound is not None:
+            for start in range(0, seconds * AUDIO_RATE, AUDIO_FRAME):
+                t = np.arange(start, start + AUDIO_FRAME) / AUDIO_RATE
+                tone = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32).reshape(1, -1)
+                frame = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
+                frame.sample_rate, frame.pts = AUDIO_RATE, start
+                for packet in sound.encode(frame):
+                    out.mux(packet)
+            for packet in sound.encode(None):
+                out.mux(packet)
 
 
-def insert_video_asset(sql: Sql, owner_id: str, media: Path, *, seconds: int = 3, fps: int = 30) -> str:
+def insert_video_asset(
+    sql: Sql, owner_id: str, media: Path, *, seconds: int = 3, fps: int = 30, audio: bool = False
+) -> str:
     """A VIDEO asset of ``owner_id`` whose original is a fresh clip; no stream rows yet."""
     original = media / "upload" / owner_id / f"{os.urandom(6).hex()}.mp4"
-    make_clip(original, seconds=seconds, fps=fps)
+    make_clip(original, seconds=seconds, fps=fps, audio=audio)
     when = datetime(2024, 1, 15, tzinfo=UTC)
     [(asset_id,)] = sql(
         'INSERT INTO asset ("ownerId", type, "originalPath", "fileCreatedAt", "fileModifiedAt",'

@@ -38,8 +38,8 @@ async def owner(make_user: MakeUser) -> UserCreds:
     return await make_user("owner@example.com")
 
 
-def _video(sql: Sql, owner: UserCreds, runtime: Runtime) -> str:
-    asset_id = insert_video_asset(sql, owner.id, runtime.settings.media_location)
+def _video(sql: Sql, owner: UserCreds, runtime: Runtime, *, audio: bool = False) -> str:
+    asset_id = insert_video_asset(sql, owner.id, runtime.settings.media_location, audio=audio)
     insert_stream_rows(sql, asset_id)
     return asset_id
 
@@ -124,12 +124,17 @@ def _decode(data: bytes) -> list[av.VideoFrame]:
         return list(container.decode(video=0))
 
 
+def _decode_audio(data: bytes) -> list[av.AudioFrame]:
+    with av.open(io.BytesIO(data)) as container:
+        return list(container.decode(audio=0))
+
+
 async def test_a_player_plays_the_whole_stream(
     client: Any, runtime: Runtime, sql: Sql, owner: UserCreds, streamer: HlsStreamer
 ) -> None:
     """What hls.js does: main playlist, a media playlist, init.mp4, then every segment."""
     enable_realtime(sql)
-    asset_id = _video(sql, owner, runtime)
+    asset_id = _video(sql, owner, runtime, audio=True)
     session_id = await _open(client, asset_id, owner)
     base = f"/api/assets/{asset_id}/video/stream/{session_id}/{H264_480}"
     playlist = await (await client.get(f"{base}/playlist.m3u8", headers=owner.headers)).get_data(as_text=True)
@@ -149,6 +154,11 @@ async def test_a_player_plays_the_whole_stream(
     assert [round(f.time * 30) for f in frames] == list(range(90))
     # The picture is the source's: frame i is grey 4 * i (within the encoder's loss).
     assert [int(frames[i].to_ndarray(format="gray").mean()) // 8 for i in (0, 45, 89)] == [0, 180 // 8, 356 % 256 // 8]
+    # The sound too: AAC stereo at the source's rate, as long as the picture.
+    sound = _decode_audio(data)
+    assert {(f.format.name, f.layout.name, f.sample_rate) for f in sound} == {("fltp", "stereo", 44_100)}
+    assert 2.95 < sum(f.samples for f in sound) / 44_100 < 3.1
+    assert abs(sound[0].time) < 0.05
     folder = runtime.settings.media_location / "encoded-video" / owner.id / session_id[:2] / session_id[2:4]
     assert sorted(p.name for p in (folder / session_id / str(H264_480)).iterdir() if p.suffix != ".m3u8") == [
         "init.mp4", "seg_0.m4s", "seg_1.m4s",

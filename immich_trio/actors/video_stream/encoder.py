@@ -1,7 +1,9 @@
 """One transcode run of an HLS variant with PyAV (FFmpeg's libraries in-process): decode the
 original from the keyframe before segment K, re-time it to a constant frame rate, encode with a
-keyframe exactly at every segment boundary, and let libavformat's HLS muxer write ``init.mp4``
-and ``seg_K.m4s``, ``seg_K+1.m4s``... (fragmented MP4, each renamed into place when complete).
+keyframe exactly at every segment boundary (the first audio stream as AAC stereo beside it), and
+let libavformat's HLS muxer write ``init.mp4`` and ``seg_K.m4s``, ``seg_K+1.m4s``... (fragmented
+MP4, each renamed into place when complete). Timestamps stay on the source's timeline (Immich's
+``-copyts``), so segments of runs started at different places join up.
 
 Blocking: ``SegmentRun.run`` is meant for a worker thread. It checks its stop flag between
 frames, waits while paused (backpressure), reports each finished segment through a callback,
@@ -19,6 +21,8 @@ from typing import Any
 
 import attrs
 import av
+from av.audio.frame import AudioFrame
+from av.audio.resampler import AudioResampler
 from av.video.frame import PictureType, VideoFrame
 
 from immich_trio.actors.video_stream.plan import (
@@ -158,10 +162,12 @@ class SegmentRun:
             "hls_flags": "temp_file",
             "hls_segment_filename": str(self.folder / "seg_%d.m4s"),
             "start_number": str(self.start_segment),
+            "avoid_negative_ts": "disabled",
         }
         with av.open(str(self.source)) as src:
             video = src.streams.video[0]
             video.thread_type = "AUTO"
+            source_audio = src.streams.audio[0] if src.streams.audio else None
             width, height = scaled_size(
                 video.codec_context.width, video.codec_context.height, self.variant.resolution
             )
@@ -178,32 +184,41 @@ class SegmentRun:
                 out.time_base = self._frame_time_base
                 if self.variant.codec == "hevc":
                     out.codec_tag = "hvc1"
+                sound = None
+                if source_audio is not None:
+                    window = (float(first_slot / fps), float(self.info.output_frames / fps))
+                    sound = _AudioTrack(dst, source_audio, window)
                 if first_slot > 0 and video.time_base is not None:
                     seek_seconds = (first_slot - 0.5) / fps
                     src.seek(int(seek_seconds / video.time_base), stream=video, backward=True)
                 slot = first_slot
                 last: VideoFrame | None = None
-                for frame in src.decode(video):
-                    if self.stop_flag.is_set():
+                streams = (video,) if source_audio is None else (video, source_audio)
+                for packet in src.demux(*streams):
+                    if self.stop_flag.is_set() or not self._wait_running():
                         return False
-                    if frame.time is None:
+                    if sound is not None and packet.stream is source_audio:
+                        sound.add(packet)
                         continue
-                    frame_slot = int(frame.time * fps + Fraction(1, 2))
-                    if frame_slot < slot:
+                    for frame in packet.decode():
+                        assert isinstance(frame, VideoFrame)
+                        if frame.time is None or slot >= self.info.output_frames:
+                            continue
+                        frame_slot = int(frame.time * fps + Fraction(1, 2))
+                        if frame_slot < slot:
+                            last = frame
+                            continue
+                        while slot < frame_slot and slot < self.info.output_frames and last:
+                            slot = self._emit(dst, out, last, slot, gop, width, height)
+                        if slot < self.info.output_frames:
+                            slot = self._emit(dst, out, frame, slot, gop, width, height)
                         last = frame
-                        continue
-                    while slot < frame_slot and slot < self.info.output_frames and last is not None:
-                        slot = self._emit(dst, out, last, slot, gop, width, height)
-                    if slot >= self.info.output_frames:
-                        break
-                    if not self._wait_running():
-                        return False
-                    slot = self._emit(dst, out, frame, slot, gop, width, height)
-                    last = frame
                 while last is not None and slot < self.info.output_frames:  # pad a short tail
                     slot = self._emit(dst, out, last, slot, gop, width, height)
-                for packet in out.encode(None):
-                    dst.mux(packet)
+                for video_packet in out.encode(None):
+                    dst.mux(video_packet)
+                if sound is not None:
+                    sound.flush()
         return True
 
     def _wait_running(self) -> bool:
@@ -241,3 +256,39 @@ class SegmentRun:
                 and int(name[4:-4]) >= self.next_segment
             ):
                 path.unlink(missing_ok=True)
+
+
+class _AudioTrack:
+    """The first audio stream, as AAC stereo at its own sample rate (Immich's ``-c:a aac
+    -ac 2``), kept to the window of the video being produced, on the source's timeline."""
+
+    def __init__(self, dst: Any, source: Any, window: tuple[float, float]) -> None:
+        self._dst = dst
+        rate = int(source.codec_context.sample_rate or 48_000)
+        self._rate = rate
+        self._out: Any = dst.add_stream("aac", rate=rate, layout="stereo")
+        self._resampler = AudioResampler(format="fltp", layout="stereo", rate=rate)
+        self._start, self._end = window
+
+    def add(self, packet: Any) -> None:
+        for frame in packet.decode():
+            if frame.time is None or frame.sample_rate <= 0:
+                continue
+            if (
+                frame.time + frame.samples / frame.sample_rate <= self._start
+                or frame.time >= self._end
+            ):
+                continue
+            frame.pts = round(frame.time * frame.sample_rate)
+            frame.time_base = Fraction(1, frame.sample_rate)
+            self._encode(self._resampler.resample(frame))
+
+    def flush(self) -> None:
+        self._encode(self._resampler.resample(None))
+        for packet in self._out.encode(None):
+            self._dst.mux(packet)
+
+    def _encode(self, frames: list[AudioFrame]) -> None:
+        for frame in frames:
+            for packet in self._out.encode(frame):
+                self._dst.mux(packet)
