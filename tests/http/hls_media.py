@@ -21,16 +21,29 @@ AUDIO_FRAME = 1024
 
 
 def make_clip(
-    path: Path, *, seconds: int = 3, fps: int = 30, width: int = 160, height: int = 120, audio: bool = False
+    path: Path,
+    *,
+    seconds: int = 3,
+    fps: int = 30,
+    width: int = 160,
+    height: int = 120,
+    audio: bool = False,
+    portrait: bool = False,
 ) -> None:
     """An H.264 MP4 with a keyframe every second; frame ``i`` is filled with grey ``4 * i % 256``
-    so decoded frames can be told apart. With ``audio``, a mono AAC 440 Hz tone as long."""
+    so decoded frames can be told apart. With ``audio``, a mono AAC 440 Hz tone as long; with
+    ``portrait``, the display matrix of a phone held upright (stored landscape, shown turned
+    90° clockwise)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as out:
         stream: Any = out.add_stream(
-            "libx264", rate=fps, options={"g": str(fps), "keyint_min": str(fps), "preset": "ultrafast"}
+            "libx264",
+            rate=fps,
+            options={"g": str(fps), "keyint_min": str(fps), "preset": "ultrafast"},
         )
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if portrait:
+            stream.set_display_rotation(-90)
         sound: Any = out.add_stream("aac", rate=AUDIO_RATE, layout="mono") if audio else None
         for i in range(seconds * fps):
             picture = np.full((height, width, 3), (4 * i) % 256, np.uint8)
@@ -53,11 +66,18 @@ def make_clip(
 
 
 def insert_video_asset(
-    sql: Sql, owner_id: str, media: Path, *, seconds: int = 3, fps: int = 30, audio: bool = False
+    sql: Sql,
+    owner_id: str,
+    media: Path,
+    *,
+    seconds: int = 3,
+    fps: int = 30,
+    audio: bool = False,
+    portrait: bool = False,
 ) -> str:
     """A VIDEO asset of ``owner_id`` whose original is a fresh clip; no stream rows yet."""
     original = media / "upload" / owner_id / f"{os.urandom(6).hex()}.mp4"
-    make_clip(original, seconds=seconds, fps=fps, audio=audio)
+    make_clip(original, seconds=seconds, fps=fps, audio=audio, portrait=portrait)
     when = datetime(2024, 1, 15, tzinfo=UTC)
     [(asset_id,)] = sql(
         'INSERT INTO asset ("ownerId", type, "originalPath", "fileCreatedAt", "fileModifiedAt",'

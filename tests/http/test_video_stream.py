@@ -184,6 +184,24 @@ async def test_a_seek_starts_the_transcode_at_the_segment_asked(
     assert not (variant / "seg_0.m4s").exists()
 
 
+async def test_a_portrait_phone_video_streams_upright(
+    client: Any, runtime: Runtime, sql: Sql, owner: UserCreds, streamer: HlsStreamer
+) -> None:
+    """Stored 160x120 with a 90° display rotation: the segments are 120x160, as FFmpeg's
+    autorotate makes them for Immich."""
+    enable_realtime(sql)
+    asset_id = insert_video_asset(sql, owner.id, runtime.settings.media_location, seconds=1, portrait=True)
+    insert_stream_rows(sql, asset_id)
+    session_id = await _open(client, asset_id, owner)
+    base = f"/api/assets/{asset_id}/video/stream/{session_id}/{H264_480}"
+    with trio.fail_after(HARD_CAP):
+        segment = await client.get(f"{base}/seg_0.m4s", headers=owner.headers)
+        init = await client.get(f"{base}/init.mp4", headers=owner.headers)
+    frames = _decode(await init.get_data() + await segment.get_data())
+    assert len(frames) == 30
+    assert {(f.width, f.height, f.rotation) for f in frames} == {(120, 160, 0)}
+
+
 async def test_segment_refusals_are_bare_404s(
     client: Any, runtime: Runtime, sql: Sql, owner: UserCreds, streamer: HlsStreamer, make_user: MakeUser
 ) -> None:

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import av
@@ -117,6 +117,7 @@ class SegmentRun:
     running: threading.Event = attrs.field(factory=threading.Event)
     next_segment: int = attrs.field(init=False)
     _frame_time_base: Fraction = attrs.field(init=False, default=Fraction(1, 30))
+    _upright: _Upright | None = attrs.field(init=False, default=None)
 
     def __attrs_post_init__(self) -> None:
         self.running.set()
@@ -168,9 +169,6 @@ class SegmentRun:
             video = src.streams.video[0]
             video.thread_type = "AUTO"
             source_audio = src.streams.audio[0] if src.streams.audio else None
-            width, height = scaled_size(
-                video.codec_context.width, video.codec_context.height, self.variant.resolution
-            )
             with av.open(
                 str(self.folder / "playlist.m3u8"), "w", format="hls", options=options
             ) as dst:
@@ -179,7 +177,9 @@ class SegmentRun:
                     rate=fps,
                     options=encoder_options(self.variant, gop, self.settings),
                 )
-                out.width, out.height, out.pix_fmt = width, height, "yuv420p"
+                self._upright = _Upright(_first_frame(self.source))
+                out.width, out.height = scaled_size(*self._upright.size, self.variant.resolution)
+                out.pix_fmt = "yuv420p"
                 self._frame_time_base = 1 / fps
                 out.time_base = self._frame_time_base
                 if self.variant.codec == "hevc":
@@ -209,12 +209,12 @@ class SegmentRun:
                             last = frame
                             continue
                         while slot < frame_slot and slot < self.info.output_frames and last:
-                            slot = self._emit(dst, out, last, slot, gop, width, height)
+                            slot = self._emit(dst, out, last, slot, gop)
                         if slot < self.info.output_frames:
-                            slot = self._emit(dst, out, frame, slot, gop, width, height)
+                            slot = self._emit(dst, out, frame, slot, gop)
                         last = frame
                 while last is not None and slot < self.info.output_frames:  # pad a short tail
-                    slot = self._emit(dst, out, last, slot, gop, width, height)
+                    slot = self._emit(dst, out, last, slot, gop)
                 for video_packet in out.encode(None):
                     dst.mux(video_packet)
                 if sound is not None:
@@ -225,10 +225,9 @@ class SegmentRun:
         self.running.wait()
         return not self.stop_flag.is_set()
 
-    def _emit(
-        self, dst: Any, out: Any, frame: VideoFrame, slot: int, gop: int, width: int, height: int
-    ) -> int:
-        picture = frame.reformat(width=width, height=height, format="yuv420p")
+    def _emit(self, dst: Any, out: Any, frame: VideoFrame, slot: int, gop: int) -> int:
+        upright = self._upright.turn(frame) if self._upright is not None else frame
+        picture = upright.reformat(width=out.width, height=out.height, format="yuv420p")
         picture.pts = slot
         picture.time_base = self._frame_time_base
         picture.pict_type = PictureType.I if slot % gop == 0 else PictureType.NONE
@@ -292,3 +291,51 @@ class _AudioTrack:
         for frame in frames:
             for packet in self._out.encode(frame):
                 self._dst.mux(packet)
+
+
+def _first_frame(source: Path) -> VideoFrame:
+    """The first picture of ``source``: its display rotation and size decide the output's."""
+    with av.open(str(source)) as container:
+        for frame in container.decode(video=0):
+            return frame
+    raise ValueError("no video frame in the file")
+
+
+class _Upright:
+    """Turns frames the way their display matrix says (FFmpeg's autorotate): a phone's portrait
+    video, stored landscape with a 90° rotation, comes out portrait."""
+
+    _FILTERS: ClassVar[dict[int, tuple[tuple[str, str], ...]]] = {
+        90: (("transpose", "dir=clock"),),
+        180: (("hflip", ""), ("vflip", "")),
+        270: (("transpose", "dir=cclock"),),
+    }
+
+    def __init__(self, first: VideoFrame) -> None:
+        turn = round(-first.rotation) % 360 if first.rotation else 0
+        self._graph: Any = None
+        self.size = (first.width, first.height)
+        if turn in self._FILTERS:
+            graph = av.filter.Graph()
+            node: Any = graph.add_buffer(
+                width=first.width,
+                height=first.height,
+                format=first.format,
+                time_base=Fraction(1, 1000),
+            )
+            for name, args in self._FILTERS[turn]:
+                step = graph.add(name, args)
+                node.link_to(step)
+                node = step
+            node.link_to(graph.add("buffersink"))
+            graph.configure()
+            self._graph = graph
+            if turn != 180:
+                self.size = (first.height, first.width)
+
+    def turn(self, frame: VideoFrame) -> VideoFrame:
+        if self._graph is None:
+            return frame
+        self._graph.push(frame)
+        turned: VideoFrame = self._graph.pull()
+        return turned
