@@ -129,6 +129,13 @@ def insert_stream_rows(sql: Sql, asset_id: str) -> dict[str, int]:
     return {"width": width, "height": height, "frames": len(packets), "time_base": time_base}
 
 
+def truncate_original(sql: Sql, asset_id: str, keep: int) -> None:
+    """Cut the asset's original after ``keep`` bytes (a copy interrupted mid-file)."""
+    [(original,)] = sql('SELECT "originalPath" FROM asset WHERE id = %s', (asset_id,))
+    path = Path(original)
+    path.write_bytes(path.read_bytes()[:keep])
+
+
 def enable_realtime(sql: Sql, **realtime: Any) -> None:
     """Turn on ``ffmpeg.realtime`` (HLS) in the stored system config."""
     import json

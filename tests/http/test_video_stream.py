@@ -18,7 +18,13 @@ from immich_trio.actors.video_stream.streamer import HlsStreamer
 from immich_trio.http.serve_file import PRIVATE_WITH_CACHE
 from immich_trio.runtime import Runtime
 from tests.http.conftest import MakeUser, UserCreds
-from tests.http.hls_media import Sql, enable_realtime, insert_stream_rows, insert_video_asset
+from tests.http.hls_media import (
+    Sql,
+    enable_realtime,
+    insert_stream_rows,
+    insert_video_asset,
+    truncate_original,
+)
 
 H264_480 = 2  # index of (480, h264) in Immich's variant ladder
 HARD_CAP = 60  # seconds: transcodes run in real threads
@@ -200,6 +206,32 @@ async def test_a_portrait_phone_video_streams_upright(
     frames = _decode(await init.get_data() + await segment.get_data())
     assert len(frames) == 30
     assert {(f.width, f.height, f.rotation) for f in frames} == {(120, 160, 0)}
+
+
+async def test_a_broken_original_fails_its_session_not_the_streamer(
+    client: Any, runtime: Runtime, sql: Sql, owner: UserCreds, streamer: HlsStreamer
+) -> None:
+    enable_realtime(sql)
+    broken = _video(sql, owner, runtime)
+    truncate_original(sql, broken, 300)  # the header, no picture
+    session_id = await _open(client, broken, owner)
+    with trio.fail_after(HARD_CAP):
+        response = await client.get(
+            f"/api/assets/{broken}/video/stream/{session_id}/{H264_480}/seg_0.m4s", headers=owner.headers
+        )
+    assert (response.status_code, (await response.get_json())["message"]) == (404, "Not Found")
+    # Immich ends a session whose transcode failed: no row, no folder, nothing half-written.
+    assert sql("SELECT count(*) FROM video_stream_session WHERE id = %s", (session_id,)) == [(0,)]
+    assert not (runtime.settings.media_location / "encoded-video" / owner.id / session_id[:2]
+                / session_id[2:4] / session_id).exists()  # fmt: skip
+    assert streamer.statistics().last_error is None  # the failure was the session's, not the actor's
+    good = _video(sql, owner, runtime)
+    session_id = await _open(client, good, owner)
+    with trio.fail_after(HARD_CAP):
+        response = await client.get(
+            f"/api/assets/{good}/video/stream/{session_id}/{H264_480}/seg_0.m4s", headers=owner.headers
+        )
+    assert response.status_code == 200
 
 
 async def test_segment_refusals_are_bare_404s(

@@ -50,7 +50,22 @@ class SweepIdle:
     """End the sessions idle for ``INACTIVITY_SECONDS`` (sent by the actor's own timer)."""
 
 
-StreamerMsg = SessionOpened | PlaylistRequested | SegmentRequested | SessionEnded | SweepIdle
+@attrs.frozen(kw_only=True)
+class TranscodeFailed:
+    """A run of the session failed (sent by the actor to itself, to end the session in turn)."""
+
+    session_id: str
+    error: str
+
+
+StreamerMsg = (
+    SessionOpened
+    | PlaylistRequested
+    | SegmentRequested
+    | SessionEnded
+    | SweepIdle
+    | TranscodeFailed
+)
 
 
 @attrs.define

@@ -24,6 +24,7 @@ from immich_trio.actors.video_stream.messages import (
     SessionOpened,
     StreamerMsg,
     SweepIdle,
+    TranscodeFailed,
 )
 from immich_trio.actors.video_stream.plan import (
     INACTIVITY_SECONDS,
@@ -139,6 +140,10 @@ class HlsStreamer(Actor[StreamerMsg]):
                     await self._end(msg.session_id)
             case SweepIdle():
                 await self._sweep()
+            case TranscodeFailed():
+                failed = self._sessions.get(msg.session_id)
+                if failed is not None and failed.current is None:
+                    await self._fail(failed, msg.error)
 
     # -- requests ---------------------------------------------------------------------------
     async def _adopt(self, session_id: str) -> _Session | None:
@@ -278,12 +283,8 @@ class HlsStreamer(Actor[StreamerMsg]):
             run.done.set()
             if session.current is run:
                 session.current, session.last_completed, session.paused = None, None, False
-        if (
-            error is not None
-            and session.current is None
-            and self._sessions.get(session.id) is session
-        ):
-            await self._fail(session, error)
+        if error is not None:  # ended through the inbox, in order with the other messages
+            await self.address.send(TranscodeFailed(session_id=session.id, error=error))
 
     def _finished(self, session: _Session, run: _Run, index: int) -> None:
         """A segment is on disk (called in the event loop, from the run's thread)."""
@@ -323,8 +324,12 @@ class HlsStreamer(Actor[StreamerMsg]):
 
     # -- ending -----------------------------------------------------------------------------
     async def _fail(self, session: _Session, error: str) -> None:
-        self._settle_all(session, error)
+        """End the session, then tell its waiters why (so a client told sees it gone)."""
+        waits = [wait for waits in session.waits.values() for wait in waits]
+        session.waits.clear()
         await self._end(session.id)
+        for wait in waits:
+            wait.settle(error)
 
     def _settle_all(self, session: _Session, error: str) -> None:
         for waits in session.waits.values():
@@ -361,7 +366,16 @@ class HlsStreamer(Actor[StreamerMsg]):
 
 async def _in_thread(run: SegmentRun) -> bool:
     """``run.run()`` in a worker thread; cancelling this stops the run and waits for the
-    thread to leave (between two frames), so nothing writes after it returns."""
+    thread to leave (between two frames), so nothing writes after it returns. Raises what the
+    run raised."""
+    outcome: list[bool | Exception] = []
+
+    def work() -> None:
+        try:
+            outcome.append(run.run())
+        except Exception as exc:  # carried out of the nursery as itself, not in a group
+            outcome.append(exc)
+
     async with trio.open_nursery() as nursery:
 
         async def stop_when_cancelled() -> None:
@@ -371,6 +385,9 @@ async def _in_thread(run: SegmentRun) -> bool:
                 run.stop()
 
         nursery.start_soon(stop_when_cancelled)
-        finished = await trio.to_thread.run_sync(run.run)
+        await trio.to_thread.run_sync(work)
         nursery.cancel_scope.cancel()
-    return finished
+    [result] = outcome
+    if isinstance(result, Exception):
+        raise result
+    return result
