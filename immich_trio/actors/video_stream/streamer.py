@@ -273,7 +273,7 @@ class HlsStreamer(Actor[StreamerMsg]):
         try:
             async with self._limiter:
                 if not run.run.stop_flag.is_set():
-                    await _in_thread(run.run)
+                    await run_in_worker_thread(run.run)
         except Exception as exc:  # a broken file fails its session, never the actor
             log.warning(
                 "%s: HLS transcode of asset %s failed: %s", self.name, session.asset_id, exc
@@ -364,7 +364,7 @@ class HlsStreamer(Actor[StreamerMsg]):
             await self._end(session.id)
 
 
-async def _in_thread(run: SegmentRun) -> bool:
+async def run_in_worker_thread(run: SegmentRun) -> bool:
     """``run.run()`` in a worker thread; cancelling this stops the run and waits for the
     thread to leave (between two frames), so nothing writes after it returns. Raises what the
     run raised."""
