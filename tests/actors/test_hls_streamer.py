@@ -105,3 +105,19 @@ async def test_hls_session_cleanup_removes_expired_sessions_and_their_folders(
     assert not expired_folder.exists()
     assert (live_folder / "2" / "seg_0.m4s").read_bytes() == b"segment"
     assert expired_folder.parent.is_dir()  # the owner's other sessions stay
+
+
+async def test_stopping_the_streamer_ends_its_sessions(pool: Pool, sql: Sql, media: Path, owner: str) -> None:
+    asset_id = _video(sql, owner)
+    expires = datetime.now(UTC) + timedelta(minutes=30)
+    session_id, folder = _session(sql, media, owner, asset_id, expires)
+    streamer = HlsStreamer(pool, media)
+    with trio.fail_after(REAL_TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(streamer.run)
+            await streamer.address.send(
+                SessionOpened(session_id=session_id, asset_id=asset_id, owner_id=owner, expires_at=expires)
+            )
+            streamer.request_stop()
+    assert sql("SELECT count(*) FROM video_stream_session") == [(0,)]
+    assert not folder.exists()

@@ -86,7 +86,8 @@ class HlsStreamer(Actor[StreamerMsg]):
     once; it pauses when it is ``PAUSE_LEAD_SEGMENTS`` ahead of the client and resumes under
     ``RESUME_LEAD_SEGMENTS`` (backpressure). A seek outside the run, or another variant, stops
     the run (between two frames) and starts another. Every ``SWEEP_INTERVAL_SECONDS`` sessions
-    idle for ``INACTIVITY_SECONDS`` are ended: run stopped, folder and row removed.
+    idle for ``INACTIVITY_SECONDS`` are ended: run stopped, folder and row removed; all of them
+    end when the actor stops (Immich's shutdown).
     Errors: a run that fails (unreadable file, missing encoder) ends its session and settles
     its waiters with the reason; the actor carries on.
     """
@@ -119,6 +120,12 @@ class HlsStreamer(Actor[StreamerMsg]):
                 for session in self._sessions.values():
                     self._settle_all(session, "Session ended")
                 self._sessions.clear()
+
+    async def teardown(self) -> None:
+        """On the way out, as Immich's shutdown does: every session ends (run stopped, folder
+        and row removed). Bounded by ``teardown_timeout``; what is left expires."""
+        for session_id in list(self._sessions):
+            await self._end(session_id)
 
     async def handle(self, msg: StreamerMsg) -> None:
         match msg:
