@@ -273,6 +273,7 @@ class HlsStreamer(Actor[StreamerMsg]):
             self._finished, session, run, n, trio_token=token
         )
         session.current, session.last_completed, session.paused = run, None, False
+        session.variant, session.start_segment = variant_index, start
         self._nursery.start_soon(self._drive, session, run)
 
     async def _drive(self, session: _Session, run: _Run) -> None:
@@ -290,8 +291,15 @@ class HlsStreamer(Actor[StreamerMsg]):
             run.done.set()
             if session.current is run:
                 session.current, session.last_completed, session.paused = None, None, False
+                if error is None:  # finished: what it did not make, no run is making
+                    self._settle_beyond(session, run.variant_index, run.run.next_segment)
         if error is not None:  # ended through the inbox, in order with the other messages
             await self.address.send(TranscodeFailed(session_id=session.id, error=error))
+
+    def _settle_beyond(self, session: _Session, variant_index: int, end: int) -> None:
+        for key in [k for k in session.waits if k[0] == variant_index and k[1] >= end]:
+            for wait in session.waits.pop(key):
+                wait.settle("No such segment")
 
     def _finished(self, session: _Session, run: _Run, index: int) -> None:
         """A segment is on disk (called in the event loop, from the run's thread)."""
