@@ -190,6 +190,28 @@ async def test_a_seek_starts_the_transcode_at_the_segment_asked(
     assert not (variant / "seg_0.m4s").exists()
 
 
+async def test_switching_to_the_hevc_variant_restarts_the_transcode_there(
+    client: Any, runtime: Runtime, sql: Sql, owner: UserCreds, streamer: HlsStreamer
+) -> None:
+    enable_realtime(sql)
+    asset_id = _video(sql, owner, runtime)
+    session_id = await _open(client, asset_id, owner)
+    base = f"/api/assets/{asset_id}/video/stream/{session_id}"
+    with trio.fail_after(HARD_CAP):
+        assert (await client.get(f"{base}/{H264_480}/seg_0.m4s", headers=owner.headers)).status_code == 200
+        # The player switches level: hls.js fetches the other playlist, its init, the next segment.
+        playlist = await client.get(f"{base}/1/playlist.m3u8", headers=owner.headers)
+        assert playlist.status_code == 200
+        segment = await client.get(f"{base}/1/seg_1.m4s", headers=owner.headers)
+        init = await client.get(f"{base}/1/init.mp4", headers=owner.headers)
+    assert (segment.status_code, init.status_code) == (200, 200)
+    data = await init.get_data() + await segment.get_data()
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.codec_tag) == ("hevc", "hvc1")
+    assert [round(f.time * 30) for f in _decode(data)] == list(range(60, 90))
+
+
 async def test_a_portrait_phone_video_streams_upright(
     client: Any, runtime: Runtime, sql: Sql, owner: UserCreds, streamer: HlsStreamer
 ) -> None:
