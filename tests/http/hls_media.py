@@ -89,7 +89,8 @@ def insert_video_asset(
 
 
 def insert_stream_rows(sql: Sql, asset_id: str) -> dict[str, int]:
-    """The rows Immich's metadata extraction writes for a video, measured with PyAV."""
+    """The rows Immich's metadata extraction writes for a video, measured with PyAV (left as
+    they are where extraction already wrote them)."""
     [(original,)] = sql('SELECT "originalPath" FROM asset WHERE id = %s', (asset_id,))
     with av.open(original) as container:
         video = container.streams.video[0]
@@ -118,12 +119,14 @@ def insert_stream_rows(sql: Sql, asset_id: str) -> dict[str, int]:
     sql(
         'INSERT INTO asset_video ("assetId", bitrate, "frameCount", "timeBase", index, profile, level,'
         ' "colorPrimaries", "colorTransfer", "colorMatrix", "codecName", "formatName", "formatLongName",'
-        ' "pixelFormat") VALUES (%s, 100000, %s, %s, 0, 100, 30, 1, 1, 1, %s, %s, %s, %s)',
+        ' "pixelFormat") VALUES (%s, 100000, %s, %s, 0, 100, 30, 1, 1, 1, %s, %s, %s, %s)'
+        ' ON CONFLICT ("assetId") DO NOTHING',
         (asset_id, len(packets), time_base, codec, format_name, format_long, pix_fmt),
     )
     sql(
         'INSERT INTO asset_keyframe ("assetId", pts, "accDuration", "ownDuration", "totalDuration",'
-        ' "packetCount", "outputFrames") VALUES (%s, %s, %s, %s, %s, %s, %s)',
+        ' "packetCount", "outputFrames") VALUES (%s, %s, %s, %s, %s, %s, %s)'
+        ' ON CONFLICT ("assetId") DO NOTHING',
         (asset_id, pts, acc, own, total, len(packets), len(packets)),
     )
     return {"width": width, "height": height, "frames": len(packets), "time_base": time_base}
