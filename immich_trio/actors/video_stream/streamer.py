@@ -45,8 +45,6 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAME = "hls-streamer"
 INBOX = 16
-TRANSCODE_SLOTS = 2
-"""Transcode runs at once in this process (one per core on the reference machine)."""
 
 
 @attrs.define(kw_only=True)
@@ -82,8 +80,9 @@ class HlsStreamer(Actor[StreamerMsg]):
     Inbox: ``SessionOpened``, ``PlaylistRequested``, ``SegmentRequested`` (ask: answers a
     ``SegmentTicket`` at once; the HTTP handler waits on it, never the actor), ``SessionEnded``.
     A session unknown here but live in the database (another process, a restart) is adopted
-    on its first request. A transcode runs in a worker thread, at most ``TRANSCODE_SLOTS`` at
-    once; it pauses when it is ``PAUSE_LEAD_SEGMENTS`` ahead of the client and resumes under
+    on its first request. A session has at most one transcode run, in a worker thread (as
+    Immich has one ffmpeg per session; no pool of slots, which paused runs would starve). A
+    run pauses when it is ``PAUSE_LEAD_SEGMENTS`` ahead of the client and resumes under
     ``RESUME_LEAD_SEGMENTS`` (backpressure). A seek outside the run, or another variant, stops
     the run (between two frames) and starts another. Every ``SWEEP_INTERVAL_SECONDS`` sessions
     idle for ``INACTIVITY_SECONDS`` are ended: run stopped, folder and row removed; all of them
@@ -101,7 +100,6 @@ class HlsStreamer(Actor[StreamerMsg]):
         self._pool = pool
         self._media = media
         self._sessions: dict[str, _Session] = {}
-        self._limiter = trio.CapacityLimiter(TRANSCODE_SLOTS)
         self._nursery: trio.Nursery | None = None
 
     def extra_status(self) -> dict[str, object]:
@@ -279,9 +277,7 @@ class HlsStreamer(Actor[StreamerMsg]):
     async def _drive(self, session: _Session, run: _Run) -> None:
         error: str | None = None
         try:
-            async with self._limiter:
-                if not run.run.stop_flag.is_set():
-                    await run_in_worker_thread(run.run)
+            await run_in_worker_thread(run.run)
         except Exception as exc:  # a broken file fails its session, never the actor
             log.warning(
                 "%s: HLS transcode of asset %s failed: %s", self.name, session.asset_id, exc
