@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from immich_trio.actors.dispatcher import Dispatcher
     from immich_trio.actors.maintenance_restore import RestoreDatabase
     from immich_trio.actors.uploader import UploaderMsg
+    from immich_trio.actors.video_stream.messages import StreamerMsg
     from immich_trio.ml.service import ClipService
     from immich_trio.reactor import Address
     from immich_trio.sql.pool import Pool
@@ -50,6 +51,9 @@ class Runtime:
     answers: SnapshotCache = attrs.field(factory=SnapshotCache)
     # Takes staged uploads in; None where this process runs no ``api`` worker.
     uploader: Address[UploaderMsg] | None = None
+    # Owns the HLS streaming sessions and their transcodes; None where this process runs no
+    # ``api`` worker.
+    streamer: Address[StreamerMsg] | None = None
     # Runs the maintenance action ``restore_database``; None where this process runs no
     # ``api`` worker.
     restorer: Address[RestoreDatabase] | None = None

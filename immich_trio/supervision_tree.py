@@ -58,6 +58,7 @@ from immich_trio.actors.user_deletion import JOBS as USER_DELETION_JOBS
 from immich_trio.actors.user_deletion import UserDeletionActor
 from immich_trio.actors.version_check import RELEASE_URL, VersionCheck
 from immich_trio.actors.version_check import TASK_NAME as VERSION_CHECK_TASK
+from immich_trio.actors.video_stream.streamer import HlsStreamer
 from immich_trio.config import Settings
 from immich_trio.http.socketio.relay import TASK_NAME as RELAY_TASK
 from immich_trio.http.socketio.relay import EventRelay
@@ -200,7 +201,7 @@ def add_microservices(
         integrity=IntegrityActor(pool, settings.media_location),
         user_deletion=UserDeletionActor(pool, settings.media_location, now=now),
         database_backup=DatabaseBackupActor(pool, settings.media_location, now=now),
-        cleanup=CleanupActor(pool, now=now),
+        cleanup=CleanupActor(pool, now=now, media=settings.media_location),
         smart_search=SmartSearchActor(pool, clip),
         duplicates=DuplicateDetectionActor(pool, now=now),
         transcoder=TranscoderActor(pool, settings.media_location),
@@ -303,6 +304,7 @@ def build_tree(
     clip = make_clip(settings)
     media.add_task(ML_TASK, partial(run_clip, clip))
     upload_address = uploader.supervise(media, pool, settings.media_location) if settings.runs_api else None
+    stream_address = media.add_actor(HlsStreamer(pool, settings.media_location)) if settings.runs_api else None
     parts = add_microservices(media, pool, settings, now, clip) if settings.runs_microservices else None
     dispatcher = parts.dispatcher if parts is not None else None
     hub = Hub()
@@ -334,6 +336,7 @@ def build_tree(
         credentials=credentials,
         restorer=restorer.address if restorer is not None else None,
         uploader=upload_address,
+        streamer=stream_address,
         dispatcher=dispatcher,
         clip=clip,
         status=status,

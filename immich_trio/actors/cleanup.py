@@ -5,11 +5,13 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, ClassVar
 
 from psycopg import AsyncConnection
 
 from immich_trio.actors.dispatcher import JobResult, WallClock
+from immich_trio.actors.video_stream.expiry import remove_expired_sessions
 from immich_trio.actors.worker import QueueWorker
 from immich_trio.jobs.names import JobName, QueueName
 from immich_trio.sql import cleanup as q
@@ -47,8 +49,9 @@ class CleanupActor(QueueWorker):
       thumbnails, so the files go only once the rows are gone.
     - ``UserSyncUsage``: sets every live user's ``quotaUsageInBytes`` to the sum of their
       uploads' exif file sizes.
-    - ``HlsSessionCleanup``: nothing to clean while no HLS session is ever created (no
-      streaming yet); answers ``success`` as Immich does when no session has expired.
+    - ``HlsSessionCleanup``: removes the streaming sessions whose lease ran out, their segment
+      folder under ``encoded-video/`` first, then the row (with no media folder given, the rows
+      only).
 
     Backpressure: the dispatcher sends at most ``concurrency``; the statements run in its
     transaction. Errors: a database error fails the job and the dispatcher retries it.
@@ -58,9 +61,12 @@ class CleanupActor(QueueWorker):
     concurrency: ClassVar[int] = HANDLER_SLOTS
     queue = QueueName.BACKGROUND_TASK
 
-    def __init__(self, pool: Pool, *, now: WallClock, name: str = SERVICE_NAME) -> None:
+    def __init__(
+        self, pool: Pool, *, now: WallClock, media: Path | None = None, name: str = SERVICE_NAME
+    ) -> None:
         super().__init__(pool, name=name)
         self._now = now
+        self._media = media
 
     async def run_job(self, job: Job) -> JobResult:
         moment = self._now()
@@ -88,6 +94,7 @@ class CleanupActor(QueueWorker):
 
                 return JobResult(status="success", apply=usage)
             case JobName.HLS_SESSION_CLEANUP:
+                await remove_expired_sessions(self._pool, self._media, moment)
                 return JobResult(status="success")
             case _:
                 return self.unexpected(job)

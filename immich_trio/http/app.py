@@ -68,6 +68,7 @@ TAG_MODULES = (
     "assets.copy_jobs",
     "assets.metadata",
     "assets.media",
+    "assets.video_stream",
     "trash",
     "albums.read",
     "albums.edit",

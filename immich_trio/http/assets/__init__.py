@@ -3,6 +3,6 @@
 ``upload`` (``uploadAsset``, ``checkBulkUpload``), ``info`` (``getAssetInfo``,
 ``getAssetStatistics``), ``edits`` (``updateAsset``, ``updateAssets``, ``deleteAssets``),
 ``metadata`` (key/value metadata), ``media`` (original, thumbnails, video playback),
-``editing`` (crop/rotate/mirror edits and OCR boxes) and ``copy_jobs`` (``copyAsset``, ``runAssetJobs``).
-Operations that need features not built yet (HLS streaming) stay 501.
+``editing`` (crop/rotate/mirror edits and OCR boxes), ``copy_jobs`` (``copyAsset``, ``runAssetJobs``)
+and ``video_stream`` (HLS: main and media playlists, segments, ending a session).
 """
