@@ -4,7 +4,16 @@ reaches either."""
 
 from __future__ import annotations
 
-from tests.http.access.vocabulary import FORBIDDEN, Check, Outcome, Row, no_access, ok, own_row, shows
+from tests.http.access.vocabulary import (
+    FORBIDDEN,
+    Check,
+    Outcome,
+    Row,
+    no_access,
+    ok,
+    own_row,
+    shows,
+)
 from tests.http.access.world import World
 
 
