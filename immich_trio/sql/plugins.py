@@ -3,8 +3,9 @@ searches behind ``/api/plugins``.
 
 As Immich's import does, a manifest whose SHA-256 matches the stored plugin's is skipped;
 otherwise the plugin row is upserted by name and its methods by ``(pluginId, name)``, and
-methods gone from the manifest are deleted (their workflow steps with them, by the foreign
-key). This server runs the core plugin natively, so ``wasmBytes`` holds no module (empty).
+methods gone from the manifest are deleted unless a workflow step uses them. This server runs
+the core plugin natively: a new row's ``wasmBytes`` is empty, and an adopted Immich row keeps
+its module (so Immich, started again on the database, finds its plugin whole).
 Every process may import at start: a transaction-level advisory lock makes them take turns.
 """
 
@@ -45,7 +46,12 @@ ON CONFLICT ("pluginId", name) DO UPDATE SET
     schema = excluded.schema, "uiHints" = excluded."uiHints"
 """
 
-DELETE_GONE_METHODS = 'DELETE FROM plugin_method WHERE "pluginId" = %s AND NOT (name = ANY(%s::text[]))'
+# Methods gone from the manifest go, unless a workflow step still names one (a database
+# adopted from Immich keeps its users' steps; the runner fails such a step as not implemented).
+DELETE_GONE_METHODS = """
+DELETE FROM plugin_method m WHERE m."pluginId" = %s AND NOT (m.name = ANY(%s::text[]))
+  AND NOT EXISTS (SELECT FROM workflow_step s WHERE s."pluginMethodId" = m.id)
+"""
 
 
 async def import_manifest(conn: Conn, manifest: Manifest) -> bool:

@@ -112,10 +112,19 @@ async def test_the_import_is_skipped_when_unchanged_and_follows_a_new_manifest(r
     async with runtime.pool.connection() as conn:
         assert await plugins_sql.import_manifest(conn, manifest)
         assert not await plugins_sql.import_manifest(conn, manifest)
+    [(user,)] = sql("INSERT INTO \"user\" (email, name) VALUES ('a@example.com', 'A') RETURNING id")
+    sql("INSERT INTO workflow (\"ownerId\", trigger) VALUES (%s, 'AssetCreate')", (user,))
+    sql("INSERT INTO workflow_step (\"workflowId\", \"pluginMethodId\", \"order\")"
+        " SELECT w.id, m.id, 0 FROM workflow w, plugin_method m WHERE m.name = 'assetLock'")
+    async with runtime.pool.connection() as conn:
         newer = attrs.evolve(manifest, version="2.0.2", methods=manifest.methods[:2], sha256=b"other")
         assert await plugins_sql.import_manifest(conn, newer)
     assert sql("SELECT name, version FROM plugin") == [(CORE, "2.0.2")]
-    assert sorted(n for (n,) in sql("SELECT name FROM plugin_method")) == ["assetFileFilter", "assetTypeFilter"]
+    # methods gone from the manifest go, unless a user's step still names one
+    assert sorted(n for (n,) in sql("SELECT name FROM plugin_method")) == [
+        "assetFileFilter", "assetLock", "assetTypeFilter"
+    ]
+    assert sql("SELECT count(*) FROM workflow_step") == [(1,)]
 
 
 async def test_triggers(client: Any, make_user: MakeUser) -> None:
