@@ -5,9 +5,9 @@ and tag ids) and answers a ``StepOutcome``: whether the workflow goes on (filter
 changes to apply (visibility, favourite), or a request for a host function (albums). The
 runner applies them; nothing here touches the database.
 
-Implemented: every filter (file name, type, camera, date, location, missing time zone) and the
-actions archive, lock, visibility, favourite and add-to-albums. Not implemented: ``webhook``
-(an outgoing HTTP call from the server; the step fails with ``NOT_IMPLEMENTED``).
+Every method of the manifest is implemented: the filters (file name, type, camera, date,
+location, missing time zone) and the actions archive, lock, visibility, favourite,
+add-to-albums and webhook (a request the runner sends: ``{type, trigger, data}`` as JSON).
 """
 
 from __future__ import annotations
@@ -33,11 +33,21 @@ class AlbumRequest:
 
 
 @attrs.frozen(kw_only=True)
+class WebhookRequest:
+    """``webhook``: where to send the workflow's data, with the configured header."""
+
+    url: str
+    method: str
+    headers: Mapping[str, str]
+
+
+@attrs.frozen(kw_only=True)
 class StepOutcome:
     proceed: bool = True
     changes: Mapping[str, Any] = attrs.field(factory=dict)
     """Asset columns to set: ``visibility``, ``isFavorite``."""
     albums: AlbumRequest | None = None
+    webhook: WebhookRequest | None = None
 
 
 class MethodNotImplemented(Exception):
@@ -185,7 +195,12 @@ def asset_add_to_albums(config: Mapping[str, Any], data: Mapping[str, Any]) -> S
 
 
 def webhook(config: Mapping[str, Any], data: Mapping[str, Any]) -> StepOutcome:
-    raise MethodNotImplemented(NOT_IMPLEMENTED.format("webhook"))
+    headers: dict[str, str] = {}
+    if config.get("headerName") and config.get("headerValue"):
+        headers[str(config["headerName"])] = str(config["headerValue"])
+    headers["Content-Type"] = "application/json"
+    request = WebhookRequest(url=str(config["url"]), method=str(config.get("method") or "POST"), headers=headers)
+    return StepOutcome(webhook=request)
 
 
 METHODS: dict[str, Method] = {

@@ -6,6 +6,7 @@ the core plugin's filters and actions, and a client reads the result through ``/
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import httpx
@@ -89,19 +90,70 @@ async def test_uploads_named_screenshot_are_archived_favourited_and_filed(server
     assert (await api(server, alex, "GET", f"/api/assets/{second}"))["isFavorite"] is True
 
 
-async def test_a_step_this_server_cannot_run_fails_its_job_and_changes_nothing(server: Server) -> None:
+async def receive_one_request(listener: trio.SocketListener, got: list[bytes]) -> None:
+    """A one-shot HTTP receiver: keeps the request's bytes, answers 204."""
+    stream = await listener.accept()
+    async with stream:
+        data = b""
+        while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < _length(data):
+            chunk = await stream.receive_some(65536)
+            if not chunk:
+                break
+            data += chunk
+        got.append(data)
+        await stream.send_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+
+
+def _length(data: bytes) -> int:
+    for line in data.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
+
+
+async def test_a_webhook_step_posts_the_asset_after_the_earlier_steps(server: Server, nursery: trio.Nursery) -> None:
     alex = await trio.to_thread.run_sync(make_user, server.db_url, "alex@example.com")
+    [listener] = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listener.socket.getsockname()[1]
+    got: list[bytes] = []
+    await api(server, alex, "POST", "/api/workflows", {
+        "trigger": "AssetCreate",
+        "steps": [
+            {"method": f"{CORE}#assetFavorite", "config": {}},
+            {"method": f"{CORE}#webhook", "config": {
+                "url": f"http://127.0.0.1:{port}/hook", "headerName": "X-Secret", "headerValue": "s3"}},
+        ],
+    })
+    with trio.fail_after(LIMIT):
+        async with listener:
+            nursery.start_soon(receive_one_request, listener, got)
+            shot = await upload(server, alex, tiny_jpeg(), "any.jpg")
+            await wait_for(server, ALL_JOBS, (), [])
+    [request] = got
+    head, body = request.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"POST /hook HTTP/1.1") and b"x-secret: s3" in head.lower()
+    sent = json.loads(body)
+    assert (sent["type"], sent["trigger"]) == ("AssetV1", "AssetCreate")
+    assert sent["data"]["asset"]["id"] == shot and sent["data"]["asset"]["isFavorite"] is True
+    assert sent["data"]["asset"]["originalFileName"] == "any.jpg"
+    assert (await api(server, alex, "GET", f"/api/assets/{shot}"))["isFavorite"] is True
+
+
+async def test_an_undeliverable_webhook_fails_the_job_and_changes_nothing(server: Server) -> None:
+    alex = await trio.to_thread.run_sync(make_user, server.db_url, "alex@example.com")
+    [listener] = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listener.socket.getsockname()[1]
+    await listener.aclose()  # nobody listens there any more
     await api(server, alex, "POST", "/api/workflows", {
         "trigger": "AssetCreate",
         "steps": [
             {"method": f"{CORE}#assetArchive", "config": {}},
-            {"method": f"{CORE}#webhook", "config": {"url": "http://127.0.0.1:9/hook"}},
+            {"method": f"{CORE}#webhook", "config": {"url": f"http://127.0.0.1:{port}/hook"}},
         ],
     })
     with trio.fail_after(LIMIT):
         shot = await upload(server, alex, tiny_jpeg(), "any.jpg")
-        await wait_for(
-            server, ALL_JOBS, (),
-            [("WorkflowAssetTrigger", "failed", f"Method {CORE}#webhook is not implemented by this server")],
-        )
+        await wait_for(server, "SELECT name, attempts > 0 FROM immich_trio.job WHERE starts_with(error, 'Webhook')", (),
+                       [("WorkflowAssetTrigger", True)])
     assert (await api(server, alex, "GET", f"/api/assets/{shot}"))["visibility"] == "timeline"

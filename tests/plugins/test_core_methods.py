@@ -14,6 +14,7 @@ from immich_trio.plugins.core import (
     AlbumRequest,
     MethodNotImplemented,
     StepOutcome,
+    WebhookRequest,
     run_method,
 )
 from immich_trio.plugins.manifest import compatible, core_manifest, parse_method_key
@@ -112,9 +113,18 @@ def test_add_to_albums_asks_for_ids_or_a_name() -> None:
     assert run_method("assetAddToAlbums", {"albumIds": []}, data()) == StepOutcome()
 
 
-def test_webhook_and_unknown_methods_are_not_implemented() -> None:
-    with pytest.raises(MethodNotImplemented, match="webhook"):
-        run_method("webhook", {"url": "http://example.com"}, data())
+def test_webhook_asks_to_send_with_the_configured_header() -> None:
+    outcome = run_method("webhook", {"url": "http://hooks.test/x", "headerName": "X-Token", "headerValue": "s"}, data())
+    assert outcome == StepOutcome(webhook=WebhookRequest(
+        url="http://hooks.test/x", method="POST", headers={"X-Token": "s", "Content-Type": "application/json"}
+    ))
+    plain = run_method("webhook", {"url": "http://hooks.test/x", "method": "PUT", "headerName": "X-Token"}, data())
+    assert plain.webhook == WebhookRequest(
+        url="http://hooks.test/x", method="PUT", headers={"Content-Type": "application/json"}
+    )
+
+
+def test_unknown_methods_are_not_implemented() -> None:
     with pytest.raises(MethodNotImplemented, match="assetTrash"):
         run_method("assetTrash", {}, data())
 
