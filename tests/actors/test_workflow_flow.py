@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import trio
-from media_harness import LIMIT, Server, User, make_user, wait_for
+from media_harness import LIMIT, Server, User, make_user, next_event, wait_for
 from PIL import Image
 
 from tests.actors.test_pipeline_flow import upload
@@ -62,8 +62,12 @@ async def test_uploads_named_screenshot_are_archived_favourited_and_filed(server
         "trigger": "AssetCreate", "steps": [{"method": f"{CORE}#assetLock", "config": {}}],
     })
 
+    sub = server.hub.attach(user_id=alex.id, session_id=None)
     with trio.fail_after(LIMIT):
         shot = await upload(server, alex, tiny_jpeg(), "screenshot_2024.jpg")
+        # the archive tells the owner's sockets, with the asset as it is now
+        [updated] = await next_event(sub, "on_asset_update")
+        assert (updated["id"], updated["visibility"]) == (shot, "archive")
         other = await upload(server, alex, tiny_jpeg(1), "holiday.jpg")
         await wait_for(server, ALL_JOBS, (), [])
 
@@ -82,6 +86,8 @@ async def test_uploads_named_screenshot_are_archived_favourited_and_filed(server
 
     with trio.fail_after(LIMIT):
         second = await upload(server, alex, tiny_jpeg(2), "Screenshot_2025.jpg")
+        # adding to the existing album tells its members
+        assert await next_event(sub, "on_album_update") == [album["id"]]
         await wait_for(server, ALL_JOBS, (), [])
     [again] = await api(server, alex, "GET", "/api/albums")
     assert (again["id"], again["assetCount"]) == (album["id"], 2)
