@@ -59,14 +59,18 @@ from immich_trio.actors.user_deletion import UserDeletionActor
 from immich_trio.actors.version_check import RELEASE_URL, VersionCheck
 from immich_trio.actors.version_check import TASK_NAME as VERSION_CHECK_TASK
 from immich_trio.actors.video_stream.streamer import HlsStreamer
+from immich_trio.actors.workflow_runner import JOBS as WORKFLOW_JOBS
+from immich_trio.actors.workflow_runner import WorkflowRunnerActor
 from immich_trio.config import Settings
 from immich_trio.http.socketio.relay import TASK_NAME as RELAY_TASK
 from immich_trio.http.socketio.relay import EventRelay
 from immich_trio.jobs.names import JobName, QueueName
 from immich_trio.ml.local import LocalClip
 from immich_trio.ml.service import ClipService
+from immich_trio.plugins.manifest import core_manifest
 from immich_trio.reactor import Backoff, Restart, RestartLimit, Supervisor, Unrecoverable
 from immich_trio.runtime import Runtime, WallClock, utc_now
+from immich_trio.sql import plugins as plugins_sql
 from immich_trio.sql import server as server_sql
 from immich_trio.sql import system_metadata
 from immich_trio.sql.credential_cache import TASK_NAME as CREDENTIAL_WATCH_TASK
@@ -134,6 +138,7 @@ async def apply_migrations(
             # Another Immich version's schema stays so however often we retry: stop the server.
             raise Unrecoverable(str(exc)) from exc
         await server_sql.record_version(conn, IMMICH_VERSION_STRING)
+        await plugins_sql.import_manifest(conn, core_manifest())
         mismatch = await location_mismatch(conn, str(media_location))
     if mismatch is not None:
         log.error("%s", mismatch)
@@ -182,6 +187,7 @@ class Microservices:
     smart_search: SmartSearchActor
     duplicates: DuplicateDetectionActor
     transcoder: TranscoderActor
+    workflows: WorkflowRunnerActor
 
 
 def add_microservices(
@@ -205,12 +211,13 @@ def add_microservices(
         smart_search=SmartSearchActor(pool, clip),
         duplicates=DuplicateDetectionActor(pool, now=now),
         transcoder=TranscoderActor(pool, settings.media_location),
+        workflows=WorkflowRunnerActor(pool),
     )
     media.add_actor(parts.dispatcher)
     workers = (
         parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories,
         parts.integrity, parts.user_deletion, parts.database_backup, parts.person_thumbnails, parts.cleanup,
-        parts.smart_search, parts.duplicates, parts.transcoder,
+        parts.smart_search, parts.duplicates, parts.transcoder, parts.workflows,
     )
     for actor in workers:
         media.add_actor(actor)
@@ -232,6 +239,7 @@ def add_microservices(
         (SMART_SEARCH_JOBS, parts.smart_search),
         (DUPLICATE_JOBS, parts.duplicates),
         (TRANSCODER_JOBS, parts.transcoder),
+        (WORKFLOW_JOBS, parts.workflows),
     )
     for jobs, worker in by_job_name:
         for job in jobs:

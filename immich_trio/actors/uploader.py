@@ -33,6 +33,7 @@ import trio
 
 from immich_trio.reactor import Actor, Address, ReplyTo, Restart, Supervisor
 from immich_trio.sql import events, jobs
+from immich_trio.sql import workflows as workflows_q
 from immich_trio.sql.assets import upload as q
 from immich_trio.sql.pool import Pool
 from immich_trio.storage import files, recovery
@@ -238,6 +239,9 @@ class Uploader(Actor[UploaderMsg]):
         await jobs.enqueue(
             conn, "metadataExtraction", "AssetExtractMetadata", {"id": str(upload.asset_id), "source": "upload"},
             run_after=jobs.HELD_UNTIL,
+        )
+        await workflows_q.queue_asset_trigger(
+            conn, owner=upload.owner_id, asset_id=upload.asset_id, trigger="AssetCreate", run_after=jobs.HELD_UNTIL
         )
 
     async def _link_live_photo(self, conn: Any, upload: StagedUpload) -> None:

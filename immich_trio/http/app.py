@@ -91,6 +91,8 @@ TAG_MODULES = (
     "maintenance",
     "calendar_heatmap",
     "views",
+    "plugins",
+    "workflows",
 )
 # Routes of our own, outside the spec (the coverage test allows exactly these).
 OWN_ROUTES = (

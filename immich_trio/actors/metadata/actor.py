@@ -44,6 +44,7 @@ from immich_trio.sql import map as map_q
 from immich_trio.sql import pipeline as q
 from immich_trio.sql import sidecars as sidecars_q
 from immich_trio.sql import tags as tags_q
+from immich_trio.sql import workflows as workflows_q
 from immich_trio.sql.jobs import Job
 from immich_trio.sql.pool import Pool
 
@@ -325,6 +326,10 @@ class MetadataActor(QueueWorker):
             await apply_motion_video(conn, still_id=asset_id, owner_id=owner_id, placed=motion, extracted=extracted)
         await link_live_photo(conn, asset_id=asset_id, cid=extracted.exif.live_photo_cid)
         await q.mark_metadata_extracted(conn, asset_id, self._now())
+        if source != ASSET_UPDATE_SOURCE:  # Immich's loop guard: no workflows after a sidecar write
+            await workflows_q.queue_asset_trigger(
+                conn, owner=owner_id, asset_id=asset_id, trigger="AssetMetadataExtraction"
+            )
         # Immich runs StorageTemplateMigrationSingle next and thumbnails after it; the
         # storage template is not built, so thumbnails follow directly.
         if source in THUMBNAIL_SOURCES:

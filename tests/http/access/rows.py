@@ -10,7 +10,8 @@ block there, added below):
   variants;
 - ``organising.py``: tags, memories, stacks;
 - ``search_and_people.py``: search, people and faces;
-- ``admin.py``: admin-only routes (admin notifications, integrity reports, heatmaps).
+- ``admin.py``: admin-only routes (admin notifications, integrity reports, heatmaps);
+- ``workflows.py``: workflows and plugins (the cast in ``workflow_world.py``).
 
 A module past ~400 lines splits by sub-concern. The rows are written in ``vocabulary.py``'s words
 and aimed at ``world.py``'s cast.
@@ -37,6 +38,7 @@ from tests.http.access.organising import MEMORY_ROWS, STACK_ROWS, TAG_ROWS
 from tests.http.access.search_and_people import DUPLICATE_ROWS, PEOPLE_ROWS, SEARCH_ROWS
 from tests.http.access.video_stream import STREAM_ROWS
 from tests.http.access.vocabulary import Row
+from tests.http.access.workflows import PLUGIN_ROWS, WORKFLOW_ROWS
 
 ROWS: tuple[Row, ...] = (
     *ASSET_ROWS,
@@ -61,4 +63,6 @@ ROWS: tuple[Row, ...] = (
     *PARTNER_ROWS,
     *NOTIFICATION_ROWS,
     *STREAM_ROWS,
+    *WORKFLOW_ROWS,
+    *PLUGIN_ROWS,
 )

@@ -23,6 +23,8 @@ import attrs
 
 from immich_trio import crypto
 from immich_trio.storage.files import person_thumbnail_path
+from tests.http.access.workflow_world import SNAPSHOT_QUERIES as WORKFLOW_SNAPSHOT_QUERIES
+from tests.http.access.workflow_world import plugin_and_workflow
 from tests.http.conftest import MakeUser
 
 Sql = Callable[..., list[tuple[Any, ...]]]
@@ -74,6 +76,8 @@ class World:
     person2: str = ""  # a second person of the owner, no face (merge and reassign targets)
     duplicate: str = ""  # the owner's duplicate group of two more photos (not stacked)
     duplicates: tuple[str, ...] = ()  # its two photos
+    plugin: str = ""  # the core plugin (one method)
+    workflow: str = ""  # the owner's workflow (one step of that method)
 
 
 def _session(sql: Sql, user_id: str, *, pin_until: datetime | None = None) -> tuple[str, str]:
@@ -208,6 +212,7 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
     duplicate = "d0000000-0000-4000-8000-000000000001"
     duplicates = (_asset(sql, owner.id, media, "dup1.jpg", "IMAGE"), _asset(sql, owner.id, media, "dup2.jpg", "IMAGE"))
     sql('UPDATE asset SET "duplicateId" = %s WHERE id IN (%s, %s)', (duplicate, *duplicates))
+    plugin, workflow = plugin_and_workflow(sql, owner.id)
     headers = {
         "owner": owner.headers,
         "other": other.headers,
@@ -232,6 +237,7 @@ async def build_world(sql: Sql, make_user: MakeUser, media: Path) -> World:
         activity=str(activity), tag=str(tag), memory=str(memory), stack=str(stack),
         editor_photo=editor_photo, album_links=1 + len(variants), integrity_report=str(report),
         person=person, face=face, person2=person2, duplicate=duplicate, duplicates=duplicates,
+        plugin=plugin, workflow=workflow,
     )
 
 
@@ -277,6 +283,7 @@ SNAPSHOT_QUERIES = (
     " FROM person ORDER BY id",
     'SELECT id, "assetId", "personId", "sourceType", "deletedAt", "isVisible", "boundingBoxX1" FROM asset_face'
     " ORDER BY id",
+    *WORKFLOW_SNAPSHOT_QUERIES,
 )
 
 
