@@ -76,5 +76,5 @@ async def test_first_start_writes_the_markers_and_remembers_them(fresh_url: str,
     (media / "upload" / ".immich").unlink()
     with trio.fail_after(CAP):
         async with open_pool(fresh_url) as pool:
-            with pytest.raises(Unrecoverable, match="upload/.immich"):
+            with pytest.raises(Unrecoverable, match=r"upload/\.immich"):
                 await apply_migrations(pool, media)
