@@ -1,0 +1,91 @@
+"""Immich's web app plays a transcoded HEVC video from this server: a phone's HEVC clip is
+uploaded, the transcoder writes its H.264 MP4 (Immich's default policy requires it: HEVC is not
+an accepted codec), and the asset viewer's ``<video>`` plays ``/video/playback``, which serves
+the encoded file; the browser decodes it (picture size known, time advancing)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import av
+import pytest
+
+from tests.actors.video_samples import make_video
+from tests.browser.conftest import Signed, open_page
+from tests.browser.test_hls_playback import _sql
+from tests.e2e.conftest import ServerProcess
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+pytestmark = pytest.mark.e2e
+
+PLAYING = """() => {
+    const v = [...document.querySelectorAll('video')].find((e) => e.videoWidth > 0);
+    return !!v && v.readyState >= 2 && v.currentTime > 0.2;
+}"""
+
+
+@pytest.fixture(scope="module")
+def transcoded_video(
+    site: ServerProcess, browser: Browser, admin: Signed, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A 3 s HEVC clip uploaded through the API, real-time transcoding off, its encoded MP4 on disk."""
+    folder = tmp_path_factory.mktemp("playback")
+    clip = make_video(folder / "phone.mp4", codec="libx265", width=320, height=240, fps=24, frames=72, gop=24)
+    context = browser.new_context(base_url=site.url, storage_state=admin.storage_state)
+    try:
+        config = context.request.get("/api/system-config").json()
+        config["ffmpeg"]["realtime"]["enabled"] = False
+        assert context.request.put("/api/system-config", data=config).status == 200
+        form = {
+            "assetData": {"name": "phone.mp4", "mimeType": "video/mp4", "buffer": clip.read_bytes()},
+            "deviceAssetId": "browser-playback-1",
+            "deviceId": "browser",
+            "fileCreatedAt": "2023-06-01T12:00:00.000Z",
+            "fileModifiedAt": "2023-06-01T12:00:00.000Z",
+        }
+        response = context.request.post("/api/assets", multipart=form)
+        assert response.status == 201, response.text()
+        asset_id: str = response.json()["id"]
+    finally:
+        context.close()
+    sql = _sql(site)
+    deadline = time.monotonic() + 180
+    while not sql("SELECT 1 FROM asset_file WHERE \"assetId\" = %s AND type = 'encoded_video'", (asset_id,)):
+        assert time.monotonic() < deadline, "the video was never transcoded"
+        time.sleep(0.5)
+    return asset_id
+
+
+@pytest.fixture
+def viewer(
+    site: ServerProcess, browser: Browser, admin: Signed, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Page]:
+    yield from open_page(site, browser, admin, tmp_path, request)
+
+
+def test_the_asset_viewer_plays_the_transcoded_hevc_video(viewer: Page, transcoded_video: str, tmp_path: Path) -> None:
+    served: list[tuple[int, str]] = []
+    viewer.on(
+        "response",
+        lambda r: served.append((r.status, r.url)) if "/video/playback" in r.url else None,
+    )
+    viewer.goto(f"/photos/{transcoded_video}")
+    viewer.wait_for_function(PLAYING, timeout=60_000)
+    size = viewer.evaluate(
+        "() => { const v = [...document.querySelectorAll('video')].find((e) => e.videoWidth > 0);"
+        " return [v.videoWidth, v.videoHeight]; }"
+    )
+    assert size == [320, 240]
+    assert served and all(status in (200, 206) for status, _ in served), served
+    # What the browser was given is the H.264 encode, not the HEVC original.
+    answer = viewer.context.request.get(served[0][1])
+    assert answer.status == 200
+    copy = tmp_path / "served.mp4"
+    copy.write_bytes(answer.body())
+    with av.open(str(copy)) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
