@@ -1,0 +1,92 @@
+"""A 4K video's thumbnails (preview JPEG, thumbnail WebP, thumbhash) against bare PyAV decodes.
+
+    PYTHONPATH=. python benchmarks/bench_video_thumbnail.py [--seconds 6] [--rounds 5]
+
+Makes a 3840x2160 H.264 clip with PyAV (a key frame every second, moving gradients), then times,
+in alternation (A B C A B C ...), median of ``--rounds``:
+
+A. ``generate_video_thumbnails``: the frame choice (key frames decoded, black ones dropped, the one
+   nearest the mean histogram of up to 12), the resize, both encodes and the thumbhash;
+B. the bare decode of the chosen frame alone (seek to it, decode one frame: the floor for any
+   thumbnail of that frame);
+C. the bare decode of the frames the choice reads (the same key frames, nothing done with them).
+
+A/B is the issue's ratio (goal ≤ 1.2); A/C is what the choice and the encodes add to the decode
+they need.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import av
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from immich_trio.actors.thumbnailer import video as thumbs
+from immich_trio.actors.thumbnailer.options import ThumbnailOptions
+from tests.actors.video_samples import make_video
+
+
+def chosen_frame_only(source: Path, pts: int) -> None:
+    with av.open(str(source)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        container.seek(pts, stream=stream, backward=True, any_frame=False)
+        for frame in container.decode(stream):
+            if frame.pts is not None and frame.pts >= pts:
+                return
+
+
+def keyframes_read(source: Path) -> None:
+    thumbs._frames(source, keyframes_only=True, limit=thumbs.MAX_CANDIDATES)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="bench-video-thumb-"))
+    fps = 30
+    started = time.perf_counter()
+    source = make_video(
+        folder / "uhd.mp4", width=3840, height=2160, fps=fps, frames=args.seconds * fps, gop=fps,
+        colour=lambda i: (40 + i % 200, 90, 200 - i % 150), right=lambda i: (200, 40 + i % 180, 60),
+    )  # fmt: skip
+    print(f"made {source.stat().st_size / 1e6:.1f} MB 4K clip ({args.seconds} s) in {time.perf_counter() - started:.1f} s")
+    pts = thumbs._representative_frame(source).pts
+    assert pts is not None
+    options = ThumbnailOptions()
+
+    def ours() -> None:
+        thumbs.generate_video_thumbnails(
+            source, preview_path=folder / "p.jpeg", thumbnail_path=folder / "t.webp", options=options
+        )
+
+    runs: dict[str, list[float]] = {"A ours": [], "B chosen frame": [], "C key frames read": []}
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("A ours", ours),
+        ("B chosen frame", lambda: chosen_frame_only(source, pts)),
+        ("C key frames read", lambda: keyframes_read(source)),
+    ]
+    for _ in range(args.rounds):
+        for name, step in steps:
+            t = time.perf_counter()
+            step()
+            runs[name].append(time.perf_counter() - t)
+    medians = {name: statistics.median(times) * 1000 for name, times in runs.items()}
+    for name, ms in medians.items():
+        print(f"{name:20} {ms:8.1f} ms")
+    print(f"A/B (goal <= 1.2): {medians['A ours'] / medians['B chosen frame']:.2f}")
+    print(f"A/C: {medians['A ours'] / medians['C key frames read']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
