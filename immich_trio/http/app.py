@@ -314,7 +314,7 @@ def create_app(runtime: Runtime) -> QuartTrio:
     if runtime.settings.web_root is not None:
         from immich_trio.http import web
 
-        web.install(app, runtime.settings.web_root)
+        web.install(app, runtime.settings.web_root, runtime)
 
     @app.errorhandler(HTTPException)
     async def http_exception(exc: HTTPException) -> Response:

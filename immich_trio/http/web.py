@@ -2,7 +2,8 @@
 
 Off unless ``IMMICH_WEB_ROOT`` names the folder of the built app. A file in the folder is sent
 as it is (content-hashed ``_app/immutable/`` files are cached for a year); any other path that
-is not under ``/api`` gets ``index.html``, so the single-page app routes it in the browser.
+is not under ``/api`` gets ``index.html``, so the single-page app routes it in the browser;
+a shared link's page gets it with the link's OpenGraph tags (``share_page.py``).
 The API's own routes (``/api``, ``/.well-known/immich``, ``/custom.css``) always come first.
 """
 
@@ -11,11 +12,14 @@ from __future__ import annotations
 import mimetypes
 from pathlib import Path
 
+import trio
 from quart import Response, request
 from quart_trio import QuartTrio
 
 from immich_trio.http.errors import HttpError, NotFound
 from immich_trio.http.serve_file import FileToSend, send_file
+from immich_trio.http.share_page import tagged_index
+from immich_trio.runtime import Runtime
 
 IMMUTABLE_PREFIX = "_app/immutable/"
 IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
@@ -51,7 +55,7 @@ def _file_in(root: Path, relative: str) -> Path | None:
     return resolved
 
 
-def install(app: QuartTrio, root: Path) -> None:
+def install(app: QuartTrio, root: Path, runtime: Runtime) -> None:
     """Serve the built web app in ``root`` for every GET or HEAD no other route answers."""
     root = root.resolve()
     index = root / "index.html"
@@ -68,6 +72,11 @@ def install(app: QuartTrio, root: Path) -> None:
             cache = IMMUTABLE_CACHE if path.startswith(IMMUTABLE_PREFIX) else REVALIDATE
             file = FileToSend(path=str(found), content_type=_content_type(found), cache_control=cache)
             return await send_file(headers, file, head=head)
+        if path.startswith(("share/", "s/")):
+            tagged = await _shared_link_page(runtime, index, path)
+            if tagged is not None:
+                body = b"" if head else tagged.encode()
+                return Response(body, content_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"})
         try:
             page = FileToSend(path=str(index), content_type="text/html; charset=utf-8", cache_control=REVALIDATE)
             return await send_file(headers, page, head=head)
@@ -76,3 +85,12 @@ def install(app: QuartTrio, root: Path) -> None:
 
     app.add_url_rule("/", endpoint="web_app_root", view_func=web_app, methods=["GET"])
     app.add_url_rule("/<path:path>", endpoint="web_app", view_func=web_app, methods=["GET"])
+
+
+async def _shared_link_page(runtime: Runtime, index: Path, path: str) -> str | None:
+    """``index.html`` with a shared link's OpenGraph tags (``share_page``), or None."""
+    try:
+        text = await trio.Path(index).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return await tagged_index(runtime, path, text, f"{request.scheme}://{request.host}")

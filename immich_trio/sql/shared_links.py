@@ -210,3 +210,24 @@ async def add_assets(conn: Conn, link_id: UUID, asset_ids: Sequence[UUID]) -> No
 async def remove_assets(conn: Conn, link_id: UUID, asset_ids: Sequence[UUID]) -> None:
     if asset_ids:
         await conn.execute(REMOVE_ASSETS, (link_id, list(asset_ids)))
+
+
+# What the OpenGraph tags of a link's page show (Immich's getMetadataTags): the album's name and
+# cover, or the link's first asset; the count of the album's or the link's assets.
+PREVIEW = """
+SELECT l.description, a."albumName",
+       coalesce(a."albumThumbnailAssetId", (
+           SELECT sa."assetId" FROM shared_link_asset sa JOIN asset x ON x.id = sa."assetId"
+           WHERE sa."sharedLinkId" = l.id ORDER BY x."fileCreatedAt", x.id LIMIT 1)) AS cover,
+       CASE WHEN l."albumId" IS NOT NULL THEN (
+           SELECT count(*) FROM album_asset aa JOIN asset x ON x.id = aa."assetId"
+           WHERE aa."albumId" = l."albumId" AND x."deletedAt" IS NULL)
+       ELSE (SELECT count(*) FROM shared_link_asset sa WHERE sa."sharedLinkId" = l.id) END AS count
+FROM shared_link l LEFT JOIN album a ON a.id = l."albumId" AND a."deletedAt" IS NULL
+WHERE l.id = %s
+"""
+
+
+async def link_preview(conn: Conn, link_id: UUID) -> dict[str, Any] | None:
+    cur = await conn.execute(PREVIEW, (link_id,))
+    return await cur.fetchone()
