@@ -50,6 +50,8 @@ from immich_trio.actors.scheduler import TASK_NAME as SCHEDULER_TASK
 from immich_trio.actors.scheduler import NightlyScheduler
 from immich_trio.actors.smart_search import JOBS as SMART_SEARCH_JOBS
 from immich_trio.actors.smart_search import SmartSearchActor
+from immich_trio.actors.storage_template import JOBS as STORAGE_TEMPLATE_JOBS
+from immich_trio.actors.storage_template import StorageTemplateActor
 from immich_trio.actors.thumbnailer.actor import ThumbnailerActor
 from immich_trio.actors.user_deletion import JOBS as USER_DELETION_JOBS
 from immich_trio.actors.user_deletion import UserDeletionActor
@@ -149,6 +151,7 @@ class Microservices:
     cleanup: CleanupActor
     smart_search: SmartSearchActor
     duplicates: DuplicateDetectionActor
+    storage_template: StorageTemplateActor
 
 
 def add_microservices(
@@ -171,12 +174,13 @@ def add_microservices(
         cleanup=CleanupActor(pool, now=now),
         smart_search=SmartSearchActor(pool, clip),
         duplicates=DuplicateDetectionActor(pool, now=now),
+        storage_template=StorageTemplateActor(pool, settings.media_location),
     )
     media.add_actor(parts.dispatcher)
     workers = (
         parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories,
         parts.integrity, parts.user_deletion, parts.database_backup, parts.person_thumbnails, parts.cleanup,
-        parts.smart_search, parts.duplicates,
+        parts.smart_search, parts.duplicates, parts.storage_template,
     )
     for actor in workers:
         media.add_actor(actor)
@@ -197,6 +201,7 @@ def add_microservices(
         (CLEANUP_JOBS, parts.cleanup),
         (SMART_SEARCH_JOBS, parts.smart_search),
         (DUPLICATE_JOBS, parts.duplicates),
+        (STORAGE_TEMPLATE_JOBS, parts.storage_template),
     )
     for jobs, worker in by_job_name:
         for job in jobs:
