@@ -73,14 +73,9 @@ class _Open:
         return self.then if self.otherwise is None else self.otherwise
 
 
-def _known(name: str) -> str:
-    if name not in VARIABLES:
-        raise TemplateError(f'"{name}" not defined')
-    return name
-
-
 def parse_template(template: str) -> tuple[Node, ...]:
-    """The template's nodes; raises TemplateError where Handlebars fails to compile it."""
+    """The template's nodes; raises TemplateError where Handlebars fails to compile it.
+    Names are checked when rendering reaches them, as Handlebars' strict mode does."""
     if "{{" in _MUSTACHE.sub("", template) or "}}" in _MUSTACHE.sub("", template):
         raise TemplateError("an unclosed or stray mustache")
     root: list[Node] = []
@@ -100,12 +95,12 @@ def parse_template(template: str) -> tuple[Node, ...]:
         if body.startswith("!"):
             continue
         if triple:
-            current().append(Variable(_known(body), escaped=False))
+            current().append(Variable(body, escaped=False))
         elif body.startswith("#"):
             helper, _, argument = body[1:].partition(" ")
             if helper not in _BLOCK_HELPERS:
                 raise TemplateError(f"unknown helper {helper}")
-            stack.append(_Open(helper, _known(argument.strip())))
+            stack.append(_Open(helper, argument.strip()))
         elif body.startswith("/"):
             if not stack or stack[-1].helper != body[1:].strip():
                 raise TemplateError(f"{body} does not close a block")
@@ -116,7 +111,7 @@ def parse_template(template: str) -> tuple[Node, ...]:
                 raise TemplateError("else outside a block")
             stack[-1].otherwise = []
         else:
-            current().append(Variable(_known(body), escaped=True))
+            current().append(Variable(body, escaped=True))
     if stack:
         raise TemplateError(f"{{{{#{stack[-1].helper}}}}} is not closed")
     if position < len(template):
