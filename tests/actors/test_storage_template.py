@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -295,4 +297,61 @@ async def test_a_move_cancelled_before_it_is_recorded_is_finished_by_the_next_ru
     assert original(sql, asset_id) == new
     assert files_under(media / "library") == [f"{owner}/2024/2024-01-15/IMG_0004.jpg", f"{owner}/2024/2024-01-15/IMG_0004.jpg.xmp"]
     assert sql("SELECT path FROM asset_file WHERE type = 'sidecar'") == [(f"{new}.xmp",)]
+    assert sql("SELECT count(*) FROM move_history") == [(0,)]
+
+
+DIE_MIDWAY = """
+import os, signal, sys, uuid
+from datetime import UTC
+from pathlib import Path
+
+import trio
+
+from immich_trio.actors import storage_template as actor_module
+from immich_trio.sql.pool import open_pool
+from immich_trio.storage.template import parse_template
+
+db_url, media, asset_id, when, template = sys.argv[1:]
+real = actor_module.relocate
+
+
+def relocate(src, dst, *, expected_size=None):
+    if when == "after":
+        real(src, dst, expected_size=expected_size)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+actor_module.relocate = relocate
+
+
+async def main():
+    async with open_pool(db_url) as pool, pool.connection() as conn:
+        actor = actor_module.StorageTemplateActor(pool, Path(media), zone=UTC)
+        await actor.move_asset(conn, parse_template(template), uuid.UUID(asset_id))
+
+
+trio.run(main)
+"""
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+async def test_a_process_killed_midway_leaves_one_file_that_the_next_run_records(
+    pool: Pool, db_url: str, media: Path, owner: str, sql: Sql, when: str
+) -> None:
+    enable(sql)
+    asset_id, old = add_asset(sql, media, owner, "IMG_0005.jpg")
+    new = media / "library" / owner / "2024" / "2024-01-15" / "IMG_0005.jpg"
+    with trio.fail_after(LIMIT):
+        done = await trio.run_process(
+            [sys.executable, "-c", DIE_MIDWAY, db_url, str(media), asset_id, when, DEFAULT], check=False
+        )
+    assert done.returncode == -signal.SIGKILL
+    assert exists(new) == (when == "after") and exists(old) == (when == "before")
+    assert original(sql, asset_id) == old  # the dead process recorded nothing past the row
+
+    async with pool.connection() as conn:
+        assert await StorageTemplateActor(pool, media, zone=UTC).move_asset(conn, parse_template(DEFAULT), uuid.UUID(asset_id))
+    assert original(sql, asset_id) == new
+    assert files_under(media / "library") == [f"{owner}/2024/2024-01-15/IMG_0005.jpg"]
+    assert files_under(media / "upload") == []
     assert sql("SELECT count(*) FROM move_history") == [(0,)]
