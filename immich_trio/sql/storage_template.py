@@ -17,6 +17,7 @@ SIDECAR = "sidecar"
 LOCK_KEY = 0x1A11C4_0420
 PAGE = 1000
 
+# Immich's getForStorageTemplateJob: with its exif row, not trashed, hidden only when asked.
 FOR_TEMPLATE_JOB = """
 SELECT a.id, a."ownerId", a.type, a."isExternal", a.checksum, a."originalPath", a."originalFileName",
        a."fileCreatedAt", a."livePhotoVideoId", a.visibility,
@@ -25,9 +26,9 @@ SELECT a.id, a."ownerId", a.type, a."isExternal", a.checksum, a."originalPath", 
         WHERE f."assetId" = a.id AND f.type = 'sidecar' AND NOT f."isEdited") AS "sidecarPath",
        u."storageLabel"
 FROM asset a
-LEFT JOIN asset_exif e ON e."assetId" = a.id
+JOIN asset_exif e ON e."assetId" = a.id
 JOIN "user" u ON u.id = a."ownerId"
-WHERE a.id = %(id)s AND (%(hidden)s OR a.visibility <> 'hidden')
+WHERE a.id = %(id)s AND a."deletedAt" IS NULL AND (%(hidden)s OR a.visibility <> 'hidden')
 """
 
 # The full migration walks assets by id, a page at a time (bounded memory), as Immich's

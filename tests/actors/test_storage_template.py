@@ -355,3 +355,17 @@ async def test_a_process_killed_midway_leaves_one_file_that_the_next_run_records
     assert files_under(media / "library") == [f"{owner}/2024/2024-01-15/IMG_0005.jpg"]
     assert files_under(media / "upload") == []
     assert sql("SELECT count(*) FROM move_history") == [(0,)]
+
+
+async def test_trashed_and_hidden_assets_are_not_found_by_the_single_job(
+    nursery: trio.Nursery, pool: Pool, media: Path, owner: str, sql: Sql
+) -> None:
+    enable(sql)
+    trashed, in_trash = add_asset(sql, media, owner, "t.jpg")
+    sql('UPDATE asset SET "deletedAt" = now() WHERE id = %s', (trashed,))
+    hidden, motion = add_asset(sql, media, owner, "m.mov", kind="VIDEO", visibility="hidden")
+    actor = await start(nursery, pool, media)
+    for asset_id in (trashed, hidden):
+        assert (await single(actor, asset_id)).status == "failed"
+    assert original(sql, trashed) == in_trash and original(sql, hidden) == motion
+    assert not exists(media / "library")
