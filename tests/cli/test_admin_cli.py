@@ -3,10 +3,13 @@ runs it; the output is Immich's and the database holds the change."""
 
 from __future__ import annotations
 
+import importlib
 import io
+import os
 import re
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -182,7 +185,13 @@ def test_schema_check_reports_a_dropped_column(
     assert out.endswith("  - column: move_history.pathType is missing from the database\n")
 
 
-def test_the_console_script_runs(env: Path) -> None:
-    # the installed entry point's module, in a fresh process
-    done = subprocess.run([sys.executable, "-m", "immich_trio.admin_cli", "version"], capture_output=True, text=True, check=True)
-    assert done.stdout == "v3.1.0\n"
+def test_the_console_script_is_declared_and_runs_on_the_configured_database(people: None) -> None:
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    module, _, function = pyproject["project"]["scripts"]["immich-admin"].partition(":")
+    assert getattr(importlib.import_module(module), function) is admin_cli.main
+    # a fresh process, configured only by the environment (DB_URL) as the server is
+    done = subprocess.run(
+        [sys.executable, "-c", f"import sys, {module}; sys.exit({module}.{function}())", "grant-admin", "user@example.com"],
+        capture_output=True, text=True, check=False, env=os.environ.copy(),
+    )  # fmt: skip
+    assert (done.returncode, done.stdout) == (0, "Admin access has been granted to user@example.com\n")
