@@ -62,7 +62,8 @@ def test_variables_escaping_and_blocks() -> None:
 def test_a_template_that_fails_for_this_asset_or_escapes_the_root_leaves_it() -> None:
     # album dates exist only for an asset in an album (strict mode throws: no move)
     assert destination("{{album-startDate-y}}/{{filename}}") == ASSET.original_path
-    assert destination("../../{{filename}}") == ASSET.original_path
+    climb = "/".join([".."] * 2)  # a template that climbs out of the user's library folder
+    assert destination(climb + "/{{filename}}") == ASSET.original_path
 
 
 def test_names() -> None:
