@@ -30,7 +30,7 @@ from immich_trio.sql.jobs import Job, enqueue_job
 from immich_trio.sql.pool import Pool
 from immich_trio.storage.layout import ENCODED_VIDEO, LIBRARY
 from immich_trio.storage.relocate import RelocateFailed, relocate, remove_empty_dirs
-from immich_trio.storage.template import Node, TemplateError, parse_template
+from immich_trio.storage.template import Node, TemplateError, names_album, parse_template
 from immich_trio.storage.template_path import (
     Album,
     TemplateAsset,
@@ -132,7 +132,7 @@ class StorageTemplateActor(QueueWorker):
         if row is None:
             return False
         filename = row["originalFileName"] or str(row["id"])
-        still = await self._template_asset(conn, row)
+        still = await self._template_asset(conn, row, needs_album=names_album(nodes))
         await self._move_original(conn, nodes, row, still, filename)
         if row["livePhotoVideoId"] is not None:
             await self._resume(conn, row["livePhotoVideoId"])
@@ -142,8 +142,11 @@ class StorageTemplateActor(QueueWorker):
                 await self._move_original(conn, nodes, motion, still, name)
         return True
 
-    async def _template_asset(self, conn: Conn, row: dict[str, Any]) -> tuple[TemplateAsset, Album | None]:
-        album = await q.first_album(conn, row["ownerId"], row["id"])
+    async def _template_asset(
+        self, conn: Conn, row: dict[str, Any], *, needs_album: bool
+    ) -> tuple[TemplateAsset, Album | None]:
+        # Immich reads the album only for a template that names one
+        album = await q.first_album(conn, row["ownerId"], row["id"]) if needs_album else None
         asset = TemplateAsset(
             id=str(row["id"]),
             is_image=row["type"] == "IMAGE",
@@ -191,26 +194,20 @@ class StorageTemplateActor(QueueWorker):
             log.warning("%s: unable to complete move %s => %s: %s", self.name, old, new, exc)
             await q.delete_move(conn, move_id)
             return False
-        async with conn.transaction():
-            await q.save_path(conn, path_type, entity_id, new)
-            await q.delete_move(conn, move_id)
+        await q.finish_move(conn, move_id, path_type, entity_id, new)
         return True
 
     async def _resume(self, conn: Conn, entity_id: UUID) -> None:
         """Finish or undo the moves of ``entity_id`` an earlier run left half done."""
-        for path_type in (q.ORIGINAL, q.SIDECAR):
-            move = await q.get_move(conn, entity_id, path_type)
-            if move is None:
-                continue
+        for move in await q.pending_moves(conn, entity_id):
+            path_type = move["pathType"]
             old, new = move["oldPath"], move["newPath"]
             at_old, at_new = await trio.to_thread.run_sync(_both_exist, old, new)
             if at_new:
                 log.info("%s: finishing an incomplete move %s => %s", self.name, old, new)
                 if at_old:  # an interrupted copy across file systems: the copy is whole
                     await trio.to_thread.run_sync(os.unlink, old)
-                async with conn.transaction():
-                    await q.save_path(conn, path_type, entity_id, new)
-                    await q.delete_move(conn, move["id"])
+                await q.finish_move(conn, move["id"], path_type, entity_id, new)
             elif at_old:
                 await q.delete_move(conn, move["id"])  # the file never left; start again
             else:

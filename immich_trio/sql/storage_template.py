@@ -54,15 +54,23 @@ ORDER BY al."createdAt" DESC
 LIMIT 1
 """
 
-GET_MOVE = 'SELECT id, "oldPath", "newPath" FROM move_history WHERE "entityId" = %s AND "pathType" = %s'
+PENDING_MOVES = '''
+SELECT id, "pathType", "oldPath", "newPath" FROM move_history
+WHERE "entityId" = %s AND "pathType" IN ('original', 'sidecar') ORDER BY "pathType"
+'''
 CREATE_MOVE = """
 INSERT INTO move_history ("entityId", "pathType", "oldPath", "newPath") VALUES (%s, %s, %s, %s) RETURNING id
 """
 DELETE_MOVE = "DELETE FROM move_history WHERE id = %s"
-SAVE_ORIGINAL = 'UPDATE asset SET "originalPath" = %s WHERE id = %s'
-SAVE_SIDECAR = """
-UPDATE asset_file SET path = %s, "updatedAt" = now()
-WHERE "assetId" = %s AND type = 'sidecar' AND NOT "isEdited"
+# The new path and the end of its move in one statement: both happen or neither.
+FINISH_ORIGINAL = """
+WITH done AS (DELETE FROM move_history WHERE id = %(move)s)
+UPDATE asset SET "originalPath" = %(path)s WHERE id = %(entity)s
+"""
+FINISH_SIDECAR = """
+WITH done AS (DELETE FROM move_history WHERE id = %(move)s)
+UPDATE asset_file SET path = %(path)s, "updatedAt" = now()
+WHERE "assetId" = %(entity)s AND type = 'sidecar' AND NOT "isEdited"
 """
 # Immich's cleanMoveHistory: rows of assets that are gone.
 CLEAN_MOVE_HISTORY = """
@@ -86,9 +94,10 @@ async def first_album(conn: Conn, owner_id: UUID | str, asset_id: UUID | str) ->
     return await cur.fetchone()
 
 
-async def get_move(conn: Conn, entity_id: UUID | str, path_type: str) -> dict[str, Any] | None:
-    cur = await conn.execute(GET_MOVE, (entity_id, path_type))
-    return await cur.fetchone()
+async def pending_moves(conn: Conn, entity_id: UUID | str) -> list[dict[str, Any]]:
+    """The moves of an asset's original (first) and sidecar an earlier run left unfinished."""
+    cur = await conn.execute(PENDING_MOVES, (entity_id,))
+    return await cur.fetchall()
 
 
 async def create_move(conn: Conn, entity_id: UUID | str, path_type: str, old: str, new: str) -> UUID:
@@ -102,8 +111,10 @@ async def delete_move(conn: Conn, move_id: UUID) -> None:
     await conn.execute(DELETE_MOVE, (move_id,))
 
 
-async def save_path(conn: Conn, path_type: str, entity_id: UUID | str, path: str) -> None:
-    await conn.execute(SAVE_ORIGINAL if path_type == ORIGINAL else SAVE_SIDECAR, (path, entity_id))
+async def finish_move(conn: Conn, move_id: UUID, path_type: str, entity_id: UUID | str, path: str) -> None:
+    """Record ``path`` as the entity's file and forget the move, atomically."""
+    query = FINISH_ORIGINAL if path_type == ORIGINAL else FINISH_SIDECAR
+    await conn.execute(query, {"move": move_id, "path": path, "entity": entity_id})
 
 
 async def clean_move_history(conn: Conn) -> None:

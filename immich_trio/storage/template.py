@@ -18,6 +18,7 @@ __all__ = [
     "DATE_TOKENS",
     "TemplateError",
     "is_valid_template",
+    "names_album",
     "parse_template",
     "render_template",
     "sample_values",
@@ -137,6 +138,18 @@ def render_template(nodes: tuple[Node, ...], values: Mapping[str, str]) -> str:
                 truthy = bool(values[name])
                 out.append(render_template(then if truthy == (helper == "if") else otherwise, values))
     return "".join(out)
+
+
+def names_album(nodes: tuple[Node, ...]) -> bool:
+    """Whether rendering may read the asset's album (its name or its dates)."""
+    for node in nodes:
+        match node:
+            case Variable(name=name) if name.startswith("album"):
+                return True
+            case Block(name=name, then=then, otherwise=otherwise):
+                if name.startswith("album") or names_album(then) or names_album(otherwise):
+                    return True
+    return False
 
 
 def sample_values() -> dict[str, str]:

@@ -276,19 +276,19 @@ async def test_a_move_cancelled_before_it_is_recorded_is_finished_by_the_next_ru
     asset_id, old = add_asset(sql, media, owner, "IMG_0004.jpg", sidecar=True)
     new = media / "library" / owner / "2024" / "2024-01-15" / "IMG_0004.jpg"
     nodes = parse_template(DEFAULT)
-    real_save = q.save_path
+    real_finish = q.finish_move
     with trio.CancelScope() as scope:
 
-        async def cancelled_save(conn: Any, path_type: str, entity_id: Any, path: str) -> None:
-            await real_save(conn, path_type, entity_id, path)
-            scope.cancel()  # the shutdown arrives between the rename and the commit
+        async def cancelled_finish(conn: Any, move_id: Any, path_type: str, entity_id: Any, path: str) -> None:
+            scope.cancel()  # the shutdown arrives between the rename and the statement recording it
             await trio.lowlevel.checkpoint()
+            await real_finish(conn, move_id, path_type, entity_id, path)
 
-        monkeypatch.setattr(q, "save_path", cancelled_save)
+        monkeypatch.setattr(q, "finish_move", cancelled_finish)
         async with pool.connection() as conn:
             await StorageTemplateActor(pool, media, zone=UTC).move_asset(conn, nodes, uuid.UUID(asset_id))
     assert scope.cancelled_caught
-    assert original(sql, asset_id) == old  # rolled back: the database still says old
+    assert original(sql, asset_id) == old  # the database still says old
     assert exists(new) and not exists(old)
     monkeypatch.undo()
 
