@@ -73,12 +73,15 @@ class StorageTemplateActor(QueueWorker):
         super().__init__(pool, name=name)
         self._media = media.absolute()
         self._zone = zone if zone is not None else server_zone()
+        # storageTemplate.hashVerificationEnabled of the job running (one at a time)
+        self._verify_hash = True
 
     async def run_job(self, job: Job) -> JobResult:
         async with self._pool.connection() as conn:
             section = (await self.current_config(conn)).get("storageTemplate", {})
             if section.get("enabled") is not True:
                 return self._after_single(job, "skipped")
+            self._verify_hash = section.get("hashVerificationEnabled") is not False
             try:
                 nodes = parse_template(str(section.get("template", "")))
             except TemplateError as exc:
@@ -174,14 +177,17 @@ class StorageTemplateActor(QueueWorker):
             root=library_root(str(self._media), str(row["ownerId"]), row["storageLabel"]),
         )  # fmt: skip
         if destination != source:
-            if not await self._move(conn, row["id"], q.ORIGINAL, source, destination, row["fileSizeInByte"]):
+            checksum = bytes(row["checksum"]) if self._verify_hash else None
+            if not await self._move(conn, row["id"], q.ORIGINAL, source, destination, row["fileSizeInByte"], checksum):
                 return
         # the sidecar follows the original, also when an earlier run moved only the original
         sidecar = row["sidecarPath"]
         if sidecar and sidecar != f"{destination}.xmp":
-            await self._move(conn, row["id"], q.SIDECAR, sidecar, f"{destination}.xmp", None)
+            await self._move(conn, row["id"], q.SIDECAR, sidecar, f"{destination}.xmp", None, None)
 
-    async def _move(self, conn: Conn, entity_id: UUID, path_type: str, old: str, new: str, size: int | None) -> bool:
+    async def _move(
+        self, conn: Conn, entity_id: UUID, path_type: str, old: str, new: str, size: int | None, checksum: bytes | None
+    ) -> bool:
         """``old`` to ``new``, recorded; True when the file is at ``new`` and the row says so."""
         try:
             move_id = await q.create_move(conn, entity_id, path_type, old, new)
@@ -189,7 +195,9 @@ class StorageTemplateActor(QueueWorker):
             log.warning("%s: %s is the target of another move; %s stays", self.name, new, old)
             return False
         try:
-            await trio.to_thread.run_sync(lambda: relocate(Path(old), Path(new), expected_size=size))
+            await trio.to_thread.run_sync(
+                lambda: relocate(Path(old), Path(new), expected_size=size, checksum=checksum)
+            )
         except (RelocateFailed, OSError) as exc:
             log.warning("%s: unable to complete move %s => %s: %s", self.name, old, new, exc)
             await q.delete_move(conn, move_id)

@@ -5,6 +5,7 @@ verify the size, keep the times, and remove the source. Blocking: call in a work
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -16,9 +17,21 @@ class RelocateFailed(Exception):
     """The file could not be moved; the message says why and the source is untouched."""
 
 
-def relocate(src: Path, dst: Path, *, expected_size: int | None = None) -> None:
+HASH_CHUNK = 1 << 20
+
+
+def sha1_of(path: Path) -> bytes:
+    digest = hashlib.sha1()
+    with open(path, "rb") as f:
+        while chunk := f.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.digest()
+
+
+def relocate(src: Path, dst: Path, *, expected_size: int | None = None, checksum: bytes | None = None) -> None:
     """Move ``src`` to ``dst``, which must not exist (a name taken meanwhile is an error,
-    never an overwrite)."""
+    never an overwrite). A copy across file systems is checked against ``expected_size``
+    and, when given, the SHA-1 ``checksum`` (Immich's ``hashVerificationEnabled``)."""
     if dst.exists():
         raise RelocateFailed(f"{dst} exists already")
     try:
@@ -35,6 +48,9 @@ def relocate(src: Path, dst: Path, *, expected_size: int | None = None) -> None:
     if copied != size:
         remove_quietly(dst)
         raise RelocateFailed(f"file size mismatch: {copied} != {size}")
+    if checksum is not None and sha1_of(dst) != checksum:
+        remove_quietly(dst)
+        raise RelocateFailed("file checksum mismatch")
     shutil.copystat(src, dst)
     os.unlink(src)
 

@@ -230,9 +230,9 @@ def relocate_then_die(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[boo
     real = actor_module.relocate
 
     def arm(after_move: bool) -> None:
-        def dying(src: Path, dst: Path, *, expected_size: int | None = None) -> None:
+        def dying(src: Path, dst: Path, *, expected_size: int | None = None, checksum: bytes | None = None) -> None:
             if after_move:
-                real(src, dst, expected_size=expected_size)
+                real(src, dst, expected_size=expected_size, checksum=checksum)
             raise Killed
 
         monkeypatch.setattr(actor_module, "relocate", dying)
@@ -315,9 +315,9 @@ db_url, media, asset_id, when, template = sys.argv[1:]
 real = actor_module.relocate
 
 
-def relocate(src, dst, *, expected_size=None):
+def relocate(src, dst, **checks):
     if when == "after":
-        real(src, dst, expected_size=expected_size)
+        real(src, dst, **checks)
     os.kill(os.getpid(), signal.SIGKILL)
 
 
