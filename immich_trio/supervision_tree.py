@@ -51,6 +51,8 @@ from immich_trio.actors.scheduler import TASK_NAME as SCHEDULER_TASK
 from immich_trio.actors.scheduler import NightlyScheduler
 from immich_trio.actors.smart_search import JOBS as SMART_SEARCH_JOBS
 from immich_trio.actors.smart_search import SmartSearchActor
+from immich_trio.actors.storage_template import JOBS as STORAGE_TEMPLATE_JOBS
+from immich_trio.actors.storage_template import StorageTemplateActor
 from immich_trio.actors.thumbnailer.actor import ThumbnailerActor
 from immich_trio.actors.transcoder.actor import JOBS as TRANSCODER_JOBS
 from immich_trio.actors.transcoder.actor import TranscoderActor
@@ -188,6 +190,7 @@ class Microservices:
     duplicates: DuplicateDetectionActor
     transcoder: TranscoderActor
     workflows: WorkflowRunnerActor
+    storage_template: StorageTemplateActor
 
 
 def add_microservices(
@@ -212,12 +215,13 @@ def add_microservices(
         duplicates=DuplicateDetectionActor(pool, now=now),
         transcoder=TranscoderActor(pool, settings.media_location),
         workflows=WorkflowRunnerActor(pool),
+        storage_template=StorageTemplateActor(pool, settings.media_location),
     )
     media.add_actor(parts.dispatcher)
     workers = (
         parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories,
         parts.integrity, parts.user_deletion, parts.database_backup, parts.person_thumbnails, parts.cleanup,
-        parts.smart_search, parts.duplicates, parts.transcoder, parts.workflows,
+        parts.smart_search, parts.duplicates, parts.transcoder, parts.workflows, parts.storage_template,
     )
     for actor in workers:
         media.add_actor(actor)
@@ -240,6 +244,7 @@ def add_microservices(
         (DUPLICATE_JOBS, parts.duplicates),
         (TRANSCODER_JOBS, parts.transcoder),
         (WORKFLOW_JOBS, parts.workflows),
+        (STORAGE_TEMPLATE_JOBS, parts.storage_template),
     )
     for jobs, worker in by_job_name:
         for job in jobs:

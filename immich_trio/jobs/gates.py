@@ -1,9 +1,8 @@
 """Start jobs of features not built yet, and the system-config switch that turns each off.
 
 Immich's handler for each of these answers ``skipped`` at once and queues nothing when its
-feature is off (``SmartSearchQueueAll`` with CLIP disabled, ``StorageTemplateMigration``
-with the template disabled, ...). Here the job is accepted only in that state, and its
-handler answers ``skipped`` with a log line naming the feature; with the feature on, the
+feature is off (``SmartSearchQueueAll`` with CLIP disabled, ...). Here the job is accepted
+only in that state, and its handler answers ``skipped`` with a log line naming the feature; with the feature on, the
 API refuses the command, so no job waits for a worker that does not exist. A job with no
 switch (``off`` is ``None``) is always refused.
 """
@@ -39,10 +38,6 @@ def _ml_feature(name: str) -> Callable[[Config], bool]:
     return is_off
 
 
-def _storage_template_off(config: Config) -> bool:
-    return _section(config, "storageTemplate").get("enabled") is not True
-
-
 @attrs.frozen(kw_only=True)
 class Feature:
     """A feature not built yet: its name for logs, and when the system config turns it off."""
@@ -60,7 +55,6 @@ UNBUILT: MappingProxyType[JobName, Feature] = MappingProxyType(
         J.ASSET_DETECT_FACES_QUEUE_ALL: Feature(name="face detection", off=_ml_feature("facialRecognition")),
         J.FACIAL_RECOGNITION_QUEUE_ALL: Feature(name="facial recognition", off=_ml_feature("facialRecognition")),
         J.OCR_QUEUE_ALL: Feature(name="OCR", off=_ml_feature("ocr")),
-        J.STORAGE_TEMPLATE_MIGRATION: Feature(name="storage template", off=_storage_template_off),
         J.SIDECAR_QUEUE_ALL: Feature(name="sidecar discovery"),
         J.LIBRARY_SCAN_QUEUE_ALL: Feature(name="external libraries"),
         J.FILE_MIGRATION_QUEUE_ALL: Feature(name="file migration"),

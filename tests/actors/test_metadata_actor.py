@@ -119,12 +119,13 @@ async def test_extracts_exif_dates_and_size_and_queues_thumbnails(
     )
     assert created == local == datetime(2012, 8, 5, 11, 39, 59, tzinfo=UTC)
     assert (fwidth, fheight) == (512, 341) and extracted == NOW
+    # Immich's AssetMetadataExtracted: the storage template job next (thumbnails after it)
     assert sql('SELECT queue, name, data FROM immich_trio.job') == [
-        ("thumbnailGeneration", "AssetGenerateThumbnails", {"id": asset_id, "source": "upload"})
+        ("storageTemplateMigration", "StorageTemplateMigrationSingle", {"id": asset_id, "source": "upload"})
     ]
 
 
-async def test_locked_properties_survive_and_other_sources_stop_at_metadata(
+async def test_locked_properties_survive_and_other_sources_queue_no_thumbnails(
     nursery: trio.Nursery, pool: Pool, media: Path, owner: str, sql: Sql, test_assets: Path
 ) -> None:
     actor = await start(nursery, pool, media)
@@ -142,7 +143,8 @@ async def test_locked_properties_survive_and_other_sources_stop_at_metadata(
     )
     assert (description, make) == ("my words", "my camera")
     assert model == "Canon PowerShot SD1100 IS"
-    assert sql("SELECT count(*) FROM immich_trio.job") == [(0,)]
+    # no source: the template job follows, and queues no thumbnails after it
+    assert sql("SELECT name, data FROM immich_trio.job") == [("StorageTemplateMigrationSingle", {"id": asset_id})]
 
 
 async def test_sidecar_dates_override_the_file(

@@ -315,6 +315,8 @@ async def test_put_semantic_rules(
         "{{y}}/{{/if}}",  # stray block end
         "{{#each album}}{{this}}{{/each}}",  # not a helper a template may use
         "{{#if nothing}}x{{/if}}",
+        "{{#if album}}{{nope}}{{else}}{{y}}{{/if}}",  # reached with the sample asset
+        "{{#if album}}x{{/unless}}",  # closes another block
     ],
 )
 async def test_put_rejects_an_invalid_storage_template(
@@ -330,7 +332,9 @@ async def test_put_accepts_every_preset_and_every_variable(client: Any, admin: U
     presets = [*STORAGE_TEMPLATE_OPTIONS["presetOptions"],
                "{{y}}{{M}}{{W}}{{d}}{{h}}{{m}}{{s}}{{filename}}{{ext}}{{filetype}}{{filetypefull}}"
                "{{assetId}}{{assetIdShort}}{{#unless album}}x{{else}}{{album}}{{/unless}}"
-               "{{! a comment }}{{{make}}}-{{album-endDate-MMMM}}/{{filename}}"]  # fmt: skip
+               "{{! a comment }}{{{make}}}-{{album-endDate-MMMM}}/{{filename}}",
+               # strict mode checks names where the sample asset (in an album) goes only
+               "{{#if album}}{{album}}{{else}}{{nope}}{{/if}}/{{filename}}"]  # fmt: skip
     for template in presets:
         status, body = await put(client, admin, _with(["storageTemplate", "template"], template))
         assert status == 200, (template, body)

@@ -59,8 +59,6 @@ INBOX = 32
 EXIFTOOL_TIMEOUT = 60.0
 """Seconds one exiftool request may take (waiting for the process included); past it the
 process is killed, the job fails and the next request starts a fresh exiftool."""
-THUMBNAIL_SOURCES = frozenset({"upload", "copy"})
-"""Job sources whose assets go on to thumbnail generation (pipeline.md §1)."""
 ASSET_UPDATE_SOURCE = EXTRACTION_SOURCE
 """A re-extraction after a sidecar write tells the owner's clients (``on_asset_update``)."""
 QUEUE = QueueName.METADATA_EXTRACTION
@@ -330,11 +328,11 @@ class MetadataActor(QueueWorker):
             await workflows_q.queue_asset_trigger(
                 conn, owner=owner_id, asset_id=asset_id, trigger="AssetMetadataExtraction"
             )
-        # Immich runs StorageTemplateMigrationSingle next and thumbnails after it; the
-        # storage template is not built, so thumbnails follow directly.
-        if source in THUMBNAIL_SOURCES:
-            await jobs_q.enqueue_job(
-                conn, JobName.ASSET_GENERATE_THUMBNAILS, {"id": asset_id, "source": source}
-            )
+        # Immich's AssetMetadataExtracted: the storage template job runs next (it skips
+        # when the template is off) and queues thumbnails for the sources that want them.
+        data: dict[str, Any] = {"id": asset_id, "source": source} if source else {"id": asset_id}
+        await jobs_q.enqueue_job(
+            conn, JobName.STORAGE_TEMPLATE_MIGRATION_SINGLE, data, dedupe_key=asset_id
+        )
         if source == ASSET_UPDATE_SOURCE:
             await events.publish(conn, owner_id, "on_asset_update", asset_id)
