@@ -1,6 +1,6 @@
 """The Authentication tag: password login/logout, admin sign-up, password and PIN code, elevation.
 
-OAuth operations are not registered (they answer 501).
+The OAuth operations are in ``http/oauth.py``.
 """
 
 from __future__ import annotations
@@ -80,24 +80,30 @@ def is_https(ctx: Ctx) -> bool:
     return request.scheme == "https"
 
 
-def login_cookies(token: str, *, secure: bool, now: datetime) -> tuple[str, ...]:
+def cookie(name: str, value: str, *, http_only: bool, secure: bool, now: datetime) -> str:
+    """A Set-Cookie value with Immich's options (Path=/, SameSite=Lax, 400 days)."""
     expires = format_datetime(now + COOKIE_MAX_AGE, usegmt=True)
     tail = f"; Max-Age={int(COOKIE_MAX_AGE.total_seconds())}; Path=/; Expires={expires}"
     secure_flag = "; Secure" if secure else ""
+    return f"{name}={value}{tail}{'; HttpOnly' if http_only else ''}{secure_flag}; SameSite=Lax"
 
-    def cookie(name: str, value: str, http_only: bool) -> str:
-        return f"{name}={value}{tail}{'; HttpOnly' if http_only else ''}{secure_flag}; SameSite=Lax"
 
+def cleared_cookie(name: str) -> str:
+    return f"{name}=; Path=/; Expires={CLEARED_COOKIE_EXPIRES}"
+
+
+def login_cookies(
+    token: str, *, secure: bool, now: datetime, auth_type: str = "password"
+) -> tuple[str, ...]:
     return (
-        cookie(ACCESS_TOKEN_COOKIE, token, True),
-        cookie(AUTH_TYPE_COOKIE, "password", True),
-        cookie(IS_AUTHENTICATED_COOKIE, "true", False),
+        cookie(ACCESS_TOKEN_COOKIE, token, http_only=True, secure=secure, now=now),
+        cookie(AUTH_TYPE_COOKIE, auth_type, http_only=True, secure=secure, now=now),
+        cookie(IS_AUTHENTICATED_COOKIE, "true", http_only=False, secure=secure, now=now),
     )
 
 
 CLEARED_COOKIES = tuple(
-    f"{name}=; Path=/; Expires={CLEARED_COOKIE_EXPIRES}"
-    for name in (ACCESS_TOKEN_COOKIE, AUTH_TYPE_COOKIE, IS_AUTHENTICATED_COOKIE)
+    cleared_cookie(name) for name in (ACCESS_TOKEN_COOKIE, AUTH_TYPE_COOKIE, IS_AUTHENTICATED_COOKIE)
 )
 
 

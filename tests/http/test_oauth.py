@@ -1,0 +1,451 @@
+"""OAuth login end to end against a real OpenID Connect provider (``oidc-provider-mock``, run in a
+thread of the test process): authorize, the provider's login form, the callback, link/unlink,
+auto-registration with claims, the mobile redirect, back-channel logout, admin unlink-all.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+import trio
+from oidc_provider_mock import run_server_in_thread
+
+from tests.http.conftest import MakeUser
+
+Sql = Callable[..., list[tuple[Any, ...]]]
+
+REDIRECT = "http://immich.test/auth/login"
+CLIENT_ID = "immich-test"
+COOKIE_TAIL = r"; Max-Age=34560000; Path=/; Expires=\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT"
+SPENT = [
+    "immich_oauth_state=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+    "immich_oauth_code_verifier=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+]
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[str]:
+    """A real OIDC provider on a free port; its issuer URL."""
+    with run_server_in_thread() as server:
+        yield f"http://localhost:{server.server_port}"
+
+
+def configure(sql: Sql, issuer: str, **oauth: Any) -> None:
+    settings = {
+        "enabled": True,
+        "issuerUrl": issuer,
+        "clientId": CLIENT_ID,
+        "clientSecret": "s3cret",
+        "allowInsecureRequests": True,  # the test provider speaks plain http
+        **oauth,
+    }
+    sql(
+        "INSERT INTO system_metadata (key, value) VALUES ('system-config', %s::jsonb)"
+        " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        (json.dumps({"oauth": settings}),),
+    )
+
+
+async def set_claims(issuer: str, sub: str, claims: dict[str, Any]) -> None:
+    async with httpx.AsyncClient() as http:
+        response = await http.put(f"{issuer}/users/{sub}", json=claims)
+    assert response.status_code == 204
+
+
+async def authorize(client: Any, **body: Any) -> tuple[str, dict[str, str]]:
+    """POST /oauth/authorize; the provider URL and the cookies it set (name -> value)."""
+    response = await client.post("/api/oauth/authorize", json={"redirectUri": REDIRECT, **body})
+    assert response.status_code == 201, await response.get_data()
+    cookies = dict(c.split(";", 1)[0].split("=", 1) for c in response.headers.getlist("Set-Cookie"))
+    return (await response.get_json())["url"], cookies
+
+
+async def sign_in_at_provider(url: str, sub: str) -> str:
+    """Submit the provider's login form as ``sub``; the callback URL it redirects to."""
+    async with httpx.AsyncClient() as http:
+        form = await http.get(url)
+        assert form.status_code == 200 and "<form" in form.text
+        response = await http.post(url, data={"sub": sub})
+    assert response.status_code == 302, response.text
+    return response.headers["location"]
+
+
+async def oauth_login(client: Any, sub: str) -> Any:
+    """The web app's whole flow; the callback answer. The client's cookie jar carries the state."""
+    url, _ = await authorize(client)
+    callback = await sign_in_at_provider(url, sub)
+    response = await client.post("/api/oauth/callback", json={"url": callback})
+    client.cookie_jar.clear()
+    return response
+
+
+async def first_admin(make_user: MakeUser) -> Any:
+    return await make_user("admin@example.com", is_admin=True)
+
+
+# --- the flow ------------------------------------------------------------------------------------
+
+
+async def test_authorize_url_state_and_pkce_cookies(client: Any, sql: Sql, provider: str) -> None:
+    configure(sql, provider, scope="openid email profile", prompt="login")
+    url, cookies = await authorize(client)
+    parts = urlsplit(url)
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == f"{provider}/oauth2/authorize"
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    assert query["client_id"] == CLIENT_ID
+    assert query["response_type"] == "code"
+    assert query["redirect_uri"] == REDIRECT
+    assert query["scope"] == "openid email profile"
+    assert query["prompt"] == "login"
+    assert query["state"] == cookies["immich_oauth_state"]
+    assert len(cookies["immich_oauth_code_verifier"]) >= 43
+    # the test provider does not announce S256 support, so no challenge is sent (openid-client)
+    assert "code_challenge" not in query
+
+    response = await client.post(
+        "/api/oauth/authorize",
+        json={"redirectUri": REDIRECT, "state": "mine", "codeChallenge": "c"},
+    )
+    assert response.status_code == 201
+    set_cookies = response.headers.getlist("Set-Cookie")
+    assert len(set_cookies) == 1  # the client keeps its own verifier
+    assert re.fullmatch(
+        f"immich_oauth_state=mine{COOKIE_TAIL}; HttpOnly; SameSite=Lax", set_cookies[0]
+    )
+    assert "state=mine" in (await response.get_json())["url"]
+
+
+async def test_login_auto_registers_with_claims_and_sets_cookies(
+    client: Any, sql: Sql, provider: str, make_user: MakeUser
+) -> None:
+    await first_admin(make_user)
+    configure(sql, provider, defaultStorageQuota=2)
+    await set_claims(
+        provider,
+        "sub-ann",
+        {
+            "email": " Ann@Example.com ",
+            "name": "Ann Oauth",
+            "preferred_username": "ann.label",
+            "immich_quota": 5,
+            "immich_role": "admin",
+        },
+    )
+    response = await oauth_login(client, "sub-ann")
+    assert response.status_code == 201, await response.get_data()
+    body = await response.get_json()
+    assert body["userEmail"] == "ann@example.com"
+    assert body["name"] == "Ann Oauth"
+    assert body["isAdmin"] is True
+    token = body["accessToken"]
+    cookies = response.headers.getlist("Set-Cookie")
+    assert re.fullmatch(
+        f"immich_access_token={token}{COOKIE_TAIL}; HttpOnly; SameSite=Lax", cookies[0]
+    )
+    assert re.fullmatch(f"immich_auth_type=oauth{COOKIE_TAIL}; HttpOnly; SameSite=Lax", cookies[1])
+    assert re.fullmatch(f"immich_is_authenticated=true{COOKIE_TAIL}; SameSite=Lax", cookies[2])
+    assert cookies[3:] == SPENT
+
+    me = await client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200
+    user = await me.get_json()
+    assert user["oauthId"] == "sub-ann"
+    assert user["storageLabel"] == "annlabel"  # sanitised: dots dropped
+    assert user["quotaSizeInBytes"] == 5 * 1024**3
+    # the session remembers the ID token (for logout's id_token_hint)
+    rows = sql('SELECT "oauthBearerToken" FROM session WHERE "userId" = %s', (user["id"],))
+    assert len(rows) == 1 and rows[0][0].count(".") == 2
+
+    # A second login finds the user by subject: no new user.
+    again = await oauth_login(client, "sub-ann")
+    assert again.status_code == 201
+    assert (await again.get_json())["userId"] == user["id"]
+    assert sql('SELECT count(*) FROM "user" WHERE email = %s', ("ann@example.com",)) == [(1,)]
+
+
+async def test_registration_defaults_without_claims(
+    client: Any, sql: Sql, provider: str, make_user: MakeUser
+) -> None:
+    await first_admin(make_user)
+    configure(sql, provider, defaultStorageQuota=3)
+    await set_claims(
+        provider,
+        "sub-bo",
+        {
+            "email": "bo@example.com",
+            "given_name": "Bo",
+            "family_name": "Gus",
+            "immich_role": "root",
+            "immich_quota": "lots",
+        },
+    )
+    response = await oauth_login(client, "sub-bo")
+    assert response.status_code == 201
+    body = await response.get_json()
+    assert body["name"] == "Bo Gus"
+    assert body["isAdmin"] is False  # an unknown role is a user
+    row = sql(
+        'SELECT "quotaSizeInBytes", "storageLabel" FROM "user" WHERE id = %s', (body["userId"],)
+    )
+    assert row == [(3 * 1024**3, None)]
+
+
+async def test_login_links_an_existing_user_by_email(
+    client: Any, sql: Sql, provider: str, make_user: MakeUser
+) -> None:
+    await first_admin(make_user)
+    existing = await make_user("cy@example.com")
+    configure(sql, provider, autoRegister=False)
+    await set_claims(provider, "sub-cy", {"email": "CY@example.com"})
+    response = await oauth_login(client, "sub-cy")
+    assert response.status_code == 201
+    assert (await response.get_json())["userId"] == existing.id
+    assert sql('SELECT "oauthId" FROM "user" WHERE id = %s', (existing.id,)) == [("sub-cy",)]
+
+
+async def test_unknown_user_with_auto_register_off_leaves_nothing(
+    client: Any, sql: Sql, provider: str, make_user: MakeUser
+) -> None:
+    await first_admin(make_user)
+    configure(sql, provider, autoRegister=False)
+    await set_claims(provider, "sub-dee", {"email": "dee@example.com"})
+    users, sessions = sql('SELECT count(*) FROM "user"'), sql("SELECT count(*) FROM session")
+    response = await oauth_login(client, "sub-dee")
+    assert response.status_code == 400
+    assert await response.get_json() == {"message": "OAuth authentication failed"}
+    assert response.headers.getlist("Set-Cookie") == SPENT
+    assert sql('SELECT count(*) FROM "user"') == users
+    assert sql("SELECT count(*) FROM session") == sessions
+
+
+async def test_email_linked_to_another_subject_fails(
+    client: Any, sql: Sql, provider: str, make_user: MakeUser
+) -> None:
+    await first_admin(make_user)
+    taken = await make_user("eve@example.com")
+    sql("""UPDATE "user" SET "oauthId" = 'someone-else' WHERE id = %s""", (taken.id,))
+    configure(sql, provider)
+    await set_claims(provider, "sub-eve", {"email": "eve@example.com"})
+    response = await oauth_login(client, "sub-eve")
+    assert response.status_code == 400
+    assert await response.get_json() == {"message": "OAuth authentication failed"}
+    assert sql('SELECT "oauthId" FROM "user" WHERE id = %s', (taken.id,)) == [("someone-else",)]
+
+
+async def test_profile_without_email_cannot_register(
+    client: Any, sql: Sql, provider: str, make_user: MakeUser
+) -> None:
+    await first_admin(make_user)
+    configure(sql, provider)
+    await set_claims(provider, "sub-noemail", {"name": "No Mail"})
+    response = await oauth_login(client, "sub-noemail")
+    assert response.status_code == 400
+    assert await response.get_json() == {"message": "OAuth profile does not have an email address"}
+
+
+# --- bad input and faults --------------------------------------------------------------------------
+
+
+async def test_disabled_missing_state_and_verifier(client: Any, sql: Sql, provider: str) -> None:
+    for path in ("/api/oauth/authorize", "/api/oauth/callback"):
+        body = {"redirectUri": REDIRECT} if path.endswith("authorize") else {"url": REDIRECT}
+        response = await client.post(path, json=body)
+        assert response.status_code == 400
+        assert await response.get_json() == {"message": "OAuth is not enabled"}
+    configure(sql, provider)
+    response = await client.post("/api/oauth/callback", json={"url": REDIRECT})
+    assert (response.status_code, await response.get_json()) == (
+        400,
+        {"message": "OAuth state is missing"},
+    )
+    response = await client.post("/api/oauth/callback", json={"url": REDIRECT, "state": "s"})
+    assert (response.status_code, await response.get_json()) == (
+        400,
+        {"message": "OAuth code verifier is missing"},
+    )
+    response = await client.post("/api/oauth/callback", json={"url": ""})
+    assert response.status_code == 400
+    assert (await response.get_json())["message"] == "Validation failed"
+
+
+async def test_bad_state_and_reused_code_fail_without_a_session(
+    client: Any, sql: Sql, provider: str, make_user: MakeUser
+) -> None:
+    await first_admin(make_user)
+    configure(sql, provider)
+    await set_claims(provider, "sub-fay", {"email": "fay@example.com"})
+    url, cookies = await authorize(client)
+    client.cookie_jar.clear()
+    callback = await sign_in_at_provider(url, "sub-fay")
+    verifier = cookies["immich_oauth_code_verifier"]
+    sessions = sql("SELECT count(*) FROM session")
+
+    forged = await client.post(
+        "/api/oauth/callback", json={"url": callback, "state": "forged", "codeVerifier": verifier}
+    )
+    assert forged.status_code == 500
+    assert await forged.get_json() == {"message": "Failed to finish oauth"}
+    assert forged.headers.getlist("Set-Cookie") == SPENT
+
+    state = cookies["immich_oauth_state"]
+    ok = await client.post(
+        "/api/oauth/callback", json={"url": callback, "state": state, "codeVerifier": verifier}
+    )
+    assert ok.status_code == 201
+    # The provider spends a code once: the same callback again fails.
+    replay = await client.post(
+        "/api/oauth/callback", json={"url": callback, "state": state, "codeVerifier": verifier}
+    )
+    assert replay.status_code == 500
+    assert await replay.get_json() == {"message": "Failed to finish oauth"}
+    assert sql("SELECT count(*) FROM session") == [(sessions[0][0] + 1,)]
+    assert sql('SELECT count(*) FROM "user" WHERE email = %s', ("fay@example.com",)) == [(1,)]
+
+
+async def test_provider_down_or_slow(client: Any, sql: Sql) -> None:
+    # Nothing listens: discovery fails at once.
+    with trio.socket.socket() as probe:
+        await probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    configure(sql, f"http://127.0.0.1:{port}")
+    response = await client.post("/api/oauth/authorize", json={"redirectUri": REDIRECT})
+    assert response.status_code == 500
+    assert (await response.get_json())["message"].startswith("Error in OAuth discovery: ")
+
+    # A provider that accepts and never answers: the configured timeout (ms) ends the wait.
+    listener = trio.socket.socket()
+    await listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    try:
+        configure(sql, f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=300)
+        with trio.fail_after(20):
+            response = await client.post("/api/oauth/authorize", json={"redirectUri": REDIRECT})
+        assert response.status_code == 500
+        assert await response.get_json() == {
+            "message": "Error in OAuth discovery: The operation was aborted due to timeout"
+        }
+    finally:
+        listener.close()
+
+
+async def test_plain_http_provider_needs_insecure_requests(
+    client: Any, sql: Sql, provider: str
+) -> None:
+    configure(sql, provider, allowInsecureRequests=False)
+    response = await client.post("/api/oauth/authorize", json={"redirectUri": REDIRECT})
+    assert response.status_code == 500
+    assert await response.get_json() == {
+        "message": "Error in OAuth discovery: only requests to HTTPS are allowed"
+    }
+
+
+async def test_wrong_signing_algorithm_fails_the_login(
+    client: Any, sql: Sql, provider: str, make_user: MakeUser
+) -> None:
+    await first_admin(make_user)
+    configure(sql, provider, signingAlgorithm="ES256")
+    await set_claims(provider, "sub-gil", {"email": "gil@example.com"})
+    response = await oauth_login(client, "sub-gil")
+    assert response.status_code == 500
+    assert await response.get_json() == {"message": "Failed to finish oauth"}
+    assert sql('SELECT count(*) FROM "user" WHERE email = %s', ("gil@example.com",)) == [(0,)]
+
+
+# --- mobile ----------------------------------------------------------------------------------------
+
+
+async def test_mobile_redirect_and_override(client: Any, sql: Sql, provider: str) -> None:
+    response = await client.get("/api/oauth/mobile-redirect?code=abc&state=xyz")
+    assert response.status_code == 307
+    assert response.headers["Location"] == "app.immich:///oauth-callback?code=abc&state=xyz"
+
+    configure(
+        sql,
+        provider,
+        mobileOverrideEnabled=True,
+        mobileRedirectUri="https://immich.test/api/oauth/mobile-redirect",
+    )
+    url, _ = await authorize(client, redirectUri="app.immich:///oauth-callback")
+    query = parse_qs(urlsplit(url).query)
+    assert query["redirect_uri"] == ["https://immich.test/api/oauth/mobile-redirect"]
+
+
+# --- link and unlink ---------------------------------------------------------------------------------
+
+
+async def test_link_unlink_and_duplicate(
+    client: Any, sql: Sql, provider: str, make_user: MakeUser
+) -> None:
+    admin = await first_admin(make_user)
+    other = await make_user("hal@example.com")
+    configure(sql, provider)
+    await set_claims(provider, "sub-link", {"email": "elsewhere@example.com"})
+
+    url, cookies = await authorize(client)
+    client.cookie_jar.clear()
+    callback = await sign_in_at_provider(url, "sub-link")
+    body = {
+        "url": callback,
+        "state": cookies["immich_oauth_state"],
+        "codeVerifier": cookies["immich_oauth_code_verifier"],
+    }
+    response = await client.post("/api/oauth/link", json=body, headers=admin.headers)
+    assert response.status_code == 200, await response.get_data()
+    assert (await response.get_json())["oauthId"] == "sub-link"
+    token_hint = sql('SELECT "oauthBearerToken" FROM session WHERE "userId" = %s', (admin.id,))[0][
+        0
+    ]
+    assert token_hint and token_hint.count(".") == 2
+
+    # The same subject cannot be linked to someone else.
+    url, cookies = await authorize(client)
+    client.cookie_jar.clear()
+    callback = await sign_in_at_provider(url, "sub-link")
+    body = {
+        "url": callback,
+        "state": cookies["immich_oauth_state"],
+        "codeVerifier": cookies["immich_oauth_code_verifier"],
+    }
+    response = await client.post("/api/oauth/link", json=body, headers=other.headers)
+    assert response.status_code == 400
+    assert await response.get_json() == {
+        "message": "This OAuth account has already been linked to another user."
+    }
+    assert sql('SELECT "oauthId" FROM "user" WHERE id = %s', (other.id,)) == [("",)]
+
+    response = await client.post("/api/oauth/unlink", headers=admin.headers)
+    assert response.status_code == 200
+    assert (await response.get_json())["oauthId"] == ""
+    assert sql(
+        'SELECT "oauthBearerToken", "oauthSid" FROM session WHERE "userId" = %s', (admin.id,)
+    ) == [(None, None)]
+
+
+async def test_admin_unlink_all(client: Any, sql: Sql, make_user: MakeUser) -> None:
+    admin = await first_admin(make_user)
+    user = await make_user("ivy@example.com")
+    sql("""UPDATE "user" SET "oauthId" = 'sub-' || email""")
+    response = await client.post("/api/admin/auth/unlink-all", headers=user.headers)
+    assert response.status_code == 403
+    response = await client.post("/api/admin/auth/unlink-all", headers=admin.headers)
+    assert response.status_code == 204
+    assert sql('SELECT DISTINCT "oauthId" FROM "user"') == [("",)]
+
+
+# --- server settings ---------------------------------------------------------------------------------
+
+
+async def test_features_and_config_reflect_the_oauth_settings(
+    client: Any, sql: Sql, provider: str
+) -> None:
+    configure(sql, provider, autoLaunch=True, buttonText="Family login")
+    features = await (await client.get("/api/server/features")).get_json()
+    assert (features["oauth"], features["oauthAutoLaunch"]) == (True, True)
+    config = await (await client.get("/api/server/config")).get_json()
+    assert config["oauthButtonText"] == "Family login"
