@@ -368,7 +368,8 @@ async def verify_logout_token(
     if exp is not None and (not isinstance(exp, int | float) or exp <= now - CLOCK_TOLERANCE_S):
         raise OidcError('"exp" claim timestamp check failed')
     events = claims.get("events")
-    if not isinstance(events, dict) or not events.get(BACKCHANNEL_LOGOUT_EVENT):
+    # JavaScript truthiness: the event's value is normally ``{}``, which counts as present.
+    if not isinstance(events, dict) or events.get(BACKCHANNEL_LOGOUT_EVENT) in (None, False, 0, ""):
         raise OidcError("Missing backchannel-logout event claim")
     if claims.get("nonce"):
         raise OidcError("Logout token must not contain a nonce")

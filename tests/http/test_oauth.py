@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
 import trio
+from joserfc import jwt
+from joserfc.jwk import OctKey
 from oidc_provider_mock import run_server_in_thread
 
+from immich_trio import crypto
 from tests.http.conftest import MakeUser
 
 Sql = Callable[..., list[tuple[Any, ...]]]
@@ -449,3 +453,91 @@ async def test_features_and_config_reflect_the_oauth_settings(
     assert (features["oauth"], features["oauthAutoLaunch"]) == (True, True)
     config = await (await client.get("/api/server/config")).get_json()
     assert config["oauthButtonText"] == "Family login"
+
+
+# --- back-channel logout -------------------------------------------------------------------------
+
+SECRET = "a-client-secret-long-enough-for-hs256"
+
+
+def logout_token(issuer: str, **claims: Any) -> str:
+    now = int(time.time())
+    payload = {
+        "iss": issuer,
+        "aud": CLIENT_ID,
+        "iat": now,
+        "exp": now + 60,
+        "jti": "j1",
+        "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
+        **claims,
+    }
+    return jwt.encode({"alg": "HS256"}, payload, OctKey.import_key(SECRET))
+
+
+async def backchannel(client: Any, token: str) -> Any:
+    return await client.post(
+        "/api/oauth/backchannel-logout",
+        data=urlencode({"logout_token": token}),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+
+async def test_backchannel_logout_by_sid_and_by_sub(
+    client: Any, sql: Sql, provider: str, make_user: MakeUser
+) -> None:
+    admin = await first_admin(make_user)
+    user = await make_user("jo@example.com")
+    sql("""UPDATE "user" SET "oauthId" = 'sub-jo' WHERE id = %s""", (user.id,))
+    sql("""UPDATE session SET "oauthSid" = 'sid-1' WHERE "userId" = %s""", (user.id,))
+    second = crypto.new_token()
+    sql(
+        'INSERT INTO session (token, "userId", "deviceType", "deviceOS", "oauthSid")'
+        " VALUES (%s, %s, 'web', 'Linux', 'sid-2')",
+        (crypto.hash_token(second), user.id),
+    )
+    configure(sql, provider, signingAlgorithm="HS256", clientSecret=SECRET)
+
+    response = await backchannel(client, logout_token(provider, sid="sid-1"))
+    assert response.status_code == 200
+    assert await response.get_data() == b""
+    assert sql('SELECT "oauthSid" FROM session WHERE "userId" = %s', (user.id,)) == [("sid-2",)]
+    me = await client.get("/api/users/me", headers=user.headers)
+    assert me.status_code == 401
+
+    response = await backchannel(client, logout_token(provider, sub="sub-jo"))
+    assert response.status_code == 200
+    assert sql('SELECT count(*) FROM session WHERE "userId" = %s', (user.id,)) == [(0,)]
+    assert sql('SELECT count(*) FROM session WHERE "userId" = %s', (admin.id,)) == [(1,)]
+
+
+async def test_backchannel_logout_refusals(client: Any, sql: Sql, provider: str) -> None:
+    token = logout_token(provider, sub="x")
+    response = await backchannel(client, token)
+    assert (response.status_code, await response.get_json()) == (
+        400,
+        {"message": "Received backchannel logout request but OAuth is not enabled"},
+    )
+    configure(sql, provider, signingAlgorithm="HS256", clientSecret=SECRET)
+    invalid = {"message": "Error backchannel logout: token validation failed"}
+    for bad in (
+        logout_token("http://elsewhere.test", sub="x"),  # another issuer
+        logout_token(provider, sub="x", aud="someone-else"),
+        logout_token(provider, sub="x", events={}),
+        logout_token(provider, sub="x", nonce="n"),
+        logout_token(provider, sub="x", iat=int(time.time()) - 600),  # too old
+        token[:-4] + "AAAA",  # signature broken
+    ):
+        response = await backchannel(client, bad)
+        assert (response.status_code, await response.get_json()) == (400, invalid)
+    response = await backchannel(client, logout_token(provider))
+    assert (response.status_code, await response.get_json()) == (
+        400,
+        {"message": "Invalid logout token: it must contain either a sub or a sid claim"},
+    )
+    response = await client.post(
+        "/api/oauth/backchannel-logout",
+        data="",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 400
+    assert (await response.get_json())["message"] == "Validation failed"
