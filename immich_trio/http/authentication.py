@@ -9,10 +9,11 @@ import ipaddress
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import trio
 
-from immich_trio import crypto, sysconfig
+from immich_trio import crypto, oidc, sysconfig
 from immich_trio.http.context import AuthSession, Ctx, Reply
 from immich_trio.http.credentials import device_from_user_agent
 from immich_trio.http.dto import OMIT, iso_z, value_or
@@ -31,10 +32,11 @@ from immich_trio.http.dto.generated import (
     ValidateAccessTokenResponseDto,
 )
 from immich_trio.http.dto.users import user_admin_dto
-from immich_trio.http.errors import BadRequest, Unauthorized
+from immich_trio.http.errors import BadRequest, HttpError, Unauthorized
 from immich_trio.http.registry import operation
 from immich_trio.sql import authentication as q
 from immich_trio.sql import events
+from immich_trio.sql import oauth as oauth_q
 from immich_trio.sql import sessions as sessions_q
 from immich_trio.sql import users as users_q
 
@@ -184,14 +186,39 @@ async def login(ctx: Ctx) -> Reply:
 async def logout(ctx: Ctx) -> Reply:
     assert ctx.auth is not None
     session = ctx.auth.session
+    id_token = None
     if session is not None:  # with an API key nothing is deleted
         async with ctx.db() as conn, conn.transaction():
+            id_token = await oauth_q.session_bearer_token(conn, session.id)
             await sessions_q.delete_session(conn, session.id)
             # Tell the session's sockets, then drop them: the token no longer works.
             await events.publish_session_deleted(conn, session.id)
+    redirect_uri = await _logout_redirect(ctx, id_token)
     return Reply(
-        body=LogoutResponseDto(successful=True, redirect_uri=LOGIN_URL), cookies=CLEARED_COOKIES
+        body=LogoutResponseDto(successful=True, redirect_uri=redirect_uri), cookies=CLEARED_COOKIES
     )
+
+
+async def _logout_redirect(ctx: Ctx, id_token: str | None) -> str:
+    """After an OAuth login: the provider's end-session endpoint, with ``id_token_hint``."""
+    if ctx.request.cookies.get(AUTH_TYPE_COOKIE) != "oauth":
+        return LOGIN_URL
+    async with ctx.db() as conn:
+        oauth = (await sysconfig.load(conn))["oauth"]
+    if not oauth["enabled"]:
+        return LOGIN_URL
+    endpoint = oauth.get("endSessionEndpoint") or ""
+    if not endpoint:
+        try:
+            endpoint = (await oidc.discover(oauth)).end_session_endpoint or LOGIN_URL
+        except oidc.DiscoveryError as exc:
+            raise HttpError(f"Error in OAuth discovery: {exc}") from None
+    if not id_token or endpoint == LOGIN_URL:
+        return str(endpoint)
+    parts = urlsplit(endpoint)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "id_token_hint"]
+    query.append(("id_token_hint", id_token))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), parts.fragment))
 
 
 @operation("signUpAdmin")

@@ -541,3 +541,39 @@ async def test_backchannel_logout_refusals(client: Any, sql: Sql, provider: str)
     )
     assert response.status_code == 400
     assert (await response.get_json())["message"] == "Validation failed"
+
+
+# --- logout after an OAuth login ---------------------------------------------------------------------
+
+
+async def test_logout_sends_the_browser_to_the_providers_end_session(
+    client: Any, sql: Sql, provider: str, make_user: MakeUser
+) -> None:
+    await first_admin(make_user)
+    configure(sql, provider)
+    await set_claims(provider, "sub-kim", {"email": "kim@example.com"})
+    for end_session in ("", "https://sso.test/logout?x=1"):
+        configure(sql, provider, endSessionEndpoint=end_session)
+        login = await oauth_login(client, "sub-kim")
+        token = (await login.get_json())["accessToken"]
+        id_token = sql(
+            'SELECT "oauthBearerToken" FROM session WHERE token = %s', (crypto.hash_token(token),)
+        )[0][0]
+        response = await client.post(
+            "/api/auth/logout",
+            headers={"Authorization": f"Bearer {token}", "Cookie": "immich_auth_type=oauth"},
+        )
+        assert response.status_code == 200
+        expected = end_session or f"{provider}/oauth2/end_session"
+        sep = "&" if "?" in expected else "?"
+        assert await response.get_json() == {
+            "successful": True,
+            "redirectUri": f"{expected}{sep}id_token_hint={id_token}",
+        }
+        client.cookie_jar.clear()
+
+    # A password login's logout (no oauth auth-type cookie) goes to the login page.
+    login = await oauth_login(client, "sub-kim")
+    token = (await login.get_json())["accessToken"]
+    response = await client.post("/api/auth/logout", headers={"Authorization": f"Bearer {token}"})
+    assert (await response.get_json())["redirectUri"] == "/auth/login?autoLaunch=0"
