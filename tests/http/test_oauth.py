@@ -5,16 +5,22 @@ auto-registration with claims, the mobile redirect, back-channel logout, admin u
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
+import oidc_provider_mock
 import pytest
 import trio
+import werkzeug.serving
 from joserfc import jwt
 from joserfc.jwk import OctKey
 from oidc_provider_mock import run_server_in_thread
@@ -577,3 +583,100 @@ async def test_logout_sends_the_browser_to_the_providers_end_session(
     token = (await login.get_json())["accessToken"]
     response = await client.post("/api/auth/logout", headers={"Authorization": f"Bearer {token}"})
     assert (await response.get_json())["redirectUri"] == "/auth/login?autoLaunch=0"
+
+
+# --- PKCE with a provider that announces S256 --------------------------------------------------------
+
+
+class PkceCheckingProvider:
+    """WSGI middleware over the test provider: it announces S256 PKCE, remembers each code's
+    challenge, and refuses a token request whose ``code_verifier`` does not hash to it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.challenge_of_state: dict[str, str] = {}
+        self.challenge_of_code: dict[str, str] = {}
+        self.verified: list[str] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ["PATH_INFO"]
+        query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        if path == "/oauth2/authorize" and "code_challenge" in query:
+            assert query["code_challenge_method"] == "S256"
+            self.challenge_of_state[query["state"]] = query["code_challenge"]
+        if path == "/oauth2/token":
+            form = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            fields = {k: v[-1] for k, v in parse_qs(form.decode()).items()}
+            expected = self.challenge_of_code.get(fields.get("code", ""))
+            verifier = fields.get("code_verifier", "")
+            digest = hashlib.sha256(verifier.encode()).digest()
+            if expected != base64.urlsafe_b64encode(digest).rstrip(b"=").decode():
+                start_response("400 Bad Request", [("Content-Type", "application/json")])
+                return [b'{"error": "invalid_grant"}']
+            self.verified.append(verifier)
+            environ["wsgi.input"] = io.BytesIO(form)
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            captured.update(status=status, headers=headers)
+            return lambda data: None
+
+        body = b"".join(self.app(environ, capture))
+        headers = dict(captured["headers"])
+        back = {k: v[-1] for k, v in parse_qs(urlsplit(headers.get("Location", "")).query).items()}
+        if "code" in back and back.get("state") in self.challenge_of_state:
+            self.challenge_of_code[back["code"]] = self.challenge_of_state[back["state"]]
+        if path == "/.well-known/openid-configuration":
+            meta = json.loads(body)
+            meta["code_challenge_methods_supported"] = ["S256"]
+            body = json.dumps(meta).encode()
+        headers["Content-Length"] = str(len(body))
+        start_response(captured["status"], list(headers.items()))
+        return [body]
+
+
+@pytest.fixture
+def pkce_provider() -> Iterator[tuple[str, PkceCheckingProvider]]:
+    checker = PkceCheckingProvider(oidc_provider_mock.app())
+    server = werkzeug.serving.make_server("localhost", 0, checker, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://localhost:{server.server_port}", checker
+    finally:
+        server.shutdown()
+        thread.join(5)
+        server.server_close()
+
+
+async def test_pkce_verifier_from_the_cookie_reaches_the_token_endpoint(
+    client: Any, sql: Sql, make_user: MakeUser, pkce_provider: tuple[str, PkceCheckingProvider]
+) -> None:
+    issuer, checker = pkce_provider
+    await first_admin(make_user)
+    configure(sql, issuer)
+    await set_claims(issuer, "sub-pk", {"email": "pk@example.com"})
+    url, cookies = await authorize(client)
+    verifier = cookies["immich_oauth_code_verifier"]
+    query = parse_qs(urlsplit(url).query)
+    assert query["code_challenge_method"] == ["S256"]
+    callback = await sign_in_at_provider(url, "sub-pk")
+    response = await client.post("/api/oauth/callback", json={"url": callback})  # cookie jar
+    client.cookie_jar.clear()
+    assert response.status_code == 201, await response.get_data()
+    assert checker.verified == [verifier]
+
+    # A wrong verifier: the provider refuses the code, the login fails and leaves no session.
+    url, _ = await authorize(client)
+    client.cookie_jar.clear()
+    callback = await sign_in_at_provider(url, "sub-pk")
+    state = parse_qs(urlsplit(callback).query)["state"][0]
+    sessions = sql("SELECT count(*) FROM session")
+    response = await client.post(
+        "/api/oauth/callback", json={"url": callback, "state": state, "codeVerifier": "wrong"}
+    )
+    assert (response.status_code, await response.get_json()) == (
+        500,
+        {"message": "Failed to finish oauth"},
+    )
+    assert sql("SELECT count(*) FROM session") == sessions
