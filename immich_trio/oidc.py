@@ -102,10 +102,11 @@ def _check_transport(oauth: Mapping[str, Any], url: str) -> None:
 
 
 async def _request(
-    oauth: Mapping[str, Any], method: str, url: str, **kwargs: Any
+    oauth: Mapping[str, Any], method: str, url: str, *, any_scheme: bool = False, **kwargs: Any
 ) -> httpx.Response:
     """One request to the provider, the whole of it within ``oauth.timeout``."""
-    _check_transport(oauth, url)
+    if not any_scheme:
+        _check_transport(oauth, url)
     seconds = _timeout_s(oauth)
     try:
         with trio.fail_after(seconds):
@@ -342,6 +343,19 @@ async def _user_info(
             raise OidcError(f"userinfo answered {response.status_code}")
         return await _verify(response.text.strip(), provider, oauth, algorithm)
     return _json_object(response, "userinfo")
+
+
+# --- the profile picture ------------------------------------------------------------------------
+
+
+async def fetch_picture(oauth: Mapping[str, Any], url: str, *, limit: int) -> bytes:
+    """The bytes behind a profile's ``picture`` claim (any host, as Immich fetches it)."""
+    response = await _request(oauth, "GET", url, any_scheme=True)
+    if response.status_code != 200:
+        raise OidcError(f"Failed to fetch picture: {response.reason_phrase}")
+    if len(response.content) > limit:
+        raise OidcError(f"the picture is larger than {limit} bytes")
+    return response.content
 
 
 # --- back-channel logout ------------------------------------------------------------------------

@@ -38,8 +38,8 @@ from immich_trio.http.dto.generated import (
 )
 from immich_trio.http.dto.users import user_admin_dto
 from immich_trio.http.errors import BadRequest, HttpError, ValidationFailed, failed_message
+from immich_trio.http.oauth_profile import new_user_values, sync_picture
 from immich_trio.http.registry import operation
-from immich_trio.http.users_admin import sanitize_storage_label
 from immich_trio.sql import authentication as auth_q
 from immich_trio.sql import events
 from immich_trio.sql import oauth as q
@@ -53,6 +53,8 @@ CODE_VERIFIER_COOKIE = "immich_oauth_code_verifier"
 MOBILE_REDIRECT = "app.immich:///oauth-callback"
 _MOBILE_CALLBACK = re.compile(r"app\.immich:/+oauth-callback")
 GIB = 1024**3
+# A profile picture bigger than this is not a profile picture.
+PICTURE_LIMIT = 20 * 1024 * 1024
 
 NOT_ENABLED = "OAuth is not enabled"
 STATE_MISSING = "OAuth state is missing"
@@ -128,59 +130,6 @@ async def _exchange(
             )
         log.error("OAuth login failed: %s", exc)
         raise HttpError(failed_message(failure)) from None
-
-
-# --- claims -------------------------------------------------------------------------------------
-
-_MISSING = object()
-
-
-def _js_number(value: Any) -> float | None:
-    """JavaScript's ``Number(value)`` for JSON values; None stands for NaN."""
-    if value is None:
-        return 0.0
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return 0.0
-        try:
-            return float(text)
-        except ValueError:
-            return None
-    return None
-
-
-def _storage_quota(profile: Mapping[str, Any], oauth: Mapping[str, Any]) -> int | None:
-    """Bytes from the quota claim (GiB, any number >= 0; null means unlimited), else the default."""
-    value = profile.get(str(oauth.get("storageQuotaClaim") or ""), _MISSING)
-    number = None if value is _MISSING else _js_number(value)
-    if number is None or number < 0:
-        default = oauth.get("defaultStorageQuota")
-        return None if default is None else int(default) * GIB
-    return None if value is None else int(number * GIB)
-
-
-def new_user_values(
-    profile: Mapping[str, Any], email: str, oauth: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The row of a user registered from an OAuth profile."""
-    label = profile.get(str(oauth.get("storageLabelClaim") or ""))
-    role = profile.get(str(oauth.get("roleClaim") or ""))
-    full_name = f"{profile.get('given_name') or ''} {profile.get('family_name') or ''}".strip()
-    name = profile.get("name") or full_name or profile.get("preferred_username") or email
-    storage_label = sanitize_storage_label(label) if isinstance(label, str) and label else None
-    return {
-        "email": email,
-        "name": str(name),
-        "oauthId": str(profile["sub"]),
-        "quotaSizeInBytes": _storage_quota(profile, oauth),
-        "storageLabel": storage_label or None,
-        "isAdmin": role == "admin",
-    }
 
 
 # --- operations ---------------------------------------------------------------------------------
@@ -285,6 +234,9 @@ async def _log_in(ctx: Ctx, dto: OAuthCallbackDto) -> tuple[Any, str]:
             oauth_sid=login.sid,
             oauth_bearer_token=login.id_token,
         )
+    picture = profile.get("picture")
+    if not user["profileImagePath"] and isinstance(picture, str) and picture:
+        await sync_picture(ctx, oauth, user["id"], picture)
     return login_response_dto(user, token), token
 
 

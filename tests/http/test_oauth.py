@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.server
 import io
 import json
 import re
@@ -24,6 +25,7 @@ import werkzeug.serving
 from joserfc import jwt
 from joserfc.jwk import OctKey
 from oidc_provider_mock import run_server_in_thread
+from PIL import Image
 
 from immich_trio import crypto
 from tests.http.conftest import MakeUser
@@ -680,3 +682,63 @@ async def test_pkce_verifier_from_the_cookie_reaches_the_token_endpoint(
         {"message": "Failed to finish oauth"},
     )
     assert sql("SELECT count(*) FROM session") == sessions
+
+
+# --- the profile picture -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def picture_url() -> Iterator[str]:
+    """A web server answering one 600x400 PNG at ``/me.png`` (404 elsewhere)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (600, 400), (200, 30, 30)).save(buffer, format="PNG")
+    png = buffer.getvalue()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            found = self.path == "/me.png"
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(png) if found else 0))
+            self.end_headers()
+            if found:
+                self.wfile.write(png)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/me.png"
+    finally:
+        server.shutdown()
+        thread.join(5)
+        server.server_close()
+
+
+async def test_profile_picture_becomes_the_profile_image(
+    client: Any, sql: Sql, provider: str, make_user: MakeUser, picture_url: str, runtime: Any
+) -> None:
+    await first_admin(make_user)
+    configure(sql, provider)
+    await set_claims(provider, "sub-pic", {"email": "pic@example.com", "picture": picture_url})
+    await set_claims(
+        provider, "sub-nopic", {"email": "nopic@example.com", "picture": picture_url + "x"}
+    )
+    response = await oauth_login(client, "sub-pic")
+    assert response.status_code == 201
+    user_id = (await response.get_json())["userId"]
+    path = sql('SELECT "profileImagePath" FROM "user" WHERE id = %s', (user_id,))[0][0]
+    media = runtime.settings.media_location.resolve()
+    assert path.startswith(f"{media}/profile/{user_id}/") and path.endswith(".webp")
+    with Image.open(path) as image:
+        assert (image.format, image.size) == ("WEBP", (375, 250))
+
+    # A picture that cannot be fetched is only logged: the login still succeeds, no image.
+    response = await oauth_login(client, "sub-nopic")
+    assert response.status_code == 201
+    user_id = (await response.get_json())["userId"]
+    assert sql('SELECT "profileImagePath" FROM "user" WHERE id = %s', (user_id,)) == [("",)]
+    assert not (media / "profile" / user_id).exists()
