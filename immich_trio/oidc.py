@@ -102,11 +102,10 @@ def _check_transport(oauth: Mapping[str, Any], url: str) -> None:
 
 
 async def _request(
-    oauth: Mapping[str, Any], method: str, url: str, *, any_scheme: bool = False, **kwargs: Any
+    oauth: Mapping[str, Any], method: str, url: str, **kwargs: Any
 ) -> httpx.Response:
     """One request to the provider, the whole of it within ``oauth.timeout``."""
-    if not any_scheme:
-        _check_transport(oauth, url)
+    _check_transport(oauth, url)
     seconds = _timeout_s(oauth)
     try:
         with trio.fail_after(seconds):
@@ -349,13 +348,27 @@ async def _user_info(
 
 
 async def fetch_picture(oauth: Mapping[str, Any], url: str, *, limit: int) -> bytes:
-    """The bytes behind a profile's ``picture`` claim (any host, as Immich fetches it)."""
-    response = await _request(oauth, "GET", url, any_scheme=True)
-    if response.status_code != 200:
-        raise OidcError(f"Failed to fetch picture: {response.reason_phrase}")
-    if len(response.content) > limit:
-        raise OidcError(f"the picture is larger than {limit} bytes")
-    return response.content
+    """The bytes behind a profile's ``picture`` claim: any host, redirects followed (as
+    Immich's ``fetch``), at most ``limit`` bytes read, within ``oauth.timeout``."""
+    seconds = _timeout_s(oauth)
+    received = bytearray()
+    try:
+        with trio.fail_after(seconds):
+            async with (
+                httpx.AsyncClient(timeout=seconds, follow_redirects=True, verify=_tls()) as client,
+                client.stream("GET", url) as response,
+            ):
+                if response.status_code != 200:
+                    raise OidcError(f"Failed to fetch picture: {response.reason_phrase}")
+                async for chunk in response.aiter_bytes():
+                    received += chunk
+                    if len(received) > limit:
+                        raise OidcError(f"the picture is larger than {limit} bytes")
+    except (trio.TooSlowError, httpx.TimeoutException):
+        raise OidcError("The operation was aborted due to timeout") from None
+    except httpx.HTTPError as exc:
+        raise OidcError(f"fetch failed: {exc}") from None
+    return bytes(received)
 
 
 # --- back-channel logout ------------------------------------------------------------------------
