@@ -20,6 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import oidc_provider_mock
 import werkzeug.serving
+from joserfc import jwt
+from joserfc.jwk import OctKey
 from oidc_provider_mock import run_server_in_thread
 from PIL import Image
 
@@ -96,18 +98,23 @@ async def first_admin(make_user: MakeUser) -> Any:
     return await make_user("admin@example.com", is_admin=True)
 
 
-# --- PKCE with a provider that announces S256 --------------------------------------------------------
+# --- a provider that checks PKCE, records token requests, may sign its userinfo ---------------------
 
 
 class PkceCheckingProvider:
     """WSGI middleware over the test provider: it announces S256 PKCE, remembers each code's
-    challenge, and refuses a token request whose ``code_verifier`` does not hash to it."""
+    challenge, and refuses a token request whose ``code_verifier`` does not hash to it. It keeps
+    each token request's ``Authorization`` header and form; with ``userinfo_secret`` set, its
+    userinfo answers a JWT signed with it (HS256) holding ``userinfo_extra`` too."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.challenge_of_state: dict[str, str] = {}
         self.challenge_of_code: dict[str, str] = {}
         self.verified: list[str] = []
+        self.token_requests: list[tuple[str | None, dict[str, str]]] = []
+        self.userinfo_secret: str | None = None
+        self.userinfo_extra: dict[str, Any] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ["PATH_INFO"]
@@ -118,6 +125,7 @@ class PkceCheckingProvider:
         if path == "/oauth2/token":
             form = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             fields = {k: v[-1] for k, v in parse_qs(form.decode()).items()}
+            self.token_requests.append((environ.get("HTTP_AUTHORIZATION"), fields))
             expected = self.challenge_of_code.get(fields.get("code", ""))
             verifier = fields.get("code_verifier", "")
             digest = hashlib.sha256(verifier.encode()).digest()
@@ -141,6 +149,12 @@ class PkceCheckingProvider:
             meta = json.loads(body)
             meta["code_challenge_methods_supported"] = ["S256"]
             body = json.dumps(meta).encode()
+        if path == "/userinfo" and self.userinfo_secret and captured["status"].startswith("200"):
+            claims = {**json.loads(body), **self.userinfo_extra}
+            body = jwt.encode(
+                {"alg": "HS256"}, claims, OctKey.import_key(self.userinfo_secret)
+            ).encode()
+            headers["Content-Type"] = "application/jwt"
         headers["Content-Length"] = str(len(body))
         start_response(captured["status"], list(headers.items()))
         return [body]

@@ -6,6 +6,7 @@ admin unlink-all, and what the server's features and config say.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -400,3 +401,54 @@ async def test_profile_picture_becomes_the_profile_image(
     user_id = (await response.get_json())["userId"]
     assert sql('SELECT "profileImagePath" FROM "user" WHERE id = %s', (user_id,)) == [("",)]
     assert not (media / "profile" / user_id).exists()
+
+
+# --- client authentication and a signed userinfo -----------------------------------------------------
+
+SECRET = "a-client-secret-long-enough-for-hs256"
+
+
+async def test_client_secret_basic_post_and_a_signed_userinfo(
+    client: Any, sql: Sql, make_user: MakeUser, pkce_provider: tuple[str, PkceCheckingProvider]
+) -> None:
+    issuer, checker = pkce_provider
+    await first_admin(make_user)
+    # Scope without "email": the ID token has no e-mail, so the profile comes from userinfo,
+    # here a JWT signed with the client secret (profileSigningAlgorithm).
+    checker.userinfo_secret = SECRET
+    checker.userinfo_extra = {"email": "signed@example.com"}
+    configure(
+        sql,
+        issuer,
+        scope="openid profile",
+        clientSecret=SECRET,
+        tokenEndpointAuthMethod="client_secret_basic",
+        profileSigningAlgorithm="HS256",
+    )
+    await set_claims(issuer, "sub-sig", {"email": "unused@example.com", "name": "Sig"})
+    response = await oauth_login(client, "sub-sig")
+    assert response.status_code == 201, await response.get_data()
+    assert (await response.get_json())["userEmail"] == "signed@example.com"
+    authorization, form = checker.token_requests[-1]
+    pair = base64.b64encode(f"{CLIENT_ID}:{SECRET}".encode()).decode()
+    assert authorization == f"Basic {pair}"
+    assert "client_secret" not in form
+
+    # client_secret_post: the secret in the form; a userinfo signed with another key is refused.
+    checker.userinfo_secret = "another-secret-long-enough-for-hs256!"
+    configure(
+        sql,
+        issuer,
+        scope="openid profile",
+        clientSecret=SECRET,
+        tokenEndpointAuthMethod="client_secret_post",
+        profileSigningAlgorithm="HS256",
+    )
+    response = await oauth_login(client, "sub-sig")
+    assert (response.status_code, await response.get_json()) == (
+        500,
+        {"message": "Failed to finish oauth"},
+    )
+    authorization, form = checker.token_requests[-1]
+    assert authorization is None
+    assert (form["client_id"], form["client_secret"]) == (CLIENT_ID, SECRET)
