@@ -211,13 +211,9 @@ def _client_auth(oauth: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, st
     if secret and method == "client_secret_post":
         return {"client_id": client_id, "client_secret": secret}, {}
     if secret and method == "client_secret_basic":
-        pair = f"{_form_quote(client_id)}:{_form_quote(secret)}".encode()
+        pair = f"{quote_plus(client_id)}:{quote_plus(secret)}".encode()
         return {}, {"Authorization": "Basic " + base64.b64encode(pair).decode()}
     return {"client_id": client_id}, {}
-
-
-def _form_quote(value: str) -> str:
-    return quote_plus(value)
 
 
 async def _key_set(provider: Provider, oauth: Mapping[str, Any]) -> KeySet:
