@@ -241,10 +241,9 @@ async def _log_in(ctx: Ctx, dto: OAuthCallbackDto) -> tuple[Any, str]:
 
 
 async def _register(conn: Any, values: dict[str, Any]) -> dict[str, Any]:
-    """Immich's createUser: a free e-mail, and an admin before anyone else."""
+    """Immich's createUser: an admin before anyone else. The e-mail is free among live users
+    (the caller looked); a soft-deleted holder fails on the unique index, as in Immich (500)."""
     log.info("Registering new user: %s/%s", values["oauthId"], values["email"])
-    if await users_q.id_by_email(conn, values["email"]) is not None:
-        raise BadRequest("User exists")
     if not values["isAdmin"] and not await users_q.admin_exists(conn):
         raise BadRequest("The first registered account must the administrator.")
     user_id = await q.create_oauth_user(conn, values)

@@ -232,3 +232,32 @@ async def test_backchannel_logout_refusals(client: Any, sql: Sql, provider: str)
     )
     assert response.status_code == 400
     assert (await response.get_json())["message"] == "Validation failed"
+
+
+async def test_registration_conflicts_roll_back(
+    client: Any, sql: Sql, provider: str, make_user: MakeUser
+) -> None:
+    # No admin yet: an OAuth user cannot be the first account unless the role claim says admin.
+    configure(sql, provider)
+    await set_claims(provider, "sub-first", {"email": "first@example.com"})
+    response = await oauth_login(client, "sub-first")
+    assert (response.status_code, await response.get_json()) == (
+        400,
+        {"message": "The first registered account must the administrator."},
+    )
+    assert sql('SELECT count(*) FROM "user"') == [(0,)]
+
+    # A soft-deleted user still holds the e-mail: the insert fails, nothing is left behind.
+    await first_admin(make_user)
+    gone = await make_user("gone@example.com")
+    sql("""UPDATE "user" SET "deletedAt" = now() WHERE id = %s""", (gone.id,))
+    await set_claims(provider, "sub-gone", {"email": "gone@example.com"})
+    sessions = sql("SELECT count(*) FROM session")
+    response = await oauth_login(client, "sub-gone")
+    assert (response.status_code, await response.get_json()) == (
+        500,
+        {"message": "Failed to finish oauth"},
+    )
+    assert response.headers.getlist("Set-Cookie") == SPENT
+    assert sql('SELECT count(*) FROM "user" WHERE "oauthId" = %s', ("sub-gone",)) == [(0,)]
+    assert sql("SELECT count(*) FROM session") == sessions
