@@ -2,7 +2,8 @@
 
 The admin turns OAuth on (``PUT /api/system-config``); a logged-out visitor clicks the login
 page's OAuth button, signs in on the provider's page and comes back signed in: a new user,
-registered from the provider's claims, on Immich's onboarding pages.
+registered from the provider's claims, on Immich's onboarding pages. The admin links the
+account to the provider from the account settings, and unlinks it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from tests.browser.conftest import Signed, open_page
+from tests.browser.conftest import Signed, api_failures, open_page
 from tests.e2e.conftest import ServerProcess
 
 if TYPE_CHECKING:
@@ -84,3 +85,25 @@ def test_login_button_signs_in_through_the_provider(
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     assert cookies["immich_auth_type"] == "oauth"
     assert "immich_oauth_state" not in cookies  # spent by the callback
+
+
+def test_account_settings_link_and_unlink(admin_page: Page, oauth_on: str) -> None:
+    page = admin_page
+    claims = {"email": "someone-else@immich.app", "name": "Admin At Sso"}
+    assert httpx.put(f"{oauth_on}/users/admin-sub", json=claims).status_code == 204
+    page.goto("/user-settings?isOpen=oauth")
+    page.get_by_role("button", name="Link to OAuth").click()
+    page.wait_for_url(f"{oauth_on}/oauth2/authorize**")
+    page.locator("input[name=sub]").fill("admin-sub")
+    page.get_by_role("button", name="Authorize").click()
+    page.wait_for_url("**/user-settings**")
+    for _ in range(50):  # the page sends POST /api/oauth/link once it is back
+        if page.request.get("/api/users/me").json()["oauthId"]:
+            break
+        page.wait_for_timeout(200)
+    assert api_failures(page) == []
+    assert page.request.get("/api/users/me").json()["oauthId"] == "admin-sub"
+    page.goto("/user-settings?isOpen=oauth")
+    page.get_by_role("button", name="Unlink OAuth").click()
+    page.get_by_role("button", name="Link to OAuth").wait_for()
+    assert page.request.get("/api/users/me").json()["oauthId"] == ""
