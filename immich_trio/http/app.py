@@ -44,6 +44,7 @@ TAG_MODULES = (
     "server",
     "server_license",
     "authentication",
+    "oauth",
     "users",
     "users_admin",
     "api_keys",

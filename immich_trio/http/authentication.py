@@ -1,6 +1,6 @@
 """The Authentication tag: password login/logout, admin sign-up, password and PIN code, elevation.
 
-OAuth operations are not registered (they answer 501).
+The OAuth operations are in ``http/oauth.py``.
 """
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ import ipaddress
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import trio
 
-from immich_trio import crypto, sysconfig
+from immich_trio import crypto, oidc, sysconfig
 from immich_trio.http.context import AuthSession, Ctx, Reply
 from immich_trio.http.credentials import device_from_user_agent
 from immich_trio.http.dto import OMIT, iso_z, value_or
@@ -31,10 +32,11 @@ from immich_trio.http.dto.generated import (
     ValidateAccessTokenResponseDto,
 )
 from immich_trio.http.dto.users import user_admin_dto
-from immich_trio.http.errors import BadRequest, Unauthorized
+from immich_trio.http.errors import BadRequest, HttpError, Unauthorized
 from immich_trio.http.registry import operation
 from immich_trio.sql import authentication as q
 from immich_trio.sql import events
+from immich_trio.sql import oauth as oauth_q
 from immich_trio.sql import sessions as sessions_q
 from immich_trio.sql import users as users_q
 
@@ -80,24 +82,30 @@ def is_https(ctx: Ctx) -> bool:
     return request.scheme == "https"
 
 
-def login_cookies(token: str, *, secure: bool, now: datetime) -> tuple[str, ...]:
+def cookie(name: str, value: str, *, http_only: bool, secure: bool, now: datetime) -> str:
+    """A Set-Cookie value with Immich's options (Path=/, SameSite=Lax, 400 days)."""
     expires = format_datetime(now + COOKIE_MAX_AGE, usegmt=True)
     tail = f"; Max-Age={int(COOKIE_MAX_AGE.total_seconds())}; Path=/; Expires={expires}"
     secure_flag = "; Secure" if secure else ""
+    return f"{name}={value}{tail}{'; HttpOnly' if http_only else ''}{secure_flag}; SameSite=Lax"
 
-    def cookie(name: str, value: str, http_only: bool) -> str:
-        return f"{name}={value}{tail}{'; HttpOnly' if http_only else ''}{secure_flag}; SameSite=Lax"
 
+def cleared_cookie(name: str) -> str:
+    return f"{name}=; Path=/; Expires={CLEARED_COOKIE_EXPIRES}"
+
+
+def login_cookies(
+    token: str, *, secure: bool, now: datetime, auth_type: str = "password"
+) -> tuple[str, ...]:
     return (
-        cookie(ACCESS_TOKEN_COOKIE, token, True),
-        cookie(AUTH_TYPE_COOKIE, "password", True),
-        cookie(IS_AUTHENTICATED_COOKIE, "true", False),
+        cookie(ACCESS_TOKEN_COOKIE, token, http_only=True, secure=secure, now=now),
+        cookie(AUTH_TYPE_COOKIE, auth_type, http_only=True, secure=secure, now=now),
+        cookie(IS_AUTHENTICATED_COOKIE, "true", http_only=False, secure=secure, now=now),
     )
 
 
 CLEARED_COOKIES = tuple(
-    f"{name}=; Path=/; Expires={CLEARED_COOKIE_EXPIRES}"
-    for name in (ACCESS_TOKEN_COOKIE, AUTH_TYPE_COOKIE, IS_AUTHENTICATED_COOKIE)
+    cleared_cookie(name) for name in (ACCESS_TOKEN_COOKIE, AUTH_TYPE_COOKIE, IS_AUTHENTICATED_COOKIE)
 )
 
 
@@ -178,14 +186,39 @@ async def login(ctx: Ctx) -> Reply:
 async def logout(ctx: Ctx) -> Reply:
     assert ctx.auth is not None
     session = ctx.auth.session
+    id_token = None
     if session is not None:  # with an API key nothing is deleted
         async with ctx.db() as conn, conn.transaction():
+            id_token = await oauth_q.session_bearer_token(conn, session.id)
             await sessions_q.delete_session(conn, session.id)
             # Tell the session's sockets, then drop them: the token no longer works.
             await events.publish_session_deleted(conn, session.id)
+    redirect_uri = await _logout_redirect(ctx, id_token)
     return Reply(
-        body=LogoutResponseDto(successful=True, redirect_uri=LOGIN_URL), cookies=CLEARED_COOKIES
+        body=LogoutResponseDto(successful=True, redirect_uri=redirect_uri), cookies=CLEARED_COOKIES
     )
+
+
+async def _logout_redirect(ctx: Ctx, id_token: str | None) -> str:
+    """After an OAuth login: the provider's end-session endpoint, with ``id_token_hint``."""
+    if ctx.request.cookies.get(AUTH_TYPE_COOKIE) != "oauth":
+        return LOGIN_URL
+    async with ctx.db() as conn:
+        oauth = (await sysconfig.load(conn))["oauth"]
+    if not oauth["enabled"]:
+        return LOGIN_URL
+    endpoint = oauth.get("endSessionEndpoint") or ""
+    if not endpoint:
+        try:
+            endpoint = (await oidc.discover(oauth)).end_session_endpoint or LOGIN_URL
+        except oidc.DiscoveryError as exc:
+            raise HttpError(f"Error in OAuth discovery: {exc}") from None
+    if not id_token or endpoint == LOGIN_URL:
+        return str(endpoint)
+    parts = urlsplit(endpoint)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "id_token_hint"]
+    query.append(("id_token_hint", id_token))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), parts.fragment))
 
 
 @operation("signUpAdmin")

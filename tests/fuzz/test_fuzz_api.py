@@ -42,6 +42,11 @@ EXCLUDED = {
     "setMaintenanceMode",
     "restoreDatabaseBackup",
     "lockAuthSession",
+    # OAuth needs a provider (tests/http/test_oauth.py runs one): without it, a link with a
+    # state and verifier answers Immich's 500 "Error in OAuth discovery"; the mobile redirect
+    # is a 307 to app.immich://, which requests cannot follow.
+    "linkOAuthAccount",
+    "redirectOAuthToMobile",
 }
 
 # Failures of a class another fix owns, reported apart (not failing the test) until it lands.
