@@ -90,6 +90,7 @@ TAG_MODULES = (
     "maintenance",
     "calendar_heatmap",
     "views",
+    "libraries",
 )
 # Routes of our own, outside the spec (the coverage test allows exactly these).
 OWN_ROUTES = (

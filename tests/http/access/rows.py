@@ -33,6 +33,7 @@ from tests.http.access.albums_and_sharing import (
     SHARED_LINK_ROWS,
 )
 from tests.http.access.assets import ASSET_REST_ROWS, ASSET_ROWS, TIMELINE_ROWS
+from tests.http.access.libraries import LIBRARY_ROWS
 from tests.http.access.organising import MEMORY_ROWS, STACK_ROWS, TAG_ROWS
 from tests.http.access.search_and_people import DUPLICATE_ROWS, PEOPLE_ROWS, SEARCH_ROWS
 from tests.http.access.vocabulary import Row
@@ -59,4 +60,5 @@ ROWS: tuple[Row, ...] = (
     *HEATMAP_ROWS,
     *PARTNER_ROWS,
     *NOTIFICATION_ROWS,
+    *LIBRARY_ROWS,
 )
