@@ -34,6 +34,8 @@ from immich_trio.actors.geodata.loader import GeodataLoader
 from immich_trio.actors.integrity import JOBS as INTEGRITY_JOBS
 from immich_trio.actors.integrity import IntegrityActor
 from immich_trio.actors.janitor import JanitorActor
+from immich_trio.actors.library_scanner import JOBS as LIBRARY_JOBS
+from immich_trio.actors.library_scanner import LibraryScannerActor
 from immich_trio.actors.maintenance_restore import DatabaseRestorer
 from immich_trio.actors.maintenance_watch import TASK_NAME as MAINTENANCE_WATCH_TASK
 from immich_trio.actors.maintenance_watch import MaintenanceMode, MaintenanceWatch
@@ -149,6 +151,7 @@ class Microservices:
     cleanup: CleanupActor
     smart_search: SmartSearchActor
     duplicates: DuplicateDetectionActor
+    library_scanner: LibraryScannerActor
 
 
 def add_microservices(
@@ -171,12 +174,13 @@ def add_microservices(
         cleanup=CleanupActor(pool, now=now),
         smart_search=SmartSearchActor(pool, clip),
         duplicates=DuplicateDetectionActor(pool, now=now),
+        library_scanner=LibraryScannerActor(pool, settings.media_location, now=now),
     )
     media.add_actor(parts.dispatcher)
     workers = (
         parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories,
         parts.integrity, parts.user_deletion, parts.database_backup, parts.person_thumbnails, parts.cleanup,
-        parts.smart_search, parts.duplicates,
+        parts.smart_search, parts.duplicates, parts.library_scanner,
     )
     for actor in workers:
         media.add_actor(actor)
@@ -197,6 +201,7 @@ def add_microservices(
         (CLEANUP_JOBS, parts.cleanup),
         (SMART_SEARCH_JOBS, parts.smart_search),
         (DUPLICATE_JOBS, parts.duplicates),
+        (LIBRARY_JOBS, parts.library_scanner),
     )
     for jobs, worker in by_job_name:
         for job in jobs:
