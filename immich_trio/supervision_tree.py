@@ -36,6 +36,8 @@ from immich_trio.actors.integrity import IntegrityActor
 from immich_trio.actors.janitor import JanitorActor
 from immich_trio.actors.library_scanner import JOBS as LIBRARY_JOBS
 from immich_trio.actors.library_scanner import LibraryScannerActor
+from immich_trio.actors.library_scanner.watch import TASK_NAME as LIBRARY_WATCH_TASK
+from immich_trio.actors.library_scanner.watch import LibraryWatch
 from immich_trio.actors.maintenance_restore import DatabaseRestorer
 from immich_trio.actors.maintenance_watch import TASK_NAME as MAINTENANCE_WATCH_TASK
 from immich_trio.actors.maintenance_watch import MaintenanceMode, MaintenanceWatch
@@ -271,6 +273,8 @@ def build_tree(
     upload_address = uploader.supervise(media, pool, settings.media_location) if settings.runs_api else None
     parts = add_microservices(media, pool, settings, now, clip) if settings.runs_microservices else None
     dispatcher = parts.dispatcher if parts is not None else None
+    if parts is not None:
+        media.add_task(LIBRARY_WATCH_TASK, LibraryWatch(pool).run)
     hub = Hub()
     maintenance = MaintenanceMode()
     credentials: CredentialCache[Any] = CredentialCache()

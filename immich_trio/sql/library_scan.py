@@ -214,3 +214,35 @@ async def asset_by_path(conn: Conn, library_id: UUID | str, path: str) -> UUID |
     cur = await conn.execute(BY_PATH, (library_id, path))
     row = await cur.fetchone()
     return row["id"] if row else None
+
+
+IDS_BY_PATHS = """
+SELECT id FROM asset WHERE "libraryId" = %s AND "originalPath" = ANY(%s::text[]) ORDER BY id
+"""
+
+
+async def queue_watched_changes(
+    conn: Conn, library: dict[str, Any], *, changed: Sequence[str], removed: Sequence[str]
+) -> None:
+    """What the watcher saw, as the scan's own jobs: new files ``LibrarySyncFiles``, known ones
+    ``LibrarySyncAssets`` (changed, back online, gone), unlinked ones ``LibraryRemoveAsset``."""
+    library_id = str(library["id"])
+    fresh = await new_paths(conn, library_id, changed) if changed else []
+    if fresh:
+        await jobs_q.enqueue_job(conn, JobName.LIBRARY_SYNC_FILES, {"libraryId": library_id, "paths": fresh})
+    known = [p for p in changed if p not in set(fresh)]
+    if known:
+        cur = await conn.execute(IDS_BY_PATHS, (library_id, known))
+        ids = [str(row["id"]) for row in await cur.fetchall()]
+        if ids:
+            payload = {
+                "libraryId": library_id,
+                "importPaths": list(library["importPaths"]),
+                "exclusionPatterns": list(library["exclusionPatterns"]),
+                "assetIds": ids,
+                "progressCounter": len(ids),
+                "totalAssets": len(ids),
+            }
+            await jobs_q.enqueue_job(conn, JobName.LIBRARY_SYNC_ASSETS, payload)
+    if removed:
+        await jobs_q.enqueue_job(conn, JobName.LIBRARY_REMOVE_ASSET, {"libraryId": library_id, "paths": list(removed)})
