@@ -4,6 +4,7 @@ is being scanned stops the scan and gets nothing imported."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -129,3 +130,26 @@ async def test_a_library_deleted_while_scanning_stops_the_scan(
     deletion = await scanner.run_job(_job((0, "LibraryDelete", {"id": library})))
     await _apply(pool, deletion)
     assert sql("SELECT count(*) FROM library") == [(0,)]
+
+
+async def test_deleting_a_library_removes_its_assets_then_the_row(
+    pool: Pool, sql: Sql, media: Path, library: str, photos: Path
+) -> None:
+    scanner = _scanner(pool, media)
+    await _apply(pool, await scanner.run_job(_job((0, "LibrarySyncFilesQueueAll", {"id": library}))))
+    for row in _queued(sql, "LibrarySyncFiles"):
+        await _apply(pool, await scanner.run_job(_job(row)))
+    sql("DELETE FROM immich_trio.job")
+    sql('UPDATE library SET "deletedAt" = now()')  # DELETE /libraries/{id}
+    await _apply(pool, await scanner.run_job(_job((0, "LibraryDelete", {"id": library}))))
+    assert sql('SELECT count(*) FROM asset WHERE "deletedAt" IS NULL') == [(0,)]  # all trashed at once
+    deletes = sql("SELECT data FROM immich_trio.job WHERE name = 'AssetDelete' ORDER BY id")
+    assert sorted(data["id"] for (data,) in deletes) == sorted(str(i) for (i,) in sql("SELECT id FROM asset"))
+    assert all(data["deleteOnDisk"] is False for (data,) in deletes)
+    [again] = _queued(sql, "LibraryDelete")
+    assert sql("SELECT run_after > now() + interval '30 seconds' FROM immich_trio.job WHERE id = %s",
+               (again[0],)) == [(True,)]
+    sql("DELETE FROM asset")  # what the AssetDelete jobs do
+    await _apply(pool, await scanner.run_job(_job(again)))
+    assert sql("SELECT count(*) FROM library") == [(0,)]
+    assert sorted(await trio.to_thread.run_sync(os.listdir, photos)) == [f"{i}.jpg" for i in range(FILES)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
@@ -33,6 +33,8 @@ HANDLER_SLOTS = 5
 INBOX = 8
 PAGE = 10_000
 """Immich's ``JOBS_LIBRARY_PAGINATION_SIZE``: paths per ``LibrarySyncFiles``, ids per ``LibrarySyncAssets``."""
+DELETE_RECHECK = 60.0
+"""Seconds after which ``LibraryDelete`` looks again for a library whose assets it queued for deletion."""
 JOBS = (
     JobName.LIBRARY_SCAN_QUEUE_ALL,
     JobName.LIBRARY_DELETE_CHECK,
@@ -115,7 +117,8 @@ class LibraryScannerActor(QueueWorker):
       trashed already); an offline file that is back, inside an import path and not excluded,
       comes back online (out of the trash); a changed mtime queues metadata extraction again.
     - ``LibraryDelete {id}``: trashes the library's assets and queues ``AssetDelete`` (never
-      the file on disk) for each; with no asset left, deletes the library row.
+      the file on disk) for each, and itself again a minute later; with no asset left, deletes
+      the library row.
       ``LibraryDeleteCheck`` queues it for every soft-deleted library.
     - ``LibraryRemoveAsset {libraryId, paths}`` (the watcher's unlink): ``AssetDelete`` for each.
 
@@ -319,7 +322,14 @@ class LibraryScannerActor(QueueWorker):
                     )
             after = ids[-1]
         if found:
-            return JobResult(status="success")
+            # Immich leaves the row to the next LibraryDeleteCheck (queued by the nightly library
+            # scan); looking again once the AssetDelete jobs had time to run removes it sooner.
+            again_at = self._now() + timedelta(seconds=DELETE_RECHECK)
+
+            async def recheck(conn: Conn) -> None:
+                await jobs_q.enqueue_job(conn, JobName.LIBRARY_DELETE, {"id": library_id}, run_after=again_at)
+
+            return JobResult(status="success", apply=recheck)
 
         async def apply(conn: Conn) -> None:
             await libraries_q.hard_delete(conn, library_id)
