@@ -68,3 +68,12 @@ def test_watch_matcher_follows_the_scan_rules() -> None:
     assert not takes("/lib/._a.jpg", exclusions)
     assert not takes("/lib/.hidden/a.jpg", exclusions)
     assert not takes("/lib/a.txt", exclusions)
+
+
+def test_patterns_match_as_picomatch_and_the_text_prefilter_is_exact() -> None:
+    exclusions = Exclusions(["**/*.{tmp,bak}", "**/[Tt]rash/**", "**/@eaDir/**", "**/._*"])
+    assert exclusions.excludes("/lib/x.BAK") and exclusions.excludes("/lib/a/b.tmp")
+    assert exclusions.excludes("/lib/trash/a.jpg") and exclusions.excludes("/lib/Trash/a.jpg")
+    assert exclusions.excludes("/lib/@EADIR/a.jpg") and exclusions.excludes("/lib/sub/._a.jpg")
+    assert not exclusions.excludes("/lib/a.jpg") and not exclusions.excludes("/lib/a_._b.jpg")
+    assert exclusions.prunes("/lib/@eaDir") and not exclusions.prunes("/lib/eaDir")

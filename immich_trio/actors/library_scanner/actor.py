@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from uuid import UUID
 
+import attrs
 import trio
 from psycopg import AsyncConnection
 
@@ -49,10 +50,6 @@ JOBS = (
 Conn = AsyncConnection[Any]
 
 
-def to_ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
 def _stat_files(paths: Sequence[str]) -> list[q.FoundFile]:
     """The files of ``paths`` that still exist and are media (blocking: run in a thread)."""
     found = []
@@ -71,17 +68,39 @@ def _stat_files(paths: Sequence[str]) -> list[q.FoundFile]:
     return found
 
 
-def _mtimes(paths: Sequence[str]) -> list[datetime | None]:
-    """Each path's mtime (ms), None where it cannot be read (blocking: run in a thread)."""
-    out: list[datetime | None] = []
-    for path in paths:
+@attrs.frozen(kw_only=True)
+class AssetChecks:
+    """What ``LibrarySyncAssets`` found for one page of assets."""
+
+    offline: list[str]
+    offline_trashed: list[str]
+    online: list[str]
+    online_trashed: list[str]
+    changed: list[tuple[str, datetime]]
+
+
+def check_assets(assets: Sequence[q.KnownAsset], import_paths: Sequence[str], exclusions: Exclusions) -> AssetChecks:
+    """Stat each asset's file and sort it as Immich's ``checkExistingAsset`` does (blocking:
+    run in a thread). A file that cannot be stat'ed counts as missing."""
+    checks = AssetChecks(offline=[], offline_trashed=[], online=[], online_trashed=[], changed=[])
+    for asset in assets:
         try:
-            ns = os.stat(path).st_mtime_ns
+            mtime_ms: int | None = os.stat(asset.original_path).st_mtime_ns // 1_000_000
         except (OSError, ValueError):
-            out.append(None)
-            continue
-        out.append(datetime.fromtimestamp(ns // 1_000_000 / 1000, UTC))
-    return out
+            mtime_ms = None
+        trashed = asset.status == "trashed"
+        if mtime_ms is None:
+            if not asset.is_offline:
+                (checks.offline_trashed if trashed else checks.offline).append(asset.id)
+        elif asset.is_offline:
+            if asset.status == "deleted":
+                continue
+            inside = any(asset.original_path.startswith(p) for p in import_paths)
+            if inside and not exclusions.excludes(asset.original_path):
+                (checks.online_trashed if trashed else checks.online).append(asset.id)
+        elif mtime_ms != asset.modified_ms:
+            checks.changed.append((asset.id, datetime.fromtimestamp(mtime_ms / 1000, UTC)))
+    return checks
 
 
 def _valid_roots(import_paths: Sequence[str], media: Path) -> list[str]:
@@ -262,39 +281,22 @@ class LibraryScannerActor(QueueWorker):
         import_paths = [p for p in data.get("importPaths") or [] if isinstance(p, str)]
         exclusions = Exclusions([p for p in data.get("exclusionPatterns") or [] if isinstance(p, str)])
         async with self._pool.connection() as conn:
-            assets = await q.assets_by_ids(conn, library_id, ids)
+            assets = await q.assets_by_ids(conn, library_id, [i for i in ids if isinstance(i, str)])
         async with self.limiter:
-            mtimes = await trio.to_thread.run_sync(_mtimes, [a.original_path for a in assets])
+            checks = await trio.to_thread.run_sync(check_assets, assets, import_paths, exclusions)
         now = self._now()
-        offline: list[UUID] = []
-        offline_trashed: list[UUID] = []
-        online: list[UUID] = []
-        online_trashed: list[UUID] = []
-        changed: list[tuple[UUID, datetime]] = []
-        for asset, mtime in zip(assets, mtimes, strict=True):
-            if mtime is None:
-                if not asset.is_offline:
-                    (offline_trashed if asset.status == "trashed" else offline).append(asset.id)
-            elif asset.is_offline:
-                if asset.status == "deleted":
-                    continue
-                inside = any(asset.original_path.startswith(p) for p in import_paths)
-                if inside and not exclusions.excludes(asset.original_path):
-                    (online_trashed if asset.status == "trashed" else online).append(asset.id)
-            elif to_ms(mtime) != to_ms(asset.file_modified_at):
-                changed.append((asset.id, mtime))
 
         async def apply(conn: Conn) -> None:
-            await q.set_offline(conn, offline, trash_at=now)
-            await q.set_offline(conn, offline_trashed, trash_at=None)
-            await q.set_online(conn, online, untrash=True)
-            await q.set_online(conn, online_trashed, untrash=False)
-            await q.refresh_changed(conn, changed)
+            await q.set_offline(conn, checks.offline, trash_at=now)
+            await q.set_offline(conn, checks.offline_trashed, trash_at=None)
+            await q.set_online(conn, checks.online, untrash=True)
+            await q.set_online(conn, checks.online_trashed, untrash=False)
+            await q.refresh_changed(conn, checks.changed)
 
         log.info(
             "%s: %d offline, %d online, %d changed of %d asset(s) in %s", self.name,
-            len(offline) + len(offline_trashed), len(online) + len(online_trashed), len(changed), len(assets),
-            library_id,
+            len(checks.offline) + len(checks.offline_trashed), len(checks.online) + len(checks.online_trashed),
+            len(checks.changed), len(assets), library_id,
         )
         return JobResult(status="success", apply=apply)
 
