@@ -5,6 +5,7 @@ queries). Every list here is one batch: nothing reads a whole library at once.""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -159,11 +160,15 @@ async def asset_ids_after(conn: Conn, library_id: UUID | str, after: UUID | None
     return [row["id"] for row in await cur.fetchall()]
 
 
+_UUID_LIST = re.compile(r"(?:[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})?(?:,[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})*")
+
+
 def _uuid_array(ids: Sequence[str]) -> str:
     """Ids as one array literal: one parameter to send instead of 10,000 to adapt."""
-    for value in ids:
-        UUID(value)  # only uuids go into the literal
-    return "{" + ",".join(ids) + "}"
+    text = ",".join(ids)
+    if not _UUID_LIST.fullmatch(text):  # only uuids go into the literal
+        raise ValueError("asset ids must be uuids")
+    return "{" + text + "}"
 
 
 async def assets_by_ids(conn: Conn, library_id: UUID | str, ids: Sequence[str]) -> list[KnownAsset]:
