@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from immich_trio.actors.library_scanner import walk
 from immich_trio.actors.library_scanner.walk import Exclusions, batches, takes, walk_files
 
 DEFAULTS = ["**/@eaDir/**", "**/._*", "**/#recycle/**", "**/#snapshot/**", "**/.stversions/**", "**/.stfolder/**"]
@@ -77,3 +81,19 @@ def test_patterns_match_as_picomatch_and_the_text_prefilter_is_exact() -> None:
     assert exclusions.excludes("/lib/@EADIR/a.jpg") and exclusions.excludes("/lib/sub/._a.jpg")
     assert not exclusions.excludes("/lib/a.jpg") and not exclusions.excludes("/lib/a_._b.jpg")
     assert exclusions.prunes("/lib/@eaDir") and not exclusions.prunes("/lib/eaDir")
+
+
+def test_an_unreadable_folder_is_skipped_and_the_walk_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "lib"
+    for rel in ("locked/a.jpg", "open/b.jpg"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"x")
+    real_scandir = os.scandir
+
+    def scandir(path: str) -> Any:
+        if path.endswith("/locked"):
+            raise PermissionError(13, "Permission denied", path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(walk.os, "scandir", scandir)
+    assert list(walk_files([str(root)], Exclusions([]))) == [f"{root}/open/b.jpg"]
