@@ -67,7 +67,6 @@ UNBUILT: MappingProxyType[JobName, Feature] = MappingProxyType(
         J.ASSET_ENCODE_VIDEO_QUEUE_ALL: Feature(name="video transcoding", off=_transcoding_off),
         J.STORAGE_TEMPLATE_MIGRATION: Feature(name="storage template", off=_storage_template_off),
         J.SIDECAR_QUEUE_ALL: Feature(name="sidecar discovery"),
-        J.LIBRARY_SCAN_QUEUE_ALL: Feature(name="external libraries"),
         J.FILE_MIGRATION_QUEUE_ALL: Feature(name="file migration"),
     }
 )

@@ -197,3 +197,10 @@ async def test_delete_hides_the_library_and_queues_its_removal(client: Any, make
     assert sql("SELECT name, data->>'id' FROM immich_trio.job") == [("LibraryDelete", library["id"])]
     again = await client.delete(f"/api/libraries/{library['id']}", headers=admin.headers)
     assert again.status_code == 400
+
+
+async def test_starting_the_library_queue_scans_every_library(client: Any, make_user: MakeUser, sql: Sql) -> None:
+    admin = await make_user("admin@example.com", is_admin=True)
+    response = await client.put("/api/jobs/library", headers=admin.headers, json={"command": "start"})
+    assert response.status_code == 200
+    assert sql("SELECT queue, name FROM immich_trio.job") == [("library", "LibraryScanQueueAll")]
