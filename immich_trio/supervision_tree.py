@@ -35,6 +35,10 @@ from immich_trio.actors.geodata.loader import GeodataLoader
 from immich_trio.actors.integrity import JOBS as INTEGRITY_JOBS
 from immich_trio.actors.integrity import IntegrityActor
 from immich_trio.actors.janitor import JanitorActor
+from immich_trio.actors.library_scanner import JOBS as LIBRARY_JOBS
+from immich_trio.actors.library_scanner import LibraryScannerActor
+from immich_trio.actors.library_scanner.watch import TASK_NAME as LIBRARY_WATCH_TASK
+from immich_trio.actors.library_scanner.watch import LibraryWatch
 from immich_trio.actors.maintenance_restore import DatabaseRestorer
 from immich_trio.actors.maintenance_watch import TASK_NAME as MAINTENANCE_WATCH_TASK
 from immich_trio.actors.maintenance_watch import MaintenanceMode, MaintenanceWatch
@@ -191,6 +195,7 @@ class Microservices:
     transcoder: TranscoderActor
     workflows: WorkflowRunnerActor
     storage_template: StorageTemplateActor
+    library_scanner: LibraryScannerActor
 
 
 def add_microservices(
@@ -216,12 +221,14 @@ def add_microservices(
         transcoder=TranscoderActor(pool, settings.media_location),
         workflows=WorkflowRunnerActor(pool),
         storage_template=StorageTemplateActor(pool, settings.media_location),
+        library_scanner=LibraryScannerActor(pool, settings.media_location, now=now),
     )
     media.add_actor(parts.dispatcher)
     workers = (
         parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories,
         parts.integrity, parts.user_deletion, parts.database_backup, parts.person_thumbnails, parts.cleanup,
         parts.smart_search, parts.duplicates, parts.transcoder, parts.workflows, parts.storage_template,
+        parts.library_scanner,
     )
     for actor in workers:
         media.add_actor(actor)
@@ -245,6 +252,7 @@ def add_microservices(
         (TRANSCODER_JOBS, parts.transcoder),
         (WORKFLOW_JOBS, parts.workflows),
         (STORAGE_TEMPLATE_JOBS, parts.storage_template),
+        (LIBRARY_JOBS, parts.library_scanner),
     )
     for jobs, worker in by_job_name:
         for job in jobs:
@@ -320,6 +328,8 @@ def build_tree(
     stream_address = media.add_actor(HlsStreamer(pool, settings.media_location)) if settings.runs_api else None
     parts = add_microservices(media, pool, settings, now, clip) if settings.runs_microservices else None
     dispatcher = parts.dispatcher if parts is not None else None
+    if parts is not None:
+        media.add_task(LIBRARY_WATCH_TASK, LibraryWatch(pool).run)
     hub = Hub()
     maintenance = MaintenanceMode()
     credentials: CredentialCache[Any] = CredentialCache()

@@ -94,6 +94,7 @@ TAG_MODULES = (
     "views",
     "plugins",
     "workflows",
+    "libraries",
 )
 # Routes of our own, outside the spec (the coverage test allows exactly these).
 OWN_ROUTES = (

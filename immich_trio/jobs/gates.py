@@ -56,7 +56,6 @@ UNBUILT: MappingProxyType[JobName, Feature] = MappingProxyType(
         J.FACIAL_RECOGNITION_QUEUE_ALL: Feature(name="facial recognition", off=_ml_feature("facialRecognition")),
         J.OCR_QUEUE_ALL: Feature(name="OCR", off=_ml_feature("ocr")),
         J.SIDECAR_QUEUE_ALL: Feature(name="sidecar discovery"),
-        J.LIBRARY_SCAN_QUEUE_ALL: Feature(name="external libraries"),
         J.FILE_MIGRATION_QUEUE_ALL: Feature(name="file migration"),
     }
 )

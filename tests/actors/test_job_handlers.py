@@ -82,9 +82,9 @@ def test_the_walk_reaches_fan_outs_and_manual_jobs() -> None:
 def test_a_new_job_without_a_worker_fails_the_walk(
     parts: Microservices, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    extra = {**FOLLOW_UPS, JobName.DATABASE_BACKUP: (JobName.LIBRARY_SYNC_FILES,)}
+    extra = {**FOLLOW_UPS, JobName.DATABASE_BACKUP: (JobName.SIDECAR_CHECK,)}
     monkeypatch.setattr(f"{__name__}.FOLLOW_UPS", extra)
-    assert unhandled(parts) == ["LibrarySyncFiles: no worker"]
+    assert unhandled(parts) == ["SidecarCheck: no worker"]
 
 
 @pytest.mark.parametrize("name", sorted(n for n, f in UNBUILT.items() if f.off is not None))

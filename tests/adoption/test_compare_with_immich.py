@@ -68,9 +68,7 @@ EXPECTED_DIFFERENCES: list[tuple[str, str, str]] = [
 ]
 
 # What we know differs and is not fixed yet (a failure of the comparison, listed for the note).
-KNOWN_GAPS: list[tuple[str, str, str]] = [
-    (r"admin-libraries$", r"^status$", "GET /libraries is not implemented (501)"),
-]
+KNOWN_GAPS: list[tuple[str, str, str]] = []
 
 
 def _allowed(name: str, field: str) -> str | None:

@@ -34,6 +34,7 @@ from tests.http.access.albums_and_sharing import (
     SHARED_LINK_ROWS,
 )
 from tests.http.access.assets import ASSET_REST_ROWS, ASSET_ROWS, TIMELINE_ROWS
+from tests.http.access.libraries import LIBRARY_ROWS
 from tests.http.access.organising import MEMORY_ROWS, STACK_ROWS, TAG_ROWS
 from tests.http.access.search_and_people import DUPLICATE_ROWS, PEOPLE_ROWS, SEARCH_ROWS
 from tests.http.access.video_stream import STREAM_ROWS
@@ -65,4 +66,5 @@ ROWS: tuple[Row, ...] = (
     *STREAM_ROWS,
     *WORKFLOW_ROWS,
     *PLUGIN_ROWS,
+    *LIBRARY_ROWS,
 )
