@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_upload import call, free_port, stop_server, wait_ready
 
-from immich_trio.actors.metadata.video_probe import probe_video
+from immich_trio.actors.metadata.stream_probe import probe_streams
 from immich_trio.actors.transcoder.actor import _streams
 from immich_trio.actors.transcoder.encode import run_plan
 from immich_trio.actors.transcoder.plan import EncodePlan, encode_plan, ffmpeg_arguments
@@ -82,7 +82,7 @@ def make_clip(path: Path, seconds: int) -> Path:
 
 
 def default_plan(source: Path) -> tuple[EncodePlan, int]:
-    probe = probe_video(str(source))
+    probe = probe_streams(str(source), keyframes=False)
     video, audio, _ = _streams(probe)
     settings = FfmpegSettings()
     return encode_plan(settings, transcode_target(settings, video, audio), video, audio), video.rotation

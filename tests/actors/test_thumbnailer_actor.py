@@ -335,7 +335,7 @@ async def test_bad_videos_fail_with_a_reason_and_the_actor_carries_on(
 async def test_hdr10_video_thumbnail_is_tone_mapped_into_sdr(
     actor: ThumbnailerActor, pool: Pool, media: Path, owner: str, sql: Sql, tmp_path: Path
 ) -> None:
-    from immich_trio.actors.metadata.video_probe import probe_video
+    from immich_trio.actors.metadata.stream_probe import probe_streams
     from tests.actors.video_samples import make_video
 
     # 10-bit HEVC, BT.2020 + PQ. Pixel values are PQ code values: the left half a ~2000-nit
@@ -344,9 +344,10 @@ async def test_hdr10_video_thumbnail_is_tone_mapped_into_sdr(
         tmp_path / "hdr.mp4", codec="libx265", pix_fmt="yuv420p10le", pq_hdr=True, frames=12,
         colour=lambda i: (215, 200, 185), right=lambda i: (110, 100, 90),
     )  # fmt: skip
-    probe = probe_video(str(source))
-    assert probe.is_hdr and probe.pixel_format == "yuv420p10le" and probe.codec_name == "hevc"
-    assert (probe.color_primaries, probe.color_transfer) == (9, 16)
+    probe = probe_streams(str(source))
+    assert probe.is_hdr and probe.video is not None
+    assert (probe.video.pixel_format, probe.video.codec_name) == ("yuv420p10le", "hevc")
+    assert (probe.video.color_primaries, probe.video.color_transfer) == (9, 16)
 
     asset_id, _ = add_asset(sql, media, owner, source, name="hdr.mp4", kind="VIDEO")
     result = await run_job(actor, asset_id, source="upload")
@@ -368,12 +369,12 @@ async def test_hdr10_video_thumbnail_is_tone_mapped_into_sdr(
 async def test_zero_frame_video_fails_with_a_reason_and_writes_nothing(
     actor: ThumbnailerActor, media: Path, owner: str, sql: Sql, tmp_path: Path
 ) -> None:
-    from immich_trio.actors.metadata.video_probe import VideoProbeError, probe_video
+    from immich_trio.actors.metadata.stream_probe import probe_streams
     from tests.actors.video_samples import make_video
 
     source = make_video(tmp_path / "empty.mp4", frames=0)
-    with pytest.raises(VideoProbeError):  # metadata extraction fails it the same way
-        probe_video(str(source))
+    # Metadata extraction probes it fine (Immich's ffprobe decodes nothing): no stream at all.
+    assert probe_streams(str(source)).video is None
     asset_id, path = add_asset(sql, media, owner, source, name="empty.mp4", kind="VIDEO")
     result = await run_job(actor, asset_id, source="upload")
     assert result.status == "failed" and result.error
@@ -388,12 +389,15 @@ async def test_a_jpeg_named_mp4_is_a_one_frame_mjpeg_video_as_immich_sees_it(
     # The upload's extension makes it a VIDEO. ffprobe reads the content as a one-frame MJPEG
     # stream (format jpeg_pipe) and Immich's ffmpeg thumbnail chain decodes that frame, so the
     # asset stays a video whose thumbnail is the picture; it is not rejected or retyped.
-    from immich_trio.actors.metadata.video_probe import probe_video
+    from immich_trio.actors.metadata.stream_probe import probe_streams
 
     source = tmp_path / "photo.mp4"
     Image.new("RGB", (64, 48), (30, 200, 60)).save(source, "JPEG", quality=95)
-    probe = probe_video(str(source))
-    assert (probe.format_name, probe.codec_name, probe.width, probe.height) == ("jpeg_pipe", "mjpeg", 64, 48)
+    probe = probe_streams(str(source))
+    assert probe.video is not None
+    assert (probe.format_name, probe.video.codec_name, probe.video.width, probe.video.height) == (
+        "jpeg_pipe", "mjpeg", 64, 48,
+    )  # fmt: skip
 
     asset_id, _ = add_asset(sql, media, owner, source, name="photo.mp4", kind="VIDEO")
     result = await run_job(actor, asset_id, source="upload")

@@ -56,6 +56,7 @@ async def test_bad_videos_fail_their_job_with_the_reason_and_a_good_one_follows(
             if dto["id"] == good_id:
                 break
             assert dto["id"] not in (truncated_id, silent_id, empty_id)
+        await wait_for(server, JOBS, (good_id,), [])  # its follow-ups too (AssetEncodeVideo)
 
     # The truncated file: FFmpeg cannot open it, so the metadata job fails (as Immich's ffprobe).
     [(error,)] = server.sql('SELECT error FROM immich_trio.job WHERE "assetId" = %s', (truncated_id,))

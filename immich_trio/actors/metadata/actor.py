@@ -32,8 +32,7 @@ from immich_trio.actors.metadata.sidecar import (
     apply_sidecar_write,
     plan_sidecar,
 )
-from immich_trio.actors.metadata.stream_probe import StreamProbe, probe_streams
-from immich_trio.actors.metadata.video_probe import VideoProbeError
+from immich_trio.actors.metadata.stream_probe import StreamProbe, VideoProbeError, probe_streams
 from immich_trio.actors.worker import QueueWorker
 from immich_trio.jobs.names import JobName, QueueName
 from immich_trio.reactor.background import run_in_background_thread

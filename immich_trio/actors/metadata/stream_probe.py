@@ -37,9 +37,11 @@ import av.error
 
 from immich_trio.actors.metadata.keyframes import PacketScan, PacketTiming, scan_packets
 from immich_trio.actors.metadata.records import VideoFacts
-from immich_trio.actors.metadata.video_probe import VideoProbeError
 
-__all__ = ["AudioStreamInfo", "StreamProbe", "VideoStreamInfo", "probe_streams", "profile_code"]
+__all__ = [
+    "HDR_TRANSFERS", "AudioStreamInfo", "StreamProbe", "VideoProbeError", "VideoStreamInfo", "probe_streams",
+    "profile_code",
+]  # fmt: skip
 
 UNKNOWN = 2
 #: H.273 codes Immich's ColorPrimaries enum names (FFmpeg's "reserved" names are 0).
@@ -67,6 +69,17 @@ VIDEO_PROFILES: Mapping[str, Mapping[str, int]] = {
 ROTATION_PACKETS = 64
 
 _WORD = re.compile(r"[a-z]+|[0-9]+")
+#: FFmpeg colour transfer characteristics that mean HDR (ffprobe ``smpte2084``,
+#: ``arib-std-b67``), as Immich's ``isHDR`` tests them.
+HDR_TRANSFERS = frozenset({16, 18})
+
+
+class VideoProbeError(Exception):
+    """The file is no readable video; ``reason`` says why, for the job log."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def profile_code(names: Mapping[str, int], name: str | None) -> int | None:
@@ -127,6 +140,10 @@ class StreamProbe:
     video: VideoStreamInfo | None
     audio: AudioStreamInfo | None
     packets: PacketScan | None
+
+    @property
+    def is_hdr(self) -> bool:
+        return self.video is not None and self.video.color_transfer in HDR_TRANSFERS
 
     def facts(self) -> VideoFacts:
         """What extraction takes from the probe (Immich's video tags)."""
@@ -191,16 +208,18 @@ class StreamProbe:
         }
 
 
-def probe_streams(path: str) -> StreamProbe:
-    """Probe ``path`` as Immich's metadata extraction does; VideoProbeError when FFmpeg
-    cannot open it (a truncated MP4 whose index is gone, a file of no known format)."""
+def probe_streams(path: str, *, keyframes: bool = True) -> StreamProbe:
+    """Probe ``path`` as Immich's media repository does; VideoProbeError when FFmpeg
+    cannot open it (a truncated MP4 whose index is gone, a file of no known format).
+    ``keyframes=False`` (the transcoder's probe) stops demuxing once the rotation is read:
+    no ``asset_keyframe`` row then."""
     try:
         container = av.open(path, mode="r", metadata_errors="ignore")
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
         raise VideoProbeError(f"cannot open video: {exc}") from exc
     with container:
         try:
-            return _probe(container)
+            return _probe(container, keyframes=keyframes)
         except av.error.FFmpegError as exc:
             raise VideoProbeError(f"cannot read video: {exc}") from exc
 
@@ -219,7 +238,7 @@ def _codec_name(stream: Any) -> str:
     return "hevc" if name == "h265" else name
 
 
-def _probe(container: av.container.InputContainer) -> StreamProbe:
+def _probe(container: av.container.InputContainer, *, keyframes: bool) -> StreamProbe:
     videos = _ranked(
         [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
     )
@@ -227,7 +246,7 @@ def _probe(container: av.container.InputContainer) -> StreamProbe:
     video_stream = videos[0] if videos else None
     rotation, packets = (0, None)
     if video_stream is not None:
-        rotation, packets = _scan(container, video_stream)
+        rotation, packets = _scan(container, video_stream, keyframes=keyframes)
     audio = None
     if audios:
         a = audios[0]
@@ -278,9 +297,12 @@ def _video_info(stream: av.VideoStream, rotation: int) -> VideoStreamInfo:
     )
 
 
-def _scan(container: av.container.InputContainer, stream: av.VideoStream) -> tuple[int, PacketScan | None]:
+def _scan(
+    container: av.container.InputContainer, stream: av.VideoStream, *, keyframes: bool
+) -> tuple[int, PacketScan | None]:
     """One demux pass over the stream: the packets' timings for ``asset_keyframe``, and the
-    rotation from the first frame the first packets decode to (none decoding: 0)."""
+    rotation from the first frame the first packets decode to (none decoding: 0). Without
+    ``keyframes``, the pass ends at the rotation and no scan is returned."""
     found: list[float] = []
     fed = 0
 
@@ -291,6 +313,8 @@ def _scan(container: av.container.InputContainer, stream: av.VideoStream) -> tup
                 if not found and fed < ROTATION_PACKETS and packet.size:
                     fed += 1
                     found.extend(_first_rotation(packet))
+                if not keyframes and (found or fed >= ROTATION_PACKETS):
+                    return
                 yield PacketTiming(
                     pts=packet.pts,
                     duration=packet.duration,
@@ -301,7 +325,7 @@ def _scan(container: av.container.InputContainer, stream: av.VideoStream) -> tup
             return  # a damaged tail: keep the packets listed before it, as ffprobe does
 
     scan = scan_packets(timings())
-    return (round(found[0]) if found else 0), scan
+    return (round(found[0]) if found else 0), scan if keyframes else None
 
 
 def _first_rotation(packet: Any) -> list[float]:

@@ -19,7 +19,7 @@ import trio
 from psycopg import AsyncConnection
 
 from immich_trio.actors.dispatcher import JobResult
-from immich_trio.actors.metadata.video_probe import VideoProbe, VideoProbeError, probe_video
+from immich_trio.actors.metadata.stream_probe import StreamProbe, VideoProbeError, probe_streams
 from immich_trio.actors.worker import QueueWorker
 from immich_trio.jobs.names import JobName, QueueName
 from immich_trio.reactor.background import lower_thread_priority
@@ -119,14 +119,18 @@ def codec_name(decoder: str) -> str:
         return decoder
 
 
-def _streams(probe: VideoProbe) -> tuple[VideoStream, AudioStream | None, VideoFormat]:
+def _streams(probe: StreamProbe) -> tuple[VideoStream, AudioStream | None, VideoFormat]:
+    """The probe as the policy reads it; VideoProbeError without a video stream."""
+    v = probe.video
+    if v is None:
+        raise VideoProbeError("no video stream")
     video = VideoStream(
-        index=probe.index, width=probe.width, height=probe.height, rotation=probe.rotation,
-        codec_name=codec_name(probe.codec_name), pixel_format=probe.pixel_format, bitrate=probe.video_bit_rate,
-        frame_count=probe.frame_count, color_transfer=probe.color_transfer,
-    )
-    first = probe.audio[0] if probe.audio else None
-    audio = None if first is None else AudioStream(index=first.index, codec_name=codec_name(first.codec_name), bitrate=first.bit_rate)
+        index=v.index, width=v.width, height=v.height, rotation=v.rotation % 360,
+        codec_name=codec_name(v.codec_name), pixel_format=v.pixel_format, bitrate=v.bitrate,
+        frame_count=v.frame_count, color_transfer=v.color_transfer,
+    )  # fmt: skip
+    a = probe.audio
+    audio = None if a is None else AudioStream(index=a.index, codec_name=codec_name(a.codec_name), bitrate=a.bitrate)
     return video, audio, VideoFormat(format_name=probe.format_name, format_long_name=probe.format_long_name)
 
 
@@ -199,11 +203,11 @@ class TranscoderActor(QueueWorker):
             return JobResult(status="failed", error=f"video asset {asset_id} not found", retry=False)
         source = Path(asset["originalPath"])
         try:
-            probe = await trio.to_thread.run_sync(probe_video, str(source))
+            probe = await trio.to_thread.run_sync(partial(probe_streams, str(source), keyframes=False))
+            video, audio, fmt = _streams(probe)
         except VideoProbeError as exc:
             log.warning("transcoder: asset %s: %s", asset_id, exc.reason)
             return JobResult(status="failed", error=exc.reason, retry=False)
-        video, audio, fmt = _streams(probe)
         if not video.width or not video.height:
             log.warning("Skipped transcoding for asset %s: no video dimensions", asset_id)
             return JobResult(status="failed", error="no video dimensions", retry=False)
