@@ -46,7 +46,7 @@ async def test_backup_database_writes_a_gzipped_sql_dump_and_keeps_the_newest(
     names = sorted(p.name for p in folder.iterdir())
     made = [n for n in names if n not in old and BACKUP.match(n)]
     assert len(made) == 1
-    assert names == sorted([*old[-2:], made[0], "keep.txt"])
+    assert names == sorted([*old[-2:], made[0], "keep.txt", ".immich"])  # and Immich's folder marker
     dump = gzip.decompress((folder / made[0]).read_bytes()).decode()
     assert "PostgreSQL database dump" in dump
     assert "CREATE TABLE public.asset (" in dump

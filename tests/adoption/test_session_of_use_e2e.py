@@ -38,7 +38,7 @@ def _ok(answer: Any, *statuses: int) -> Any:
 def _files(media: Path) -> dict[str, tuple[int, bytes]]:
     return {
         str(p.relative_to(media)): (p.stat().st_mtime_ns, p.read_bytes())
-        for p in (media / "thumbs").rglob("*") if p.is_file()
+        for p in (media / "thumbs").rglob("*") if p.is_file() and p.name != ".immich"  # rewritten at each start
     }
 
 
