@@ -1,0 +1,291 @@
+"""Immich's mobile app, from sign-in to a backed-up, synced library, against the real server
+process: the app's calls in the app's order with the app's request shapes (the list and where
+each comes from in the app's source: docs/mobile-calls.md). Every 2xx JSON body is checked
+against the spec's response schema."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import queue
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
+
+import attrs
+import pytest
+
+from tests.e2e.conftest import ServerProcess, call, wait_jobs_idle
+from tests.e2e.test_sync_e2e import HttpClient, _run
+from tests.e2e.test_workers_e2e import _photo
+from tests.http.response_schema import check
+from tests.sync_client import MOBILE_TYPES, SyncClient
+
+ADMIN = {"email": "admin@example.com", "password": "admin-password", "name": "Admin"}
+CAP = 60.0
+DEVICE_ID = "b2c3d4e5f6a7b8c9"  # the app's StoreKey.deviceId
+
+
+@attrs.define
+class Answer:
+    status: int
+    headers: dict[str, str]
+    raw: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.raw)
+
+
+@attrs.define
+class App:
+    """The phone: REST calls as the generated client and the upload task send them."""
+
+    server: ServerProcess
+    token: str = ""
+
+    @property
+    def auth(self) -> dict[str, str]:
+        # The app's request headers carry the session token as x-immich-user-token.
+        return {"x-immich-user-token": self.token} if self.token else {}
+
+    def raw(self, method: str, url: str, data: bytes | None, headers: dict[str, str]) -> Answer:
+        request = urllib.request.Request(url, data=data, method=method)
+        for name, value in headers.items():
+            request.add_header(name, value)
+        try:
+            with urllib.request.urlopen(request, timeout=CAP) as response:
+                return Answer(response.status, {k.lower(): v for k, v in response.headers.items()}, response.read())
+        except urllib.error.HTTPError as exc:
+            return Answer(exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read())
+
+    def api(self, op: str, method: str, path: str, body: Any = None, **extra: str) -> Answer:
+        """One generated-client call, its answer checked against the spec's schema for ``op``."""
+        headers = {"Accept": "application/json", **self.auth, **extra}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        answer = self.raw(method, self.server.api + path, data, headers)
+        check(op, answer.status, answer.headers.get("content-type", ""), answer.raw)
+        return answer
+
+    def upload(self, data: bytes, name: str, local_id: str, **fields: str) -> Answer:
+        """The backup upload task: multipart with the app's fields, the file last as ``assetData``."""
+        boundary = uuid.uuid4().hex
+        form = {
+            "filename": name,
+            "deviceAssetId": local_id,
+            "deviceId": DEVICE_ID,
+            "fileCreatedAt": "2024-05-01T10:00:00.000Z",
+            "fileModifiedAt": "2024-05-01T10:00:05.000Z",
+            "isFavorite": "false",
+            "duration": "0",
+            **fields,
+        }
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+            for k, v in form.items()
+        ]
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="assetData"; filename="{local_id}.tmp"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n"
+        )
+        parts.append(f"--{boundary}--\r\n".encode())
+        headers = {**self.auth, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+        answer = self.raw("POST", self.server.api + "/assets", b"".join(parts), headers)
+        check("uploadAsset", answer.status, answer.headers.get("content-type", ""), answer.raw)
+        return answer
+
+
+def _video() -> bytes:
+    """A one-second MPEG-4 clip, made here."""
+    import av
+    import numpy as np
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for n in range(10):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), n * 20, dtype=np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out.getvalue()
+
+
+def _next(events: queue.Queue[tuple[str, Any]], name: str, match: Callable[[Any], bool] = lambda _: True) -> Any:
+    while True:
+        got, args = events.get(timeout=CAP)
+        if got == name and match(args):
+            return args
+
+
+@pytest.fixture
+def server(server_factory: Callable[..., ServerProcess], db_url: str) -> Iterator[ServerProcess]:
+    s = server_factory({"DB_URL": db_url})
+    s.start()
+    yield s
+
+
+def test_the_mobile_app_signs_in_backs_up_syncs_and_browses(server: ServerProcess) -> None:
+    socketio = pytest.importorskip("socketio")
+    pytest.importorskip("websocket", reason="python-socketio's sync client needs websocket-client")
+    app = App(server)
+    assert call(server.api, "POST", "/auth/admin-sign-up", ADMIN).status == 201
+
+    # --- Server discovery (ApiService.resolveEndpoint): ping, then /.well-known/immich.
+    assert app.api("pingServer", "GET", "/server/ping").json == {"res": "pong"}
+    known = app.raw("GET", server.url + "/.well-known/immich", None, {"Accept": "application/json"})
+    assert (known.status, known.json) == (200, {"api": {"endpoint": "/api"}})
+    features = app.api("getServerFeatures", "GET", "/server/features").json
+    assert features["passwordLogin"] is True and features["oauth"] is False
+    config = app.api("getServerConfig", "GET", "/server/config").json
+    assert config["isInitialized"] is True
+    version = app.api("getServerVersion", "GET", "/server/version").json
+    assert version == {"major": 3, "minor": 1, "patch": 0, "prerelease": None}
+    media = app.api("getSupportedMediaTypes", "GET", "/server/media-types").json
+    assert ".jpg" in media["image"] and ".mp4" in media["video"]
+
+    # --- Sign-in (AuthApiRepository.login; the login page sends the device's model and type).
+    login = app.api(
+        "login", "POST", "/auth/login", {"email": ADMIN["email"], "password": ADMIN["password"]},
+        deviceModel="Pixel 8", deviceType="Android", **{"User-Agent": "Immich_Android_2.3.1"},
+    )
+    assert login.status == 201
+    app.token = login.json["accessToken"]
+    assert login.json["userEmail"] == ADMIN["email"] and login.json["isAdmin"] is True
+    assert app.api("validateAccessToken", "POST", "/auth/validateToken").json == {"authStatus": True}
+    me = app.api("getMyUser", "GET", "/users/me").json
+    assert me["email"] == ADMIN["email"]
+    prefs = app.api("getMyPreferences", "GET", "/users/me/preferences").json
+    assert prefs["memories"]["enabled"] is True
+    [session] = [s for s in app.api("getSessions", "GET", "/sessions").json if s["current"]]
+    assert (session["deviceOS"], session["deviceType"], session["appVersion"]) == ("Android", "Pixel 8", "2.3.1")
+    disk = app.api("getStorage", "GET", "/server/storage").json
+    assert disk["diskSizeRaw"] > 0
+
+    # --- The socket (websocket.provider.dart): Bearer token, websocket transport, /api/socket.io.
+    events: queue.Queue[tuple[str, Any]] = queue.Queue()
+    client = socketio.Client(reconnection=False)
+    listened = ("on_server_version", "AssetUploadReadyV2", "on_upload_success", "on_album_update",
+                "on_config_update", "on_asset_trash", "on_asset_restore")  # fmt: skip
+    for name in listened:
+        client.on(name, partial(lambda name, *args: events.put((name, list(args))), name))
+    client.connect(
+        server.url, socketio_path="/api/socket.io", transports=["websocket"],
+        headers={"Authorization": f"Bearer {app.token}"}, wait_timeout=CAP,
+    )  # fmt: skip
+    try:
+        assert _next(events, "on_server_version") == [{"major": 3, "minor": 1, "patch": 0, "prerelease": None}]
+        _backup_view_and_organise(app, events, me["id"])
+    finally:
+        client.disconnect()
+
+
+def _backup_view_and_organise(app: App, events: queue.Queue[tuple[str, Any]], my_id: str) -> None:
+    photo = _photo(7, "PhoneCam")
+    checksum = base64.b64encode(hashlib.sha1(photo).digest()).decode()
+
+    # --- Backup: the hash is checked first, then the upload task runs.
+    check_body = {"assets": [{"id": "local-1", "checksum": checksum}]}
+    first = app.api("checkBulkUpload", "POST", "/assets/bulk-upload-check", check_body).json
+    assert first == {"results": [{"id": "local-1", "action": "accept"}]}
+    up = app.upload(photo, "IMG_0001.jpg", "local-1")
+    assert up.status == 201 and up.json["status"] == "created"
+    asset_id = up.json["id"]
+    [uploaded] = _next(events, "on_upload_success", lambda a: a[0]["id"] == asset_id)
+    assert uploaded["originalFileName"] == "IMG_0001.jpg" and uploaded["checksum"] == checksum
+    [ready] = _next(events, "AssetUploadReadyV2", lambda a: a[0]["asset"]["id"] == asset_id)
+    assert ready["asset"]["checksum"] == checksum and ready["exif"]["make"] == "PhoneCam"
+
+    again = app.api("checkBulkUpload", "POST", "/assets/bulk-upload-check", check_body).json
+    assert again == {"results": [
+        {"id": "local-1", "action": "reject", "reason": "duplicate", "assetId": asset_id, "isTrashed": False}
+    ]}  # fmt: skip
+    dup = app.upload(photo, "IMG_0001.jpg", "local-1")
+    assert (dup.status, dup.json) == (200, {"id": asset_id, "status": "duplicate"})
+
+    clip = app.upload(_video(), "VID_0002.mp4", "local-2", duration="1000")
+    assert clip.status == 201
+    video_id = clip.json["id"]
+    _next(events, "on_upload_success", lambda a: a[0]["id"] == video_id)
+
+    # --- Sync (SyncStreamService): the v3 types, every line stored, acked.
+    phone = SyncClient(HttpClient(app.server.port), app.auth, ack_batch=50)
+    lines = _run(phone.sync(MOBILE_TYPES))
+    assert lines[-1]["type"] == "SyncCompleteV1"
+    assets = phone.table("assets")
+    assert set(assets) == {asset_id, video_id}
+    assert assets[asset_id]["checksum"] == checksum and assets[video_id]["type"] == "VIDEO"
+    acks = app.api("getSyncAck", "GET", "/sync/ack").json
+    assert {a["type"] for a in acks} >= {"AssetV2", "AuthUserV1"}
+
+    # --- The viewer: thumbnail, preview, original, video playback, asset info.
+    thumb = app.api("viewAsset", "GET", f"/assets/{asset_id}/thumbnail?size=thumbnail")
+    assert thumb.status == 200 and thumb.headers["content-type"] == "image/webp" and thumb.raw[8:12] == b"WEBP"
+    preview = app.api("viewAsset", "GET", f"/assets/{asset_id}/thumbnail?size=preview")
+    assert preview.headers["content-type"] == "image/jpeg" and preview.raw[:2] == b"\xff\xd8"
+    original = app.api("downloadAsset", "GET", f"/assets/{asset_id}/original?edited=false")
+    assert original.raw == photo
+    playback = app.api("playAssetVideo", "GET", f"/assets/{video_id}/video/playback", Range="bytes=0-")
+    assert playback.status in (200, 206) and playback.headers["content-type"].startswith("video/")
+    info = app.api("getAssetInfo", "GET", f"/assets/{asset_id}").json
+    assert info["exifInfo"]["make"] == "PhoneCam" and info["isFavorite"] is False
+
+    # --- Actions (ActionService): favourite, archive, trash and restore, all by PUT/DELETE /assets.
+    assert app.api("updateAssets", "PUT", "/assets", {"ids": [asset_id], "isFavorite": True}).status == 204
+    assert app.api("updateAssets", "PUT", "/assets", {"ids": [video_id], "visibility": "archive"}).status == 204
+    assert app.api("deleteAssets", "DELETE", "/assets", {"ids": [video_id], "force": False}).status == 204
+    assert _next(events, "on_asset_trash") == [[video_id]]
+    restored = app.api("restoreAssets", "POST", "/trash/restore/assets", {"ids": [video_id]}).json
+    assert restored == {"count": 1}
+    assert _next(events, "on_asset_restore") == [[video_id]]
+
+    # --- Albums and sharing.
+    album = app.api("createAlbum", "POST", "/albums", {"albumName": "Trip", "assetIds": [asset_id]}).json
+    added = app.api("addAssetsToAlbum", "PUT", f"/albums/{album['id']}/assets", {"ids": [video_id]}).json
+    assert added == [{"id": video_id, "success": True}]
+    assert _next(events, "on_album_update") == [album["id"]]
+    link = app.api("createSharedLink", "POST", "/shared-links", {"type": "ALBUM", "albumId": album["id"]}).json
+    # Immich's create answer carries no album (its query joins none); the list has it.
+    assert link["type"] == "ALBUM" and "album" not in link and link["assets"] == []
+    [listed] = app.api("getAllSharedLinks", "GET", f"/shared-links?albumId={album['id']}").json
+    assert (listed["id"], listed["key"], listed["album"]["id"]) == (link["id"], link["key"], album["id"])
+    friend = call(app.server.api, "POST", "/admin/users",
+                  {"email": "friend@example.com", "password": "pw", "name": "Friend"}, app.auth)  # fmt: skip
+    assert friend.status == 201
+    partner = app.api("createPartner", "POST", "/partners", {"sharedWithId": friend.body["id"]}).json
+    assert partner["id"] == friend.body["id"]
+    shared_by = app.api("getPartners", "GET", "/partners?direction=shared-by").json
+    assert [p["id"] for p in shared_by] == [friend.body["id"]]
+
+    # --- Search, map, memories, people, download (their pages in the app).
+    found = app.api("searchAssets", "POST", "/search/metadata", {"originalFileName": "IMG_0001"}).json
+    assert [a["id"] for a in found["assets"]["items"]] == [asset_id]
+    assert app.api("getMapMarkers", "GET", "/map/markers?withPartners=true&withSharedAlbums=true").json == []
+    assert app.api("searchMemories", "GET", "/memories").json == []
+    people = app.api("getAllPeople", "GET", "/people?withHidden=false").json
+    assert people["people"] == [] and people["total"] == 0
+    fetched = app.api("downloadAsset", "GET", f"/assets/{asset_id}/original?edited=true")
+    assert fetched.raw == photo
+
+    # --- Sync again: the changes arrive, nothing acked comes twice.
+    wait_jobs_idle(app.server.api, app.auth, timeout=CAP)
+    _run(phone.sync(MOBILE_TYPES))
+    assert phone.table("assets")[asset_id]["isFavorite"] is True
+    assert phone.table("assets")[video_id]["visibility"] == "archive"
+    assert set(phone.table("albums")) == {album["id"]}
+    assert set(phone.table("album_assets")) == {(album["id"], asset_id), (album["id"], video_id)}
+    assert set(phone.table("partners")) == {(my_id, friend.body["id"])}
+
+    # --- Sign-out (AuthApiRepository.logout).
+    assert app.api("logout", "POST", "/auth/logout").json == {"successful": True, "redirectUri": "/auth/login?autoLaunch=0"}
+    assert app.api("getMyUser", "GET", "/users/me").status == 401
