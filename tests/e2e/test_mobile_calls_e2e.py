@@ -11,6 +11,7 @@ import io
 import json
 import queue
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -157,7 +158,7 @@ def test_the_mobile_app_signs_in_backs_up_syncs_and_browses(server: ServerProces
     # --- Sign-in (AuthApiRepository.login; the login page sends the device's model and type).
     login = app.api(
         "login", "POST", "/auth/login", {"email": ADMIN["email"], "password": ADMIN["password"]},
-        deviceModel="Pixel 8", deviceType="Android", **{"User-Agent": "Immich_Android_2.3.1"},
+        deviceModel="Pixel 8", deviceType="Android", **{"User-Agent": "immich-android/2.3.1"},
     )
     assert login.status == 201
     app.token = login.json["accessToken"]
@@ -229,9 +230,11 @@ def _backup_view_and_organise(app: App, events: queue.Queue[tuple[str, Any]], my
     assert {a["type"] for a in acks} >= {"AssetV2", "AuthUserV1"}
 
     # --- The viewer: thumbnail, preview, original, video playback, asset info.
-    thumb = app.api("viewAsset", "GET", f"/assets/{asset_id}/thumbnail?size=thumbnail")
+    # The app's image URLs (getThumbnailUrlForRemoteId): edited=true and the thumbhash as cache buster.
+    buster = urllib.parse.quote(assets[asset_id]["thumbhash"], safe="")
+    thumb = app.api("viewAsset", "GET", f"/assets/{asset_id}/thumbnail?size=thumbnail&edited=true&c={buster}")
     assert thumb.status == 200 and thumb.headers["content-type"] == "image/webp" and thumb.raw[8:12] == b"WEBP"
-    preview = app.api("viewAsset", "GET", f"/assets/{asset_id}/thumbnail?size=preview")
+    preview = app.api("viewAsset", "GET", f"/assets/{asset_id}/thumbnail?size=preview&edited=true&c={buster}")
     assert preview.headers["content-type"] == "image/jpeg" and preview.raw[:2] == b"\xff\xd8"
     original = app.api("downloadAsset", "GET", f"/assets/{asset_id}/original?edited=false")
     assert original.raw == photo
@@ -254,7 +257,9 @@ def _backup_view_and_organise(app: App, events: queue.Queue[tuple[str, Any]], my
     added = app.api("addAssetsToAlbum", "PUT", f"/albums/{album['id']}/assets", {"ids": [video_id]}).json
     assert added == [{"id": video_id, "success": True}]
     assert _next(events, "on_album_update") == [album["id"]]
-    link = app.api("createSharedLink", "POST", "/shared-links", {"type": "ALBUM", "albumId": album["id"]}).json
+    link_body = {"type": "ALBUM", "albumId": album["id"], "showMetadata": True, "allowDownload": True,
+                 "allowUpload": False}  # fmt: skip
+    link = app.api("createSharedLink", "POST", "/shared-links", link_body).json
     # Immich's create answer carries no album (its query joins none); the list has it.
     assert link["type"] == "ALBUM" and "album" not in link and link["assets"] == []
     [listed] = app.api("getAllSharedLinks", "GET", f"/shared-links?albumId={album['id']}").json
