@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 import pytest
+from PIL import Image
 
 from tests.e2e.conftest import ServerProcess, call, wait_jobs_idle
 from tests.e2e.test_sync_e2e import HttpClient, _run
@@ -176,7 +177,7 @@ def test_the_mobile_app_signs_in_backs_up_syncs_and_browses(server: ServerProces
     # --- The socket (websocket.provider.dart): Bearer token, websocket transport, /api/socket.io.
     events: queue.Queue[tuple[str, Any]] = queue.Queue()
     client = socketio.Client(reconnection=False)
-    listened = ("on_server_version", "AssetUploadReadyV2", "on_upload_success", "on_album_update",
+    listened = ("on_server_version", "AssetUploadReadyV2", "AssetEditReadyV2", "on_upload_success", "on_album_update",
                 "on_config_update", "on_asset_trash", "on_asset_restore")  # fmt: skip
     for name in listened:
         client.on(name, partial(lambda name, *args: events.put((name, list(args))), name))
@@ -243,6 +244,19 @@ def _backup_view_and_organise(app: App, events: queue.Queue[tuple[str, Any]], my
     info = app.api("getAssetInfo", "GET", f"/assets/{asset_id}").json
     assert info["exifInfo"]["make"] == "PhoneCam" and info["isFavorite"] is False
 
+    # --- The editor (AssetApiRepository.editAsset): the app waits for AssetEditReadyV2 and syncs it.
+    rotate = {"edits": [{"action": "rotate", "parameters": {"angle": 90}}]}
+    edited = app.api("editAsset", "PUT", f"/assets/{asset_id}/edits", rotate).json
+    assert [(e["action"], e["parameters"]) for e in edited["edits"]] == [("rotate", {"angle": 90})]
+    [edit_ready] = _next(events, "AssetEditReadyV2", lambda a: a[0]["asset"]["id"] == asset_id)
+    assert edit_ready["asset"]["isEdited"] is True
+    assert (edit_ready["asset"]["width"], edit_ready["asset"]["height"]) == (600, 800)
+    [edit_line] = edit_ready["edit"]
+    assert edit_line == {"id": edited["edits"][0]["id"], "assetId": asset_id, "sequence": 0, "action": "rotate",
+                         "parameters": {"angle": 90}}  # fmt: skip
+    turned = app.api("viewAsset", "GET", f"/assets/{asset_id}/thumbnail?size=preview&edited=true&c=x")
+    assert turned.raw[:2] == b"\xff\xd8" and turned.raw != preview.raw
+
     # --- Actions (ActionService): favourite, archive, trash and restore, all by PUT/DELETE /assets.
     assert app.api("updateAssets", "PUT", "/assets", {"ids": [asset_id], "isFavorite": True}).status == 204
     assert app.api("updateAssets", "PUT", "/assets", {"ids": [video_id], "visibility": "archive"}).status == 204
@@ -279,8 +293,10 @@ def _backup_view_and_organise(app: App, events: queue.Queue[tuple[str, Any]], my
     assert app.api("searchMemories", "GET", "/memories").json == []
     people = app.api("getAllPeople", "GET", "/people?withHidden=false").json
     assert people["people"] == [] and people["total"] == 0
+    # Download (DownloadService): edited=true gives the edited rendering, edited=false the file.
     fetched = app.api("downloadAsset", "GET", f"/assets/{asset_id}/original?edited=true")
-    assert fetched.raw == photo
+    assert Image.open(io.BytesIO(fetched.raw)).size == (600, 800)
+    assert app.api("downloadAsset", "GET", f"/assets/{asset_id}/original?edited=false").raw == photo
 
     # --- Sync again: the changes arrive, nothing acked comes twice.
     wait_jobs_idle(app.server.api, app.auth, timeout=CAP)
