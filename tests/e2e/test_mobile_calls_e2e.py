@@ -200,7 +200,10 @@ def _backup_view_and_organise(app: App, events: queue.Queue[tuple[str, Any]], my
     check_body = {"assets": [{"id": "local-1", "checksum": checksum}]}
     first = app.api("checkBulkUpload", "POST", "/assets/bulk-upload-check", check_body).json
     assert first == {"results": [{"id": "local-1", "action": "accept"}]}
-    up = app.upload(photo, "IMG_0001.jpg", "local-1")
+    # An iPhone adds its iCloud id as asset metadata (RemoteAssetMetadataKey.mobileApp).
+    cloud = {"iCloudId": "ICLOUD-1", "createdAt": "2024-05-01T10:00:00.000", "latitude": "48.85",
+             "longitude": "2.35"}  # fmt: skip
+    up = app.upload(photo, "IMG_0001.jpg", "local-1", metadata=json.dumps([{"key": "mobile-app", "value": cloud}]))
     assert up.status == 201 and up.json["status"] == "created"
     asset_id = up.json["id"]
     [uploaded] = _next(events, "on_upload_success", lambda a: a[0]["id"] == asset_id)
@@ -227,6 +230,8 @@ def _backup_view_and_organise(app: App, events: queue.Queue[tuple[str, Any]], my
     assets = phone.table("assets")
     assert set(assets) == {asset_id, video_id}
     assert assets[asset_id]["checksum"] == checksum and assets[video_id]["type"] == "VIDEO"
+    [meta] = [m for m in phone.table("asset_metadata").values() if m["assetId"] == asset_id]
+    assert (meta["key"], meta["value"]) == ("mobile-app", cloud)
     acks = app.api("getSyncAck", "GET", "/sync/ack").json
     assert {a["type"] for a in acks} >= {"AssetV2", "AuthUserV1"}
 
