@@ -271,6 +271,22 @@ def _backup_view_and_organise(app: App, events: queue.Queue[tuple[str, Any]], my
     assert restored == {"count": 1}
     assert _next(events, "on_asset_restore") == [[video_id]]
 
+    # --- Locked folder (AuthApiRepository: setupPinCode, unlockPinCode, lockPinCode).
+    secret = app.upload(_photo(8, "PhoneCam"), "IMG_0003.jpg", "local-3").json["id"]
+    _next(events, "on_upload_success", lambda a: a[0]["id"] == secret)
+    assert app.api("setupPinCode", "POST", "/auth/pin-code", {"pinCode": "123456"}).status == 204
+    # Moving into the locked folder needs no unlocked session (Immich checks the assets as they are);
+    # seeing what is inside does.
+    assert app.api("updateAssets", "PUT", "/assets", {"ids": [secret], "visibility": "locked"}).status == 204
+    hidden = app.api("getAssetInfo", "GET", f"/assets/{secret}")
+    assert (hidden.status, hidden.json["message"]) == (400, "Not found or no asset.read access")
+    assert app.api("unlockAuthSession", "POST", "/auth/session/unlock", {"pinCode": "123456"}).status == 204
+    status = app.api("getAuthStatus", "GET", "/auth/status").json
+    assert (status["pinCode"], status["isElevated"]) == (True, True)
+    assert app.api("getAssetInfo", "GET", f"/assets/{secret}").json["visibility"] == "locked"
+    assert app.api("lockAuthSession", "POST", "/auth/session/lock").status == 204
+    assert app.api("getAssetInfo", "GET", f"/assets/{secret}").status == 400
+
     # --- Albums and sharing.
     album = app.api("createAlbum", "POST", "/albums", {"albumName": "Trip", "assetIds": [asset_id]}).json
     added = app.api("addAssetsToAlbum", "PUT", f"/albums/{album['id']}/assets", {"ids": [video_id]}).json
