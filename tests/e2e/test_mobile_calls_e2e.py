@@ -218,7 +218,7 @@ def _backup_view_and_organise(app: App, events: queue.Queue[tuple[str, Any]], my
     dup = app.upload(photo, "IMG_0001.jpg", "local-1")
     assert (dup.status, dup.json) == (200, {"id": asset_id, "status": "duplicate"})
 
-    clip = app.upload(_video(), "VID_0002.mp4", "local-2", duration="1000")
+    clip = app.upload(_video(), "VID_0002.mp4", "local-2")
     assert clip.status == 201
     video_id = clip.json["id"]
     _next(events, "on_upload_success", lambda a: a[0]["id"] == video_id)
@@ -324,6 +324,8 @@ def _backup_view_and_organise(app: App, events: queue.Queue[tuple[str, Any]], my
     _run(phone.sync(MOBILE_TYPES))
     assert phone.table("assets")[asset_id]["isFavorite"] is True
     assert phone.table("assets")[video_id]["visibility"] == "archive"
+    # The background task sends duration 0; the probe's milliseconds replace it.
+    assert phone.table("assets")[video_id]["duration"] == 1000
     assert set(phone.table("albums")) == {album["id"]}
     assert set(phone.table("album_assets")) == {(album["id"], asset_id), (album["id"], video_id)}
     assert set(phone.table("partners")) == {(my_id, friend.body["id"])}
