@@ -308,8 +308,13 @@ def _backup_view_and_organise(app: App, events: queue.Queue[tuple[str, Any]], my
     assert [p["id"] for p in shared_by] == [friend.body["id"]]
 
     # --- Search, map, memories, people, download (their pages in the app).
-    found = app.api("searchAssets", "POST", "/search/metadata", {"originalFileName": "IMG_0001"}).json
-    assert [a["id"] for a in found["assets"]["items"]] == [asset_id]
+    # SearchApiRepository.search: the filter's fields, empty people, timeline visibility, pages of 1000.
+    by_name = {"originalFileName": "IMG_0001", "visibility": "timeline", "personIds": [], "page": 1, "size": 1000}
+    found = app.api("searchAssets", "POST", "/search/metadata", by_name).json
+    assert [a["id"] for a in found["assets"]["items"]] == [asset_id] and found["assets"]["nextPage"] is None
+    by_context = {"query": "a dog", "visibility": "timeline", "personIds": [], "page": 1, "size": 1000}
+    smart = app.api("searchSmart", "POST", "/search/smart", by_context)
+    assert (smart.status, smart.json["message"]) == (400, "Smart search is not enabled")  # ML is off here
     assert app.api("getMapMarkers", "GET", "/map/markers?withPartners=true&withSharedAlbums=true").json == []
     assert app.api("searchMemories", "GET", "/memories").json == []
     people = app.api("getAllPeople", "GET", "/people?withHidden=false").json
