@@ -306,6 +306,10 @@ def _backup_view_and_organise(app: App, events: queue.Queue[tuple[str, Any]], my
     assert partner["id"] == friend.body["id"]
     shared_by = app.api("getPartners", "GET", "/partners?direction=shared-by").json
     assert [p["id"] for p in shared_by] == [friend.body["id"]]
+    invite = {"albumUsers": [{"userId": friend.body["id"]}]}  # AlbumUserAddDto(userId), role left to the server
+    shared_album = app.api("addUsersToAlbum", "PUT", f"/albums/{album['id']}/users", invite).json
+    roles = {(u["user"]["id"], u["role"]) for u in shared_album["albumUsers"]}
+    assert roles == {(my_id, "owner"), (friend.body["id"], "editor")}
 
     # --- Search, map, memories, people, download (their pages in the app).
     # SearchApiRepository.search: the filter's fields, empty people, timeline visibility, pages of 1000.
@@ -334,6 +338,19 @@ def _backup_view_and_organise(app: App, events: queue.Queue[tuple[str, Any]], my
     assert set(phone.table("albums")) == {album["id"]}
     assert set(phone.table("album_assets")) == {(album["id"], asset_id), (album["id"], video_id)}
     assert set(phone.table("partners")) == {(my_id, friend.body["id"])}
+
+    # --- The friend's phone: the shared album and the partner's library arrive by sync. As in Immich,
+    # the stream carries every visibility and the app hides what is locked.
+    friend_app = App(app.server)
+    friend_login = {"email": "friend@example.com", "password": "pw"}
+    friend_app.token = friend_app.api("login", "POST", "/auth/login", friend_login).json["accessToken"]
+    friends_phone = SyncClient(HttpClient(app.server.port), friend_app.auth, ack_batch=50)
+    _run(friends_phone.sync(MOBILE_TYPES))
+    assert set(friends_phone.table("albums")) == {album["id"]}
+    assert set(friends_phone.table("partners")) == {(my_id, friend.body["id"])}
+    seen = friends_phone.table("assets")
+    assert set(seen) == {asset_id, video_id, secret} and seen[secret]["visibility"] == "locked"
+    assert seen[asset_id]["isFavorite"] is False  # a partner's favourite is not the friend's
 
     # --- Sign-out (AuthApiRepository.logout).
     assert app.api("logout", "POST", "/auth/logout").json == {"successful": True, "redirectUri": "/auth/login?autoLaunch=0"}
