@@ -196,7 +196,8 @@ def _backup_view_and_organise(app: App, events: queue.Queue[tuple[str, Any]], my
     photo = _photo(7, "PhoneCam")
     checksum = base64.b64encode(hashlib.sha1(photo).digest()).decode()
 
-    # --- Backup: the hash is checked first, then the upload task runs.
+    # --- Backup. The v3 app picks candidates from its own hashes against the synced assets; the
+    # bulk check is what the web and the CLI ask first (checked here with the same checksum).
     check_body = {"assets": [{"id": "local-1", "checksum": checksum}]}
     first = app.api("checkBulkUpload", "POST", "/assets/bulk-upload-check", check_body).json
     assert first == {"results": [{"id": "local-1", "action": "accept"}]}
