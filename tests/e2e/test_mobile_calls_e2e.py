@@ -171,6 +171,20 @@ def test_the_mobile_app_signs_in_backs_up_syncs_and_browses(server: ServerProces
     assert prefs["memories"]["enabled"] is True
     [session] = [s for s in app.api("getSessions", "GET", "/sessions").json if s["current"]]
     assert (session["deviceOS"], session["deviceType"], session["appVersion"]) == ("Android", "Pixel 8", "2.3.1")
+    # UserApiRepository.createProfileImage: raw multipart, one part "file", no part type given.
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(png, "PNG")
+    boundary = uuid.uuid4().hex
+    form = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="profile-picture.png"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n".encode() + png.getvalue() + f"\r\n--{boundary}--\r\n".encode()
+    )
+    avatar = app.raw("POST", app.server.api + "/users/profile-image", form,
+                     {**app.auth, "Content-Type": f"multipart/form-data; boundary={boundary}"})  # fmt: skip
+    check("createProfileImage", avatar.status, avatar.headers["content-type"], avatar.raw)
+    assert avatar.status == 201 and avatar.json["profileImagePath"].endswith(".png")
+    served = app.api("getProfileImage", "GET", f"/users/{me['id']}/profile-image")
+    assert (served.headers["content-type"], served.raw) == ("image/png", png.getvalue())
     disk = app.api("getStorage", "GET", "/server/storage").json
     assert disk["diskSizeRaw"] > 0
 
