@@ -240,7 +240,7 @@ def _backup_view_and_organise(app: App, events: queue.Queue[tuple[str, Any]], my
 
     # --- Sync (SyncStreamService): the v3 types, every line stored, acked.
     phone = SyncClient(HttpClient(app.server.port), app.auth, ack_batch=50)
-    lines = _run(phone.sync(MOBILE_TYPES))
+    lines = _run(phone.sync(MOBILE_TYPES, reset=True))  # a fresh install may start with reset: true
     assert lines[-1]["type"] == "SyncCompleteV1"
     assets = phone.table("assets")
     assert set(assets) == {asset_id, video_id}
