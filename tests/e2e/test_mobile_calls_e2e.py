@@ -25,7 +25,7 @@ from PIL import Image
 from tests.e2e.conftest import ServerProcess, call, wait_jobs_idle
 from tests.e2e.test_sync_e2e import HttpClient, _run
 from tests.e2e.test_workers_e2e import _photo
-from tests.http.response_schema import check
+from tests.http.response_schema import check, mismatch
 from tests.sync_client import MOBILE_TYPES, SyncClient
 
 ADMIN = {"email": "admin@example.com", "password": "admin-password", "name": "Admin"}
@@ -121,6 +121,10 @@ def _video() -> bytes:
         for packet in stream.encode():
             container.mux(packet)
     return out.getvalue()
+
+
+def _schema(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _next(events: queue.Queue[tuple[str, Any]], name: str, match: Callable[[Any], bool] = lambda _: True) -> Any:
@@ -225,6 +229,9 @@ def _backup_view_and_organise(app: App, events: queue.Queue[tuple[str, Any]], my
     assert uploaded["originalFileName"] == "IMG_0001.jpg" and uploaded["checksum"] == checksum
     [ready] = _next(events, "AssetUploadReadyV2", lambda a: a[0]["asset"]["id"] == asset_id)
     assert ready["asset"]["checksum"] == checksum and ready["exif"]["make"] == "PhoneCam"
+    # The app parses these with its generated SyncAssetV2 / SyncAssetExifV1 classes.
+    assert mismatch(_schema("SyncAssetV2"), ready["asset"]) is None
+    assert mismatch(_schema("SyncAssetExifV1"), ready["exif"]) is None
 
     again = app.api("checkBulkUpload", "POST", "/assets/bulk-upload-check", check_body).json
     assert again == {"results": [
@@ -271,7 +278,9 @@ def _backup_view_and_organise(app: App, events: queue.Queue[tuple[str, Any]], my
     [edit_ready] = _next(events, "AssetEditReadyV2", lambda a: a[0]["asset"]["id"] == asset_id)
     assert edit_ready["asset"]["isEdited"] is True
     assert (edit_ready["asset"]["width"], edit_ready["asset"]["height"]) == (600, 800)
+    assert mismatch(_schema("SyncAssetV2"), edit_ready["asset"]) is None
     [edit_line] = edit_ready["edit"]
+    assert mismatch(_schema("SyncAssetEditV1"), edit_line) is None
     assert edit_line == {"id": edited["edits"][0]["id"], "assetId": asset_id, "sequence": 0, "action": "rotate",
                          "parameters": {"angle": 90}}  # fmt: skip
     turned = app.api("viewAsset", "GET", f"/assets/{asset_id}/thumbnail?size=preview&edited=true&c=x")
