@@ -10,9 +10,7 @@ import hashlib
 import io
 import json
 import queue
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -23,115 +21,13 @@ import pytest
 from PIL import Image
 
 from tests.e2e.conftest import ServerProcess, call, wait_jobs_idle
+from tests.e2e.mobile_app import CAP, App, next_event, schema, video_clip
 from tests.e2e.test_sync_e2e import HttpClient, _run
 from tests.e2e.test_workers_e2e import _photo
 from tests.http.response_schema import check, mismatch
 from tests.sync_client import MOBILE_TYPES, SyncClient
 
 ADMIN = {"email": "admin@example.com", "password": "admin-password", "name": "Admin"}
-CAP = 60.0
-DEVICE_ID = "b2c3d4e5f6a7b8c9"  # the app's StoreKey.deviceId
-
-
-@attrs.define
-class Answer:
-    status: int
-    headers: dict[str, str]
-    raw: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.raw)
-
-
-@attrs.define
-class App:
-    """The phone: REST calls as the generated client and the upload task send them."""
-
-    server: ServerProcess
-    token: str = ""
-
-    @property
-    def auth(self) -> dict[str, str]:
-        # The app's request headers carry the session token as x-immich-user-token.
-        return {"x-immich-user-token": self.token} if self.token else {}
-
-    def raw(self, method: str, url: str, data: bytes | None, headers: dict[str, str]) -> Answer:
-        request = urllib.request.Request(url, data=data, method=method)
-        for name, value in headers.items():
-            request.add_header(name, value)
-        try:
-            with urllib.request.urlopen(request, timeout=CAP) as response:
-                return Answer(response.status, {k.lower(): v for k, v in response.headers.items()}, response.read())
-        except urllib.error.HTTPError as exc:
-            return Answer(exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read())
-
-    def api(self, op: str, method: str, path: str, body: Any = None, **extra: str) -> Answer:
-        """One generated-client call, its answer checked against the spec's schema for ``op``."""
-        headers = {"Accept": "application/json", **self.auth, **extra}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        answer = self.raw(method, self.server.api + path, data, headers)
-        check(op, answer.status, answer.headers.get("content-type", ""), answer.raw)
-        return answer
-
-    def upload(self, data: bytes, name: str, local_id: str, **fields: str) -> Answer:
-        """The backup upload task: multipart with the app's fields, the file last as ``assetData``."""
-        boundary = uuid.uuid4().hex
-        form = {
-            "filename": name,
-            "deviceAssetId": local_id,
-            "deviceId": DEVICE_ID,
-            "fileCreatedAt": "2024-05-01T10:00:00.000Z",
-            "fileModifiedAt": "2024-05-01T10:00:05.000Z",
-            "isFavorite": "false",
-            "duration": "0",
-            **fields,
-        }
-        parts = [
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-            for k, v in form.items()
-        ]
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="assetData"; filename="{local_id}.tmp"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n"
-        )
-        parts.append(f"--{boundary}--\r\n".encode())
-        headers = {**self.auth, "Content-Type": f"multipart/form-data; boundary={boundary}"}
-        answer = self.raw("POST", self.server.api + "/assets", b"".join(parts), headers)
-        check("uploadAsset", answer.status, answer.headers.get("content-type", ""), answer.raw)
-        return answer
-
-
-def _video() -> bytes:
-    """A one-second MPEG-4 clip, made here."""
-    import av
-    import numpy as np
-
-    out = io.BytesIO()
-    with av.open(out, "w", format="mp4") as container:
-        stream = container.add_stream("mpeg4", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for n in range(10):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), n * 20, dtype=np.uint8), format="rgb24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return out.getvalue()
-
-
-def _schema(name: str) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _next(events: queue.Queue[tuple[str, Any]], name: str, match: Callable[[Any], bool] = lambda _: True) -> Any:
-    while True:
-        got, args = events.get(timeout=CAP)
-        if got == name and match(args):
-            return args
 
 
 @pytest.fixture
@@ -204,7 +100,7 @@ def test_the_mobile_app_signs_in_backs_up_syncs_and_browses(server: ServerProces
         headers={"Authorization": f"Bearer {app.token}"}, wait_timeout=CAP,
     )  # fmt: skip
     try:
-        assert _next(events, "on_server_version") == [{"major": 3, "minor": 1, "patch": 0, "prerelease": None}]
+        assert next_event(events, "on_server_version") == [{"major": 3, "minor": 1, "patch": 0, "prerelease": None}]
         _backup_view_and_organise(app, events, me["id"])
     finally:
         client.disconnect()
@@ -254,13 +150,13 @@ def _backup_and_sync(lib: Library) -> None:
     up = app.upload(photo, "IMG_0001.jpg", "local-1", metadata=json.dumps([{"key": "mobile-app", "value": cloud}]))
     assert up.status == 201 and up.json["status"] == "created"
     asset_id = up.json["id"]
-    [uploaded] = _next(events, "on_upload_success", lambda a: a[0]["id"] == asset_id)
+    [uploaded] = next_event(events, "on_upload_success", lambda a: a[0]["id"] == asset_id)
     assert uploaded["originalFileName"] == "IMG_0001.jpg" and uploaded["checksum"] == checksum
-    [ready] = _next(events, "AssetUploadReadyV2", lambda a: a[0]["asset"]["id"] == asset_id)
+    [ready] = next_event(events, "AssetUploadReadyV2", lambda a: a[0]["asset"]["id"] == asset_id)
     assert ready["asset"]["checksum"] == checksum and ready["exif"]["make"] == "PhoneCam"
     # The app parses these with its generated SyncAssetV2 / SyncAssetExifV1 classes.
-    assert mismatch(_schema("SyncAssetV2"), ready["asset"]) is None
-    assert mismatch(_schema("SyncAssetExifV1"), ready["exif"]) is None
+    assert mismatch(schema("SyncAssetV2"), ready["asset"]) is None
+    assert mismatch(schema("SyncAssetExifV1"), ready["exif"]) is None
 
     again = app.api("checkBulkUpload", "POST", "/assets/bulk-upload-check", check_body).json
     assert again == {"results": [
@@ -269,10 +165,10 @@ def _backup_and_sync(lib: Library) -> None:
     dup = app.upload(photo, "IMG_0001.jpg", "local-1")
     assert (dup.status, dup.json) == (200, {"id": asset_id, "status": "duplicate"})
 
-    clip = app.upload(_video(), "VID_0002.mp4", "local-2")
+    clip = app.upload(video_clip(), "VID_0002.mp4", "local-2")
     assert clip.status == 201
     video_id = clip.json["id"]
-    _next(events, "on_upload_success", lambda a: a[0]["id"] == video_id)
+    next_event(events, "on_upload_success", lambda a: a[0]["id"] == video_id)
 
     # --- Sync (SyncStreamService): the v3 types, every line stored, acked.
     phone = SyncClient(HttpClient(app.server.port), app.auth, ack_batch=50)
@@ -312,12 +208,12 @@ def _view_and_edit(lib: Library) -> None:
     rotate = {"edits": [{"action": "rotate", "parameters": {"angle": 90}}]}
     edited = app.api("editAsset", "PUT", f"/assets/{asset_id}/edits", rotate).json
     assert [(e["action"], e["parameters"]) for e in edited["edits"]] == [("rotate", {"angle": 90})]
-    [edit_ready] = _next(events, "AssetEditReadyV2", lambda a: a[0]["asset"]["id"] == asset_id)
+    [edit_ready] = next_event(events, "AssetEditReadyV2", lambda a: a[0]["asset"]["id"] == asset_id)
     assert edit_ready["asset"]["isEdited"] is True
     assert (edit_ready["asset"]["width"], edit_ready["asset"]["height"]) == (600, 800)
-    assert mismatch(_schema("SyncAssetV2"), edit_ready["asset"]) is None
+    assert mismatch(schema("SyncAssetV2"), edit_ready["asset"]) is None
     [edit_line] = edit_ready["edit"]
-    assert mismatch(_schema("SyncAssetEditV1"), edit_line) is None
+    assert mismatch(schema("SyncAssetEditV1"), edit_line) is None
     assert edit_line == {"id": edited["edits"][0]["id"], "assetId": asset_id, "sequence": 0, "action": "rotate",
                          "parameters": {"angle": 90}}  # fmt: skip
     turned = app.api("viewAsset", "GET", f"/assets/{asset_id}/thumbnail?size=preview&edited=true&c=x")
@@ -332,14 +228,14 @@ def _act_and_lock(lib: Library) -> None:
     assert app.api("updateAssets", "PUT", "/assets", {"ids": [asset_id], "isFavorite": True}).status == 204
     assert app.api("updateAssets", "PUT", "/assets", {"ids": [video_id], "visibility": "archive"}).status == 204
     assert app.api("deleteAssets", "DELETE", "/assets", {"ids": [video_id], "force": False}).status == 204
-    assert _next(events, "on_asset_trash") == [[video_id]]
+    assert next_event(events, "on_asset_trash") == [[video_id]]
     restored = app.api("restoreAssets", "POST", "/trash/restore/assets", {"ids": [video_id]}).json
     assert restored == {"count": 1}
-    assert _next(events, "on_asset_restore") == [[video_id]]
+    assert next_event(events, "on_asset_restore") == [[video_id]]
 
     # --- Locked folder (AuthApiRepository: setupPinCode, unlockPinCode, lockPinCode).
     secret = app.upload(_photo(8, "PhoneCam"), "IMG_0003.jpg", "local-3").json["id"]
-    _next(events, "on_upload_success", lambda a: a[0]["id"] == secret)
+    next_event(events, "on_upload_success", lambda a: a[0]["id"] == secret)
     assert app.api("setupPinCode", "POST", "/auth/pin-code", {"pinCode": "123456"}).status == 204
     # Moving into the locked folder needs no unlocked session (Immich checks the assets as they are);
     # seeing what is inside does.
@@ -363,7 +259,7 @@ def _share(lib: Library) -> None:
     album = app.api("createAlbum", "POST", "/albums", {"albumName": "Trip", "assetIds": [asset_id]}).json
     added = app.api("addAssetsToAlbum", "PUT", f"/albums/{album['id']}/assets", {"ids": [video_id]}).json
     assert added == [{"id": video_id, "success": True}]
-    assert _next(events, "on_album_update") == [album["id"]]
+    assert next_event(events, "on_album_update") == [album["id"]]
     link_body = {"type": "ALBUM", "albumId": album["id"], "showMetadata": True, "allowDownload": True,
                  "allowUpload": False}  # fmt: skip
     link = app.api("createSharedLink", "POST", "/shared-links", link_body).json
