@@ -42,8 +42,11 @@ class App:
 
     @property
     def auth(self) -> dict[str, str]:
-        # The app's request headers carry the session token as x-immich-user-token.
-        return {"x-immich-user-token": self.token} if self.token else {}
+        # The app hands its x-immich-user-token to the native HTTP layer, which turns it into the
+        # web's cookies for the server's URL (Android HttpClientManager, iOS URLSessionManager).
+        if not self.token:
+            return {}
+        return {"Cookie": f"immich_access_token={self.token}; immich_is_authenticated=true; immich_auth_type=password"}
 
     def raw(self, method: str, url: str, data: bytes | None, headers: dict[str, str]) -> Answer:
         request = urllib.request.Request(url, data=data, method=method)
