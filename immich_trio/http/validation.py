@@ -140,6 +140,13 @@ def _is_url(text: str) -> bool:
     return True
 
 
+_SHAPING_KEYS = frozenset(
+    {"type", "properties", "additionalProperties", "items", "enum", "anyOf", "oneOf", "allOf", "format"}
+)
+"""A schema with none of these is zod's ``z.unknown()`` (e.g. the values of an open record):
+it takes anything, null included."""
+
+
 def validate(
     schema: Mapping[str, Any], value: Any, path: list[Any] | None = None
 ) -> list[dict[str, Any]]:
@@ -147,7 +154,8 @@ def validate(
     path = path or []
     schema = resolve(schema)
     if value is None:
-        return [] if schema.get("nullable") else [_absent(schema, value, path, False)]
+        accepted = schema.get("nullable") or not (_SHAPING_KEYS & schema.keys())
+        return [] if accepted else [_absent(schema, value, path, False)]
     for key in ("anyOf", "oneOf"):
         if key in schema:
             errors = []

@@ -176,3 +176,16 @@ async def exif_row(conn: Conn, asset_id: UUID | str) -> dict[str, Any] | None:
     cur = await conn.execute(EXIF_ROW, (asset_id,))
     row: dict[str, Any] | None = await cur.fetchone()
     return row
+
+
+EDIT_SYNC_ROWS = """
+SELECT id, "assetId", sequence, action, parameters
+FROM asset_edit WHERE "assetId" = %s ORDER BY sequence
+"""
+
+
+async def edit_sync_rows(conn: Conn, asset_id: UUID | str) -> list[dict[str, Any]]:
+    """The asset's edits with the columns of ``SyncAssetEditV1``, in order (Immich's
+    ``getWithSyncInfo``)."""
+    cur = await conn.execute(EDIT_SYNC_ROWS, (asset_id,))
+    return list(await cur.fetchall())

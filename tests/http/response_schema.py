@@ -77,6 +77,11 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+_SHAPING_KEYS = frozenset(
+    {"type", "properties", "additionalProperties", "items", "enum", "anyOf", "oneOf", "allOf", "format"}
+)
+
+
 def mismatch(
     schema: Mapping[str, Any], value: Any, path: str = "$", excused: Mapping[str, frozenset[str]] = {}
 ) -> str | None:
@@ -85,7 +90,10 @@ def mismatch(
     ``excused`` names keys allowed beyond the schema, by path (``IMMICH_EXTRA_KEYS``)."""
     schema = spec.resolve(schema)
     if value is None:
-        return None if schema.get("nullable") else f"{path}: null where the schema is not nullable"
+        # A schema with no shape is z.unknown() (an open record's values): null fits it.
+        if schema.get("nullable") or not (_SHAPING_KEYS & schema.keys()):
+            return None
+        return f"{path}: null where the schema is not nullable"
     for key in ("anyOf", "oneOf"):
         if key in schema:
             reasons = [mismatch(option, value, path, excused) for option in schema[key]]

@@ -244,6 +244,11 @@ async def test_asset_metadata(client: Any, make_user: Any, sql: Sql) -> None:
     )
     assert response.status_code == 200
     assert [(i["assetId"], i["key"], i["value"]) for i in await response.get_json()] == [(asset_id, "k", {"a": 1})]
+    # A value's entries may be null (Immich's z.unknown()), and stay null.
+    response = await client.put(base, headers=user.headers, json={"items": [{"key": "n", "value": {"a": None}}]})
+    assert response.status_code == 200
+    assert [(i["key"], i["value"]) for i in await response.get_json()] == [("n", {"a": None})]
+    assert (await client.delete(f"{base}/n", headers=user.headers)).status_code == 204
     response = await client.delete(
         "/api/assets/metadata", headers=other.headers, json={"items": [{"assetId": asset_id, "key": "k"}]}
     )

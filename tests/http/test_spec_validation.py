@@ -286,6 +286,9 @@ def test_additional_properties() -> None:
     item = ref("AssetMetadataUpsertItemDto")
     assert validate(item, {"key": "k", "value": {"a": [1, {"b": None}], "c": "d"}}) == []
     assert validate(item, {"key": "k", "value": "text"})[0]["expected"] == "object"
+    # zod's z.record(z.string(), z.unknown()): a value may be null
+    assert validate(item, {"key": "k", "value": {"adjustmentTime": None}}) == []
+    assert validate(item, {"key": "k", "value": None})[0]["expected"] == "object"
 
 
 def test_any_of_reports_a_union_issue() -> None:

@@ -1,6 +1,7 @@
 """``AssetEditThumbnailGeneration``: the ``_edited`` preview, thumbnail and fullsize of an image
 with its ``asset_edit`` list applied (crop, then quarter turns clockwise and mirrors, in order),
-or, once the edits are removed, the edited files gone and the unedited size restored.
+or, once the edits are removed, the edited files gone and the unedited size restored; either
+way the owner's clients hear ``AssetEditReadyV2`` on commit.
 
 Run by the thumbnailer actor; the rendering is a pure function of the original and the edit
 list (``render_edited``), the database writes happen in the dispatcher's apply transaction.
@@ -9,7 +10,7 @@ list (``render_edited``), the database writes happen in the dispatcher's apply t
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,8 @@ from psycopg import AsyncConnection
 
 from immich_trio.actors.dispatcher import JobResult
 from immich_trio.jobs.names import JobName
+from immich_trio.sql import events, pipeline
 from immich_trio.sql import jobs as jobs_q
-from immich_trio.sql import pipeline
 from immich_trio.sql.assets import asset_edits as q
 from immich_trio.storage import files
 
@@ -29,10 +30,12 @@ from .codecs import Edit, generate_image_thumbnails
 from .options import ThumbnailOptions, ThumbnailResult
 
 log = logging.getLogger(__name__)
+Conn = AsyncConnection[Any]
 
 _ROTATIONS = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_90}
 _MIRRORS = {"horizontal": Image.Transpose.FLIP_LEFT_RIGHT, "vertical": Image.Transpose.FLIP_TOP_BOTTOM}
 ROTATED_ORIENTATIONS = frozenset({"5", "6", "7", "8"})
+EDIT_READY_EVENT = "AssetEditReadyV2"
 
 
 def pixel_edit(edits: Sequence[Mapping[str, Any]]) -> Edit:
@@ -80,9 +83,10 @@ def unedited_size(asset: Mapping[str, Any]) -> tuple[int | None, int | None]:
 
 async def apply_rendered(
     conn: AsyncConnection[Any], *, asset_id: str, result: ThumbnailResult, options: ThumbnailOptions
-) -> None:
+) -> bool:
+    """Record the edited files, size and thumbhash; False when the asset is gone."""
     if not await pipeline.lock_asset(conn, asset_id):
-        return
+        return False
     outputs = (
         ("preview", result.preview_path, options.preview.format, options.preview.progressive),
         ("thumbnail", result.thumbnail_path, options.thumbnail.format, options.thumbnail.progressive),
@@ -98,13 +102,14 @@ async def apply_rendered(
         )
     await q.delete_edited_files(conn, asset_id, keep=[k for k, p, _, _ in outputs if p is not None])
     await q.set_rendered(conn, asset_id, result.width, result.height, result.thumbhash)
+    return True
 
 
-async def apply_unedited(conn: AsyncConnection[Any], *, asset_id: str, asset: Mapping[str, Any]) -> None:
+async def apply_unedited(conn: AsyncConnection[Any], *, asset_id: str, asset: Mapping[str, Any]) -> bool:
     """No edits left: the edited files go, the size is the original's again, and the unedited
-    thumbnails are rendered anew (which restores the thumbhash)."""
+    thumbnails are rendered anew (which restores the thumbhash). False when the asset is gone."""
     if not await pipeline.lock_asset(conn, asset_id):
-        return
+        return False
     stale = await q.delete_edited_files(conn, asset_id)
     width, height = unedited_size(asset)
     if width and height:
@@ -112,6 +117,16 @@ async def apply_unedited(conn: AsyncConnection[Any], *, asset_id: str, asset: Ma
     await jobs_q.enqueue_job(conn, JobName.ASSET_GENERATE_THUMBNAILS, {"id": asset_id})
     for path in stale:
         await trio.to_thread.run_sync(files.remove_quietly, Path(path))
+    return True
+
+
+async def finish_edit_job(
+    conn: AsyncConnection[Any], *, asset_id: str, owner_id: str, step: Callable[[Conn], Awaitable[bool]]
+) -> None:
+    """Apply the job's outcome and, as Immich's job service does once the job succeeded, tell
+    the owner's clients (``AssetEditReadyV2``: the asset and its edits, loaded by the relay)."""
+    if await step(conn):
+        await events.publish(conn, owner_id, EDIT_READY_EVENT, asset_id)
 
 
 async def run_edit_render(
@@ -124,10 +139,11 @@ async def run_edit_render(
     edit_asset = await q.asset_for_edit(conn, asset_id)
     edits = await q.edits(conn, asset_id)
     options: ThumbnailOptions = await options_of(conn)
+    owner_id = str(asset["ownerId"])
     if not edits or asset["type"] != "IMAGE":
-        return JobResult(status="success", apply=partial(apply_unedited, asset_id=asset_id, asset=edit_asset or {}))
-    render = partial(
-        render_edited, Path(asset["originalPath"]), edits, media, str(asset["ownerId"]), asset_id, options
-    )
-    result = await run(render)
-    return JobResult(status="success", apply=partial(apply_rendered, asset_id=asset_id, result=result, options=options))
+        step = partial(apply_unedited, asset_id=asset_id, asset=edit_asset or {})
+    else:
+        render = partial(render_edited, Path(asset["originalPath"]), edits, media, owner_id, asset_id, options)
+        result = await run(render)
+        step = partial(apply_rendered, asset_id=asset_id, result=result, options=options)
+    return JobResult(status="success", apply=partial(finish_edit_job, asset_id=asset_id, owner_id=owner_id, step=step))

@@ -1,4 +1,5 @@
-"""The payloads of ``AssetUploadReadyV2``: the asset and its exif as the sync stream shapes them.
+"""The payloads of ``AssetUploadReadyV2`` and ``AssetEditReadyV2``: the asset, its exif and its
+edits as the sync stream shapes them.
 
 Defined here until the sync stream (which shares these shapes) has its DTO module.
 """
@@ -66,6 +67,15 @@ class SyncAssetExifV1:
     fps: float | None
 
 
+@attrs.frozen(kw_only=True)
+class SyncAssetEditV1:
+    id: str
+    asset_id: str
+    sequence: int
+    action: str
+    parameters: dict[str, Any]
+
+
 def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -122,4 +132,11 @@ def sync_exif(row: dict[str, Any]) -> SyncAssetExifV1:
         profile_description=row["profileDescription"],
         rating=row["rating"],
         fps=row["fps"],
+    )
+
+
+def sync_edit(row: dict[str, Any]) -> SyncAssetEditV1:
+    return SyncAssetEditV1(
+        id=str(row["id"]), asset_id=str(row["assetId"]), sequence=row["sequence"],
+        action=row["action"], parameters=row["parameters"],
     )

@@ -20,7 +20,7 @@ from immich_trio.actors.notifier.hub import Hub
 from immich_trio.actors.version_check import release_notification
 from immich_trio.http.dto import to_wire
 from immich_trio.http.dto.assets import asset_dto
-from immich_trio.http.socketio.payloads import sync_asset, sync_exif
+from immich_trio.http.socketio.payloads import sync_asset, sync_edit, sync_exif
 from immich_trio.reactor import Backoff
 from immich_trio.sql import events as q
 from immich_trio.sql import system_metadata
@@ -36,7 +36,8 @@ LOAD_TIMEOUT = 10.0
 RECONNECT_BACKOFF = Backoff(initial=0.5, factor=2.0, cap=30.0)
 READY_VISIBILITIES = frozenset({"timeline", "archive"})
 """Only these assets are announced on upload (hidden live-photo parts and locked ones are not)."""
-ASSET_EVENTS = frozenset({"on_upload_success", "on_asset_update"})
+EDIT_READY = "AssetEditReadyV2"
+ASSET_EVENTS = frozenset({"on_upload_success", "on_asset_update", EDIT_READY})
 """Events that may carry an asset reference (``EventNotice.ref``) for the relay to load."""
 
 
@@ -152,11 +153,17 @@ class EventRelay:
                 async with self._pool.connection() as conn:
                     row = await q.asset_with_relations(conn, asset_id)
                     exif = await q.exif_row(conn, asset_id) if row is not None else None
+                    edits = await q.edit_sync_rows(conn, asset_id) if notice.event == EDIT_READY else []
         except (DatabaseUnavailable, psycopg.Error, trio.TooSlowError) as exc:
             log.warning("event relay: cannot load asset %s for %s: %s", asset_id, notice.event, exc)
             return False
         if row is None:
             return False  # deleted before we got to it: nothing to announce
+        if notice.event == EDIT_READY:
+            # The sync shapes, as Immich's job service sends them once an edit is rendered.
+            ready = {"asset": to_wire(sync_asset(row)), "edit": [to_wire(sync_edit(e)) for e in edits]}
+            self._hub.emit_to_user(str(row["ownerId"]), EDIT_READY, ready)
+            return True
         # Without a viewer (pipeline events, as Immich maps them): isFavorite false, no
         # stack; faces are not detected yet.
         dto = to_wire(
