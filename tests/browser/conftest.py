@@ -238,6 +238,39 @@ def open_page(
         context.close()
 
 
+def upload_through_api(
+    site: ServerProcess, browser: Browser, signed: Signed, data: bytes, name: str, mime: str, created: str
+) -> str:
+    """Upload ``data`` as ``signed`` through the API, as the web app's uploader does; the asset id."""
+    context = browser.new_context(base_url=site.url, storage_state=signed.storage_state)
+    try:
+        form = {
+            "assetData": {"name": name, "mimeType": mime, "buffer": data},
+            "deviceAssetId": f"browser-{name}",
+            "deviceId": "browser",
+            "fileCreatedAt": created,
+            "fileModifiedAt": created,
+        }
+        response = context.request.post("/api/assets", multipart=form)
+        assert response.status == 201, response.text()
+        asset_id: str = response.json()["id"]
+    finally:
+        context.close()
+    return asset_id
+
+
+def set_realtime_transcoding(site: ServerProcess, browser: Browser, signed: Signed, enabled: bool) -> None:
+    """``ffmpeg.realtime.enabled`` in the system config (the web app plays over HLS when on)."""
+    context = browser.new_context(base_url=site.url, storage_state=signed.storage_state)
+    try:
+        config = context.request.get("/api/system-config").json()
+        config["ffmpeg"]["realtime"]["enabled"] = enabled
+        saved = context.request.put("/api/system-config", data=config)
+        assert saved.status == 200, saved.text()
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def admin_page(
     site: ServerProcess,

@@ -4,15 +4,14 @@ segments, and the browser's media pipeline decodes them (picture size known, dat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
 
 from immich_trio.sql.embedded import socket_dir_for, url_for
-from tests.browser.conftest import Signed, open_page
+from tests.browser.conftest import Signed, set_realtime_transcoding, upload_through_api
 from tests.e2e.conftest import ServerProcess
 from tests.http.hls_media import insert_stream_rows, make_clip
 
@@ -46,40 +45,14 @@ def streamed_video(
     transcoding turned on in the system config; the asset's id."""
     clip = tmp_path_factory.mktemp("hls") / "clip.mp4"
     make_clip(clip, seconds=4, width=320, height=240, audio=True)
-    context = browser.new_context(base_url=site.url, storage_state=admin.storage_state)
-    try:
-        form = {
-            "assetData": {"name": "clip.mp4", "mimeType": "video/mp4", "buffer": clip.read_bytes()},
-            "deviceAssetId": "browser-hls-1",
-            "deviceId": "browser",
-            "fileCreatedAt": "2023-05-01T12:00:00.000Z",
-            "fileModifiedAt": "2023-05-01T12:00:00.000Z",
-        }
-        response = context.request.post("/api/assets", multipart=form)
-        assert response.status == 201, response.text()
-        asset_id: str = response.json()["id"]
-        insert_stream_rows(_sql(site), asset_id)
-        config = context.request.get("/api/system-config").json()
-        config["ffmpeg"]["realtime"]["enabled"] = True
-        saved = context.request.put("/api/system-config", data=config)
-        assert saved.status == 200, saved.text()
-    finally:
-        context.close()
+    asset_id = upload_through_api(site, browser, admin, clip.read_bytes(), "clip.mp4", "video/mp4", "2023-05-01T12:00:00.000Z")
+    insert_stream_rows(_sql(site), asset_id)
+    set_realtime_transcoding(site, browser, admin, True)
     return asset_id
 
 
-@pytest.fixture
-def viewer(
-    site: ServerProcess,
-    browser: Browser,
-    admin: Signed,
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
-) -> Iterator[Page]:
-    yield from open_page(site, browser, admin, tmp_path, request)
-
-
-def test_the_asset_viewer_plays_the_video_over_hls(viewer: Page, streamed_video: str) -> None:
+def test_the_asset_viewer_plays_the_video_over_hls(admin_page: Page, streamed_video: str) -> None:
+    viewer = admin_page
     answers: list[tuple[int, str]] = []
     viewer.on(
         "response",

@@ -6,7 +6,6 @@ the encoded file; the browser decodes it (picture size known, time advancing).""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,7 +13,7 @@ import av
 import pytest
 
 from tests.actors.video_samples import make_video
-from tests.browser.conftest import Signed, open_page
+from tests.browser.conftest import Signed, set_realtime_transcoding, upload_through_api
 from tests.browser.test_hls_playback import _sql
 from tests.e2e.conftest import ServerProcess
 
@@ -36,23 +35,8 @@ def transcoded_video(
     """A 3 s HEVC clip uploaded through the API, real-time transcoding off, its encoded MP4 on disk."""
     folder = tmp_path_factory.mktemp("playback")
     clip = make_video(folder / "phone.mp4", codec="libx265", width=320, height=240, fps=24, frames=72, gop=24)
-    context = browser.new_context(base_url=site.url, storage_state=admin.storage_state)
-    try:
-        config = context.request.get("/api/system-config").json()
-        config["ffmpeg"]["realtime"]["enabled"] = False
-        assert context.request.put("/api/system-config", data=config).status == 200
-        form = {
-            "assetData": {"name": "phone.mp4", "mimeType": "video/mp4", "buffer": clip.read_bytes()},
-            "deviceAssetId": "browser-playback-1",
-            "deviceId": "browser",
-            "fileCreatedAt": "2023-06-01T12:00:00.000Z",
-            "fileModifiedAt": "2023-06-01T12:00:00.000Z",
-        }
-        response = context.request.post("/api/assets", multipart=form)
-        assert response.status == 201, response.text()
-        asset_id: str = response.json()["id"]
-    finally:
-        context.close()
+    set_realtime_transcoding(site, browser, admin, False)
+    asset_id = upload_through_api(site, browser, admin, clip.read_bytes(), "phone.mp4", "video/mp4", "2023-06-01T12:00:00.000Z")
     sql = _sql(site)
     deadline = time.monotonic() + 180
     while not sql("SELECT 1 FROM asset_file WHERE \"assetId\" = %s AND type = 'encoded_video'", (asset_id,)):
@@ -61,14 +45,8 @@ def transcoded_video(
     return asset_id
 
 
-@pytest.fixture
-def viewer(
-    site: ServerProcess, browser: Browser, admin: Signed, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[Page]:
-    yield from open_page(site, browser, admin, tmp_path, request)
-
-
-def test_the_asset_viewer_plays_the_transcoded_hevc_video(viewer: Page, transcoded_video: str, tmp_path: Path) -> None:
+def test_the_asset_viewer_plays_the_transcoded_hevc_video(admin_page: Page, transcoded_video: str, tmp_path: Path) -> None:
+    viewer = admin_page
     served: list[tuple[int, str]] = []
     viewer.on(
         "response",
