@@ -30,13 +30,12 @@ from typing import Any
 
 import av
 import av.error
-import numpy as np
 from av.codec.context import Flags
 from av.video.frame import PictureType
-from av.video.reformatter import ColorRange, Colorspace
+from av.video.reformatter import ColorRange
 
 from .plan import MAX_AUDIO_CHANNELS, EncodePlan
-from .tonemap import tone_map_frame
+from .tonemap import tone_map_to_sdr
 
 __all__ = ["TranscodeError", "TranscodeStopped", "run_plan"]
 
@@ -225,7 +224,7 @@ class _Job:
             except (av.error.BlockingIOError, av.error.EOFError):
                 return
             if self.plan.tone_map is not None:
-                frame = _tone_map(frame, self.transfer, self.plan.tone_map)
+                frame = tone_map_to_sdr(frame, self.transfer, self.plan.tone_map)
             frame.pict_type = PictureType.NONE
             yield frame
 
@@ -252,12 +251,3 @@ class _Job:
 def _codec_options(plan: EncodePlan) -> dict[str, str]:
     """ffmpeg's option names to libavcodec's (``b:v`` is ``b``)."""
     return {("b" if name == "b:v" else name): value for name, value in plan.options}
-
-
-def _tone_map(frame: Any, transfer: int, curve: str) -> Any:
-    """An rgb48 HDR frame (PQ or HLG) → a full-range BT.709 SDR yuv420p frame, same timing."""
-    signal = np.asarray(frame.to_ndarray(), dtype=np.uint16)
-    out = av.VideoFrame.from_ndarray(tone_map_frame(signal, transfer, curve), format="rgb24")
-    out = out.reformat(format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.JPEG)
-    out.pts, out.time_base = frame.pts, frame.time_base
-    return out

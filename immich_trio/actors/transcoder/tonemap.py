@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import functools
 
+import av
 import numpy as np
 import numpy.typing as npt
+from av.video.reformatter import ColorRange, Colorspace
 
-__all__ = ["CURVES", "tone_map_frame"]
+__all__ = ["CURVES", "HDR_TRANSFERS", "tone_map_frame", "tone_map_to_sdr"]
 
 PEAK = 100.0
 """Immich's ``peak=100``: the signal peak, in units of 100 nits."""
 REFERENCE_NITS = 100.0
 TRANSFER_PQ, TRANSFER_HLG = 16, 18
+HDR_TRANSFERS = frozenset({TRANSFER_PQ, TRANSFER_HLG})
 _OETF_STEPS = 65535
 # BT.2020 → BT.709 in linear light (ITU-R BT.2087).
 BT2020_TO_BT709 = np.array(
@@ -116,4 +119,13 @@ def tone_map_frame(signal: npt.NDArray[np.uint16], transfer: int, curve: str) ->
         channel *= np.float32(_OETF_STEPS)
         channel += np.float32(0.5)
         out[..., i] = oetf[channel.astype(np.uint16)]
+    return out
+
+
+def tone_map_to_sdr(frame: av.VideoFrame, transfer: int, curve: str) -> av.VideoFrame:
+    """An rgb48 HDR frame (PQ or HLG) → a full-range BT.709 SDR yuv420p frame, same timing."""
+    signal = np.asarray(frame.to_ndarray(), dtype=np.uint16)
+    out = av.VideoFrame.from_ndarray(tone_map_frame(signal, transfer, curve), format="rgb24")
+    out = out.reformat(format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.JPEG)
+    out.pts, out.time_base = frame.pts, frame.time_base
     return out

@@ -25,6 +25,7 @@ from av.audio.frame import AudioFrame
 from av.audio.resampler import AudioResampler
 from av.video.frame import PictureType, VideoFrame
 
+from immich_trio.actors.transcoder.tonemap import HDR_TRANSFERS, tone_map_to_sdr
 from immich_trio.actors.video_stream.plan import (
     CRF,
     INIT_FILENAME,
@@ -49,6 +50,8 @@ class EncodeSettings:
     threads: int = 0
     bframes: int = -1
     refs: int = 0
+    # ``ffmpeg.tonemap``: the curve for HDR (PQ/HLG) sources, or "disabled".
+    tonemap: str = "hable"
 
 
 def _rational(value: Fraction) -> Fraction:
@@ -227,7 +230,13 @@ class SegmentRun:
 
     def _emit(self, dst: Any, out: Any, frame: VideoFrame, slot: int, gop: int) -> int:
         upright = self._upright.turn(frame) if self._upright is not None else frame
-        picture = upright.reformat(width=out.width, height=out.height, format="yuv420p")
+        transfer = int(frame.color_trc or 0)
+        if transfer in HDR_TRANSFERS and self.settings.tonemap != "disabled":
+            # As the transcoder (Immich's tonemapx): to BT.709 SDR, full range.
+            signal = upright.reformat(width=out.width, height=out.height, format="rgb48le")
+            picture = tone_map_to_sdr(signal, transfer, self.settings.tonemap)
+        else:
+            picture = upright.reformat(width=out.width, height=out.height, format="yuv420p")
         picture.pts = slot
         picture.time_base = self._frame_time_base
         picture.pict_type = PictureType.I if slot % gop == 0 else PictureType.NONE

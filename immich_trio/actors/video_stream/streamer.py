@@ -262,6 +262,7 @@ class HlsStreamer(Actor[StreamerMsg]):
                     threads=int(ffmpeg["threads"]),
                     bframes=int(ffmpeg["bframes"]),
                     refs=int(ffmpeg["refs"]),
+                    tonemap=str(ffmpeg.get("tonemap", "hable")),
                 ),
                 on_segment=lambda n: None,
             ),
