@@ -36,6 +36,7 @@ CRONS: tuple[tuple[str, tuple[str, ...], JobName], ...] = (
     ("untrackedFiles", ("integrityChecks", "untrackedFiles"), JobName.INTEGRITY_UNTRACKED_FILES_QUEUE_ALL),
     ("checksumFiles", ("integrityChecks", "checksumFiles"), JobName.INTEGRITY_CHECKSUM_FILES),
     ("backupDatabase", ("backup", "database"), JobName.DATABASE_BACKUP),
+    ("libraryScan", ("library", "scan"), JobName.LIBRARY_SCAN_QUEUE_ALL),
 )
 """Each timer's name (its claim key), the config section holding ``enabled`` and
 ``cronExpression``, and the job it queues (as the manual jobs queue them)."""

@@ -29,6 +29,7 @@ CONFIG = {
         "checksumFiles": {"enabled": True, "cronExpression": "30 04 * * 1"},  # Mondays
     },
     "backup": {"database": {"enabled": False}},
+    "library": {"scan": {"enabled": False}},
 }
 
 
@@ -110,7 +111,9 @@ async def test_a_disabled_check_is_not_queued(
     pool: Pool, nursery: trio.Nursery, mock_clock: trio.testing.MockClock
 ) -> None:
     checks = {name: {"enabled": False} for name in ("missingFiles", "untrackedFiles", "checksumFiles")}
-    await save_config(pool, {"integrityChecks": checks, "backup": {"database": {"enabled": False}}})
+    await save_config(
+        pool, {"integrityChecks": checks, "backup": {"database": {"enabled": False}}, "library": NO_SCAN}
+    )
     await start(pool, nursery, datetime(2026, 6, 7, 0, 59, 0, tzinfo=UTC))
     for _ in range(4):
         mock_clock.jump(3600)
@@ -128,12 +131,13 @@ async def _runs_are(a: CronSchedule, b: CronSchedule, count: int) -> bool:
 
 
 NO_CHECKS = {name: {"enabled": False} for name in ("missingFiles", "untrackedFiles", "checksumFiles")}
+NO_SCAN = {"scan": {"enabled": False}}
 
 
 async def test_the_database_backup_is_queued_nightly_by_default(
     pool: Pool, nursery: trio.Nursery, mock_clock: trio.testing.MockClock
 ) -> None:
-    await save_config(pool, {"integrityChecks": NO_CHECKS})
+    await save_config(pool, {"integrityChecks": NO_CHECKS, "library": NO_SCAN})
     # Sunday 7 June 2026, 01:59:59 in Berlin: the default expression is 0 02 * * *
     a = await start(pool, nursery, datetime(2026, 6, 6, 23, 59, 59, tzinfo=UTC))
     b = await start(pool, nursery, datetime(2026, 6, 6, 23, 59, 59, tzinfo=UTC))
@@ -166,3 +170,19 @@ async def test_a_disabled_backup_is_not_queued(
         mock_clock.jump(3600)
         await settle()
     assert await jobs(pool) == []
+
+
+async def test_the_library_scan_is_queued_at_midnight_by_default(
+    pool: Pool, nursery: trio.Nursery, mock_clock: trio.testing.MockClock
+) -> None:
+    await save_config(pool, {"integrityChecks": NO_CHECKS, "backup": {"database": {"enabled": False}}})
+    # Sunday 7 June 2026, 23:59:59 in Berlin: Immich's default library.scan is 0 0 * * *
+    await start(pool, nursery, datetime(2026, 6, 7, 21, 59, 59, tzinfo=UTC))
+    mock_clock.jump(1)
+    await eventually(lambda: _jobs_are(pool, ["LibraryScanQueueAll"]), "the nightly library scan")
+    await save_config(
+        pool, {"integrityChecks": NO_CHECKS, "backup": {"database": {"enabled": False}}, "library": NO_SCAN}
+    )
+    mock_clock.jump(24 * 3600)
+    await settle()
+    assert await jobs(pool) == ["LibraryScanQueueAll"]
