@@ -24,6 +24,7 @@ from immich_trio.http.dto.generated import (
 from immich_trio.http.errors import BadRequest, ValidationFailed
 from immich_trio.http.registry import operation
 from immich_trio.sql import libraries as q
+from immich_trio.sql import users as users_q
 from immich_trio.storage.import_paths import import_path_problem
 
 DEFAULT_NAME = "New External Library"
@@ -102,6 +103,9 @@ async def create_library(ctx: Ctx) -> LibraryResponseDto:
     dto = await ctx.body(CreateLibraryDto)
     _check_arrays({"importPaths": dto.import_paths, "exclusionPatterns": dto.exclusion_patterns})
     async with ctx.db() as conn:
+        # Immich inserts and fails on the foreign key (a 500); an unknown owner is bad input.
+        if await users_q.get_user(conn, dto.owner_id) is None:
+            raise BadRequest("User not found")
         row = await q.create(
             conn,
             owner_id=dto.owner_id,

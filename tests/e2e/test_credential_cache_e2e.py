@@ -21,9 +21,10 @@ assert DEADLINE < TTL
 
 @pytest.fixture
 def two_api_processes(server_factory: Any, db_url: str, tmp_path: Path) -> tuple[ServerProcess, ServerProcess]:
+    # One database, one media folder (Immich's folder checks bind them), two processes.
+    media = tmp_path / "shared-media"
     servers = []
-    for name in ("one", "two"):
-        media = tmp_path / name
+    for _ in ("one", "two"):
         servers.append(
             server_factory({"DB_URL": db_url, "IMMICH_MEDIA_LOCATION": str(media), "IMMICH_WORKERS_INCLUDE": "api"})
         )

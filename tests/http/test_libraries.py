@@ -204,3 +204,11 @@ async def test_starting_the_library_queue_scans_every_library(client: Any, make_
     response = await client.put("/api/jobs/library", headers=admin.headers, json={"command": "start"})
     assert response.status_code == 200
     assert sql("SELECT queue, name FROM immich_trio.job") == [("library", "LibraryScanQueueAll")]
+
+
+async def test_an_unknown_owner_is_refused_and_nothing_written(client: Any, make_user: MakeUser, sql: Sql) -> None:
+    admin = await make_user("admin@example.com", is_admin=True)
+    response = await client.post("/api/libraries", headers=admin.headers, json={"ownerId": MISSING_ID})
+    assert response.status_code == 400
+    assert (await response.get_json())["message"] == "User not found"
+    assert sql("SELECT count(*) FROM library") == [(0,)]
