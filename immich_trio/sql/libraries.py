@@ -155,3 +155,18 @@ async def enqueue_scan(conn: Conn, library_id: UUID | str) -> None:
     data = {"id": str(library_id)}
     await jobs_q.enqueue_job(conn, JobName.LIBRARY_SYNC_FILES_QUEUE_ALL, data)
     await jobs_q.enqueue_job(conn, JobName.LIBRARY_SCAN_ASSETS_QUEUE_ALL, data)
+
+
+# One process watches the libraries (Immich's DatabaseLock.Library): a session-level advisory
+# lock, held on the watcher's own connection for as long as it watches.
+WATCH_LOCK_KEY = "hashtext('immich-trio:library-watch')"
+
+
+async def try_watch_lock(conn: Conn) -> bool:
+    cur = await conn.execute(f"SELECT pg_try_advisory_lock({WATCH_LOCK_KEY}) AS held")
+    row = await cur.fetchone()
+    return bool(row and row["held"])
+
+
+async def release_watch_lock(conn: Conn) -> None:
+    await conn.execute(f"SELECT pg_advisory_unlock({WATCH_LOCK_KEY})")

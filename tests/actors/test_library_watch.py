@@ -129,3 +129,34 @@ async def test_watchfiles_delivers_events_on_trio(tmp_path: Path) -> None:
             await trio.sleep(0.5)  # the watcher is set up in a thread
             (tmp_path / "a.jpg").write_bytes(b"x")
     assert any((ADD, str(tmp_path / "a.jpg")) in list(batch) for batch in seen)
+
+
+async def test_one_process_watches_and_another_takes_over(pool: Pool, sql: Sql, owner: str, nursery: trio.Nursery) -> None:
+    sql(
+        'INSERT INTO library (name, "ownerId", "importPaths", "exclusionPatterns") VALUES (%s, %s, %s, %s)',
+        ("Photos", owner, ["/photos"], []),
+    )
+    sql(
+        "INSERT INTO system_metadata (key, value) VALUES ('system-config', %s::jsonb)",
+        ('{"library": {"watch": {"enabled": true}}}',),
+    )
+    first_source, second_source = FakeSource(), FakeSource()
+    first = LibraryWatch(pool, source=first_source, reload_interval=0.05)
+    second = LibraryWatch(pool, source=second_source, reload_interval=0.05)
+    with trio.fail_after(20):
+        first_scope = trio.CancelScope()
+
+        async def run_first(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+            with first_scope:
+                await first.run(task_status=task_status)
+
+        await nursery.start(run_first)
+        await first_source.watching.wait()
+        await nursery.start(second.run)
+        for _ in range(5):  # several reloads: the second never watches while the first does
+            await trio.sleep(0.05)
+        assert first.leading and not second.leading
+        assert second.watching == {} and second_source.roots == []
+        first_scope.cancel()  # the first process stops: its lock goes with it
+        await second_source.watching.wait()
+    assert second.leading and list(second.watching.values()) == [(("/photos",), ())]

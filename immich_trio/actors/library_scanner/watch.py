@@ -8,6 +8,9 @@ a scan would take them (``walk.takes``); removed ones always. The events come fr
 (its anyio API runs on Trio); tests hand in their own source. The set of libraries is read again
 every ``RELOAD_INTERVAL`` seconds and on every saved config, and the watchers restart only when
 it changed. A watcher whose paths fail (a vanished mount) logs and tries again after ``RETRY``.
+As in Immich, one process of those sharing the database watches: the one holding the watch lock
+(``sql.libraries.try_watch_lock``, on a connection kept while it leads); the others try again at
+each reload.
 """
 
 from __future__ import annotations
@@ -117,16 +120,21 @@ class LibraryWatch:
         self._flush = flush or partial(queue_changes, pool)
         self._wake = trio.Event()
         self.watching: Wanted = {}
+        self.leading = False
 
     def _on_config(self, config: sysconfig.Config) -> None:
         self._wake.set()
 
-    async def _wanted(self) -> tuple[Wanted, dict[str, dict[str, Any]]]:
+    async def _wanted(self, nursery: trio.Nursery) -> tuple[Wanted, dict[str, dict[str, Any]]]:
         async with self._pool.connection() as conn:
             config = await sysconfig.load(conn)
             if not ((config.get("library") or {}).get("watch") or {}).get("enabled"):
                 return {}, {}
             rows = [row for row in await libraries_q.list_all(conn) if row["importPaths"]]
+        if not self.leading:
+            await nursery.start(self._lead)
+            if not self.leading:
+                return {}, {}
         by_id = {str(row["id"]): row for row in rows}
         wanted = {i: (tuple(r["importPaths"]), tuple(r["exclusionPatterns"])) for i, r in by_id.items()}
         return wanted, by_id
@@ -139,7 +147,7 @@ class LibraryWatch:
                 started = False
                 while True:
                     self._wake = trio.Event()
-                    wanted, rows = await self._wanted()
+                    wanted, rows = await self._wanted(nursery)
                     if wanted != self.watching or scope is None:
                         if scope is not None:
                             scope.cancel()
@@ -152,6 +160,21 @@ class LibraryWatch:
                         await self._wake.wait()
         finally:
             unsubscribe()
+
+    async def _lead(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Take the watch lock if free and keep its connection until cancelled; else return."""
+        async with self._pool.connection() as conn:
+            if not await libraries_q.try_watch_lock(conn):
+                task_status.started()
+                return
+            self.leading = True
+            task_status.started()
+            try:
+                await trio.sleep_forever()
+            finally:
+                self.leading = False
+                with trio.CancelScope(shield=True):  # the pooled connection goes back unlocked
+                    await libraries_q.release_watch_lock(conn)
 
     async def _watch_all(
         self, rows: list[dict[str, Any]], *, task_status: trio.TaskStatus[trio.CancelScope]
