@@ -45,6 +45,7 @@ from immich_trio.actors.maintenance_watch import MaintenanceMode, MaintenanceWat
 from immich_trio.actors.memories import JOBS as MEMORY_JOBS
 from immich_trio.actors.memories import MemoriesActor
 from immich_trio.actors.metadata.actor import MetadataActor
+from immich_trio.actors.metadata.sidecar_check import SIDECAR_CHECK_JOBS, SidecarCheckActor
 from immich_trio.actors.notifications import NotificationsActor
 from immich_trio.actors.notifier.hub import Hub
 from immich_trio.actors.person_thumbnail import JOBS as PERSON_THUMBNAIL_JOBS
@@ -196,6 +197,7 @@ class Microservices:
     workflows: WorkflowRunnerActor
     storage_template: StorageTemplateActor
     library_scanner: LibraryScannerActor
+    sidecar_check: SidecarCheckActor
 
 
 def add_microservices(
@@ -222,13 +224,14 @@ def add_microservices(
         workflows=WorkflowRunnerActor(pool),
         storage_template=StorageTemplateActor(pool, settings.media_location),
         library_scanner=LibraryScannerActor(pool, settings.media_location, now=now),
+        sidecar_check=SidecarCheckActor(pool),
     )
     media.add_actor(parts.dispatcher)
     workers = (
         parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories,
         parts.integrity, parts.user_deletion, parts.database_backup, parts.person_thumbnails, parts.cleanup,
         parts.smart_search, parts.duplicates, parts.transcoder, parts.workflows, parts.storage_template,
-        parts.library_scanner,
+        parts.library_scanner, parts.sidecar_check,
     )
     for actor in workers:
         media.add_actor(actor)
@@ -253,6 +256,7 @@ def add_microservices(
         (WORKFLOW_JOBS, parts.workflows),
         (STORAGE_TEMPLATE_JOBS, parts.storage_template),
         (LIBRARY_JOBS, parts.library_scanner),
+        (SIDECAR_CHECK_JOBS, parts.sidecar_check),
     )
     for jobs, worker in by_job_name:
         for job in jobs:

@@ -1,4 +1,5 @@
-"""Expands the ``*QueueAll`` jobs of the asset queues into one job per asset; answers
+"""Expands the ``*QueueAll`` jobs of the asset queues into one job per asset
+(``SidecarQueueAll`` into ``SidecarCheck``s: assets without a sidecar, all with ``force``); answers
 ``skipped`` for the start jobs of features not built yet (``jobs.gates``)."""
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from immich_trio.jobs.gates import SKIPPED_WHEN_OFF, UNBUILT
 from immich_trio.jobs.names import JobName
 from immich_trio.reactor import Actor
 from immich_trio.sql import jobs as q
+from immich_trio.sql import sidecars as sidecars_q
 
 log = logging.getLogger(__name__)
 
 HANDLED: tuple[JobName, ...] = (
     JobName.ASSET_GENERATE_THUMBNAILS_QUEUE_ALL,
     JobName.ASSET_EXTRACT_METADATA_QUEUE_ALL,
+    JobName.SIDECAR_QUEUE_ALL,
     *SKIPPED_WHEN_OFF,
 )
 """Job names to register this actor for with the dispatcher."""
@@ -46,6 +49,8 @@ class QueueAllActor(Actor[RunJob]):
                 apply = partial(_thumbnails, force=force)
             case JobName.ASSET_EXTRACT_METADATA_QUEUE_ALL:
                 apply = partial(_metadata, force=force)
+            case JobName.SIDECAR_QUEUE_ALL:
+                apply = partial(_sidecars, force=force)
             case name if name in UNBUILT:
                 log.info("%s: %s is not built, skipping %s", self.name, UNBUILT[JobName(name)].name, name)
                 msg.reply_to.send(JobResult(status="skipped"))
@@ -64,3 +69,7 @@ async def _thumbnails(conn: AsyncConnection[Any], *, force: bool) -> None:
 
 async def _metadata(conn: AsyncConnection[Any], *, force: bool) -> None:
     await q.enqueue_missing_metadata(conn, force=force)
+
+
+async def _sidecars(conn: AsyncConnection[Any], *, force: bool) -> None:
+    await sidecars_q.queue_sidecar_checks(conn, force=force)

@@ -122,8 +122,9 @@ async def new_paths(conn: Conn, library_id: UUID | str, paths: Sequence[str]) ->
 async def import_files(
     conn: Conn, *, owner_id: UUID | str, library_id: UUID | str, files: Sequence[FoundFile]
 ) -> list[UUID]:
-    """Insert the files as external assets and queue their metadata extraction (which goes
-    on to thumbnails and the rest, as an upload does); the new asset ids."""
+    """Insert the files as external assets and queue their sidecar discovery, which queues
+    their metadata extraction (then thumbnails and the rest, as an upload does), as Immich's
+    ``queuePostSyncJobs``; the new asset ids."""
     if not files:
         return []
     cur = await conn.execute(
@@ -142,7 +143,7 @@ async def import_files(
     ids = [row["id"] for row in rows]
     size_of = {f.path: f.size for f in files}
     await conn.execute(INSERT_SIZES, {"ids": ids, "sizes": [size_of[row["originalPath"]] for row in rows]})
-    await jobs_q.enqueue_for_assets(conn, JobName.ASSET_EXTRACT_METADATA, ids, {"source": "upload"})
+    await jobs_q.enqueue_for_assets(conn, JobName.SIDECAR_CHECK, ids, {"source": "upload"})
     return ids
 
 
@@ -205,11 +206,12 @@ async def set_online(conn: Conn, ids: Sequence[str], *, untrash: bool) -> None:
 
 
 async def refresh_changed(conn: Conn, changed: Sequence[tuple[str, datetime]]) -> None:
-    """Files changed on disk: the new mtime, and metadata extraction (then thumbnails) again."""
+    """Files changed on disk: the new mtime, and sidecar discovery, then metadata extraction
+    (then thumbnails) again."""
     if not changed:
         return
     await conn.execute(SET_MODIFIED, ([i for i, _ in changed], [m for _, m in changed]))
-    await jobs_q.enqueue_for_assets(conn, JobName.ASSET_EXTRACT_METADATA, [i for i, _ in changed], {"source": "upload"})
+    await jobs_q.enqueue_for_assets(conn, JobName.SIDECAR_CHECK, [i for i, _ in changed], {"source": "upload"})
 
 
 async def trash_all(conn: Conn, library_id: UUID | str) -> None:

@@ -76,15 +76,16 @@ def test_the_walk_reaches_fan_outs_and_manual_jobs() -> None:
     assert JobName.FILE_DELETE in names
     assert JobName.DATABASE_BACKUP in names
     assert JobName.SMART_SEARCH_QUEUE_ALL in names  # accepted with CLIP off
-    assert JobName.SIDECAR_QUEUE_ALL not in names  # always refused
+    assert JobName.SIDECAR_CHECK in names  # sidecar start fans out
+    assert JobName.FILE_MIGRATION_QUEUE_ALL not in names  # always refused
 
 
 def test_a_new_job_without_a_worker_fails_the_walk(
     parts: Microservices, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    extra = {**FOLLOW_UPS, JobName.DATABASE_BACKUP: (JobName.SIDECAR_CHECK,)}
+    extra = {**FOLLOW_UPS, JobName.DATABASE_BACKUP: (JobName.ASSET_FILE_MIGRATION,)}
     monkeypatch.setattr(f"{__name__}.FOLLOW_UPS", extra)
-    assert unhandled(parts) == ["SidecarCheck: no worker"]
+    assert unhandled(parts) == ["AssetFileMigration: no worker"]
 
 
 @pytest.mark.parametrize("name", sorted(n for n, f in UNBUILT.items() if f.off is not None))
@@ -109,4 +110,5 @@ def test_ml_sub_switches_gate_as_immich_does() -> None:
     assert not refuses(JobName.SMART_SEARCH_QUEUE_ALL, config)
     assert not refuses(JobName.ASSET_DETECT_DUPLICATES_QUEUE_ALL, config)  # needs CLIP too
     assert refuses(JobName.ASSET_DETECT_FACES_QUEUE_ALL, config)
-    assert refuses(JobName.SIDECAR_QUEUE_ALL, {})
+    assert refuses(JobName.FILE_MIGRATION_QUEUE_ALL, {})
+    assert not refuses(JobName.SIDECAR_QUEUE_ALL, {})  # built

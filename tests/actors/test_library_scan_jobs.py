@@ -100,7 +100,9 @@ async def test_a_scan_restarted_mid_way_imports_each_file_once(
     for row in pages:
         await _apply(pool, await scanner.run_job(_job(row)))
     assert sql('SELECT "originalPath" FROM asset ORDER BY 1') == [(f"{photos}/{i}.jpg",) for i in range(FILES)]
-    assert sql("SELECT count(*) FROM immich_trio.job WHERE name = 'AssetExtractMetadata'") == [(FILES,)]
+    # sidecar discovery first, which queues the metadata extraction (Immich's queuePostSyncJobs)
+    assert sql("SELECT name, count(*) FROM immich_trio.job WHERE name IN ('SidecarCheck', 'AssetExtractMetadata')"
+               " GROUP BY name") == [("SidecarCheck", FILES)]
     assert sql('SELECT "refreshedAt" IS NOT NULL FROM library') == [(True,)]
 
 

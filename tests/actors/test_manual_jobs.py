@@ -92,8 +92,9 @@ async def test_start_of_an_unbuilt_feature_is_refused_while_it_is_on(server: Ser
         response = await client.put("/api/jobs/faceDetection", json=start, headers=headers)
         assert response.status_code == 400
         assert response.json() == {"message": "Invalid job name: faceDetection"}
-        response = await client.put("/api/jobs/sidecar", json=start, headers=headers)
-        assert response.status_code == 400
+        response = await client.put("/api/jobs/migration", json=start, headers=headers)
+        assert response.status_code == 400  # no switch turns file migration off: always refused
+        assert response.json() == {"message": "Invalid job name: migration"}
         assert server.sql(NO_JOBS) == []
         server.sql(
             "INSERT INTO system_metadata (key, value) VALUES (%s, %s)"

@@ -1,5 +1,6 @@
 """Where ``SidecarWrite`` is queued (inside the request's transaction, one statement for many
-assets): asset edits, one or many at once, and tagging or untagging assets."""
+assets): asset edits, one or many at once, and tagging or untagging assets; and the
+``sidecar`` queue's start command, which queues ``SidecarQueueAll`` with its ``force``."""
 
 from __future__ import annotations
 
@@ -54,3 +55,25 @@ async def test_bulk_edit_queues_one_sidecar_write_per_asset(
     sql("DELETE FROM immich_trio.job")
     r = await client.put("/api/assets", json={"ids": ids, "isFavorite": True}, headers=me.headers)
     assert r.status_code == 204 and sql(JOBS) == []  # no exif change: no sidecar to write
+
+
+async def test_starting_the_sidecar_queue_queues_sidecar_discovery_with_its_force(
+    client: Any, make_user: MakeUser, sql: Sql
+) -> None:
+    admin = await make_user("admin@example.com", is_admin=True)
+    r = await client.put("/api/jobs/sidecar", json={"command": "start", "force": False}, headers=admin.headers)
+    assert r.status_code == 200, await r.get_data(as_text=True)
+    body = await r.get_json()
+    assert body["jobCounts"]["waiting"] == 1
+    assert body["queueStatus"] == {"isActive": False, "isPaused": False}
+    assert sql("SELECT queue, name, data FROM immich_trio.job") == [
+        ("sidecar", "SidecarQueueAll", {"force": False})
+    ]
+    sql("DELETE FROM immich_trio.job")
+    r = await client.put("/api/jobs/sidecar", json={"command": "start", "force": True}, headers=admin.headers)
+    assert r.status_code == 200
+    assert sql("SELECT name, data FROM immich_trio.job") == [("SidecarQueueAll", {"force": True})]
+
+    me = await make_user("me@example.com")
+    r = await client.put("/api/jobs/sidecar", json={"command": "start"}, headers=me.headers)
+    assert r.status_code == 403  # admin only
