@@ -1,6 +1,7 @@
 """External libraries on the whole server: a scan imports the import path's photos through the
 upload pipeline (metadata, thumbnails), a missing file goes offline and to the trash and comes
-back, a changed file is read again, an exclusion pattern takes its files offline, and deleting
+back, an XMP sidecar beside a photo is found before its metadata is read (Immich's
+``SidecarCheck`` first), a changed file is read again, an exclusion pattern takes its files offline, and deleting
 the library removes its assets and never a file of the import path."""
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ from media_harness import LIMIT, Server, User, make_user, wait_for
 from PIL import Image
 
 UNFINISHED = "SELECT name, status, error FROM immich_trio.job"
+SIDECAR = """<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'>
+<rdf:Description rdf:about='' xmlns:dc='http://purl.org/dc/elements/1.1/'>
+<dc:description><rdf:Alt><rdf:li xml:lang='x-default'>From second.xmp</rdf:li></rdf:Alt></dc:description>
+</rdf:Description></rdf:RDF></x:xmpmeta>
+"""
 ASSETS = 'SELECT "originalPath", "isOffline", "deletedAt" IS NOT NULL FROM asset ORDER BY "originalPath"'
 
 
@@ -46,6 +52,7 @@ async def test_scan_imports_marks_offline_and_back_and_deletes(server: Server, t
     _photo(second, (30, 20), "blue")
     _photo(photos / "@eaDir" / "first.jpg", (8, 8), "green")  # Synology's thumbnails: excluded by default
     (photos / "notes.txt").write_text("not media")
+    (photos / "second.xmp").write_text(SIDECAR)  # <name>.xmp: found by the import's sidecar check
     os.symlink(photos, photos / "loop")
     before = sorted((p, p.stat().st_mtime_ns) for p in photos.rglob("*") if p.is_file())
 
@@ -62,6 +69,9 @@ async def test_scan_imports_marks_offline_and_back_and_deletes(server: Server, t
         assert dto["originalFileName"] == "first.jpg" and dto["isOffline"] is False
         assert dto["checksum"] == base64.b64encode(hashlib.sha1(f"path:{first}".encode()).digest()).decode()
         assert dto["thumbhash"] and (dto["width"], dto["height"]) == (64, 48)  # the upload pipeline ran
+        dto = await _asset(client, admin, second, server)
+        assert dto["exifInfo"]["description"] == "From second.xmp"
+        assert await server.asql("SELECT path FROM asset_file WHERE type = 'sidecar'") == [(str(photos / "second.xmp"),)]
         stats = (await client.get(f"/api/libraries/{library['id']}/statistics", headers=admin.headers)).json()
         assert (stats["photos"], stats["videos"], stats["total"]) == (2, 0, 2) and stats["usage"] > 0
         refreshed = (await client.get(f"/api/libraries/{library['id']}", headers=admin.headers)).json()
