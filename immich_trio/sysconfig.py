@@ -50,9 +50,7 @@ def defaults(*, ml_url: str | None = None, ml_enabled: bool | None = None) -> Co
 
 def defaults_for(settings: Settings) -> Config:
     """The defaults as this process's environment shapes them (system-config.md)."""
-    return defaults(
-        ml_url=settings.machine_learning_url, ml_enabled=settings.machine_learning_enabled
-    )
+    return defaults(ml_url=settings.machine_learning_url, ml_enabled=settings.machine_learning_enabled)
 
 
 def merge(base: Config, partial: Any) -> Config:
