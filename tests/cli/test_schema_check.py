@@ -152,3 +152,20 @@ def test_missing_and_extra_tables_functions_and_triggers(
     # drops first, then creates, so the SQL runs top to bottom
     kinds = [line.split(":")[0].strip(" -") for line in lines]
     assert kinds.index("TriggerCreate") > kinds.index("TableCreate") > kinds.index("TableDrop")
+
+
+def test_a_changed_function_body_is_reported_with_its_definition(
+    env: Path, sql: Sql, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [(original,)] = sql("SELECT pg_get_functiondef('updated_at()'::regprocedure)")
+    sql(
+        "CREATE OR REPLACE FUNCTION updated_at() RETURNS trigger LANGUAGE plpgsql"
+        " AS $$ BEGIN RETURN new; END $$"
+    )
+    code, out = schema_check(capsys, monkeypatch)
+    assert code == 1
+    lines, statements = drift_report(out)
+    assert lines == ['  - FunctionCreate: The function "updated_at" is missing and needs to be created']
+    sql("\n".join(statements))  # CREATE OR REPLACE with the migrations' body
+    assert sql("SELECT pg_get_functiondef('updated_at()'::regprocedure)") == [(original,)]
+    assert schema_check(capsys, monkeypatch) == (0, "Migrations are up to date\n\nNo schema drift detected\n")
