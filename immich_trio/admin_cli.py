@@ -207,7 +207,12 @@ async def schema_check(conn: Conn, args: argparse.Namespace) -> int:
         return 0
     print("\nDetected schema drift")
     for item in drift:
-        print(f"  - {item.kind}: {item.name} is missing from the database")
+        print(f"  - {item.type}: {item.human}")
+    statements = "\n".join(line for item in drift for line in item.sql)
+    print(
+        "\n\nThe below SQL is automatically generated and may be helpful for resolving drift."
+        f" ** Use at your own risk! **\n\n```sql\n{statements}\n```\n"
+    )
     return 1
 
 

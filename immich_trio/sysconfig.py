@@ -239,8 +239,52 @@ def semantic_errors(config: Config) -> list[dict[str, Any]]:
             parts = urlsplit(url.strip())
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 errors.append(_custom(["machineLearning", "urls", i], "Invalid URL"))
-    for key in ("issuerUrl", "endSessionEndpoint"):
-        value = config["oauth"].get(key) or ""
-        if value and not urlsplit(value).scheme:
-            errors.append(_custom(["oauth", key], f"{key} must be a URL address"))
+    errors.extend(_oauth_errors(config["oauth"]))
     return errors
+
+
+# Scheme-relative parsing is not enough: WHATWG's ``new URL()`` (zod's ``z.url()``) takes any
+# ``scheme:rest`` but wants a host for the special schemes and no spaces or brackets in it.
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+_SPECIAL_SCHEMES = {"http", "https", "ws", "wss", "ftp"}
+
+
+def is_url(text: str) -> bool:
+    """Roughly what zod's ``z.url()`` accepts: a string ``new URL()`` parses (after trim)."""
+    text = text.strip()
+    scheme, colon, _ = text.partition(":")
+    if not colon or not _SCHEME.fullmatch(scheme):
+        return False
+    if scheme.lower() not in _SPECIAL_SCHEMES:
+        return True
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises on a port out of range or not a number
+    except ValueError:
+        return False
+    return host is not None and host != "" and not re.search(r"[\s<>^|%]", host)
+
+
+# system-config.dto.ts SystemConfigOAuthSchema: two refined URL fields, then (only when the
+# object parsed cleanly, as a zod transform runs) the mobile redirect check, reported at the
+# object's own path.
+_OAUTH_URL_FIELDS = (
+    ("issuerUrl", "Issuer URL must be an empty string or a valid URL"),
+    ("endSessionEndpoint", "endSessionEndpoint must be an empty string or a valid URL"),
+)
+MOBILE_REDIRECT_MESSAGE = "Mobile redirect URI must be an empty string or a valid URL"
+
+
+def _oauth_errors(oauth: Config) -> list[dict[str, Any]]:
+    errors = [
+        _custom(["oauth", key], message)
+        for key, message in _OAUTH_URL_FIELDS
+        if oauth[key] and not is_url(oauth[key])
+    ]
+    if errors or not oauth["mobileOverrideEnabled"]:
+        return errors
+    uri = oauth["mobileRedirectUri"]
+    if uri and not is_url(uri):
+        return [{"code": "custom", "message": MOBILE_REDIRECT_MESSAGE, "path": ["oauth"]}]
+    return []

@@ -1,9 +1,8 @@
 """Queries behind the ``immich-admin`` commands: the admin account, a user by e-mail, and
-the schema report (migrations applied or not, tables and columns missing from Immich's schema)."""
+the schema report (migrations applied or not, and drift from what they create)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from uuid import UUID
 
@@ -18,6 +17,8 @@ from immich_trio.sql.migrate import (
     SELECT_APPLIED,
     load_migrations,
 )
+from immich_trio.sql.schema_catalogue import expected_catalogue, read_catalogue
+from immich_trio.sql.schema_drift import DriftItem, compare
 
 # Immich's getAdmin: the admin that is not deleted (the oldest when there are several).
 GET_ADMIN = """
@@ -27,12 +28,6 @@ WHERE "isAdmin" AND "deletedAt" IS NULL ORDER BY "createdAt" LIMIT 1
 # Immich's getByEmail: deleted users are not found.
 ID_BY_EMAIL = 'SELECT id FROM "user" WHERE email = %s AND "deletedAt" IS NULL'
 LEDGER_EXISTS = "SELECT to_regclass(%s) IS NOT NULL AS present"
-PUBLIC_COLUMNS = """
-SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'
-"""
-
-_CREATE_TABLE = re.compile(r'^CREATE TABLE "(\w+)" \((.*?)^\);', re.MULTILINE | re.DOTALL)
-_COLUMN = re.compile(r'^\s+"(\w+)" ', re.MULTILINE)
 
 
 async def get_admin(conn: AsyncConnection[Any]) -> dict[str, Any] | None:
@@ -52,12 +47,6 @@ class MigrationStatus:
     status: str  # "applied", "missing" (a file not applied) or "deleted" (applied, no file)
 
 
-@attrs.frozen
-class DriftItem:
-    kind: str  # "table" or "column"
-    name: str
-
-
 async def migration_report(conn: TrioConnection[Any]) -> list[MigrationStatus]:
     """Each of our migrations, applied or not, and applied ones whose file is gone."""
     adopted = await read_ledger(conn) is not None
@@ -69,28 +58,18 @@ async def migration_report(conn: TrioConnection[Any]) -> list[MigrationStatus]:
         cur = await conn.execute(SELECT_APPLIED.format(table=table).encode())
         applied = {r["version"]: r["name"] for r in await cur.fetchall()}
     files = load_migrations()
-    report = [MigrationStatus(m.name, "applied" if m.version in applied else "missing") for m in files]
+    report = [
+        MigrationStatus(m.name, "applied" if m.version in applied else "missing") for m in files
+    ]
     on_disk = {m.version for m in files}
-    report += [MigrationStatus(name, "deleted") for version, name in sorted(applied.items()) if version not in on_disk]
+    report += [
+        MigrationStatus(name, "deleted")
+        for version, name in sorted(applied.items())
+        if version not in on_disk
+    ]
     return report
 
 
-def expected_columns() -> dict[str, list[str]]:
-    """Immich's tables and their columns, as the initial migration creates them."""
-    initial = load_migrations()[0].sql
-    return {m.group(1): _COLUMN.findall(m.group(2)) for m in _CREATE_TABLE.finditer(initial)}
-
-
 async def schema_drift(conn: AsyncConnection[Any]) -> list[DriftItem]:
-    """Tables and columns of Immich's schema that the database lacks."""
-    cur = await conn.execute(PUBLIC_COLUMNS)
-    present: dict[str, set[str]] = {}
-    for r in await cur.fetchall():
-        present.setdefault(r["table_name"], set()).add(r["column_name"])
-    items: list[DriftItem] = []
-    for table, columns in expected_columns().items():
-        if table not in present:
-            items.append(DriftItem("table", table))
-            continue
-        items += [DriftItem("column", f"{table}.{c}") for c in columns if c not in present[table]]
-    return items
+    """How the database's ``public`` schema differs from what our migrations create."""
+    return compare(expected_catalogue(), await read_catalogue(conn))

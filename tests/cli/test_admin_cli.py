@@ -182,7 +182,7 @@ def test_schema_check_reports_a_dropped_column(
     sql('ALTER TABLE move_history DROP COLUMN "pathType"')
     code, out, _ = run(capsys, monkeypatch, "schema-check")
     assert code == 1
-    assert out.endswith("  - column: move_history.pathType is missing from the database\n")
+    assert '  - ColumnAdd: The column "move_history"."pathType" is missing and needs to be created\n' in out
 
 
 def test_the_console_script_is_declared_and_runs_on_the_configured_database(people: None) -> None:
