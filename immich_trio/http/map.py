@@ -3,7 +3,8 @@
 Markers: the caller's assets (with ``withPartners`` also those of every partner sharing with
 them; with ``withSharedAlbums`` also the assets of albums they own or joined), timeline only
 unless ``isArchived`` (then archive too), never trashed, newest first. The JSON is built in
-PostgreSQL and sent as it comes. Reverse geocoding answers the nearest GeoNames place within
+PostgreSQL and sent as it comes; asked again while nothing has committed, the same answer
+comes from memory (``sql.snapshot_cache``, as GET /albums). Reverse geocoding answers the nearest GeoNames place within
 25 km (city, state, English country name), else the country polygon's name, else
 ``[{"country":null,"state":null,"city":null}]`` (as Immich does).
 """
@@ -18,6 +19,7 @@ from immich_trio.http.dto import search as _search_key_order  # noqa: F401
 from immich_trio.http.dto.generated import MapReverseGeocodeResponseDto
 from immich_trio.http.registry import operation
 from immich_trio.sql import map as q
+from immich_trio.sql.snapshot_cache import current_snapshot
 
 
 def _datetime(value: Any) -> datetime | None:
@@ -31,7 +33,12 @@ def _datetime(value: Any) -> datetime | None:
 async def get_map_markers(ctx: Ctx) -> Reply:
     query = ctx.query
     me = ctx.user.id
+    key = ("getMapMarkers", me, tuple(sorted((k, str(v)) for k, v in query.items())))
     async with ctx.db() as conn:
+        # Nothing committed since the same question was answered: the same answer.
+        cached = ctx.runtime.answers.get(key, await current_snapshot(conn))
+        if cached is not None:
+            return Reply(body=cached)
         owners = [me]
         if query.get("withPartners"):
             owners += [p for p in await q.sharing_partner_ids(conn, me) if p != me]
@@ -43,7 +50,8 @@ async def get_map_markers(ctx: Ctx) -> Reply:
             created_after=_datetime(query.get("fileCreatedAfter")),
             created_before=_datetime(query.get("fileCreatedBefore")),
         )
-        body = await q.markers_json(conn, f)
+        snapshot, body = await q.markers_json(conn, f)
+    ctx.runtime.answers.put(key, snapshot, body)
     return Reply(body=body)
 
 
