@@ -42,8 +42,8 @@ import attrs
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import ServerProcess, call, free_port  # noqa: E402
-from tests.e2e.test_cli_upload_e2e import _run_cli, _wait_idle, immich_cli_command  # noqa: E402
+from tests.e2e.conftest import ServerProcess, call, free_port, wait_jobs_idle  # noqa: E402
+from tests.e2e.test_cli_upload_e2e import PROCESSING_TIMEOUT, _run_cli, immich_cli_command  # noqa: E402
 
 CONNECTIONS = (1, 8, 32)
 PHOTOS = 40
@@ -177,7 +177,7 @@ def set_up(label: str, pythonpath: str, work: Path, photos: Path) -> Measured:
     out = _run_cli(cli, ["upload", "--recursive", str(photos)], cli_env)
     cli_seconds = time.monotonic() - started
     assert f"Successfully uploaded {PHOTOS} new asset" in out, out
-    _wait_idle(api, session)
+    wait_jobs_idle(api, session, PROCESSING_TIMEOUT)
     idle_seconds = time.monotonic() - started
     month = call(api, "GET", "/timeline/buckets", headers=session).body[0]["timeBucket"]
     asset_id = call(api, "GET", f"/timeline/bucket?timeBucket={month}", headers=session).body["id"][0]
