@@ -15,7 +15,7 @@ prints req/s and the ratio to the floor measured in the same run. Before that it
                                         [--baseline-pythonpath DIR]
 
 `--upload-runs 0` sets each version up once (the library the targets read) and reports no
-upload time. Servers are real processes (`python -m immich_trio serve`, embedded PostgreSQL, temporary
+upload time; with it, `--targets ping,users` needs no library and uploads nothing. Servers are real processes (`python -m immich_trio serve`, embedded PostgreSQL, temporary
 media folders) on loopback. `--baseline-pythonpath` also runs another checkout of the server
 (e.g. `git archive` of the commit before a change), interleaved with this one: uploads
 alternate between fresh servers of each, and every wrk round measures both.
@@ -42,14 +42,15 @@ import attrs
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import ServerProcess, call, free_port  # noqa: E402
-from tests.e2e.test_cli_upload_e2e import _run_cli, _wait_idle, immich_cli_command  # noqa: E402
+from tests.e2e.conftest import ServerProcess, call, free_port, wait_jobs_idle  # noqa: E402
+from tests.e2e.test_cli_upload_e2e import PROCESSING_TIMEOUT, _run_cli, immich_cli_command  # noqa: E402
 
 CONNECTIONS = (1, 8, 32)
 PHOTOS = 40
 PHOTO_SIZE = (2400, 1600)
 ADMIN = {"email": "bench@example.com", "password": "bench-password", "name": "Bench"}
 FLOOR_BODY = b'{"res":"pong"}'
+LIBRARY_TARGETS = ("assets/{id}", "timeline/buckets")  # the targets that read the uploaded library
 
 
 async def floor_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -156,8 +157,9 @@ class Measured:
     idle_seconds: float
 
 
-def set_up(label: str, pythonpath: str, work: Path, photos: Path) -> Measured:
-    """A fresh server (new media folder and database) that has received the CLI upload."""
+def set_up(label: str, pythonpath: str, work: Path, photos: Path, upload: bool = True) -> Measured:
+    """A fresh server (new media folder and database) that has received the CLI upload; with
+    ``upload`` false, an empty library and only the targets that need none (ping, users/me)."""
     folder = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=work))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "IMMICH_"))}
     port = free_port()
@@ -170,6 +172,13 @@ def set_up(label: str, pythonpath: str, work: Path, photos: Path) -> Measured:
     login = call(api, "POST", "/auth/login", {"email": ADMIN["email"], "password": ADMIN["password"]})
     session = {"Authorization": f"Bearer {login.body['accessToken']}"}
     key = call(api, "POST", "/api-keys", {"name": "bench", "permissions": ["all"]}, session).body["secret"]
+    targets = [
+        ("ping", api + "/server/ping", {}),
+        ("users/me (session)", api + "/users/me", session),
+        ("users/me (api key)", api + "/users/me", {"x-api-key": key}),
+    ]
+    if not upload:
+        return Measured(label, server, targets, 0.0, 0.0)
     cli = immich_cli_command()
     cli_env = {**os.environ, "IMMICH_CONFIG_DIR": str(folder / "cli-config")}
     _run_cli(cli, ["login", api, key], cli_env)
@@ -177,14 +186,11 @@ def set_up(label: str, pythonpath: str, work: Path, photos: Path) -> Measured:
     out = _run_cli(cli, ["upload", "--recursive", str(photos)], cli_env)
     cli_seconds = time.monotonic() - started
     assert f"Successfully uploaded {PHOTOS} new asset" in out, out
-    _wait_idle(api, session)
+    wait_jobs_idle(api, session, PROCESSING_TIMEOUT)
     idle_seconds = time.monotonic() - started
     month = call(api, "GET", "/timeline/buckets", headers=session).body[0]["timeBucket"]
     asset_id = call(api, "GET", f"/timeline/bucket?timeBucket={month}", headers=session).body["id"][0]
-    targets = [
-        ("ping", api + "/server/ping", {}),
-        ("users/me (session)", api + "/users/me", session),
-        ("users/me (api key)", api + "/users/me", {"x-api-key": key}),
+    targets += [
         ("assets/{id}", api + f"/assets/{asset_id}", session),
         ("timeline/buckets", api + "/timeline/buckets", session),
     ]
@@ -223,7 +229,10 @@ def main() -> None:
         # `python -m` puts the working directory first on sys.path: run the servers from an
         # empty one, so that each imports the checkout its PYTHONPATH names.
         os.chdir(work)
-        make_photos(work / "photos", PHOTOS)
+        # The library is made only when an upload is timed or a target reads it.
+        needs_library = bool(args.upload_runs) or any(name.startswith(wanted or ("",)) for name in LIBRARY_TARGETS)
+        if needs_library:
+            make_photos(work / "photos", PHOTOS)
         running: list[Measured] = []
         floor_proc, floor_url = start_floor()
         try:
@@ -232,7 +241,7 @@ def main() -> None:
             set_ups = max(1, args.upload_runs)
             for run in range(set_ups):
                 for label, pythonpath in versions:
-                    measured = set_up(label, pythonpath, work, work / "photos")
+                    measured = set_up(label, pythonpath, work, work / "photos", upload=needs_library)
                     if args.upload_runs:
                         uploads[label].append((measured.cli_seconds, measured.idle_seconds))
                         print(f"{label}: {PHOTOS}-photo @immich/cli upload: CLI exit {measured.cli_seconds:.2f} s, "

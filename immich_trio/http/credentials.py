@@ -108,7 +108,8 @@ def credential_sources(request: Request, *, shared_links: bool = True) -> tuple[
     if len(cookie_headers := request.headers.getlist("Cookie")) > 1:
         headers["cookie"] = "; ".join(cookie_headers)
     names = ("key", "slug", "sessionKey", "apiKey") if shared_links else ("sessionKey", "apiKey")
-    query = {k: request.args[k] for k in names if k in request.args}
+    args = request.args  # a cached property: one lookup, not two per name
+    query = {k: args[k] for k in names if k in args} if args else {}
     return headers, query
 
 

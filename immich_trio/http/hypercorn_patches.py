@@ -185,9 +185,13 @@ async def _read_data(self: Any) -> None:
     while True:
         guard.observe(getattr(self.protocol, "protocol", None))
         started = trio.current_time()
+        limit = min(self.config.read_timeout or inf, guard.time_left())
         try:
-            with trio.fail_after(max(0.0, min(self.config.read_timeout or inf, guard.time_left()))):
+            if limit == inf:  # between requests: no deadline, and no cancel scope to pay for
                 data = await self.stream.receive_some(tcp_server.MAX_RECV)
+            else:
+                with trio.fail_after(max(0.0, limit)):
+                    data = await self.stream.receive_some(tcp_server.MAX_RECV)
         except (trio.ClosedResourceError, trio.BrokenResourceError, trio.TooSlowError):
             break
         guard.record(len(data), trio.current_time() - started)
