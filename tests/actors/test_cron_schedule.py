@@ -180,9 +180,8 @@ async def test_the_library_scan_is_queued_at_midnight_by_default(
     await start(pool, nursery, datetime(2026, 6, 7, 21, 59, 59, tzinfo=UTC))
     mock_clock.jump(1)
     await eventually(lambda: _jobs_are(pool, ["LibraryScanQueueAll"]), "the nightly library scan")
-    await save_config(
-        pool, {"integrityChecks": NO_CHECKS, "backup": {"database": {"enabled": False}}, "library": NO_SCAN}
-    )
-    mock_clock.jump(24 * 3600)
+    mock_clock.jump(23 * 3600)
     await settle()
     assert await jobs(pool) == ["LibraryScanQueueAll"]
+    mock_clock.jump(3600)  # the next midnight
+    await eventually(lambda: _jobs_are(pool, ["LibraryScanQueueAll"] * 2), "the next night's scan")
