@@ -14,8 +14,8 @@ from immich_trio.sql import system_metadata
 from immich_trio.sql.driver import connect
 from immich_trio.sql.media_location import change_media_location
 from immich_trio.sql.pool import open_pool
+from immich_trio.startup import apply_migrations
 from immich_trio.storage.folder_checks import FOLDERS
-from immich_trio.supervision_tree import apply_migrations
 from tests.adoption.conftest import FIXTURE
 
 CAP = 30
