@@ -17,7 +17,7 @@ from uuid import UUID
 
 from immich_trio.http.access import require_access
 from immich_trio.http.context import Ctx
-from immich_trio.http.dto import OMIT, _Omit, iso_z
+from immich_trio.http.dto import OMIT, iso_z, value_or
 from immich_trio.http.dto.generated import (
     WorkflowCreateDto,
     WorkflowResponseDto,
@@ -87,7 +87,7 @@ async def _resolve_steps(
             raise BadRequest(f"Unknown method {step.method}")
         if not compatible(list(method["types"]), trigger):
             raise BadRequest(f'Method "{step.method}" is incompatible with workflow trigger: "{trigger}"')
-        enabled = True if isinstance(step.enabled, _Omit) else step.enabled
+        enabled = value_or(step.enabled, True)
         resolved.append((method["id"], step.config, enabled))
     return resolved
 
@@ -100,7 +100,7 @@ async def _find_or_fail(conn: Any, workflow_id: UUID) -> dict[str, Any]:
 
 
 def _given(value: Any) -> bool:
-    return not isinstance(value, _Omit)
+    return value is not OMIT
 
 
 @operation("getWorkflowTriggers")
@@ -119,12 +119,12 @@ async def search_workflows(ctx: Ctx) -> list[WorkflowResponseDto]:
 async def create_workflow(ctx: Ctx) -> WorkflowResponseDto:
     dto = await ctx.body(WorkflowCreateDto)
     async with ctx.db() as conn, conn.transaction():
-        steps = await _resolve_steps(conn, dto.steps if _given(dto.steps) else [], dto.trigger)  # type: ignore[arg-type]
+        steps = await _resolve_steps(conn, value_or(dto.steps, []), dto.trigger)
         workflow_id = await q.create(
             conn, ctx.user.id, trigger=dto.trigger,
-            name=None if isinstance(dto.name, _Omit) else dto.name,
-            description=None if isinstance(dto.description, _Omit) else dto.description,
-            enabled=True if isinstance(dto.enabled, _Omit) else dto.enabled,
+            name=value_or(dto.name, None),
+            description=value_or(dto.description, None),
+            enabled=value_or(dto.enabled, True),
             steps=steps,
         )
         return workflow_dto(await _find_or_fail(conn, workflow_id))
@@ -153,7 +153,7 @@ async def update_workflow(ctx: Ctx) -> WorkflowResponseDto:
     async with ctx.db() as conn, conn.transaction():
         await require_access(ctx, conn, "workflow.update", [workflow_id])
         current = await _find_or_fail(conn, workflow_id)
-        trigger = dto.trigger if _given(dto.trigger) else current["trigger"]
+        trigger = value_or(dto.trigger, current["trigger"])
         steps = await _resolve_steps(conn, dto.steps, trigger) if _given(dto.steps) else None  # type: ignore[arg-type]
         changes = {
             field: value
