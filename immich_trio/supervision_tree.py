@@ -47,6 +47,8 @@ from immich_trio.actors.metadata.actor import MetadataActor
 from immich_trio.actors.metadata.sidecar_check import SIDECAR_CHECK_JOBS, SidecarCheckActor
 from immich_trio.actors.notifications import NotificationsActor
 from immich_trio.actors.notifier.hub import Hub
+from immich_trio.actors.ocr import JOBS as OCR_JOBS
+from immich_trio.actors.ocr import OcrActor
 from immich_trio.actors.person_thumbnail import JOBS as PERSON_THUMBNAIL_JOBS
 from immich_trio.actors.person_thumbnail import PersonThumbnailActor
 from immich_trio.actors.queue_all import HANDLED as QUEUE_ALL_JOBS
@@ -72,6 +74,8 @@ from immich_trio.http.socketio.relay import TASK_NAME as RELAY_TASK
 from immich_trio.http.socketio.relay import EventRelay
 from immich_trio.jobs.names import JobName, QueueName
 from immich_trio.ml.local import LocalClip
+from immich_trio.ml.ocr.local import LocalOcr
+from immich_trio.ml.ocr.service import OcrService
 from immich_trio.ml.service import ClipService
 from immich_trio.reactor import Backoff, Restart, RestartLimit, Supervisor
 from immich_trio.runtime import Runtime, WallClock, utc_now
@@ -86,6 +90,7 @@ log = logging.getLogger("immich_trio")
 DISPATCHER = "dispatcher"
 QUEUE_ALL = "queue-all"
 ML_TASK = "machine-learning"
+OCR_MODELS_TASK = "ocr-models"
 """Names in the status tree, beside ``uploader``, ``metadata``, ``thumbnailer``, ``janitor``."""
 
 SHUTDOWN_GRACE = 10.0
@@ -144,6 +149,7 @@ class Microservices:
     storage_template: StorageTemplateActor
     library_scanner: LibraryScannerActor
     sidecar_check: SidecarCheckActor
+    ocr: OcrActor
 
 
 def add_microservices(
@@ -151,6 +157,8 @@ def add_microservices(
 ) -> Microservices:
     """The dispatcher, then the actors it feeds: stopping in reverse order, the actors
     finish their jobs while the dispatcher can still record the outcomes."""
+    ocr = make_ocr(settings, clip)
+    media.add_task(OCR_MODELS_TASK, ocr.run)  # idle OCR models unloaded
     parts = Microservices(
         dispatcher=Dispatcher(pool, name=DISPATCHER),
         metadata=MetadataActor(pool, settings.media_location, now=now),
@@ -171,13 +179,14 @@ def add_microservices(
         storage_template=StorageTemplateActor(pool, settings.media_location),
         library_scanner=LibraryScannerActor(pool, settings.media_location, now=now),
         sidecar_check=SidecarCheckActor(pool),
+        ocr=OcrActor(pool, ocr, now=now),
     )
     media.add_actor(parts.dispatcher)
     workers = (
         parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories,
         parts.integrity, parts.user_deletion, parts.database_backup, parts.person_thumbnails, parts.cleanup,
         parts.smart_search, parts.duplicates, parts.transcoder, parts.workflows, parts.storage_template,
-        parts.library_scanner, parts.sidecar_check,
+        parts.library_scanner, parts.sidecar_check, parts.ocr,
     )
     for actor in workers:
         media.add_actor(actor)
@@ -203,6 +212,7 @@ def add_microservices(
         (STORAGE_TEMPLATE_JOBS, parts.storage_template),
         (LIBRARY_JOBS, parts.library_scanner),
         (SIDECAR_CHECK_JOBS, parts.sidecar_check),
+        (OCR_JOBS, parts.ocr),
     )
     for jobs, worker in by_job_name:
         for job in jobs:
@@ -213,6 +223,12 @@ def add_microservices(
 def make_clip(settings: Settings) -> ClipService:
     """This process's CLIP: models from ``settings.model_cache``, or Immich's ML service."""
     return ClipService(LocalClip(settings.model_cache, ttl=float(settings.machine_learning_model_ttl)))
+
+
+def make_ocr(settings: Settings, clip: ClipService) -> OcrService:
+    """This process's OCR: models from ``settings.model_cache``, or the ML services CLIP uses."""
+    local = LocalOcr(settings.model_cache, ttl=float(settings.machine_learning_model_ttl))
+    return OcrService(local, remote=clip.remote)
 
 
 async def run_clip(clip: ClipService, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:

@@ -16,6 +16,7 @@ import attrs
 from psycopg import AsyncConnection, sql
 
 from immich_trio.sql.assets.info import EXIF_JSON
+from immich_trio.sql.ocr import search_tokens
 
 Conn = AsyncConnection[Any]
 
@@ -181,7 +182,7 @@ def _texts(f: AssetSearch, params: dict[str, Any]) -> list[sql.Composable]:
             ' AND NOT af."isEdited" AND af.path = %(encoded)s)'
         ))
     if f.ocr:
-        params["ocr"] = " ".join(f.ocr.split())
+        params["ocr"] = " ".join(search_tokens(f.ocr))  # as the stored text was tokenised
         conds.append(sql.SQL(
             'EXISTS (SELECT 1 FROM ocr_search o WHERE o."assetId" = a.id'
             " AND f_unaccent(o.text) %%>> f_unaccent(%(ocr)s))"
