@@ -5,6 +5,7 @@ models that cannot be had."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +84,7 @@ async def test_a_missing_model_is_fetched_once_then_fails_clearly(tmp_path: Path
     ocr = LocalOcr(tmp_path, download=no_network)
     image = tmp_path / "p.png"
     image.write_bytes(text_image())
-    with trio.fail_after(LIMIT), pytest.raises(ModelError, match=re.escape("'PP-OCRv5_mobile' is missing detection/model.onnx")):
+    with trio.fail_after(LIMIT), pytest.raises(ModelError, match=re.escape("'PP-OCRv5_mobile' is missing PP-OCRv5_mobile/detection/model.onnx")):
         await ocr.read_file("PP-OCRv5_mobile", image, OcrOptions())
     assert asked == ["PP-OCRv5_mobile"]
 
@@ -96,6 +97,27 @@ async def test_the_real_download_names_the_model_repository(tmp_path: Path, monk
     with trio.fail_after(LIMIT), pytest.raises(ModelError, match=re.escape("could not be downloaded from http://127.0.0.1:9")):
         await ocr.read_file("PP-OCRv5_mobile", image, OcrOptions())
     assert not _model_files(tmp_path)  # no half-written model left
+
+
+async def test_a_language_model_shares_its_base_models_detection(tmp_path: Path) -> None:
+    """Immich keys detection by the name after ``__``: ``EN__<model>`` reads with
+    ``ocr/<model>/detection`` and its own ``ocr/EN__<model>/recognition``."""
+    base = install_ocr_model(tmp_path)
+    language = tmp_path / "ocr" / f"EN__{MODEL}" / "recognition"
+    _copy(base / "recognition" / "model.onnx", language / "model.onnx")
+    image = tmp_path / "p.png"
+    image.write_bytes(text_image())
+    ocr = LocalOcr(tmp_path, download=lambda paths, name: None)
+    with trio.fail_after(LIMIT):
+        result = await ocr.read_file(f"EN__{MODEL}", image, OcrOptions())
+    assert result.text == tuple(text for text, _ in WORDS)
+    paths = OcrPaths.of(tmp_path, f"EN__{MODEL}")
+    assert paths.detection == base / "detection" / "model.onnx" and paths.recognition == language / "model.onnx"
+
+
+def _copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True)
+    shutil.copyfile(source, target)
 
 
 async def test_a_corrupt_model_is_a_model_error(tmp_path: Path) -> None:
