@@ -47,6 +47,13 @@ INSERT INTO asset_job_status ("assetId", "ocrAt") VALUES (%s, %s)
 ON CONFLICT ("assetId") DO UPDATE SET "ocrAt" = EXCLUDED."ocrAt"
 """
 SEARCH_TEXT = 'SELECT text FROM ocr_search WHERE "assetId" = %s'
+# every box, visible or not, top to bottom then left to right (the order their text is searched in)
+ALL_BOXES = """
+SELECT id, x1, y1, x2, y2, x3, y3, x4, y4, text, "isVisible" FROM asset_ocr
+WHERE "assetId" = %s ORDER BY y1, x1, id
+"""
+SET_VISIBLE = 'UPDATE asset_ocr SET "isVisible" = %s WHERE "assetId" = %s AND id = ANY(%s::uuid[])'
+SET_SEARCH = 'UPDATE ocr_search SET text = %s WHERE "assetId" = %s'
 # OcrQueueAll: visible live assets with a preview, not yet read (all of them with force).
 _INSERT_MISSING = """
 INSERT INTO immich_trio.job (queue, name, data, "assetId")
@@ -123,6 +130,24 @@ async def replace_boxes(
     else:
         await conn.execute(DELETE_SEARCH, (asset_id,))
     await conn.execute(OCR_AT, (asset_id, at))
+
+
+async def all_boxes(conn: Conn, asset_id: UUID | str) -> list[dict[str, Any]]:
+    cur = await conn.execute(ALL_BOXES, (asset_id,))
+    return list(await cur.fetchall())
+
+
+async def set_visibility(
+    conn: Conn, asset_id: UUID | str, *, visible: Sequence[str], hidden: Sequence[str], texts: Sequence[str]
+) -> None:
+    """Immich's ``updateOcrVisibilities``: the boxes shown or hidden, and the asset's search
+    text (if it has one) made of the visible ``texts``, tokenised as when it was written."""
+    if visible:
+        await conn.execute(SET_VISIBLE, (True, asset_id, list(visible)))
+    if hidden:
+        await conn.execute(SET_VISIBLE, (False, asset_id, list(hidden)))
+    search = " ".join(token for text in texts for token in search_tokens(text))
+    await conn.execute(SET_SEARCH, (search, asset_id))
 
 
 async def search_text(conn: Conn, asset_id: UUID | str) -> str | None:

@@ -106,6 +106,35 @@ async def test_printed_words_are_found_and_searchable(db_url: str, tmp_path: Pat
             )
             await wait_for(server, DONE, (), [(0,)])
             assert await _search(client, user, "invoice") == [words]
+            await _crop_and_uncrop(server, client, user, words)
+
+
+HIDDEN = 'SELECT count(*) FROM asset_ocr WHERE NOT "isVisible"'
+CROP = {"x": 160, "y": 180, "width": 480, "height": 180}  # the lower right: "Invoice 42" only
+
+
+async def _crop_and_uncrop(server: Server, client: httpx.AsyncClient, user: User, asset_id: str) -> None:
+    """A crop hides the words it cuts from the boxes and the search; removing it shows them."""
+    edits = {"edits": [{"action": "crop", "parameters": CROP}]}
+    resp = await client.put(f"/api/assets/{asset_id}/edits", headers=user.headers, json=edits)
+    assert resp.status_code == 200, resp.text
+    await wait_for(server, HIDDEN, (), [(1,)])
+    resp = await client.get(f"/api/assets/{asset_id}/ocr", headers=user.headers)
+    assert resp.status_code == 200, resp.text
+    [box] = resp.json()
+    assert box["text"] == "Invoice 42"
+    text, (x, y) = WORDS[1]
+    left, top, _, _ = drawn_box(text, (x - CROP["x"], y - CROP["y"]))  # on the cropped image, 480 x 180
+    assert abs(box["x1"] - left * 640 / 480) < 0.04 and abs(box["y1"] - top * 360 / 180) < 0.08
+    assert await _search(client, user, "hello world") == []
+    assert await _search(client, user, "invoice") == [asset_id]
+    resp = await client.delete(f"/api/assets/{asset_id}/edits", headers=user.headers)
+    assert resp.status_code == 204, resp.text
+    await wait_for(server, HIDDEN, (), [(0,)])
+    assert [b["text"] for b in (await client.get(f"/api/assets/{asset_id}/ocr", headers=user.headers)).json()] == [
+        text for text, _ in WORDS
+    ]
+    assert await _search(client, user, "hello world") == [asset_id]
 
 
 async def test_ocr_off_queues_nothing_and_the_queue_command_skips(

@@ -1,7 +1,8 @@
 """``AssetEditThumbnailGeneration``: the ``_edited`` preview, thumbnail and fullsize of an image
 with its ``asset_edit`` list applied (crop, then quarter turns clockwise and mirrors, in order),
 or, once the edits are removed, the edited files gone and the unedited size restored; either
-way the owner's clients hear ``AssetEditReadyV2`` on commit.
+way the OCR boxes outside the crop are hidden and the others shown (``ocr_visibility.py``), and
+the owner's clients hear ``AssetEditReadyV2`` on commit.
 
 Run by the thumbnailer actor; the rendering is a pure function of the original and the edit
 list (``render_edited``), the database writes happen in the dispatcher's apply transaction.
@@ -27,6 +28,7 @@ from immich_trio.sql.assets import asset_edits as q
 from immich_trio.storage import files
 
 from .codecs import Edit, generate_image_thumbnails
+from .ocr_visibility import update_ocr_visibility
 from .options import ThumbnailOptions, ThumbnailResult
 
 log = logging.getLogger(__name__)
@@ -102,6 +104,9 @@ async def apply_rendered(
         )
     await q.delete_edited_files(conn, asset_id, keep=[k for k, p, _, _ in outputs if p is not None])
     await q.set_rendered(conn, asset_id, result.width, result.height, result.thumbhash)
+    asset = await q.asset_for_edit(conn, asset_id)
+    edits = await q.edits(conn, asset_id)
+    await update_ocr_visibility(conn, asset_id, edits=edits, size=unedited_size(asset or {}))
     return True
 
 
@@ -114,6 +119,7 @@ async def apply_unedited(conn: AsyncConnection[Any], *, asset_id: str, asset: Ma
     width, height = unedited_size(asset)
     if width and height:
         await q.set_rendered(conn, asset_id, width, height, None)
+    await update_ocr_visibility(conn, asset_id, edits=(), size=(width, height))
     await jobs_q.enqueue_job(conn, JobName.ASSET_GENERATE_THUMBNAILS, {"id": asset_id})
     for path in stale:
         await trio.to_thread.run_sync(files.remove_quietly, Path(path))
