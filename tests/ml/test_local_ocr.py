@@ -11,14 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import trio
+import trio.testing
 from ocr_models import MODEL, WORDS, drawn_box, install_ocr_model, text_image
 from PIL import Image
 
 from immich_trio.ml.layout import ModelError
+from immich_trio.ml.ocr import local
 from immich_trio.ml.ocr.detection import scaled_size
 from immich_trio.ml.ocr.local import LocalOcr
 from immich_trio.ml.ocr.models import OcrPaths
-from immich_trio.ml.ocr.reader import ImageError, OcrOptions
+from immich_trio.ml.ocr.reader import ImageError, OcrOptions, load_reader
 from immich_trio.ml.ocr.recognition import ctc_decode
 from immich_trio.sql.ocr import search_tokens
 
@@ -155,3 +157,28 @@ def test_input_size_is_a_multiple_of_the_stride_and_never_upscaled() -> None:
     assert scaled_size(640, 360, 736) == (640, 352)
     assert scaled_size(4000, 3000, 736) == (992, 736)
     assert scaled_size(40, 40, 1) == (32, 32)
+
+
+def test_an_idle_model_is_unloaded_after_the_ttl(tmp_path: Path) -> None:
+    install_ocr_model(tmp_path)
+    clock = trio.testing.MockClock(autojump_threshold=0)
+
+    async def main() -> None:
+        ocr = LocalOcr(tmp_path, ttl=300.0, poll=10.0)
+        # a loaded model, put in place directly: threads and MockClock do not mix
+        reader = load_reader(OcrPaths.of(tmp_path, MODEL), 1)
+        ocr._slots[MODEL] = local._Slot(reader=reader, last_used=trio.current_time())
+        async with trio.open_nursery() as nursery:
+            await nursery.start(ocr.run)
+            await trio.sleep(295)
+            assert ocr.statistics().loaded == (MODEL,)
+            ocr._slots[MODEL].in_use = 1  # a model reading is never unloaded
+            await trio.sleep(20)
+            assert ocr.statistics().loaded == (MODEL,)
+            ocr._slots[MODEL].in_use = 0
+            await trio.sleep(10)
+            assert ocr.statistics().loaded == ()
+            assert ocr.statistics().unloads == 1
+            nursery.cancel_scope.cancel()
+
+    trio.run(main, clock=clock)
