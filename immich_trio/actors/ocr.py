@@ -10,12 +10,15 @@ from typing import Any, ClassVar
 from psycopg import AsyncConnection
 
 from immich_trio.actors.dispatcher import JobResult, WallClock
+from immich_trio.actors.thumbnailer.edited import unedited_size
+from immich_trio.actors.thumbnailer.ocr_visibility import update_ocr_visibility
 from immich_trio.actors.worker import QueueWorker
 from immich_trio.jobs.names import JobName, QueueName
 from immich_trio.ml.layout import ModelError
 from immich_trio.ml.ocr.reader import ImageError, OcrResult
 from immich_trio.ml.ocr.service import OcrService, OcrUnavailable, ocr_enabled
 from immich_trio.sql import ocr as q
+from immich_trio.sql.assets import asset_edits
 from immich_trio.sql.jobs import Job
 from immich_trio.sql.pool import Pool
 
@@ -34,7 +37,8 @@ class OcrActor(QueueWorker):
     ``OcrService``: both are ``skipped`` while ``machineLearning.enabled`` or
     ``machineLearning.ocr.enabled`` is off; a hidden asset is ``skipped``; an asset without a
     preview ``failed``. The boxes, the search text and ``ocrAt`` are written in the job's
-    finishing transaction, so a result is stored whole or not at all. Backpressure: the
+    finishing transaction, so a result is stored whole or not at all; on a cropped image the
+    boxes the crop cut are hidden in the same transaction. Backpressure: the
     dispatcher sends at most the queue's concurrency, and reading runs under ``self.limiter``
     (``job.ocr.concurrency``), its inference in threads under the ML engine's own limiter.
     Errors: a missing or corrupt model, an undecodable preview, every ML URL down or a
@@ -97,6 +101,11 @@ class OcrActor(QueueWorker):
             text_scores=result.text_score,
             at=self._now(),
         )
+        # Immich shows every new box even on a cropped image until the next edit; here the
+        # crop hides what it cut at once, as the edit render would
+        if edits := await asset_edits.edits(conn, asset_id):
+            asset = await asset_edits.asset_for_edit(conn, asset_id)
+            await update_ocr_visibility(conn, asset_id, edits=edits, size=unedited_size(asset or {}))
 
 
 async def _queue_all(conn: AsyncConnection[Any], *, force: bool) -> None:

@@ -105,3 +105,27 @@ async def test_a_result_replaces_the_last_one_whole(pool: Pool, owner: str, tmp_
                 (asset_id,),
             )
             assert await cur.fetchone() == {"boxes": 0, "texts": 0, "audited": 2}
+
+
+async def test_on_a_cropped_image_what_the_crop_cut_is_hidden_at_once(pool: Pool, owner: str, tmp_path: Path) -> None:
+    actor = _actor(pool, tmp_path)
+    asset_id = await _asset(pool, owner)
+    async with pool.connection() as conn:
+        await conn.execute(
+            'INSERT INTO asset_exif ("assetId", "exifImageWidth", "exifImageHeight") VALUES (%s, 800, 400)', (asset_id,)
+        )
+        await conn.execute(
+            """INSERT INTO asset_edit ("assetId", action, parameters, sequence)"""
+            """ VALUES (%s, 'crop', '{"x": 0, "y": 0, "width": 400, "height": 400}', 0)""",
+            (asset_id,),
+        )
+    inside, outside = (0.1, 0.1, 0.3, 0.1, 0.3, 0.2, 0.1, 0.2), (0.6, 0.5, 0.9, 0.5, 0.9, 0.6, 0.6, 0.6)
+    result = OcrResult(box=inside + outside, box_score=(0.9, 0.8), text=("Kept", "Cut off"), text_score=(0.9, 0.9))
+    with trio.fail_after(LIMIT):
+        async with pool.connection() as conn, conn.transaction():
+            await actor._store(conn, asset_id=asset_id, result=result)
+        async with pool.connection() as conn:
+            cur = await conn.execute('SELECT text, "isVisible" FROM asset_ocr ORDER BY text DESC')
+            assert [tuple(r.values()) for r in await cur.fetchall()] == [("Kept", True), ("Cut off", False)]
+            cur = await conn.execute('SELECT text FROM ocr_search WHERE "assetId" = %s', (asset_id,))
+            assert await cur.fetchone() == {"text": "Kept"}
