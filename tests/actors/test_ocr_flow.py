@@ -160,12 +160,19 @@ async def test_a_missing_model_fails_the_job_and_the_actor_stays_up(
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # no network on these machines anyway
     async for server in _start(db_url, tmp_path, nursery, _ml("PP-OCRv5_mobile")):
         user = await trio.to_thread.run_sync(make_user, server.db_url, "owner@example.com")
+        admin = await trio.to_thread.run_sync(partial(make_user, server.db_url, "admin@example.com", is_admin=True))
         async with httpx.AsyncClient(base_url=server.base, timeout=LIMIT) as client:
             with trio.fail_after(LIMIT):
-                await _upload(client, user, "words", text_image())
-        await wait_for(server, "SELECT error IS NOT NULL FROM immich_trio.job WHERE queue = 'ocr'", (), [(True,)])
-        [(error,)] = await server.asql("SELECT error FROM immich_trio.job WHERE queue = 'ocr'")
-        assert "PP-OCRv5_mobile" in error and "could not be downloaded" in error
-        assert await server.asql("SELECT count(*) FROM asset_ocr") == [(0,)]
-        snapshot = json.dumps(server.runtime.status() if server.runtime.status else {})
-        assert '"ocr"' in snapshot
+                words = await _upload(client, user, "words", text_image())
+            await wait_for(server, "SELECT error IS NOT NULL FROM immich_trio.job WHERE queue = 'ocr'", (), [(True,)])
+            [(error,)] = await server.asql("SELECT error FROM immich_trio.job WHERE queue = 'ocr'")
+            assert "PP-OCRv5_mobile" in error and "could not be downloaded" in error
+            assert await server.asql("SELECT count(*) FROM asset_ocr") == [(0,)]
+            snapshot = json.dumps(server.runtime.status() if server.runtime.status else {})
+            assert '"ocr"' in snapshot
+            # the model put in place, the same actor reads the asset on the next run
+            install_ocr_model(tmp_path / "models", "PP-OCRv5_mobile")
+            resp = await client.put("/api/jobs/ocr", headers=admin.headers, json={"command": "start", "force": False})
+            assert resp.status_code == 200, resp.text
+            await wait_for(server, 'SELECT count(*) FROM asset_job_status WHERE "ocrAt" IS NOT NULL', (), [(1,)])
+            assert await _search(client, user, "invoice") == [words]
