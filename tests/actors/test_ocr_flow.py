@@ -157,7 +157,7 @@ async def test_ocr_off_queues_nothing_and_the_queue_command_skips(
 async def test_a_missing_model_fails_the_job_and_the_actor_stays_up(
     db_url: str, tmp_path: Path, nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # no network on these machines anyway
+    monkeypatch.setenv("OCR_MODEL_ENDPOINT", "http://127.0.0.1:9")  # no network on these machines anyway
     async for server in _start(db_url, tmp_path, nursery, _ml("PP-OCRv5_mobile")):
         user = await trio.to_thread.run_sync(make_user, server.db_url, "owner@example.com")
         admin = await trio.to_thread.run_sync(partial(make_user, server.db_url, "admin@example.com", is_admin=True))

@@ -92,7 +92,7 @@ async def test_a_missing_model_is_fetched_once_then_fails_clearly(tmp_path: Path
 
 
 async def test_the_real_download_names_the_model_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("OCR_MODEL_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
     ocr = LocalOcr(tmp_path)
     image = tmp_path / "p.png"
     image.write_bytes(text_image())

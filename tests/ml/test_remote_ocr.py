@@ -1,11 +1,13 @@
 """OCR through Immich's ML service protocol (``POST /predict``) against a small server in the
 test: the request Immich's server sends, the answer taken as Immich's service gives it, and a
-malformed answer refused; and a missing model fetched from a stand-in for Immich's model
-repository."""
+malformed answer refused; and a missing model fetched, checksum checked, from a stand-in for
+the model repository Immich's ML service fetches OCR models from."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,8 @@ from quart import request
 from quart_trio import QuartTrio
 from test_remote_ml import LIMIT, _free_port, _serve
 
+from immich_trio.ml.layout import ModelError
+from immich_trio.ml.ocr import models
 from immich_trio.ml.ocr.local import LocalOcr
 from immich_trio.ml.ocr.models import OcrPaths
 from immich_trio.ml.ocr.service import OcrService, OcrUnavailable
@@ -110,25 +114,37 @@ async def test_every_url_down_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def _model_hub(requested: list[str]) -> QuartTrio:
-    """Immich's model repository as ``download_ocr`` asks it: ``/<org>/<model>/resolve/main/<file>``."""
+    """RapidOCR's model repository as ``download_ocr`` asks it: ``/<det|rec>/<file>.onnx``,
+    answered with the models the test dependency ships."""
     app = QuartTrio("fake-hub")
-    files = {"detection/model.onnx": DETECTION_FILE, "recognition/model.onnx": RECOGNITION_FILE}
 
-    @app.get("/immich-app/<model>/resolve/main/<kind>/<name>")
-    async def resolve(model: str, kind: str, name: str) -> Any:
-        requested.append(f"{model}/{kind}/{name}")
-        return await trio.Path(shipped_models() / files[f"{kind}/{name}"]).read_bytes()
+    @app.get("/<kind>/<name>")
+    async def resolve(kind: str, name: str) -> Any:
+        requested.append(f"{kind}/{name}")
+        return await trio.Path(shipped_models() / (DETECTION_FILE if kind == "det" else RECOGNITION_FILE)).read_bytes()
 
     return app
 
 
-async def test_a_missing_model_is_downloaded_from_immichs_repository(
+def _onnx_files(root: Path) -> list[Path]:
+    return list(root.rglob("*.onnx*"))
+
+
+def _digest(name: str) -> str:
+    return hashlib.sha256((shipped_models() / name).read_bytes()).hexdigest()
+
+
+async def test_a_missing_model_is_downloaded_as_immich_fetches_it(
     tmp_path: Path, nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     requested: list[str] = []
     port = _free_port()
     await nursery.start(_serve, _model_hub(requested), port)
-    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("OCR_MODEL_ENDPOINT", f"http://127.0.0.1:{port}")
+    # the shipped files stand in for RapidOCR's: their checksums in its table
+    det, rec = "det/ch_PP-OCRv5_det_mobile.onnx", "rec/en_PP-OCRv5_rec_mobile.onnx"
+    monkeypatch.setitem(models.DETECTION_FILES, "mobile", (det, _digest(DETECTION_FILE)))
+    monkeypatch.setitem(models.RECOGNITION_FILES, ("en", "mobile"), (rec, _digest(RECOGNITION_FILE)))
     preview = tmp_path / "preview.png"
     preview.write_bytes(text_image())
     service = OcrService(LocalOcr(tmp_path / "cache"))
@@ -136,7 +152,30 @@ async def test_a_missing_model_is_downloaded_from_immichs_repository(
     with trio.fail_after(LIMIT):
         result = await service.read(config, preview)
     assert result.text == tuple(text for text, _ in WORDS)
-    # detection from the base model, recognition from the language's, into Immich's layout
-    assert requested == ["PP-OCRv5_mobile/detection/model.onnx", "EN__PP-OCRv5_mobile/recognition/model.onnx"]
+    # detection for every language, recognition the language's, into Immich's layout
+    assert requested == [det, rec]
     paths = OcrPaths.of(tmp_path / "cache", "EN__PP-OCRv5_mobile")
+    assert paths.detection == tmp_path / "cache" / "ocr" / "PP-OCRv5_mobile" / "detection" / "model.onnx"
     assert await trio.Path(paths.detection).is_file() and await trio.Path(paths.recognition).is_file()
+
+
+async def test_a_download_with_another_checksum_is_refused(tmp_path: Path, nursery: trio.Nursery) -> None:
+    requested: list[str] = []
+    port = _free_port()
+    await nursery.start(_serve, _model_hub(requested), port)
+    paths = OcrPaths.of(tmp_path, "PP-OCRv5_server")
+    with trio.fail_after(LIMIT), pytest.raises(ModelError, match="SHA-256 differs"):
+        await trio.to_thread.run_sync(
+            partial(models.download_ocr, paths, "PP-OCRv5_server", endpoint=f"http://127.0.0.1:{port}")
+        )
+    assert requested == ["det/ch_PP-OCRv5_det_server.onnx"]
+    assert _onnx_files(tmp_path) == []  # nothing half-written or wrong left behind
+
+
+def test_the_files_follow_the_models_name() -> None:
+    det, rec = models.source_files("PP-OCRv5_server")
+    assert (det[0], rec[0]) == ("det/ch_PP-OCRv5_det_server.onnx", "rec/ch_PP-OCRv5_rec_server.onnx")
+    det, rec = models.source_files("LATIN__PP-OCRv5_mobile")
+    assert (det[0], rec[0]) == ("det/ch_PP-OCRv5_det_mobile.onnx", "rec/latin_PP-OCRv5_rec_mobile.onnx")
+    with pytest.raises(ModelError, match="no server recognition model for the language 'en'"):
+        models.source_files("EN__PP-OCRv5_server")
