@@ -26,8 +26,10 @@ DONE = "SELECT count(*) FROM immich_trio.job WHERE queue = 'ocr'"
 
 
 def _ml(model: str, *, ocr: bool = True) -> dict[str, Any]:
-    # CLIP off: this test's cache holds no CLIP model, and its jobs are not under test
-    return {"machineLearning": {"enabled": True, "clip": {"enabled": False}, "ocr": {"enabled": ocr, "modelName": model}}}
+    # CLIP and faces off: this test's cache holds no CLIP or face model, and their jobs are not under test
+    off = {"enabled": False}
+    ocr_config = {"enabled": ocr, "modelName": model}
+    return {"machineLearning": {"enabled": True, "clip": off, "facialRecognition": off, "ocr": ocr_config}}
 
 
 async def _start(db_url: str, tmp_path: Path, nursery: trio.Nursery, config: dict[str, Any]) -> AsyncIterator[Server]:
