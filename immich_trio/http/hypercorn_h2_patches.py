@@ -28,6 +28,8 @@ Hypercorn also raised ``KeyError`` out of the connection (and out of ``serve``) 
 arrived for a stream whose handler had already answered: any early 401 to a client still
 sending its body. Such DATA is acknowledged and dropped here, and once the answer is
 complete the client is asked to stop sending (RST_STREAM NO_ERROR, RFC 9113 section 8.1).
+And a reset stream (by the client, or by the limits here) never restarted the keep-alive
+timer: a connection whose last stream was reset stayed open, idle, for ever.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ import h2.events
 import h2.exceptions
 from h2.errors import ErrorCodes
 from h2.stream import StreamState
-from hypercorn.events import Event, RawData
+from hypercorn.events import Event, RawData, Updated
 from hypercorn.protocol.h2 import H2Protocol
 from hyperframe.frame import RstStreamFrame
 
@@ -205,6 +207,8 @@ class GuardedH2Protocol(H2Protocol):
                 self._drop_unwanted_body(event)
             else:
                 await super()._handle_events([event])
+            if isinstance(event, h2.events.StreamReset):
+                await self.send(Updated(idle=self.idle))
         await self._flush()
 
     def _drop_unwanted_body(self, event: h2.events.DataReceived) -> None:
@@ -237,4 +241,5 @@ class GuardedH2Protocol(H2Protocol):
             await self._flush()
             await self._close_stream(stream_id)
             await self._window_updated(stream_id)
+            await self.send(Updated(idle=self.idle))
         return True

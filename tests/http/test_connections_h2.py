@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import trio
 from h2.errors import ErrorCodes
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve as hypercorn_serve
 from hyperframe.frame import GoAwayFrame, HeadersFrame, RstStreamFrame
 from quart import request
 from quart_trio import QuartTrio
@@ -237,9 +239,6 @@ def self_signed(tmp_path: Path) -> tuple[Path, Path]:
 async def test_h2_over_tls_gets_the_limits(
     small_limits: None, slow_app: SlowApp, nursery: trio.Nursery, tmp_path: Path
 ) -> None:
-    from hypercorn.config import Config as HypercornConfig
-    from hypercorn.trio import serve as hypercorn_serve
-
     certfile, keyfile = self_signed(tmp_path)
     config = HypercornConfig()
     config.bind = ["127.0.0.1:0"]
@@ -324,3 +323,42 @@ async def test_bare_quart_trio_app_survives_a_body_after_its_answer(slow_app: Sl
             if answer.reset is None:
                 await client.send_body(first, b"x" * 100_000, end=True)
             assert (await client.answer(await client.request("GET", "/api/server/ping"))).body == b"pong"
+
+
+async def test_early_answer_during_a_burst_of_small_frames(slow_app: SlowApp, nursery: trio.Nursery) -> None:
+    @slow_app.app.route("/early", methods=["POST"])
+    async def early() -> tuple[str, int]:
+        return "no", 401
+
+    port = await serve(slow_app.app, nursery)
+    with trio.fail_after(CAP):
+        async with h2_connection(await connect(port)) as client:
+            for _ in range(3):
+                first = await client.request("POST", "/early", end=False)
+                for _ in range(3000):
+                    client.conn.send_data(first, b"x" * 10)
+                await client.flush()
+                assert (await client.answer(first)).status == 401
+                ping = await client.answer(await client.request("GET", "/api/server/ping"))
+                assert ping.body == b"pong"
+
+
+@pytest.mark.parametrize("reset_by", ["server", "client"])
+async def test_connection_left_idle_after_a_reset_closes_at_the_keep_alive_timeout(
+    small_limits: None, slow_app: SlowApp, nursery: trio.Nursery, reset_by: str
+) -> None:
+    config = HypercornConfig()
+    config.bind = ["127.0.0.1:0"]
+    config.accesslog = None
+    config.keep_alive_timeout = 0.5
+    binds = await nursery.start(partial(hypercorn_serve, slow_app.app, config))
+    with trio.fail_after(CAP):
+        async with h2_connection(await connect(int(binds[0].rsplit(":", 1)[1]))) as client:
+            stream_id = await client.request("POST", "/upload", end=False)
+            if reset_by == "client":
+                client.conn.reset_stream(stream_id, ErrorCodes.CANCEL)
+                await client.flush()
+            else:
+                assert (await client.answer(stream_id)).reset == ErrorCodes.CANCEL
+            await slow_app.wait_ended("upload")
+            await client.wait_closed()  # no stream left: the keep-alive timeout applies again
