@@ -1,6 +1,7 @@
 """A raw HTTP/2 client for connection tests: the ``h2`` state machine over a trio stream, with
 a reader task recording what the server sent per stream, and frames written by hand where a
-well-behaved client library would refuse (a header block trickled byte by byte)."""
+well-behaved client library would refuse (a header block trickled byte by byte); and the
+bare app those tests talk to."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import h2.exceptions
 import trio
 from hpack import Encoder
 from hyperframe.frame import ContinuationFrame, Frame, HeadersFrame
+from quart import request
+from quart_trio import QuartTrio
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
@@ -176,3 +179,51 @@ async def read_frames(stream: trio.abc.Stream) -> list[Frame]:
             frame.parse_body(memoryview(buffer[9 : 9 + length]))
             frames.append(frame)
             buffer = buffer[9 + length :]
+
+
+async def connect(port: int) -> trio.SocketStream:
+    return await trio.open_tcp_stream("127.0.0.1", port)
+
+
+class SlowApp:
+    """A bare app whose handlers say when they ended."""
+
+    def __init__(self) -> None:
+        self.app = QuartTrio(__name__)
+        self.ended: list[str] = []
+        self.changed = trio.Event()
+        self.app.add_url_rule("/upload", "upload", self.upload, methods=["POST"])
+        self.app.add_url_rule("/api/server/ping", "ping", self.ping, methods=["GET"])
+        self.app.add_url_rule("/big", "big", self.big, methods=["GET"])
+        self.app.add_url_rule("/early", "early", self.early, methods=["POST"])
+
+    def _end(self, name: str) -> None:
+        self.ended.append(name)
+        self.changed.set()
+        self.changed = trio.Event()
+
+    async def upload(self) -> str:
+        try:
+            return str(len(await request.get_data()))
+        finally:
+            self._end("upload")
+
+    async def ping(self) -> str:
+        return "pong"
+
+    async def early(self) -> tuple[str, int]:
+        return "no", 401  # before reading the body, as every credential check does
+
+    async def big(self) -> object:
+        async def chunks() -> object:
+            try:
+                for _ in range(10_000):
+                    yield b"x" * 65536
+            finally:
+                self._end("big")
+
+        return chunks()
+
+    async def wait_ended(self, name: str) -> None:
+        while name not in self.ended:
+            await self.changed.wait()
