@@ -18,7 +18,9 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 from hyperframe.frame import GoAwayFrame, HeadersFrame, RstStreamFrame
 
+from immich_trio.config import Settings
 from immich_trio.http import hypercorn_patches
+from immich_trio.supervision_tree import serve_http
 from tests.http.h2_client import (
     PREFACE,
     H2Client,
@@ -220,8 +222,6 @@ async def test_h2_over_tls_gets_the_limits(
             assert (await client.answer(fast)).body == b"100000"
 
 
-
-
 @pytest.mark.parametrize("reset_by", ["server", "client"])
 async def test_connection_left_idle_after_a_reset_closes_at_the_keep_alive_timeout(
     small_limits: None, slow_app: SlowApp, nursery: trio.Nursery, reset_by: str
@@ -266,3 +266,21 @@ async def test_quiet_websocket_over_h2_is_not_cut(slow_port: int, slow_app: Slow
             while b"hello" not in client.answers[ws].body:
                 await client.wait_changed()
             assert client.answers[ws].reset is None
+
+
+async def test_the_api_listener_offers_h2c_under_the_limits(
+    small_limits: None, slow_app: SlowApp, nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    """``serve_http``, as the server starts it: prior knowledge and upgrade both speak HTTP/2."""
+    with trio.socket.socket() as probe:
+        await probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    await nursery.start(serve_http, Settings(host="127.0.0.1", port=port, media_location=tmp_path), slow_app.app)
+    with trio.fail_after(CAP):
+        for upgrade in (False, True):
+            async with h2_connection(await connect(port), upgrade=upgrade) as client:
+                ping = await client.answer(await client.request("GET", "/api/server/ping"))
+                assert (ping.status, ping.body) == (200, b"pong")
+                slow = await client.request("POST", "/upload", end=False)
+                await client.send_body(slow, b"x" * 10)
+                assert (await client.answer(slow)).reset == ErrorCodes.CANCEL
