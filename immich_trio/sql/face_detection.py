@@ -34,7 +34,7 @@ FOR UPDATE
 INSERT_FACE = """
 INSERT INTO asset_face (id, "assetId", "imageWidth", "imageHeight",
   "boundingBoxX1", "boundingBoxY1", "boundingBoxX2", "boundingBoxY2", "sourceType")
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'machine-learning')
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'machine-learning')
 """
 DELETE_FACES = 'DELETE FROM asset_face WHERE id = ANY(%s::uuid[])'
 UPSERT_EMBEDDING = """
