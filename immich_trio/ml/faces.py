@@ -75,7 +75,7 @@ def decode_bgr(data: bytes) -> NDArray[np.uint8]:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             rgb = image if image.mode == "RGB" else image.convert("RGB")
-            return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)[:, :, ::-1])
+            return np.asarray(cv2.cvtColor(np.asarray(rgb, dtype=np.uint8), cv2.COLOR_RGB2BGR), dtype=np.uint8)
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise ModelError(f"cannot decode the image: {exc}") from exc
 
@@ -105,9 +105,10 @@ class FaceDetector:
         fit = geo.letterbox(width, height, self.input_width, self.input_height)
         canvas = np.zeros((self.input_height, self.input_width, 3), dtype=np.uint8)
         canvas[: fit.new_height, : fit.new_width] = cv2.resize(image, (fit.new_width, fit.new_height))
-        rgb = canvas[:, :, ::-1].astype(np.float32)
-        normalised = (rgb - DETECTION_MEAN) * np.float32(1.0 / DETECTION_STD)
-        return np.ascontiguousarray(normalised.transpose(2, 0, 1)[None]), fit
+        mean = (DETECTION_MEAN,) * 3
+        size = (self.input_width, self.input_height)
+        blob = cv2.dnn.blobFromImage(canvas, 1.0 / DETECTION_STD, size, mean, swapRB=True)
+        return np.asarray(blob, dtype=np.float32), fit
 
     def detect(self, image: NDArray[np.uint8], min_score: float) -> Detection:
         blob, fit = self.blob(image)
@@ -146,9 +147,10 @@ class FaceRecognizer:
         return np.asarray(crop, dtype=np.uint8)
 
     def blob(self, crops: list[NDArray[np.uint8]]) -> NDArray[np.float32]:
-        rgb = np.stack(crops)[:, :, :, ::-1].astype(np.float32)
-        normalised = (rgb - RECOGNITION_MEAN) * np.float32(1.0 / RECOGNITION_STD)
-        return np.ascontiguousarray(normalised.transpose(0, 3, 1, 2))
+        mean = (RECOGNITION_MEAN,) * 3
+        size = (self.size, self.size)
+        blob = cv2.dnn.blobFromImages(crops, 1.0 / RECOGNITION_STD, size, mean, swapRB=True)
+        return np.asarray(blob, dtype=np.float32)
 
     def embed(self, image: NDArray[np.uint8], keypoints: NDArray[np.float32]) -> NDArray[np.float32]:
         """``(n, d)`` embeddings of the faces with ``keypoints (n, 5, 2)``."""
