@@ -54,7 +54,7 @@ DELETE_ML_FACES = "DELETE FROM asset_face WHERE \"sourceType\" = 'machine-learni
 # first; without force only those never run (``force`` false; ``null`` takes them all).
 _INSERT_FOR_ASSETS = """
 INSERT INTO immich_trio.job (queue, name, data, "assetId")
-SELECT %(queue)s, %(name)s, jsonb_build_object('id', a.id::text) || %(extra)s::jsonb, a.id
+SELECT %(queue)s, %(name)s, jsonb_build_object('id', a.id::text), a.id
 FROM asset a JOIN asset_job_status j ON j."assetId" = a.id
 WHERE a.visibility <> 'hidden' AND a."deletedAt" IS NULL
   AND EXISTS (SELECT 1 FROM asset_file f WHERE f."assetId" = a.id AND f.type = 'preview')
@@ -113,13 +113,12 @@ async def delete_machine_learning_faces(conn: Conn) -> int:
 
 
 async def enqueue_detection(conn: Conn, *, force: bool | None) -> int:
-    """``AssetDetectFaces`` per asset with a preview (only those never run unless ``force``);
-    with ``force`` true each job carries ``{force: true}`` as Immich's do."""
+    """``AssetDetectFaces {id}`` per asset with a preview (only those never run when ``force``
+    is false; ``None``, the nightly run, takes them all as Immich's ``streamForDetectFacesJob``)."""
     name = JobName.ASSET_DETECT_FACES
     queue = QUEUE_OF[name].value
-    extra = '{"force": true}' if force is True else "{}"
     cur = await conn.execute(
-        _INSERT_FOR_ASSETS, {"queue": queue, "name": name.value, "extra": extra, "force": force}
+        _INSERT_FOR_ASSETS, {"queue": queue, "name": name.value, "force": force}
     )
     count = max(cur.rowcount, 0)
     if count:
