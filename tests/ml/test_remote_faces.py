@@ -14,7 +14,15 @@ from hypercorn.trio import serve
 from quart import request
 from quart_trio import QuartTrio
 
-from immich_trio.ml.face_service import FaceService, FacesUnavailable, parse_answer
+from immich_trio import sysconfig
+from immich_trio.ml.face_service import (
+    FaceService,
+    FacesUnavailable,
+    face_model,
+    facial_recognition_enabled,
+    min_score,
+    parse_answer,
+)
 from immich_trio.ml.local_faces import LocalFaces
 from immich_trio.ml.remote import RemoteML
 
@@ -122,3 +130,19 @@ def test_answers_that_cannot_be_stored_are_refused(answer: dict[str, Any], messa
 def test_an_embedding_sent_as_a_list_is_taken() -> None:
     face = {**ANSWER["facial-recognition"][0], "embedding": [0.5, -1]}
     assert parse_answer({**ANSWER, "facial-recognition": [face]}).faces[0].embedding == "[0.5,-1.0]"
+
+
+@pytest.mark.parametrize(
+    ("partial", "on", "model", "score"),
+    [
+        ({}, True, "buffalo_l", 0.7),  # Immich's defaults: ML and facial recognition on
+        ({"machineLearning": {"enabled": False}}, False, "buffalo_l", 0.7),
+        ({"machineLearning": {"facialRecognition": {"enabled": False}}}, False, "buffalo_l", 0.7),
+        ({"machineLearning": {"facialRecognition": {"modelName": "antelopev2", "minScore": 0.5}}}, True, "antelopev2", 0.5),
+    ],
+)
+def test_the_facial_recognition_settings_are_read_from_the_system_config(
+    partial: dict[str, Any], on: bool, model: str, score: float
+) -> None:
+    config = sysconfig.merge(sysconfig.defaults(), partial)
+    assert (facial_recognition_enabled(config), face_model(config), min_score(config)) == (on, model, score)
