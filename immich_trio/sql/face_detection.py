@@ -114,7 +114,7 @@ async def delete_machine_learning_faces(conn: Conn) -> int:
 
 async def enqueue_detection(conn: Conn, *, force: bool | None) -> int:
     """``AssetDetectFaces {id}`` per asset with a preview (only those never run when ``force``
-    is false; ``None``, the nightly run, takes them all as Immich's ``streamForDetectFacesJob``)."""
+    is false; true or absent takes them all, as Immich's ``streamForDetectFacesJob``)."""
     name = JobName.ASSET_DETECT_FACES
     queue = QUEUE_OF[name].value
     cur = await conn.execute(
