@@ -43,7 +43,9 @@ def _save_config(db_url: str, config: dict[str, Any]) -> None:
 
 
 def _ml(model: str, *, enabled: bool = True) -> dict[str, Any]:
-    return {"machineLearning": {"enabled": enabled, "clip": {"enabled": True, "modelName": model}}}
+    # facial recognition off: this cache holds no face models (faces have their own flow test)
+    clip = {"enabled": True, "modelName": model}
+    return {"machineLearning": {"enabled": enabled, "clip": clip, "facialRecognition": {"enabled": False}}}
 
 
 async def _start(db_url: str, tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Server]:
