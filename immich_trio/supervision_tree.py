@@ -29,6 +29,8 @@ from immich_trio.actors.database_backup import DatabaseBackupActor
 from immich_trio.actors.dispatcher import Dispatcher
 from immich_trio.actors.duplicates import JOBS as DUPLICATE_JOBS
 from immich_trio.actors.duplicates import DuplicateDetectionActor
+from immich_trio.actors.face_detection import JOBS as FACE_DETECTION_JOBS
+from immich_trio.actors.face_detection import FaceDetectionActor
 from immich_trio.actors.geodata.loader import TASK_NAME as GEODATA_TASK
 from immich_trio.actors.geodata.loader import GeodataLoader
 from immich_trio.actors.integrity import JOBS as INTEGRITY_JOBS
@@ -73,7 +75,9 @@ from immich_trio.config import Settings
 from immich_trio.http.socketio.relay import TASK_NAME as RELAY_TASK
 from immich_trio.http.socketio.relay import EventRelay
 from immich_trio.jobs.names import JobName, QueueName
+from immich_trio.ml.face_service import FaceService
 from immich_trio.ml.local import LocalClip
+from immich_trio.ml.local_faces import LocalFaces
 from immich_trio.ml.ocr.local import LocalOcr
 from immich_trio.ml.ocr.service import OcrService
 from immich_trio.ml.service import ClipService
@@ -90,6 +94,7 @@ log = logging.getLogger("immich_trio")
 DISPATCHER = "dispatcher"
 QUEUE_ALL = "queue-all"
 ML_TASK = "machine-learning"
+FACE_MODELS_TASK = "face-models"
 OCR_MODELS_TASK = "ocr-models"
 """Names in the status tree, beside ``uploader``, ``metadata``, ``thumbnailer``, ``janitor``."""
 
@@ -143,6 +148,7 @@ class Microservices:
     database_backup: DatabaseBackupActor
     cleanup: CleanupActor
     smart_search: SmartSearchActor
+    face_detection: FaceDetectionActor
     duplicates: DuplicateDetectionActor
     transcoder: TranscoderActor
     workflows: WorkflowRunnerActor
@@ -173,6 +179,7 @@ def add_microservices(
         database_backup=DatabaseBackupActor(pool, settings.media_location, now=now),
         cleanup=CleanupActor(pool, now=now, media=settings.media_location),
         smart_search=SmartSearchActor(pool, clip),
+        face_detection=FaceDetectionActor(pool, make_faces(settings, clip), now=now),
         duplicates=DuplicateDetectionActor(pool, now=now),
         transcoder=TranscoderActor(pool, settings.media_location),
         workflows=WorkflowRunnerActor(pool),
@@ -185,11 +192,12 @@ def add_microservices(
     workers = (
         parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories,
         parts.integrity, parts.user_deletion, parts.database_backup, parts.person_thumbnails, parts.cleanup,
-        parts.smart_search, parts.duplicates, parts.transcoder, parts.workflows, parts.storage_template,
+        parts.smart_search, parts.face_detection, parts.duplicates, parts.transcoder, parts.workflows, parts.storage_template,
         parts.library_scanner, parts.sidecar_check, parts.ocr,
     )
     for actor in workers:
         media.add_actor(actor)
+    media.add_task(FACE_MODELS_TASK, parts.face_detection.faces.run)
     parts.dispatcher.register(JobName.ASSET_EXTRACT_METADATA, parts.metadata.address)
     parts.dispatcher.register(JobName.SIDECAR_WRITE, parts.metadata.address)
     parts.dispatcher.register(JobName.ASSET_GENERATE_THUMBNAILS, parts.thumbnailer.address)
@@ -206,6 +214,7 @@ def add_microservices(
         (BACKUP_JOBS, parts.database_backup),
         (CLEANUP_JOBS, parts.cleanup),
         (SMART_SEARCH_JOBS, parts.smart_search),
+        (FACE_DETECTION_JOBS, parts.face_detection),
         (DUPLICATE_JOBS, parts.duplicates),
         (TRANSCODER_JOBS, parts.transcoder),
         (WORKFLOW_JOBS, parts.workflows),
@@ -223,6 +232,13 @@ def add_microservices(
 def make_clip(settings: Settings) -> ClipService:
     """This process's CLIP: models from ``settings.model_cache``, or Immich's ML service."""
     return ClipService(LocalClip(settings.model_cache, ttl=float(settings.machine_learning_model_ttl)))
+
+
+def make_faces(settings: Settings, clip: ClipService) -> FaceService:
+    """This process's face detection: models from ``settings.model_cache``, or the ML service
+    CLIP uses (one health map for both)."""
+    local = LocalFaces(settings.model_cache, ttl=float(settings.machine_learning_model_ttl))
+    return FaceService(local, clip.remote)
 
 
 def make_ocr(settings: Settings, clip: ClipService) -> OcrService:

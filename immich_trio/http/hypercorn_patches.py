@@ -14,6 +14,7 @@ waiting for a request's headers (``HEADER_TIMEOUT``) and requires a body to arri
 ``MIN_BODY_RATE`` bytes/s, measured over windows of ``BODY_RATE_WINDOW`` seconds of waiting:
 a big upload over a slow link is never cut for its duration, only a stalled one. Time spent
 while the server itself is not reading (backpressure) does not count against the client.
+HTTP/2 connections (h2c, h2) get the same limits per stream: ``hypercorn_h2_patches``.
 
 The recycling runs shielded, and an answer sent before the body was read discards the
 rest of the body (up to ``DISCARD_LIMIT`` bytes) so the connection stays usable, as a
@@ -29,10 +30,13 @@ from typing import Any
 
 import h11
 import trio
+from hypercorn import protocol as hypercorn_protocol
 from hypercorn.events import Closed, RawData, Updated
 from hypercorn.protocol import h11 as hypercorn_h11
 from hypercorn.protocol.events import Body, EndBody, Response
 from hypercorn.trio import tcp_server
+
+from immich_trio.http.hypercorn_h2_patches import GuardedH2Protocol, SlowSenderLimits
 
 PINNED_HYPERCORN = "0.18.0"
 DISCARD_LIMIT = 1024 * 1024  # bytes of an unread body read and dropped to keep the connection
@@ -180,21 +184,42 @@ class SlowSenderGuard:
                 self.waited, self.received = 0.0, 0
 
 
+def current_limits() -> SlowSenderLimits:
+    return SlowSenderLimits(
+        header_timeout=HEADER_TIMEOUT, min_body_rate=MIN_BODY_RATE, body_rate_window=BODY_RATE_WINDOW
+    )
+
+
 async def _read_data(self: Any) -> None:
-    guard = SlowSenderGuard()
+    guard = SlowSenderGuard()  # HTTP/1.1; an HTTP/2 protocol carries its own
     while True:
-        guard.observe(getattr(self.protocol, "protocol", None))
+        protocol = getattr(self.protocol, "protocol", None)
+        h2_guard = protocol.guard if isinstance(protocol, GuardedH2Protocol) else None
+        if h2_guard is not None:
+            guard_left = h2_guard.time_left(current_limits())
+        else:
+            guard.observe(protocol)
+            guard_left = guard.time_left()
         started = trio.current_time()
-        limit = min(self.config.read_timeout or inf, guard.time_left())
+        limit = min(self.config.read_timeout or inf, guard_left)
         try:
             if limit == inf:  # between requests: no deadline, and no cancel scope to pay for
                 data = await self.stream.receive_some(tcp_server.MAX_RECV)
             else:
                 with trio.fail_after(max(0.0, limit)):
                     data = await self.stream.receive_some(tcp_server.MAX_RECV)
-        except (trio.ClosedResourceError, trio.BrokenResourceError, trio.TooSlowError):
+        except trio.TooSlowError:
+            if isinstance(protocol, GuardedH2Protocol) and limit == guard_left:
+                protocol.guard.advance(max(limit, trio.current_time() - started))
+                if await protocol.enforce_limits(current_limits()):
+                    continue  # only streams were reset: the connection goes on
             break
-        guard.record(len(data), trio.current_time() - started)
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            break
+        if h2_guard is not None:
+            h2_guard.advance(trio.current_time() - started)
+        else:
+            guard.record(len(data), trio.current_time() - started)
         await self.protocol.handle(RawData(bytes(data)))
         if data == b"":
             break
@@ -202,3 +227,4 @@ async def _read_data(self: Any) -> None:
 
 
 tcp_server.TCPServer._read_data = _read_data  # type: ignore[method-assign]
+hypercorn_protocol.H2Protocol = GuardedH2Protocol  # type: ignore[attr-defined]

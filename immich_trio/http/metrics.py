@@ -17,6 +17,7 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
 from immich_trio.config import Settings
+from immich_trio.http import hypercorn_patches  # noqa: F401  (connection limits, HTTP/1.1 and HTTP/2)
 
 log = logging.getLogger("immich_trio.metrics")
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"

@@ -47,7 +47,7 @@ def _json(path: Path) -> dict[str, Any]:
     return value
 
 
-def _session(path: Path, threads: int) -> ort.InferenceSession:
+def open_session(path: Path, threads: int) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -87,7 +87,7 @@ class VisualEncoder:
         self.resize_mode = str(cfg.get("resize_mode", "shortest"))
         if self.resize_mode not in ("shortest", "squash"):
             raise ModelError(f"unsupported resize_mode {self.resize_mode!r} in {paths.preprocess_config}")
-        self.session = _session(paths.model(VISUAL), threads)
+        self.session = open_session(paths.model(VISUAL), threads)
         model_input = self.session.get_inputs()[0]
         self.input_name = model_input.name
         self.takes_pixels = model_input.type == "tensor(uint8)"
@@ -144,7 +144,7 @@ class TextualEncoder:
             raise ModelError(f"pad token {pad_token!r} is not in {paths.tokenizer}")
         self.tokenizer.enable_padding(length=context_length, pad_token=pad_token, pad_id=pad_id)
         self.tokenizer.enable_truncation(max_length=context_length)
-        self.session = _session(paths.model(TEXTUAL), threads)
+        self.session = open_session(paths.model(TEXTUAL), threads)
         model_input = self.session.get_inputs()[0]
         self.input_name = model_input.name
         self.dtype = _INT_TYPES.get(model_input.type, np.int32)

@@ -94,18 +94,21 @@ Fetch = Callable[[str, Path], None]
 def download_clip(paths: ClipPaths, model_name: str, kind: str, *, endpoint: str | None = None) -> None:
     """Fetch the missing files of ``kind`` (visual or textual) of a CLIP model (blocking: run in
     a thread). Each file lands in a ``.part`` file renamed into place when complete."""
+    _download(paths.root, model_name, paths.missing(kind), f"clip model '{model_name}' ({kind})", endpoint)
+
+
+def _download(root: Path, model_name: str, missing: list[str], what: str, endpoint: str | None) -> None:
     base = endpoint or os.environ.get("HF_ENDPOINT") or HF_ENDPOINT
-    missing = paths.missing(kind)
     if not missing:
         return
-    log.info("Downloading clip model '%s' (%s) to %s. This may take a while.", model_name, kind, paths.root)
+    log.info("Downloading %s to %s. This may take a while.", what, root)
     for relative in missing:
-        target = paths.root / relative
+        target = root / relative
         try:
             _fetch(file_url(model_name, relative, endpoint=base), target)
         except (httpx.HTTPError, OSError) as exc:
             raise ModelError(
-                f"Model '{model_name}' is missing {relative} in {paths.root} and could not be"
+                f"Model '{model_name}' is missing {relative} in {root} and could not be"
                 f" downloaded from {base}: {exc}"
             ) from exc
 
@@ -128,3 +131,33 @@ def _fetch(url: str, target: Path) -> None:
             out.flush()
             os.fsync(out.fileno())
     part.replace(target)
+
+
+FACE_TASK = "facial-recognition"
+DETECTION = "detection"
+RECOGNITION = "recognition"
+FACE_FILES = ("detection/model.onnx", "recognition/model.onnx")
+
+
+@attrs.frozen
+class FacePaths:
+    """Where one facial-recognition model's files are: ``<cache>/facial-recognition/<model>/
+    {detection,recognition}/model.onnx`` (Immich's ``buffalo_l``: SCRFD and ArcFace)."""
+
+    root: Path
+
+    @classmethod
+    def of(cls, cache: Path, model_name: str) -> FacePaths:
+        return cls(cache / FACE_TASK / clean_name(model_name))
+
+    def model(self, kind: str) -> Path:
+        return self.root / kind / "model.onnx"
+
+    def missing(self, kind: str) -> list[str]:
+        return [f for f in FACE_FILES if f.startswith(kind + "/") and not (self.root / f).is_file()]
+
+
+def download_faces(paths: FacePaths, model_name: str, kind: str, *, endpoint: str | None = None) -> None:
+    """Fetch the missing ``kind`` (detection or recognition) of a facial-recognition model from
+    Immich's model repository (blocking: run in a thread)."""
+    _download(paths.root, model_name, paths.missing(kind), f"facial-recognition model '{model_name}' ({kind})", endpoint)

@@ -1,4 +1,5 @@
-"""In-process CLIP: models loaded on first use, run in threads, unloaded when idle.
+"""In-process models, loaded on first use, run in threads, unloaded when idle: CLIP here
+(``LocalClip``), faces in ``local_faces.py``, both on ``LocalModels``.
 
 Immich's ML service keeps a model for ``MACHINE_LEARNING_MODEL_TTL`` seconds after its last
 use (300 by default; 0 keeps it) and checks every ``MACHINE_LEARNING_MODEL_TTL_POLL_S``
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, NoReturn, TypeVar
 
 import attrs
 import trio
@@ -26,11 +27,13 @@ MODEL_TTL = 300.0
 TTL_POLL = 10.0
 MAX_LOADED = 4
 Encoder = VisualEncoder | TextualEncoder
+M = TypeVar("M")
+R = TypeVar("R")
 
 
 @attrs.define
-class _Slot:
-    encoder: Encoder
+class _Slot(Generic[M]):
+    encoder: M
     last_used: float
     in_use: int = 0
 
@@ -43,9 +46,10 @@ class LocalClipStatistics:
     inferences: int
 
 
-class LocalClip:
-    """Owns the loaded models of one process. ``run`` (started by the supervisor) unloads
-    idle models; without it models stay until evicted by ``max_loaded``."""
+class LocalModels(Generic[M]):
+    """Owns the loaded models of one kind in one process. ``run`` (started by the supervisor)
+    unloads idle models; without it models stay until evicted by ``max_loaded``. A subclass
+    says how a model is loaded (``_load``, in a worker thread) and what is asked of it."""
 
     def __init__(
         self,
@@ -56,7 +60,6 @@ class LocalClip:
         max_loaded: int = MAX_LOADED,
         threads: int = 1,
         limiter: trio.CapacityLimiter | None = None,
-        download: Callable[[ClipPaths, str, str], None] = download_clip,
     ) -> None:
         self.cache = cache
         self.ttl = ttl
@@ -64,21 +67,14 @@ class LocalClip:
         self.max_loaded = max_loaded
         self.threads = threads
         self.limiter = limiter if limiter is not None else trio.CapacityLimiter(1)
-        self._download = download
-        self._slots: dict[tuple[str, str], _Slot] = {}
+        self._slots: dict[tuple[str, str], _Slot[M]] = {}
         self._locks: dict[tuple[str, str], trio.Lock] = {}
         self._loads = self._unloads = self._inferences = 0
 
-    async def encode_image(self, model_name: str, path: Path) -> Embedding:
-        return await self._infer(model_name, VISUAL, lambda enc: enc.encode_file(path))
+    def _load(self, model_name: str, kind: str) -> M:
+        raise NotImplementedError
 
-    async def encode_image_bytes(self, model_name: str, data: bytes) -> Embedding:
-        return await self._infer(model_name, VISUAL, lambda enc: enc.encode_bytes(data))
-
-    async def encode_text(self, model_name: str, text: str) -> Embedding:
-        return await self._infer(model_name, TEXTUAL, lambda enc: enc.encode(text))
-
-    async def _infer(self, model_name: str, kind: str, call: Callable[[Any], Embedding]) -> Embedding:
+    async def _infer(self, model_name: str, kind: str, call: Callable[[M], R]) -> R:
         slot = await self._slot(model_name, kind)
         slot.in_use += 1
         try:
@@ -89,7 +85,7 @@ class LocalClip:
         self._inferences += 1
         return result
 
-    async def _slot(self, model_name: str, kind: str) -> _Slot:
+    async def _slot(self, model_name: str, kind: str) -> _Slot[M]:
         key = (model_name, kind)
         lock = self._locks.setdefault(key, trio.Lock())
         async with lock:  # two jobs asking for a model neither has loaded load it once
@@ -104,17 +100,6 @@ class LocalClip:
             self._loads += 1
             return slot
 
-    def _load(self, model_name: str, kind: str) -> Encoder:
-        paths = ClipPaths.of(self.cache, model_name)
-        if paths.missing(kind):
-            self._download(paths, model_name, kind)
-            if paths.missing(kind):
-                raise ModelError(f"Model '{model_name}' is missing {', '.join(paths.missing(kind))}")
-        log.info("Loading clip %s model '%s' to memory", kind, model_name)
-        if kind == VISUAL:
-            return VisualEncoder(paths, threads=self.threads)
-        return TextualEncoder(paths, threads=self.threads)
-
     def _evict_for_one_more(self) -> None:
         idle = sorted((s.last_used, k) for k, s in self._slots.items() if s.in_use == 0)
         while len(self._slots) >= self.max_loaded and idle:
@@ -123,7 +108,7 @@ class LocalClip:
     def _unload(self, key: tuple[str, str]) -> None:
         del self._slots[key]
         self._unloads += 1
-        log.info("Unloading clip %s model '%s'", key[1], key[0])
+        log.info("Unloading %s model '%s'", key[1], key[0])
 
     def unload_idle(self) -> None:
         """Unload every model unused for ``ttl`` seconds (none when ``ttl`` is 0)."""
@@ -147,3 +132,45 @@ class LocalClip:
             unloads=self._unloads,
             inferences=self._inferences,
         )
+
+
+class LocalClip(LocalModels[Encoder]):
+    """CLIP's visual and textual encoders (``clip.py``); a missing model is fetched first."""
+
+    def __init__(
+        self, cache: Path, *, download: Callable[[ClipPaths, str, str], None] = download_clip, **kwargs: Any
+    ) -> None:
+        super().__init__(cache, **kwargs)
+        self._download = download
+
+    async def encode_image(self, model_name: str, path: Path) -> Embedding:
+        return await self._infer(model_name, VISUAL, lambda enc: _visual(enc).encode_file(path))
+
+    async def encode_image_bytes(self, model_name: str, data: bytes) -> Embedding:
+        return await self._infer(model_name, VISUAL, lambda enc: _visual(enc).encode_bytes(data))
+
+    async def encode_text(self, model_name: str, text: str) -> Embedding:
+        return await self._infer(model_name, TEXTUAL, lambda enc: _textual(enc).encode(text))
+
+    def _load(self, model_name: str, kind: str) -> Encoder:
+        paths = ClipPaths.of(self.cache, model_name)
+        if paths.missing(kind):
+            self._download(paths, model_name, kind)
+            if paths.missing(kind):
+                raise ModelError(f"Model '{model_name}' is missing {', '.join(paths.missing(kind))}")
+        log.info("Loading clip %s model '%s' to memory", kind, model_name)
+        if kind == VISUAL:
+            return VisualEncoder(paths, threads=self.threads)
+        return TextualEncoder(paths, threads=self.threads)
+
+
+def _visual(encoder: Encoder) -> VisualEncoder:
+    return encoder if isinstance(encoder, VisualEncoder) else _wrong(encoder)
+
+
+def _textual(encoder: Encoder) -> TextualEncoder:
+    return encoder if isinstance(encoder, TextualEncoder) else _wrong(encoder)
+
+
+def _wrong(encoder: Encoder) -> NoReturn:
+    raise TypeError(f"{type(encoder).__name__} loaded where another encoder was expected")

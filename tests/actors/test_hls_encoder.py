@@ -7,9 +7,8 @@ from pathlib import Path
 
 import trio
 
-from immich_trio.actors.video_stream.encoder import SegmentRun, scaled_size
+from immich_trio.actors.video_stream.encoder import SegmentRun, run_in_worker_thread, scaled_size
 from immich_trio.actors.video_stream.plan import VARIANTS, StreamInfo
-from immich_trio.actors.video_stream.streamer import run_in_worker_thread
 from tests.http.hls_media import make_clip
 
 H264_480 = VARIANTS[2]

@@ -109,6 +109,7 @@ def test_ml_sub_switches_gate_as_immich_does() -> None:
     config = {"machineLearning": ml}
     assert not refuses(JobName.SMART_SEARCH_QUEUE_ALL, config)
     assert not refuses(JobName.ASSET_DETECT_DUPLICATES_QUEUE_ALL, config)  # needs CLIP too
-    assert refuses(JobName.ASSET_DETECT_FACES_QUEUE_ALL, config)
+    assert refuses(JobName.FACIAL_RECOGNITION_QUEUE_ALL, config)
+    assert not refuses(JobName.ASSET_DETECT_FACES_QUEUE_ALL, config)  # built
     assert refuses(JobName.FILE_MIGRATION_QUEUE_ALL, {})
     assert not refuses(JobName.SIDECAR_QUEUE_ALL, {})  # built

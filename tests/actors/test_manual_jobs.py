@@ -89,9 +89,9 @@ async def test_start_of_an_unbuilt_feature_is_refused_while_it_is_on(server: Ser
             "UPDATE system_metadata SET value = value || %s WHERE key = %s",
             (Jsonb({"machineLearning": {"enabled": True}}), sysconfig.KEY),
         )
-        response = await client.put("/api/jobs/faceDetection", json=start, headers=headers)
+        response = await client.put("/api/jobs/facialRecognition", json=start, headers=headers)
         assert response.status_code == 400
-        assert response.json() == {"message": "Invalid job name: faceDetection"}
+        assert response.json() == {"message": "Invalid job name: facialRecognition"}
         response = await client.put("/api/jobs/migration", json=start, headers=headers)
         assert response.status_code == 400  # no switch turns file migration off: always refused
         assert response.json() == {"message": "Invalid job name: migration"}

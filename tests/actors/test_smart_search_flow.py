@@ -43,9 +43,11 @@ def _save_config(db_url: str, config: dict[str, Any]) -> None:
 
 
 def _ml(model: str, *, enabled: bool = True) -> dict[str, Any]:
-    # OCR off: its jobs (and its model, absent here) are not under test
-    ml = {"enabled": enabled, "clip": {"enabled": True, "modelName": model}, "ocr": {"enabled": False}}
-    return {"machineLearning": ml}
+    # facial recognition and OCR off: this cache holds no face or OCR models (each has its own
+    # flow test)
+    clip = {"enabled": True, "modelName": model}
+    off = {"enabled": False}
+    return {"machineLearning": {"enabled": enabled, "clip": clip, "facialRecognition": off, "ocr": off}}
 
 
 async def _start(db_url: str, tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Server]:

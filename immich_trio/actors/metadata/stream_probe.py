@@ -20,8 +20,8 @@ video of 0 frames probes fine (Immich's ffprobe does not decode), and only a fil
 open fails (``VideoProbeError``). The rotation is read from the first decoded frame when one
 decodes (PyAV exposes the display matrix on frames); the keyframe scan demuxes the rest.
 
-Dolby Vision: PyAV does not expose the stream's DOVI configuration record, so ``dvProfile``,
-``dvLevel`` and ``dvBlSignalCompatibilityId`` stay null.
+Dolby Vision: PyAV does not expose the stream's DOVI configuration record, so it is read from
+the MP4/MOV boxes by ``dolby_vision.py`` (other containers: null, as for a stream without one).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import attrs
 import av
 import av.error
 
+from immich_trio.actors.metadata.dolby_vision import read_dovi_record
 from immich_trio.actors.metadata.keyframes import PacketScan, PacketTiming, scan_packets
 from immich_trio.actors.metadata.records import VideoFacts
 
@@ -160,7 +161,13 @@ class StreamProbe:
         """``asset_video`` columns, or None when Immich writes no row (no codec name or
         time base, or a format without a name)."""
         video = self.video
-        if not (self.format_name and self.format_long_name and video and video.codec_name and video.time_base):
+        if not (
+            self.format_name
+            and self.format_long_name
+            and video
+            and video.codec_name
+            and video.time_base
+        ):
             return None
         return {
             "bitrate": video.bitrate,
@@ -219,9 +226,21 @@ def probe_streams(path: str, *, keyframes: bool = True) -> StreamProbe:
         raise VideoProbeError(f"cannot open video: {exc}") from exc
     with container:
         try:
-            return _probe(container, keyframes=keyframes)
+            probe = _probe(container, keyframes=keyframes)
         except av.error.FFmpegError as exc:
             raise VideoProbeError(f"cannot read video: {exc}") from exc
+    video = probe.video
+    if video is not None and "mov" in probe.format_name.split(","):
+        record = read_dovi_record(path, video.index)
+        if record is not None:
+            video = attrs.evolve(
+                video,
+                dv_profile=record.profile,
+                dv_level=record.level,
+                dv_bl_signal_compatibility_id=record.bl_signal_compatibility_id,
+            )
+            probe = attrs.evolve(probe, video=video)
+    return probe
 
 
 def _ranked(streams: list[Any]) -> list[Any]:
@@ -240,7 +259,11 @@ def _codec_name(stream: Any) -> str:
 
 def _probe(container: av.container.InputContainer, *, keyframes: bool) -> StreamProbe:
     videos = _ranked(
-        [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+        [
+            s
+            for s in container.streams.video
+            if not s.disposition & av.stream.Disposition.attached_pic
+        ]
     )
     audios = _ranked(list(container.streams.audio))
     video_stream = videos[0] if videos else None

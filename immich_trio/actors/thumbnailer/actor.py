@@ -24,6 +24,7 @@ from immich_trio.actors.thumbnailer.options import (
 from immich_trio.actors.thumbnailer.video import generate_video_thumbnails
 from immich_trio.actors.worker import QueueWorker
 from immich_trio.jobs.names import JobName, QueueName
+from immich_trio.ml.face_service import facial_recognition_enabled
 from immich_trio.ml.ocr.service import ocr_enabled
 from immich_trio.ml.service import clip_enabled
 from immich_trio.reactor.background import run_in_background_thread
@@ -125,6 +126,7 @@ class ThumbnailerActor(QueueWorker):
             asset_id=asset_id,
             notify=notify,
             smart_search=clip_enabled(config),
+            detect_faces=facial_recognition_enabled(config),
             ocr=ocr_enabled(config),
             source=data.get("source"),
             encode_video=asset["type"] == "VIDEO",
@@ -265,20 +267,22 @@ async def _announce(
     asset_id: str,
     notify: bool,
     smart_search: bool = False,
+    detect_faces: bool = False,
     ocr: bool = False,
     source: object = None,
     encode_video: bool = False,
 ) -> None:
     """Tell the owner's clients about a processed upload (the relay checks visibility) and
-    queue what follows thumbnails in Immich's pipeline (smart search, OCR; transcoding for a
-    video). Immich queues
-    ``SmartSearch`` and ``Ocr`` even with their feature off and the job skips; not queueing
-    them is the same, quieter."""
+    queue what follows thumbnails in Immich's pipeline (smart search, face detection, OCR;
+    transcoding for a video). Immich queues ``SmartSearch``, ``AssetDetectFaces`` and ``Ocr``
+    even with their feature off and the job skips; not queueing them is the same, quieter."""
     if notify:
         await events.publish(conn, owner_id, UPLOAD_EVENT, asset_id)
         if smart_search:
             data = {"id": asset_id, "source": source} if isinstance(source, str) else {"id": asset_id}
             await enqueue_job(conn, JobName.SMART_SEARCH, data)
+        if detect_faces:
+            await enqueue_job(conn, JobName.ASSET_DETECT_FACES, {"id": asset_id})
         if ocr:
             await enqueue_job(conn, JobName.OCR, {"id": asset_id})
         if encode_video:

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import attrs
 import av
+import trio
 from av.audio.frame import AudioFrame
 from av.audio.resampler import AudioResampler
 from av.video.frame import PictureType, VideoFrame
@@ -348,3 +349,32 @@ class _Upright:
         self._graph.push(frame)
         turned: VideoFrame = self._graph.pull()
         return turned
+
+
+async def run_in_worker_thread(run: SegmentRun) -> bool:
+    """``run.run()`` in a worker thread; cancelling this stops the run and waits for the
+    thread to leave (between two frames), so nothing writes after it returns. Raises what the
+    run raised."""
+    outcome: list[bool | Exception] = []
+
+    def work() -> None:
+        try:
+            outcome.append(run.run())
+        except Exception as exc:  # carried out of the nursery as itself, not in a group
+            outcome.append(exc)
+
+    async with trio.open_nursery() as nursery:
+
+        async def stop_when_cancelled() -> None:
+            try:
+                await trio.sleep_forever()
+            finally:
+                run.stop()
+
+        nursery.start_soon(stop_when_cancelled)
+        await trio.to_thread.run_sync(work)
+        nursery.cancel_scope.cancel()
+    [result] = outcome
+    if isinstance(result, Exception):
+        raise result
+    return result

@@ -13,7 +13,7 @@ import attrs
 import trio
 
 from immich_trio import sysconfig
-from immich_trio.actors.video_stream.encoder import EncodeSettings, SegmentRun
+from immich_trio.actors.video_stream.encoder import EncodeSettings, SegmentRun, run_in_worker_thread
 from immich_trio.actors.video_stream.expiry import remove_session_folder
 from immich_trio.actors.video_stream.messages import (
     PlaylistRequested,
@@ -374,32 +374,3 @@ class HlsStreamer(Actor[StreamerMsg]):
         for session in [s for s in self._sessions.values() if s.last_activity < cutoff]:
             log.info("%s: ending idle HLS session %s", self.name, session.id)
             await self._end(session.id)
-
-
-async def run_in_worker_thread(run: SegmentRun) -> bool:
-    """``run.run()`` in a worker thread; cancelling this stops the run and waits for the
-    thread to leave (between two frames), so nothing writes after it returns. Raises what the
-    run raised."""
-    outcome: list[bool | Exception] = []
-
-    def work() -> None:
-        try:
-            outcome.append(run.run())
-        except Exception as exc:  # carried out of the nursery as itself, not in a group
-            outcome.append(exc)
-
-    async with trio.open_nursery() as nursery:
-
-        async def stop_when_cancelled() -> None:
-            try:
-                await trio.sleep_forever()
-            finally:
-                run.stop()
-
-        nursery.start_soon(stop_when_cancelled)
-        await trio.to_thread.run_sync(work)
-        nursery.cancel_scope.cancel()
-    [result] = outcome
-    if isinstance(result, Exception):
-        raise result
-    return result

@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from immich_trio.ml.clip import _session
+from immich_trio.ml.clip import open_session
 from immich_trio.ml.layout import ModelError
 
 Boxes = NDArray[np.float32]  # n x 4 corners x (x, y)
@@ -148,7 +148,7 @@ class TextDetector:
     """One loaded detection model."""
 
     def __init__(self, path: Path, *, threads: int = 1) -> None:
-        self._session = _session(path, threads)
+        self._session = open_session(path, threads)
         inputs = self._session.get_inputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4:
             raise ModelError(f"{path} is not a text detection model (one NCHW image input)")

@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from immich_trio.ml.clip import _session
+from immich_trio.ml.clip import open_session
 from immich_trio.ml.layout import ModelError
 from immich_trio.ml.ocr.detection import Boxes
 
@@ -112,7 +112,7 @@ class TextRecognizer:
     """One loaded recognition model and its dictionary."""
 
     def __init__(self, path: Path, charset_file: Path, *, threads: int = 1) -> None:
-        self._session = _session(path, threads)
+        self._session = open_session(path, threads)
         inputs = self._session.get_inputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4:
             raise ModelError(f"{path} is not a text recognition model (one NCHW image input)")
