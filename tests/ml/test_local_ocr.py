@@ -17,7 +17,7 @@ from PIL import Image
 
 from immich_trio.ml.layout import ModelError
 from immich_trio.ml.ocr import local
-from immich_trio.ml.ocr.detection import scaled_size
+from immich_trio.ml.ocr.detection import preprocess, scaled_size
 from immich_trio.ml.ocr.local import LocalOcr
 from immich_trio.ml.ocr.models import OcrPaths
 from immich_trio.ml.ocr.reader import ImageError, OcrOptions, load_reader
@@ -182,3 +182,11 @@ def test_an_idle_model_is_unloaded_after_the_ttl(tmp_path: Path) -> None:
             nursery.cancel_scope.cancel()
 
     trio.run(main, clock=clock)
+
+
+def test_detection_input_is_normalised_as_immichs_service_does() -> None:
+    """BGR, ``(value - 0.5) / 127.5``: Immich subtracts PP-OCR's mean of 0.5 from 0-255 values."""
+    image = Image.new("RGB", (64, 32), (255, 0, 0))
+    data = preprocess(image, 736)
+    assert data.shape == (1, 3, 32, 64)
+    assert data[0, :, 0, 0] == pytest.approx([-0.5 / 127.5, -0.5 / 127.5, 254.5 / 127.5])

@@ -2,10 +2,12 @@
 
 As Immich's ML service: an image under 32 pixels on a side has no text; otherwise it is scaled
 down (never up) so that its shorter side is at most ``maxResolution`` (736), each side rounded
-to a multiple of 32 (Lanczos), BGR, normalised to [-1, 1] as PP-OCR was trained. The model
-answers a text probability per pixel; pixels above 0.3 form the bitmap (dilated 2x2), each
-contour's minimum-area rectangle scores the mean probability inside it ("fast" mode), those
-under ``minScore`` go, and the rest grow by ``area x 1.6 / (w + h)`` on each side pair (the
+to a multiple of 32 (Lanczos), BGR, normalised as Immich normalises it: ``(value - 0.5) / 127.5``
+(PP-OCR's mean of 0.5 taken from the 0-255 values, so [0, 2] where RapidOCR feeds [-1, 1]; the
+same input gives the same boxes as Immich's service). The model answers a text probability
+per pixel; pixels above 0.3 form the bitmap (dilated 2x2), each contour's minimum-area
+rectangle scores the mean probability inside it ("fast" mode), those under ``minScore`` go,
+and the rest grow by ``area x 1.6 / (w + h)`` on each side pair (the
 DB "unclip": the shrunk text kernel back to the text's extent). Boxes come back in image
 pixels, corners clockwise from the top-left, in reading order (lines 10 px apart, then x).
 
@@ -64,7 +66,7 @@ def preprocess(image: Image.Image, max_resolution: int) -> NDArray[np.float32]:
     size = scaled_size(image.width, image.height, max_resolution)
     resized = image.resize(size, resample=Image.Resampling.LANCZOS)
     pixels = np.asarray(resized, dtype=np.float32)[:, :, ::-1]  # RGB → BGR
-    normalised = pixels / np.float32(127.5) - np.float32(1.0)
+    normalised = (pixels - np.float32(0.5)) / np.float32(127.5)
     return np.ascontiguousarray(normalised.transpose(2, 0, 1)[None])
 
 
