@@ -51,9 +51,11 @@ T = TypeVar("T")
 
 CEILING_ENV = "IMMICH_TRIO_DECODE_WORKER_MEMORY_MB"
 """Megabytes of data one codec worker may map; default: the decode budget plus ``MARGIN_MB``."""
-MARGIN_MB = 512
+MARGIN_MB = 1024
 """Above the decode budget: ~120 MB of libraries after import (libvips, Pillow, libheif,
-LibRaw, FFmpeg, numpy), libvips' thread stacks and malloc arenas, and the encoders' buffers."""
+LibRaw, FFmpeg, numpy), libvips' thread stacks and malloc arenas, the encoders' buffers, and
+camera RAW, which the budget does not cover: LibRaw holds the 16-bit mosaic and a 16-bit
+4-channel image (a 61 MP sensor decoded at full size for a fullsize file: ~0.8 GB)."""
 IDLE_TIMEOUT = 600.0
 """Seconds an idle worker waits for a job before it exits and frees its memory."""
 GRACE_PERIOD = 5.0
