@@ -19,6 +19,7 @@ the caller), rounds interleaved A B A B, 1 and N jobs at once; it prints B/A of 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -174,6 +175,7 @@ async def dispatch(sets: dict[str, list[Path]], rounds: int, out: Path) -> None:
     ncpu = len(os.sched_getaffinity(0))
     print(f"{ncpu} CPUs; rounds={rounds} (A B A B); img/s, best round")
     print(f"{'set':16} {'n':>3} {'jobs':>4} {'A threads':>10} {'B workers':>10} {'B/A':>6}")
+    ratios = []
     async with open_codec_workers() as workers:
         await workers.run(partial(sorted, [1]), limiter=trio.CapacityLimiter(ncpu), what="warm-up")
         for name, images in sets.items():
@@ -186,6 +188,8 @@ async def dispatch(sets: dict[str, list[Path]], rounds: int, out: Path) -> None:
                     best_b = max(best_b, await _dispatch_round(images, out, jobs, workers))
                 print(f"{name:16} {len(images):>3} {jobs:>4} {best_a:>10.2f} {best_b:>10.2f}"
                       f" {best_b / best_a:>6.3f}")  # fmt: skip
+                ratios.append(best_b / best_a)
+    print(f"geometric mean of B/A: {math.prod(ratios) ** (1 / len(ratios)):.3f}")
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import time
@@ -32,3 +33,33 @@ def wait_to_be_killed(pid_file: Path) -> None:
 
 
 SIGSEGV = int(signal.SIGSEGV)
+
+
+def rss() -> int:
+    """This worker's resident memory in bytes."""
+    with open("/proc/self/statm", "rb") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def leave_freed_heap(megabytes: int) -> int:
+    """Fill ``megabytes`` of C heap in 64 KB blocks (under glibc's mmap threshold), each followed
+    by a small block that stays, free the large ones, and answer the RSS then: the freed memory
+    is still resident (holes glibc cannot give back by itself), as after a large decode, until
+    someone trims the heap."""
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    block = 64 * 1024
+    blocks = []
+    for _ in range(megabytes * 16):
+        address = libc.malloc(block)
+        ctypes.memset(address, 1, block)
+        blocks.append(address)
+        _pinned.append(libc.malloc(64))
+    for address in blocks:
+        libc.free(address)
+    return rss()
+
+
+_pinned: list[int] = []

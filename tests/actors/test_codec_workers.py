@@ -13,7 +13,15 @@ from pathlib import Path
 
 import pytest
 import trio
-from codec_worker_tasks import SIGSEGV, allocate, crash, pid, wait_to_be_killed
+from codec_worker_tasks import (
+    SIGSEGV,
+    allocate,
+    crash,
+    leave_freed_heap,
+    pid,
+    rss,
+    wait_to_be_killed,
+)
 from PIL import Image
 
 from immich_trio.actors.thumbnailer.codecs import generate_image_thumbnails, render_image_thumbnails
@@ -22,6 +30,7 @@ from immich_trio.actors.thumbnailer.options import ThumbnailError, ThumbnailOpti
 from immich_trio.actors.thumbnailer.workers import (
     CEILING_ENV,
     MARGIN_MB,
+    TRIM_ABOVE_MB,
     CodecWorkers,
     open_codec_workers,
     worker_ceiling,
@@ -100,6 +109,16 @@ async def test_a_png_that_passes_the_budget_check_hits_the_ceiling_and_leaves_no
         Image.new("RGB", (640, 480), (200, 40, 40)).save(photo)
         rendered = await _run(workers, partial(render, photo))
         assert rendered.result.preview_size == (640, 480)  # type: ignore[attr-defined]
+
+
+async def test_a_worker_left_large_by_a_job_gives_the_free_memory_back() -> None:
+    async with open_codec_workers(ceiling=CEILING) as workers:
+        worker = await _run(workers, pid)
+        at_start = await _run(workers, rss)
+        # Freed but resident when the job ends (glibc keeps it), as after a bomb or a panorama.
+        assert await _run(workers, partial(leave_freed_heap, 200)) > at_start + 150 * MB  # type: ignore[operator]
+        assert await _run(workers, pid) == worker  # the same worker, now trimmed
+        assert await _run(workers, rss) < at_start + TRIM_ABOVE_MB * MB  # type: ignore[operator]
 
 
 @pytest.mark.parametrize(("sig", "name"), [(SIGSEGV, "SIGSEGV"), (int(signal.SIGKILL), "SIGKILL")])

@@ -14,11 +14,14 @@ or an abort in C++ code) instead of growing until the kernel's OOM killer picks 
 Outcomes: a ``MemoryError`` fails the job for good with the reason and retires the worker (its
 heap may be fragmented or a library left half-initialised); a worker that dies (a signal, the
 ceiling hit in C code, ``kill -9``) fails the job for good with the cause, and the next job
-gets a new worker. Workers write nothing: the actor writes their ``Rendered`` outputs.
+gets a new worker. Workers write nothing: the actor writes their ``Rendered`` outputs. A
+worker that a job left much larger than it started (a bomb, a panorama) gives its free heap
+back to the system before it waits for the next job.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import resource
@@ -58,6 +61,8 @@ camera RAW, which the budget does not cover: LibRaw holds the 16-bit mosaic and 
 4-channel image (a 61 MP sensor decoded at full size for a fullsize file: ~0.8 GB)."""
 IDLE_TIMEOUT = 600.0
 """Seconds an idle worker waits for a job before it exits and frees its memory."""
+TRIM_ABOVE_MB = 96
+"""A worker this much larger than after its start gives its free heap back after a job."""
 GRACE_PERIOD = 5.0
 """Seconds workers get to exit when the actor stops, before they are killed."""
 _MB = 1024 * 1024
@@ -160,16 +165,19 @@ def _cause(exc: trio_parallel.BrokenWorkerError) -> str:
 _OUT_OF_MEMORY_MARK = f"({CEILING_ENV})"
 _ceiling = 0
 _retire = False
+_rss_at_start = 0
 
 
 def _init_worker(ceiling: int, nice: int) -> None:
     """Set the ceiling, lower the priority, load the codecs before the first job."""
-    global _ceiling
+    global _ceiling, _rss_at_start
     _ceiling = ceiling
     resource.setrlimit(resource.RLIMIT_DATA, (ceiling, ceiling))
     if nice > 0:
         os.nice(nice)  # background work: the server's event loop and PostgreSQL come first
     from . import codecs, video  # noqa: F401  (imported once, here, not in the first job)
+
+    _rss_at_start = _rss()
 
 
 def _retire_worker() -> bool:
@@ -188,6 +196,39 @@ def _call(fn: Callable[[], T]) -> T:
             raise
         _retire = True
         raise ThumbnailError(_out_of_memory(exc.reason), permanent=True) from None
+    finally:
+        _give_back_free_memory()
+
+
+def _give_back_free_memory() -> None:
+    """Return the heap's free pages to the system after a job that left the worker large.
+
+    A decode frees its pixels, but glibc keeps freed memory in its arenas for reuse: a worker
+    that once decoded a bomb or a panorama would hold ~120-250 MB more while idle (measured
+    with benchmarks/bench_bomb_rss.py). Normal photos leave < 60 MB, which the next job reuses;
+    trimming after each of them would cost ~3 % of CPU, so only a worker more than
+    ``TRIM_ABOVE_MB`` over its size after start is trimmed (glibc's ``malloc_trim``; nothing
+    where the C library has none, e.g. musl).
+    """
+    if _malloc_trim is not None and _rss() > _rss_at_start + TRIM_ABOVE_MB * _MB:
+        _malloc_trim(0)
+
+
+def _rss() -> int:
+    with open("/proc/self/statm", "rb") as statm:
+        return int(statm.read().split()[1]) * _PAGE
+
+
+def _load_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return trim
+
+
+_malloc_trim = _load_malloc_trim()
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _out_of_memory(reason: str) -> str:
