@@ -189,7 +189,30 @@ async def dispatch(sets: dict[str, list[Path]], rounds: int, out: Path) -> None:
                 print(f"{name:16} {len(images):>3} {jobs:>4} {best_a:>10.2f} {best_b:>10.2f}"
                       f" {best_b / best_a:>6.3f}")  # fmt: skip
                 ratios.append(best_b / best_a)
+        hop_a, hop_b = await _hop_costs(workers)
     print(f"geometric mean of B/A: {math.prod(ratios) ** (1 / len(ratios)):.3f}")
+    print(f"cost of one job's hop (an empty job answering 400 KB, median of {HOPS}):"
+          f" A thread {hop_a * 1000:.2f} ms, B worker {hop_b * 1000:.2f} ms")  # fmt: skip
+
+
+HOPS = 200
+
+
+async def _hop_costs(workers: CodecWorkers) -> tuple[float, float]:
+    """Median seconds of the dispatch alone, without codec work: what B adds per job is the
+    difference (pickling, the pipe, the worker's wake-up), independent of the machine's load
+    far more than the img/s above."""
+    job = partial(bytes, 400_000)  # about a preview + thumbnail's encoded size
+    limiter = trio.CapacityLimiter(1)
+    a, b = [], []
+    for _ in range(HOPS):
+        start = time.perf_counter()
+        await run_in_background_thread(job, limiter=limiter)
+        a.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        await workers.run(job, limiter=limiter, what="hop")
+        b.append(time.perf_counter() - start)
+    return sorted(a)[HOPS // 2], sorted(b)[HOPS // 2]
 
 
 def main() -> None:
