@@ -3,16 +3,23 @@ work minimal-style (decode with the same shrink-on-load, resize, encode preview 
 write), on one core and on all cores.
 
     python benchmarks/bench_thumbnails.py [--rounds 3] [--images 4] [--assets DIR]
+    python benchmarks/bench_thumbnails.py --dispatch [--rounds 4] [--images 4]
 
 It generates a few 24 MP JPEGs in a temporary folder and also uses the test photos in tests/assets.
 "Bare Pillow" is the floor our pipeline is built on; "bare pyvips" (formats it can read) is
 the alternative decoder, shown for the choice between them. Rounds are interleaved and the
 best round is kept, which damps noise from other processes on the machine.
+
+``--dispatch`` compares how the actor runs the same work: A, in-process threads as before
+(``run_in_background_thread`` around ``generate_image_thumbnails``), against B, codec worker
+processes (workers.py: ``render_image_thumbnails`` in a reused worker, the files written by
+the caller), rounds interleaved A B A B, 1 and N jobs at once; it prints B/A of the best rounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -27,7 +34,15 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from functools import partial
+
+import trio
+
 from immich_trio.actors.thumbnailer import ThumbnailOptions, generate_image_thumbnails
+from immich_trio.actors.thumbnailer.codecs import render_image_thumbnails
+from immich_trio.actors.thumbnailer.files import write_all
+from immich_trio.actors.thumbnailer.workers import CodecWorkers, open_codec_workers
+from immich_trio.reactor.background import run_in_background_thread
 
 OPTIONS = ThumbnailOptions()
 PREVIEW = OPTIONS.preview.size
@@ -127,12 +142,96 @@ def run(job: Job, images: list[Path], threads: int, out_root: Path) -> float:
     return len(work) / (time.perf_counter() - start)
 
 
+async def _dispatch_round(
+    images: list[Path], out: Path, jobs: int, workers: CodecWorkers | None
+) -> float:
+    """Images per second thumbnailing every image once per job slot, ``jobs`` at a time."""
+    limiter = trio.CapacityLimiter(jobs)
+    work = images * jobs
+
+    async def one(i: int, source: Path) -> None:
+        folder = out / f"d{i}"
+        paths = {
+            "preview_path": folder / "p.jpeg",
+            "thumbnail_path": folder / "t.webp",
+            "fullsize_path": None,
+        }
+        if workers is None:  # A: in-process thread, as the actor did before
+            render = partial(generate_image_thumbnails, source, **paths, options=OPTIONS)
+            await run_in_background_thread(render, limiter=limiter)
+        else:  # B: a codec worker renders, the caller writes (actor.py's _render)
+            job = partial(render_image_thumbnails, source, **paths, options=OPTIONS)
+            rendered = await workers.run(job, limiter=limiter, what=source.name)
+            await trio.to_thread.run_sync(write_all, rendered.outputs)
+
+    start = time.perf_counter()
+    async with trio.open_nursery() as nursery:
+        for i, source in enumerate(work):
+            nursery.start_soon(one, i, source)
+    return len(work) / (time.perf_counter() - start)
+
+
+async def dispatch(sets: dict[str, list[Path]], rounds: int, out: Path) -> None:
+    ncpu = len(os.sched_getaffinity(0))
+    print(f"{ncpu} CPUs; rounds={rounds} (A B A B); img/s, best round")
+    print(f"{'set':16} {'n':>3} {'jobs':>4} {'A threads':>10} {'B workers':>10} {'B/A':>6}")
+    ratios = []
+    async with open_codec_workers() as workers:
+        await workers.run(partial(sorted, [1]), limiter=trio.CapacityLimiter(ncpu), what="warm-up")
+        for name, images in sets.items():
+            for jobs in (1, ncpu):
+                # Warm up B's workers for this concurrency; A has nothing to warm.
+                await _dispatch_round(images[:1], out, jobs, workers)
+                best_a = best_b = 0.0
+                for _ in range(rounds):
+                    best_a = max(best_a, await _dispatch_round(images, out, jobs, None))
+                    best_b = max(best_b, await _dispatch_round(images, out, jobs, workers))
+                print(f"{name:16} {len(images):>3} {jobs:>4} {best_a:>10.2f} {best_b:>10.2f}"
+                      f" {best_b / best_a:>6.3f}")  # fmt: skip
+                ratios.append(best_b / best_a)
+        hop_a, hop_b = await _hop_costs(workers)
+    print(f"geometric mean of B/A: {math.prod(ratios) ** (1 / len(ratios)):.3f}")
+    print(f"cost of one job's hop (an empty job answering 400 KB, median of {HOPS}):"
+          f" A thread {hop_a * 1000:.2f} ms, B worker {hop_b * 1000:.2f} ms")  # fmt: skip
+
+
+HOPS = 200
+
+
+async def _hop_costs(workers: CodecWorkers) -> tuple[float, float]:
+    """Median seconds of the dispatch alone, without codec work: what B adds per job is the
+    difference (pickling, the pipe, the worker's wake-up), independent of the machine's load
+    far more than the img/s above."""
+    job = partial(bytes, 400_000)  # about a preview + thumbnail's encoded size
+    limiter = trio.CapacityLimiter(1)
+    a, b = [], []
+    for _ in range(HOPS):
+        start = time.perf_counter()
+        await run_in_background_thread(job, limiter=limiter)
+        a.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        await workers.run(job, limiter=limiter, what="hop")
+        b.append(time.perf_counter() - start)
+    return sorted(a)[HOPS // 2], sorted(b)[HOPS // 2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--images", type=int, default=4, help="generated 24 MP JPEGs")
     parser.add_argument("--assets", type=Path, default=TEST_ASSETS)
+    parser.add_argument("--dispatch", action="store_true", help="threads vs codec workers")
     args = parser.parse_args()
+    if args.dispatch:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            sets = {"24MP-jpeg": make_large_jpegs(root, args.images)}
+            for name, patterns in ASSET_SETS.items():
+                found = sorted(p for pattern in patterns for p in args.assets.glob(pattern))
+                if found:
+                    sets[name] = found
+            trio.run(dispatch, sets, args.rounds, root / "out")
+        return
     pyvips.cache_set_max(0)
     all_cpus = os.sched_getaffinity(0)
     ncpu = len(all_cpus)

@@ -1,4 +1,4 @@
-"""The thumbnailer actor: runs ``AssetGenerateThumbnails`` jobs, decoding in worker threads."""
+"""The thumbnailer actor: runs ``AssetGenerateThumbnails`` jobs, decoding in codec worker processes."""
 
 from __future__ import annotations
 
@@ -8,26 +8,30 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
+import attrs
+import trio
 from psycopg import AsyncConnection
 
 from immich_trio.actors.dispatcher import JobResult
 from immich_trio.actors.thumbnailer.codecs import (
     WEB_SUPPORTED_EXTENSIONS,
-    generate_image_thumbnails,
+    render_image_thumbnails,
 )
 from immich_trio.actors.thumbnailer.edited import apply_rendered, render_edited, run_edit_render
+from immich_trio.actors.thumbnailer.files import write_all
 from immich_trio.actors.thumbnailer.options import (
+    Rendered,
     ThumbnailError,
     ThumbnailOptions,
     ThumbnailResult,
 )
-from immich_trio.actors.thumbnailer.video import generate_video_thumbnails
+from immich_trio.actors.thumbnailer.video import render_video_thumbnails
+from immich_trio.actors.thumbnailer.workers import CodecWorkers, open_codec_workers
 from immich_trio.actors.worker import QueueWorker
 from immich_trio.jobs.names import JobName, QueueName
 from immich_trio.ml.face_service import facial_recognition_enabled
 from immich_trio.ml.ocr.service import ocr_enabled
 from immich_trio.ml.service import clip_enabled
-from immich_trio.reactor.background import run_in_background_thread
 from immich_trio.sql import events
 from immich_trio.sql import pipeline as q
 from immich_trio.sql.assets import asset_edits
@@ -41,7 +45,8 @@ SERVICE_NAME = "thumbnailer"
 """The actor's name in the status tree."""
 HANDLER_SLOTS = 32
 """Messages handled at once. The dispatcher sends at most the queue's concurrency; the
-decoding itself is bounded by a limiter sized from ``job.thumbnailGeneration.concurrency``."""
+decoding itself is bounded by a limiter sized from ``job.thumbnailGeneration.concurrency``,
+which is also the most codec worker processes alive at once."""
 INBOX = 32
 NOTIFY_SOURCES = frozenset({"upload"})
 """Job sources after which the owner's clients hear of the new asset (or ``notify: true``)."""
@@ -62,14 +67,17 @@ class ThumbnailerActor(QueueWorker):
     ``AssetGenerateThumbnails``, and takes the edited thumbhash, as Immich's
     ``handleGenerateThumbnails`` does. Hidden assets and anything but
     images and videos are ``skipped`` (videos: one frame through PyAV, video.py). Images are decoded
-    once in a worker thread and written atomically at Immich's paths; the answer's
+    once in a codec worker process (workers.py: reused, under a memory ceiling) and the encoded
+    files it answers with are written atomically at Immich's paths by the actor; the answer's
     ``apply`` upserts the ``asset_file`` rows, sets ``asset.thumbhash`` (and the size when
     metadata had none) and publishes ``on_upload_success`` for uploads, in the
     dispatcher's transaction, so the event leaves only if the rows commit.
     Backpressure: the dispatcher claims no more than the queue's concurrency; decoding runs
-    in threads under a ``CapacityLimiter`` of that size (live from the system config).
-    Errors: a corrupt or unreadable original, or one too large for the decode memory budget
-    (budget.py), answers ``failed`` with the reason and no retry; the actor carries on.
+    in worker processes under a ``CapacityLimiter`` of that size (live from the system config).
+    Errors: a corrupt or unreadable original, one too large for the decode memory budget
+    (budget.py), one whose decoder hits the worker's memory ceiling or kills its worker,
+    answers ``failed`` with the reason and no retry; a dead worker is replaced on the next job
+    and the actor carries on. The workers live as long as one run of the actor.
     """
 
     inbox_capacity: ClassVar[int] = INBOX
@@ -79,6 +87,26 @@ class ThumbnailerActor(QueueWorker):
     def __init__(self, pool: Pool, media: Path, *, name: str = SERVICE_NAME) -> None:
         super().__init__(pool, name=name)
         self._media = media.absolute()
+        self._workers: CodecWorkers | None = None
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with open_codec_workers() as self._workers:
+            try:
+                await super().run(task_status=task_status)
+            finally:
+                self._workers = None
+
+    def extra_status(self) -> dict[str, object]:
+        workers = self._workers.statistics() if self._workers is not None else None
+        return {**super().extra_status(), "codecWorkers": attrs.asdict(workers) if workers else None}
+
+    async def _render(self, render: Callable[[], Rendered], what: str) -> ThumbnailResult:
+        """``render`` in a codec worker, then its files written here (atomically, all or none)."""
+        if self._workers is None:
+            raise RuntimeError("the thumbnailer is not running")
+        rendered = await self._workers.run(render, limiter=self.limiter, what=what)
+        await trio.to_thread.run_sync(write_all, rendered.outputs)
+        return rendered.result
 
     # -- jobs --------------------------------------------------------------------------
 
@@ -97,8 +125,8 @@ class ThumbnailerActor(QueueWorker):
         async def options_of(conn: AsyncConnection[Any]) -> ThumbnailOptions:
             return ThumbnailOptions.from_config((await self.current_config(conn))["image"])
 
-        async def run(render: Callable[[], ThumbnailResult]) -> ThumbnailResult:
-            return await run_in_background_thread(render, limiter=self.limiter)
+        async def run(render: Callable[[], Rendered]) -> ThumbnailResult:
+            return await self._render(render, f"asset {asset_id}")
 
         try:
             async with self._pool.connection() as conn:
@@ -151,7 +179,7 @@ class ThumbnailerActor(QueueWorker):
             source.suffix.lower() not in WEB_SUPPORTED_EXTENSIONS
         )
         render = partial(
-            generate_image_thumbnails,
+            render_image_thumbnails,
             source,
             preview_path=files.thumbnail_path(self._media, owner_id, asset_id, "preview", fmt_preview),
             thumbnail_path=files.thumbnail_path(self._media, owner_id, asset_id, "thumbnail", fmt_thumb),
@@ -165,9 +193,9 @@ class ThumbnailerActor(QueueWorker):
         render_edits = partial(render_edited, source, edits, self._media, owner_id, asset_id, options)
         edited: ThumbnailResult | None = None
         try:
-            result = await run_in_background_thread(render, limiter=self.limiter)
+            result = await self._render(render, source.name)
             if edits:
-                edited = await run_in_background_thread(render_edits, limiter=self.limiter)
+                edited = await self._render(render_edits, source.name)
         except ThumbnailError as exc:
             log.warning("thumbnailer: asset %s (%s): %s", asset_id, source, exc.reason)
             return JobResult(status="failed", error=exc.reason, retry=not exc.permanent)
@@ -193,7 +221,7 @@ class ThumbnailerActor(QueueWorker):
     ) -> JobResult:
         """One representative frame → preview + thumbnail + thumbhash (video.py)."""
         render = partial(
-            generate_video_thumbnails,
+            render_video_thumbnails,
             source,
             preview_path=files.thumbnail_path(self._media, owner_id, asset_id, "preview", options.preview.format),
             thumbnail_path=files.thumbnail_path(
@@ -202,10 +230,10 @@ class ThumbnailerActor(QueueWorker):
             options=options,
         )
         try:
-            result = await run_in_background_thread(render, limiter=self.limiter)
+            result = await self._render(render, source.name)
         except ThumbnailError as exc:
             log.warning("thumbnailer: video %s (%s): %s", asset_id, source, exc.reason)
-            return JobResult(status="failed", error=exc.reason)
+            return JobResult(status="failed", error=exc.reason, retry=not exc.permanent)
         apply = partial(_apply, asset_id=asset_id, result=result, edited=None, options=options, announce=announce)
         return JobResult(status="success", apply=apply)
 

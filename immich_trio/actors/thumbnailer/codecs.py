@@ -1,6 +1,7 @@
 """Decode a photo once, shrinking on load, and write Immich's preview, thumbnail and optional
 fullsize files plus the thumbhash (pipeline.md §5). Synchronous and thread-safe: the actor
-runs it in ``trio.to_thread.run_sync`` under a CapacityLimiter.
+runs ``render_image_thumbnails`` in a codec worker process (workers.py) and writes its
+outputs itself.
 
 Decoders: JPEGs that need shrinking go through libvips (DCT shrink + lanczos3, see
 vips_jpeg.py); everything else through Pillow, with pillow-heif for HEIC/HEIF and
@@ -36,7 +37,7 @@ from .container import isobmff_truncated
 from .encode import encode as _encode
 from .encode import with_orientation as _with_orientation
 from .files import write_all
-from .options import Colorspace, ThumbnailError, ThumbnailOptions, ThumbnailResult
+from .options import Colorspace, Rendered, ThumbnailError, ThumbnailOptions, ThumbnailResult
 from .raw import decode_raw
 from .sizing import fit_inside, fit_outside, resize
 from .sniff import decodes_as_raw
@@ -47,7 +48,13 @@ from .vips_jpeg import load_jpeg_shrunk
 Edit = Callable[[Image.Image], Image.Image]
 """A transformation of the oriented full-size image (edits.py)."""
 
-__all__ = ["WEB_SUPPORTED_EXTENSIONS", "Edit", "generate_image_thumbnails", "needs_fullsize"]
+__all__ = [
+    "WEB_SUPPORTED_EXTENSIONS",
+    "Edit",
+    "generate_image_thumbnails",
+    "needs_fullsize",
+    "render_image_thumbnails",
+]
 
 pillow_heif.register_heif_opener()
 # Pillow's bomb check would reject big panoramas, which Immich accepts; the decode memory
@@ -104,11 +111,37 @@ def generate_image_thumbnails(
 ) -> ThumbnailResult:
     """Write the preview, thumbnail (and fullsize when ``fullsize_path`` is given) of ``source``.
 
-    ``edit`` (with a ``fullsize_path``) transforms the oriented full-size pixels first: the
-    outputs and the size in the result are those of the edited image.
-
+    ``render_image_thumbnails`` and then ``write_all`` in one call (tests, benchmarks).
     Raises ThumbnailError for unreadable input or failed writes; no output file is left
     half-written or orphaned then.
+    """
+    rendered = render_image_thumbnails(
+        source,
+        preview_path=preview_path,
+        thumbnail_path=thumbnail_path,
+        fullsize_path=fullsize_path,
+        options=options,
+        edit=edit,
+    )
+    write_all(rendered.outputs)
+    return rendered.result
+
+
+def render_image_thumbnails(
+    source: Path,
+    *,
+    preview_path: Path,
+    thumbnail_path: Path,
+    fullsize_path: Path | None,
+    options: ThumbnailOptions,
+    edit: Edit | None = None,
+) -> Rendered:
+    """Decode ``source`` and encode its outputs, writing nothing (a codec worker's job).
+
+    ``edit`` (with a ``fullsize_path``) transforms the oriented full-size pixels first: the
+    outputs and the size in the result are those of the edited image.
+    Raises ThumbnailError for unreadable input; ``__cause__`` is the MemoryError when an
+    allocation failed.
     """
     try:
         outputs, result = _render(source, preview_path, thumbnail_path, fullsize_path, options, edit)
@@ -124,8 +157,7 @@ def generate_image_thumbnails(
         raise ThumbnailError(
             f"{source.name}: cannot decode image: {exc}", permanent=not gone
         ) from exc
-    write_all(outputs)
-    return result
+    return Rendered(outputs=tuple(outputs), result=result)
 
 
 def _render(

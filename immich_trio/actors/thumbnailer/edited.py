@@ -5,7 +5,8 @@ way the OCR boxes outside the crop are hidden and the others shown (``ocr_visibi
 the owner's clients hear ``AssetEditReadyV2`` on commit.
 
 Run by the thumbnailer actor; the rendering is a pure function of the original and the edit
-list (``render_edited``), the database writes happen in the dispatcher's apply transaction.
+list (``render_edited``, run in a codec worker process), the files are written by the actor and
+the database writes happen in the dispatcher's apply transaction.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from immich_trio.sql import jobs as jobs_q
 from immich_trio.sql.assets import asset_edits as q
 from immich_trio.storage import files
 
-from .codecs import Edit, generate_image_thumbnails
+from .codecs import Edit, render_image_thumbnails
 from .ocr_visibility import update_ocr_visibility
-from .options import ThumbnailOptions, ThumbnailResult
+from .options import Rendered, ThumbnailOptions, ThumbnailResult
 
 log = logging.getLogger(__name__)
 Conn = AsyncConnection[Any]
@@ -62,11 +63,13 @@ def pixel_edit(edits: Sequence[Mapping[str, Any]]) -> Edit:
 def render_edited(
     source: Path, edits: Sequence[Mapping[str, Any]], media: Path, owner_id: str, asset_id: str,
     options: ThumbnailOptions,
-) -> ThumbnailResult:
+) -> Rendered:
+    """The ``_edited`` files, encoded, not written (a codec worker's job)."""
+
     def path(kind: str, fmt: str) -> Path:
         return files.thumbnail_path(media, owner_id, asset_id, kind, fmt, edited=True)
 
-    return generate_image_thumbnails(
+    return render_image_thumbnails(
         source,
         preview_path=path("preview", options.preview.format),
         thumbnail_path=path("thumbnail", options.thumbnail.format),
@@ -138,7 +141,7 @@ async def finish_edit_job(
 async def run_edit_render(
     conn: AsyncConnection[Any], asset_id: str, *, media: Path, options_of: Any, run: Any
 ) -> JobResult:
-    """Read what the render needs, render in a thread (``run``), answer with the apply."""
+    """Read what the render needs, render and write (``run``), answer with the apply."""
     asset = await pipeline.asset_for_thumbnails(conn, asset_id)
     if asset is None:
         return JobResult(status="failed", error="asset not found")

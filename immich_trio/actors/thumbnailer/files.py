@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from .options import ThumbnailError
@@ -13,7 +14,7 @@ from .options import ThumbnailError
 __all__ = ["write_all", "write_atomic"]
 
 
-def write_all(outputs: list[tuple[Path, bytes]]) -> None:
+def write_all(outputs: Iterable[tuple[Path, bytes]]) -> None:
     """Write every (path, data) atomically; on failure remove those already written."""
     written: list[Path] = []
     try:

@@ -14,6 +14,7 @@ __all__ = [
     "FullsizeOptions",
     "ImageFormat",
     "OutputOptions",
+    "Rendered",
     "ThumbnailError",
     "ThumbnailOptions",
     "ThumbnailResult",
@@ -34,6 +35,14 @@ class ThumbnailError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Raised in a codec worker process and re-raised here: keep ``permanent`` across pickle.
+        return (_rebuild_error, (self.reason, self.permanent))
+
+
+def _rebuild_error(reason: str, permanent: bool) -> ThumbnailError:
+    return ThumbnailError(reason, permanent=permanent)
 
 
 def _check_format(value: str) -> ImageFormat:
@@ -123,3 +132,15 @@ class ThumbnailResult:
     """Colour space of the pixels written (an ICC profile is embedded for p3)."""
     used_embedded_preview: bool = False
     """A RAW file's embedded JPEG was decoded instead of the sensor data."""
+
+
+@attrs.frozen(kw_only=True)
+class Rendered:
+    """Encoded files not yet written, and the result they make once written (files.write_all).
+
+    Codec workers answer with this, so only the server process writes into ``thumbs/``: a
+    worker killed mid-job leaves no file, not even a temporary one.
+    """
+
+    outputs: tuple[tuple[Path, bytes], ...]
+    result: ThumbnailResult

@@ -1,6 +1,6 @@
 """A video's preview JPEG, thumbnail WebP and thumbhash from one representative frame, with
-PyAV (FFmpeg's libraries in-process). Synchronous and thread-safe: the actor runs it in a
-background thread under its limiter.
+PyAV (FFmpeg's libraries). Synchronous and thread-safe: the actor runs
+``render_video_thumbnails`` in a codec worker process (workers.py) under its limiter.
 
 Frame choice, after Immich's ffmpeg chain (pipeline.md §5: key frames only, ``thumbnail=12``
 picks the frame of a batch of 12 closest to the batch's mean histogram, scene selection skips
@@ -26,7 +26,7 @@ from PIL import Image
 from .colour import PRIMARIES_BT2020, display_p3_icc, rgb_icc, tone_map_hdr, transform_to
 from .encode import encode
 from .files import write_all
-from .options import ThumbnailError, ThumbnailOptions, ThumbnailResult
+from .options import Rendered, ThumbnailError, ThumbnailOptions, ThumbnailResult
 from .sizing import fit_inside, fit_outside, resize
 from .thumbhash import MAX_SIDE as THUMBHASH_MAX_SIDE
 from .thumbhash import rgba_to_thumbhash
@@ -50,6 +50,17 @@ def generate_video_thumbnails(
     source: Path, *, preview_path: Path, thumbnail_path: Path, options: ThumbnailOptions
 ) -> ThumbnailResult:
     """Write the preview and thumbnail of ``source``; raise ThumbnailError with the reason."""
+    rendered = render_video_thumbnails(
+        source, preview_path=preview_path, thumbnail_path=thumbnail_path, options=options
+    )
+    write_all(rendered.outputs)
+    return rendered.result
+
+
+def render_video_thumbnails(
+    source: Path, *, preview_path: Path, thumbnail_path: Path, options: ThumbnailOptions
+) -> Rendered:
+    """Pick the frame and encode the preview and thumbnail, writing nothing (a codec worker's job)."""
     try:
         frame = _representative_frame(source)
         outputs, result = _render(frame, preview_path, thumbnail_path, options)
@@ -57,8 +68,7 @@ def generate_video_thumbnails(
         raise
     except (av.error.FFmpegError, OSError, ValueError, MemoryError) as exc:
         raise ThumbnailError(f"{source.name}: cannot decode video: {exc}") from exc
-    write_all(outputs)
-    return result
+    return Rendered(outputs=tuple(outputs), result=result)
 
 
 def _open(source: Path, *, keyframes_only: bool) -> tuple[av.container.InputContainer, av.VideoStream]:
