@@ -32,6 +32,8 @@ Conn = TrioConnection[Any]
 Command = Callable[[Conn, argparse.Namespace], Awaitable[int]]
 
 DEFAULT_EXTERNAL_DOMAIN = "https://my.immich.app"
+# Immich's ``ErrorMessages.SchemaDrift`` (constants.ts), the header of schema-check's drift list.
+SCHEMA_DRIFT = "Detected schema drift. For more information, see https://docs.immich.app/errors#schema-drift"
 _DATE_KEYS = frozenset({"profileChangedAt", "createdAt", "deletedAt", "updatedAt", "activatedAt"})
 
 
@@ -205,7 +207,7 @@ async def schema_check(conn: Conn, args: argparse.Namespace) -> int:
     if not drift:
         print("\nNo schema drift detected")
         return 0
-    print("\nDetected schema drift")
+    print(f"\n{SCHEMA_DRIFT}")
     for item in drift:
         print(f"  - {item.type}: {item.human}")
     statements = "\n".join(line for item in drift for line in item.sql)
