@@ -34,6 +34,8 @@ HANDLER_SLOTS = 5
 INBOX = 8
 PAGE = 10_000
 """Immich's ``JOBS_LIBRARY_PAGINATION_SIZE``: paths per ``LibrarySyncFiles``, ids per ``LibrarySyncAssets``."""
+WALK_AHEAD = 1
+"""Pages the walk may read ahead of the one being checked against the database."""
 DELETE_RECHECK = 60.0
 """Seconds after which ``LibraryDelete`` looks again for a library whose assets it queued for deletion."""
 JOBS = (
@@ -79,27 +81,30 @@ class AssetChecks:
     changed: list[tuple[str, datetime]]
 
 
-def check_assets(assets: Sequence[q.KnownAsset], import_paths: Sequence[str], exclusions: Exclusions) -> AssetChecks:
+def check_assets(assets: q.KnownAssets, import_paths: Sequence[str], exclusions: Exclusions) -> AssetChecks:
     """Stat each asset's file and sort it as Immich's ``checkExistingAsset`` does (blocking:
     run in a thread). A file that cannot be stat'ed counts as missing."""
     checks = AssetChecks(offline=[], offline_trashed=[], online=[], online_trashed=[], changed=[])
-    for asset in assets:
+    stat = os.stat
+    for asset_id, path, is_offline, status, modified_ms in zip(
+        assets.ids, assets.paths, assets.offline, assets.status, assets.mtimes, strict=True
+    ):
         try:
-            mtime_ms: int | None = os.stat(asset.original_path).st_mtime_ns // 1_000_000
+            mtime_ms = stat(path).st_mtime_ns // 1_000_000
         except (OSError, ValueError):
-            mtime_ms = None
-        trashed = asset.status == "trashed"
-        if mtime_ms is None:
-            if not asset.is_offline:
-                (checks.offline_trashed if trashed else checks.offline).append(asset.id)
-        elif asset.is_offline:
-            if asset.status == "deleted":
+            if not is_offline:
+                (checks.offline_trashed if status == "trashed" else checks.offline).append(asset_id)
+            continue
+        if mtime_ms == modified_ms and not is_offline:
+            continue  # the common case of a rescan: there, unchanged
+        if is_offline:
+            if status == "deleted":
                 continue
-            inside = any(asset.original_path.startswith(p) for p in import_paths)
-            if inside and not exclusions.excludes(asset.original_path):
-                (checks.online_trashed if trashed else checks.online).append(asset.id)
-        elif mtime_ms != asset.modified_ms:
-            checks.changed.append((asset.id, datetime.fromtimestamp(mtime_ms / 1000, UTC)))
+            inside = any(path.startswith(p) for p in import_paths)
+            if inside and not exclusions.excludes(path):
+                (checks.online_trashed if status == "trashed" else checks.online).append(asset_id)
+        else:
+            checks.changed.append((asset_id, datetime.fromtimestamp(mtime_ms / 1000, UTC)))
     return checks
 
 
@@ -191,31 +196,46 @@ class LibraryScannerActor(QueueWorker):
             log.warning("%s: no valid import paths in library %s", self.name, library_id)
             return JobResult(status="skipped")
         pages: Iterator[list[str]] = batches(walk_files(roots, Exclusions(library["exclusionPatterns"])), self._page)
+        send, receive = trio.open_memory_channel[list[str]](WALK_AHEAD)
         crawled = queued = 0
+        deleted = False
         try:
-            while True:
-                async with self.limiter:
-                    page = await trio.to_thread.run_sync(next, pages, None)
-                if page is None:
-                    break
-                crawled += len(page)
-                async with self._pool.connection() as conn, conn.transaction():
-                    if await libraries_q.get(conn, library_id) is None:
-                        log.info("%s: library %s was deleted, scan stopped", self.name, library_id)
-                        return JobResult(status="skipped")
-                    fresh = await q.new_paths(conn, library_id, page)
-                    if fresh:
-                        queued += len(fresh)
-                        payload = {"libraryId": library_id, "paths": fresh, "progressCounter": crawled}
-                        await jobs_q.enqueue_job(conn, JobName.LIBRARY_SYNC_FILES, payload)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._walk_pages, pages, send)
+                with receive:
+                    async for page in receive:
+                        crawled += len(page)
+                        async with self._pool.connection() as conn, conn.transaction():
+                            if await libraries_q.get(conn, library_id) is None:
+                                deleted = True
+                                nursery.cancel_scope.cancel()
+                                break
+                            fresh = await q.new_paths(conn, library_id, page)
+                            if fresh:
+                                queued += len(fresh)
+                                payload = {"libraryId": library_id, "paths": fresh, "progressCounter": crawled}
+                                await jobs_q.enqueue_job(conn, JobName.LIBRARY_SYNC_FILES, payload)
         finally:
             pages.close()  # type: ignore[attr-defined]
+        if deleted:
+            log.info("%s: library %s was deleted, scan stopped", self.name, library_id)
+            return JobResult(status="skipped")
         log.info("%s: crawled %d file(s), queued %d for import into %s", self.name, crawled, queued, library_id)
 
         async def apply(conn: Conn) -> None:
             await libraries_q.mark_refreshed(conn, library_id)
 
         return JobResult(status="success", apply=apply)
+
+    async def _walk_pages(self, pages: Iterator[list[str]], send: trio.MemorySendChannel[list[str]]) -> None:
+        """The walk's pages, each read in a thread while the one before is checked in SQL."""
+        with send:
+            while True:
+                async with self.limiter:
+                    page = await trio.to_thread.run_sync(next, pages, None)
+                if page is None:
+                    return
+                await send.send(page)
 
     async def _sync_files(self, data: Mapping[str, Any]) -> JobResult:
         library_id = data.get("libraryId")
@@ -253,24 +273,20 @@ class LibraryScannerActor(QueueWorker):
         log.info("%s: %d of %d asset(s) offline by paths or patterns in %s", self.name, offlined, total, library_id)
         if offlined == total:
             return JobResult(status="success")
+        data = {
+            "libraryId": library_id,
+            "importPaths": library["importPaths"],
+            "exclusionPatterns": library["exclusionPatterns"],
+            "totalAssets": total,
+        }
         after: UUID | None = None
-        count = 0
+        done = 0
         while True:
             async with self._pool.connection() as conn, conn.transaction():
-                ids = await q.asset_ids_after(conn, library_id, after, self._page)
-                if not ids:
-                    break
-                count += len(ids)
-                payload = {
-                    "libraryId": library_id,
-                    "importPaths": library["importPaths"],
-                    "exclusionPatterns": library["exclusionPatterns"],
-                    "assetIds": [str(i) for i in ids],
-                    "progressCounter": count,
-                    "totalAssets": total,
-                }
-                await jobs_q.enqueue_job(conn, JobName.LIBRARY_SYNC_ASSETS, payload)
-            after = ids[-1]
+                count, after = await q.queue_asset_page(conn, library_id, after=after, limit=self._page, done=done, data=data)
+            if not count:
+                break
+            done += count
         return JobResult(status="success")
 
     async def _sync_assets(self, data: Mapping[str, Any]) -> JobResult:
