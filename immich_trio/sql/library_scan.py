@@ -54,25 +54,24 @@ COUNT = 'SELECT count(*) AS n FROM asset WHERE "libraryId" = %s'
 IDS_AFTER = """
 SELECT id FROM asset WHERE "libraryId" = %(library)s AND id > %(after)s ORDER BY id LIMIT %(limit)s
 """
-# One page of LibrarySyncAssets in one statement: the next ids (keyset), their job with the ids
-# as JSON built in PostgreSQL (10,000 ids never travel to Python and back), the page's size and
-# last id for the next round.
-QUEUE_ASSET_PAGE = """
-WITH page AS MATERIALIZED (
-  SELECT id FROM asset WHERE "libraryId" = %(library)s AND id > %(after)s ORDER BY id LIMIT %(limit)s
-), summary AS (
-  SELECT count(*) AS n, jsonb_agg(id::text ORDER BY id) AS ids,
-         (SELECT id FROM page ORDER BY id DESC LIMIT 1) AS last
-  FROM page
+# Every page of LibrarySyncAssets in one statement, from one snapshot: the library's ids in
+# the order the table holds them (one sequential read, where keyset pages by id read the heap at
+# random, a page per row), numbered and cut into pages of ``limit``, each page's job with its ids
+# as JSON built in PostgreSQL (the ids never travel to Python and back). A page's ids then sit
+# together on disk, which is what makes each LibrarySyncAssets' read of its rows cheap.
+QUEUE_ASSET_PAGES = """
+WITH numbered AS (
+  SELECT id, row_number() OVER () AS n FROM asset WHERE "libraryId" = %(library)s
+), pages AS (
+  SELECT max(n) AS done, jsonb_agg(id::text ORDER BY n) AS ids FROM numbered GROUP BY (n - 1) / %(limit)s
 ), queued AS (
   INSERT INTO immich_trio.job (queue, name, data, max_attempts)
   SELECT %(queue)s, %(name)s,
-         %(data)s::jsonb || jsonb_build_object('assetIds', s.ids, 'progressCounter', %(done)s + s.n),
-         %(max_attempts)s
-  FROM summary s WHERE s.n > 0
+         %(data)s::jsonb || jsonb_build_object('assetIds', ids, 'progressCounter', done), %(max_attempts)s
+  FROM pages ORDER BY done
   RETURNING id
 )
-SELECT n, last FROM summary
+SELECT count(*) AS n FROM queued
 """
 # The mtime as whole milliseconds (what Immich compares): no timestamp parsing for 10,000 rows.
 # The page comes back as one JSON object of columns (the aggregates of one query level see the
@@ -193,19 +192,16 @@ async def count_assets(conn: Conn, library_id: UUID | str) -> int:
     return int(row["n"]) if row else 0
 
 
-async def queue_asset_page(
-    conn: Conn, library_id: UUID | str, *, after: UUID | None, limit: int, done: int, data: dict[str, Any]
-) -> tuple[int, UUID | None]:
-    """Queue ``LibrarySyncAssets`` for the library's next ``limit`` assets after ``after`` (id
-    order), its data ``data`` plus ``assetIds`` and ``progressCounter`` (``done`` + the page);
-    the page's size and last id (0 and None past the end)."""
+async def queue_asset_pages(conn: Conn, library_id: UUID | str, *, limit: int, data: dict[str, Any]) -> int:
+    """Queue ``LibrarySyncAssets`` for every ``limit`` assets of the library, each with the data
+    ``data`` plus its ``assetIds`` and ``progressCounter`` (the assets queued up to it); how
+    many jobs."""
     name = JobName.LIBRARY_SYNC_ASSETS
     queue = QUEUE_OF[name].value
     cur = await conn.execute(
-        QUEUE_ASSET_PAGE,
+        QUEUE_ASSET_PAGES,
         {
-            "library": library_id, "after": after or UUID(int=0), "limit": limit, "done": done,
-            "queue": queue, "name": name.value, "data": Jsonb(data),
+            "library": library_id, "limit": limit, "queue": queue, "name": name.value, "data": Jsonb(data),
             "max_attempts": jobs_q.DEFAULT_MAX_ATTEMPTS,
         },
     )
@@ -213,7 +209,7 @@ async def queue_asset_page(
     count = int(row["n"]) if row else 0
     if count:
         await jobs_q.notify(conn, queue)
-    return count, row["last"] if row else None
+    return count
 
 
 async def asset_ids_after(conn: Conn, library_id: UUID | str, after: UUID | None, limit: int) -> list[UUID]:

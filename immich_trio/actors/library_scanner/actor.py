@@ -136,7 +136,7 @@ class LibraryScannerActor(QueueWorker):
       upload pipeline from there. A deleted library fails the job, as Immich's does.
     - ``LibraryScanAssetsQueueAll {id}``: in SQL, takes offline (and trashes) the assets outside
       the import paths or inside an exclusion pattern; then queues ``LibrarySyncAssets`` per
-      page of 10,000 asset ids (keyset pages, each committed).
+      page of 10,000 asset ids, all pages in one statement (one snapshot, one commit).
     - ``LibrarySyncAssets``: a missing or unreadable file goes offline (and to the trash, unless
       trashed already); an offline file that is back, inside an import path and not excluded,
       comes back online (out of the trash); a changed mtime queues metadata extraction again.
@@ -279,14 +279,8 @@ class LibraryScannerActor(QueueWorker):
             "exclusionPatterns": library["exclusionPatterns"],
             "totalAssets": total,
         }
-        after: UUID | None = None
-        done = 0
-        while True:
-            async with self._pool.connection() as conn, conn.transaction():
-                count, after = await q.queue_asset_page(conn, library_id, after=after, limit=self._page, done=done, data=data)
-            if not count:
-                break
-            done += count
+        async with self._pool.connection() as conn, conn.transaction():
+            await q.queue_asset_pages(conn, library_id, limit=self._page, data=data)
         return JobResult(status="success")
 
     async def _sync_assets(self, data: Mapping[str, Any]) -> JobResult:
