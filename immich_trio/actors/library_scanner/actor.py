@@ -36,6 +36,9 @@ PAGE = 10_000
 """Immich's ``JOBS_LIBRARY_PAGINATION_SIZE``: paths per ``LibrarySyncFiles``, ids per ``LibrarySyncAssets``."""
 WALK_AHEAD = 1
 """Pages the walk may read ahead of the one being checked against the database."""
+CHECK_CHUNK = 2_500
+"""``LibrarySyncAssets`` reads its page's rows in chunks of this many, the next read while the
+files of the last are stat'ed."""
 DELETE_RECHECK = 60.0
 """Seconds after which ``LibraryDelete`` looks again for a library whose assets it queued for deletion."""
 JOBS = (
@@ -81,10 +84,13 @@ class AssetChecks:
     changed: list[tuple[str, datetime]]
 
 
-def check_assets(assets: q.KnownAssets, import_paths: Sequence[str], exclusions: Exclusions) -> AssetChecks:
-    """Stat each asset's file and sort it as Immich's ``checkExistingAsset`` does (blocking:
-    run in a thread). A file that cannot be stat'ed counts as missing."""
-    checks = AssetChecks(offline=[], offline_trashed=[], online=[], online_trashed=[], changed=[])
+def check_assets(
+    assets: q.KnownAssets, import_paths: Sequence[str], exclusions: Exclusions, into: AssetChecks | None = None
+) -> AssetChecks:
+    """Stat each asset's file and sort it as Immich's ``checkExistingAsset`` does, into ``into``
+    (a new one when None; blocking: run in a thread). A file that cannot be stat'ed counts as
+    missing."""
+    checks = into or AssetChecks(offline=[], offline_trashed=[], online=[], online_trashed=[], changed=[])
     stat = os.stat
     for asset_id, path, is_offline, status, modified_ms in zip(
         assets.ids, assets.paths, assets.offline, assets.status, assets.mtimes, strict=True
@@ -290,10 +296,23 @@ class LibraryScannerActor(QueueWorker):
             return JobResult(status="failed", error="job data has no libraryId and assetIds", retry=False)
         import_paths = [p for p in data.get("importPaths") or [] if isinstance(p, str)]
         exclusions = Exclusions([p for p in data.get("exclusionPatterns") or [] if isinstance(p, str)])
-        async with self._pool.connection() as conn:
-            assets = await q.assets_by_ids(conn, library_id, [i for i in ids if isinstance(i, str)])
-        async with self.limiter:
-            checks = await trio.to_thread.run_sync(check_assets, assets, import_paths, exclusions)
+        wanted = [i for i in ids if isinstance(i, str)]
+        checks = AssetChecks(offline=[], offline_trashed=[], online=[], online_trashed=[], changed=[])
+        send, receive = trio.open_memory_channel[q.KnownAssets](1)
+        checked = 0
+
+        async def read_rows() -> None:
+            async with send, self._pool.connection() as conn:
+                for start in range(0, len(wanted), CHECK_CHUNK):
+                    await send.send(await q.assets_by_ids(conn, library_id, wanted[start : start + CHECK_CHUNK]))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read_rows)
+            async with receive:
+                async for assets in receive:
+                    checked += len(assets)
+                    async with self.limiter:
+                        await trio.to_thread.run_sync(check_assets, assets, import_paths, exclusions, checks)
         now = self._now()
 
         async def apply(conn: Conn) -> None:
@@ -306,7 +325,7 @@ class LibraryScannerActor(QueueWorker):
         log.info(
             "%s: %d offline, %d online, %d changed of %d asset(s) in %s", self.name,
             len(checks.offline) + len(checks.offline_trashed), len(checks.online) + len(checks.online_trashed),
-            len(checks.changed), len(assets), library_id,
+            len(checks.changed), checked, library_id,
         )
         return JobResult(status="success", apply=apply)
 
