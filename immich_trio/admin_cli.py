@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+import psycopg
 import trio
 
 from immich_trio import IMMICH_VERSION_STRING, sysconfig
@@ -33,6 +34,7 @@ Command = Callable[[Conn, argparse.Namespace], Awaitable[int]]
 
 DEFAULT_EXTERNAL_DOMAIN = "https://my.immich.app"
 # Immich's ``ErrorMessages.SchemaDrift`` (constants.ts), the header of schema-check's drift list.
+UNABLE_TO_DEBUG = "Unable to debug migrations"
 SCHEMA_DRIFT = "Detected schema drift. For more information, see https://docs.immich.app/errors#schema-drift"
 _DATE_KEYS = frozenset({"profileChangedAt", "createdAt", "deletedAt", "updatedAt", "activatedAt"})
 
@@ -193,7 +195,15 @@ async def change_location(conn: Conn, args: argparse.Namespace) -> int:
 
 
 async def schema_check(conn: Conn, args: argparse.Namespace) -> int:
-    report = await q.migration_report(conn)
+    # As Immich's command: the whole report is read first; a failure prints the error and
+    # "Unable to debug migrations" on stderr, and nothing else.
+    try:
+        report = await q.migration_report(conn)
+        drift = await q.schema_drift(conn)
+    except psycopg.Error as exc:
+        print(exc, file=sys.stderr)
+        print(UNABLE_TO_DEBUG, file=sys.stderr)
+        return 1
     if all(m.status == "applied" for m in report):
         print("Migrations are up to date")
     else:
@@ -203,7 +213,6 @@ async def schema_check(conn: Conn, args: argparse.Namespace) -> int:
                 print(f"  - {m.name} was applied, but the file no longer exists on disk")
             elif m.status == "missing":
                 print(f"  - {m.name} exists on disk, but has not been applied to the database")
-    drift = await q.schema_drift(conn)
     if not drift:
         print("\nNo schema drift detected")
         return 0

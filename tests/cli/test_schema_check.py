@@ -170,3 +170,22 @@ def test_a_changed_function_body_is_reported_with_its_definition(
     sql("\n".join(statements))  # CREATE OR REPLACE with the migrations' body
     assert sql("SELECT pg_get_functiondef('updated_at()'::regprocedure)") == [(original,)]
     assert schema_check(capsys, monkeypatch) == (0, "Migrations are up to date\n\nNo schema drift detected\n")
+
+
+def test_a_failure_to_read_is_reported_as_immich_does(
+    env: Path, db_url: str, sql: Sql, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a role that may connect but read none of our tables: the report cannot be read
+    role = f"reader_{os.getpid()}"
+    sql(f'CREATE ROLE "{role}" LOGIN')
+    try:
+        monkeypatch.setenv("DB_URL", db_url.replace("postgresql://postgres", f"postgresql://{role}", 1))
+        monkeypatch.setattr(sys, "stdin", None)
+        code = admin_cli.main(["schema-check"])
+        out, err = capsys.readouterr()
+    finally:
+        sql(f'DROP OWNED BY "{role}"')
+        sql(f'DROP ROLE "{role}"')
+    assert (code, out) == (1, "")
+    assert err.endswith("\nUnable to debug migrations\n"), err
+    assert "permission denied" in err
