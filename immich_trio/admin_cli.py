@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+import psycopg
 import trio
 
 from immich_trio import IMMICH_VERSION_STRING, sysconfig
@@ -32,6 +33,9 @@ Conn = TrioConnection[Any]
 Command = Callable[[Conn, argparse.Namespace], Awaitable[int]]
 
 DEFAULT_EXTERNAL_DOMAIN = "https://my.immich.app"
+# Immich's ``ErrorMessages.SchemaDrift`` (constants.ts), the header of schema-check's drift list.
+UNABLE_TO_DEBUG = "Unable to debug migrations"
+SCHEMA_DRIFT = "Detected schema drift. For more information, see https://docs.immich.app/errors#schema-drift"
 _DATE_KEYS = frozenset({"profileChangedAt", "createdAt", "deletedAt", "updatedAt", "activatedAt"})
 
 
@@ -191,7 +195,15 @@ async def change_location(conn: Conn, args: argparse.Namespace) -> int:
 
 
 async def schema_check(conn: Conn, args: argparse.Namespace) -> int:
-    report = await q.migration_report(conn)
+    # As Immich's command: the whole report is read first; a failure prints the error and
+    # "Unable to debug migrations" on stderr, and nothing else.
+    try:
+        report = await q.migration_report(conn)
+        drift = await q.schema_drift(conn)
+    except psycopg.Error as exc:
+        print(exc, file=sys.stderr)
+        print(UNABLE_TO_DEBUG, file=sys.stderr)
+        return 1
     if all(m.status == "applied" for m in report):
         print("Migrations are up to date")
     else:
@@ -201,11 +213,10 @@ async def schema_check(conn: Conn, args: argparse.Namespace) -> int:
                 print(f"  - {m.name} was applied, but the file no longer exists on disk")
             elif m.status == "missing":
                 print(f"  - {m.name} exists on disk, but has not been applied to the database")
-    drift = await q.schema_drift(conn)
     if not drift:
         print("\nNo schema drift detected")
         return 0
-    print("\nDetected schema drift")
+    print(f"\n{SCHEMA_DRIFT}")
     for item in drift:
         print(f"  - {item.type}: {item.human}")
     statements = "\n".join(line for item in drift for line in item.sql)

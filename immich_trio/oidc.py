@@ -34,6 +34,13 @@ BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 # openid-client's defaults: ID tokens may be a little early or late; logout tokens live 2 min.
 CLOCK_TOLERANCE_S = 5
 LOGOUT_TOKEN_MAX_AGE_S = 120
+# How Node prints openid-client v6's errors, which Immich puts into "Error in OAuth discovery:
+# ${error}": undici's TypeError for an unreachable host, ClientError for what its errorHandler
+# maps (an AbortSignal timeout, oauth4webapi's HTTPS-only check, a refused response).
+CLIENT_ERROR = "ClientError: "
+FETCH_FAILED = "TypeError: fetch failed"
+TIMED_OUT = CLIENT_ERROR + "operation timed out"
+HTTPS_ONLY = CLIENT_ERROR + "only requests to HTTPS are allowed"
 
 
 class OidcError(Exception):
@@ -98,13 +105,14 @@ def _timeout_s(oauth: Mapping[str, Any]) -> float:
 
 def _check_transport(oauth: Mapping[str, Any], url: str) -> None:
     if urlsplit(url).scheme != "https" and not oauth.get("allowInsecureRequests"):
-        raise OidcError("only requests to HTTPS are allowed")
+        raise OidcError(HTTPS_ONLY)
 
 
 async def _request(
     oauth: Mapping[str, Any], method: str, url: str, **kwargs: Any
 ) -> httpx.Response:
-    """One request to the provider, the whole of it within ``oauth.timeout``."""
+    """One request to the provider, the whole of it within ``oauth.timeout``. Failures carry
+    the text openid-client's errors print as (``${error}`` in Immich's messages)."""
     _check_transport(oauth, url)
     seconds = _timeout_s(oauth)
     try:
@@ -114,22 +122,25 @@ async def _request(
             ) as client:
                 return await client.request(method, url, **kwargs)
     except (trio.TooSlowError, httpx.TimeoutException):
-        raise OidcError("The operation was aborted due to timeout") from None
-    except httpx.HTTPError as exc:
-        raise OidcError(f"fetch failed: {exc}") from None
+        raise OidcError(TIMED_OUT) from None
+    except httpx.HTTPError:
+        raise OidcError(FETCH_FAILED) from None
 
 
 def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
+    """A provider's JSON answer; refusals worded as openid-client's ``errorHandler`` words
+    oauth4webapi's checks (status, content type, parse, top-level object)."""
     if response.status_code != 200:
-        raise OidcError(
-            f'"response" is not a conform {what} response (status {response.status_code})'
-        )
+        raise OidcError(f"{CLIENT_ERROR}unexpected HTTP response status code")
+    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("application/json", "application/jwk-set+json"):
+        raise OidcError(f"{CLIENT_ERROR}unexpected response content-type")
     try:
         body = response.json()
     except ValueError:
-        raise OidcError(f'failed to parse "response" body as JSON ({what})') from None
+        raise OidcError(f"{CLIENT_ERROR}parsing error occured") from None
     if not isinstance(body, dict):
-        raise OidcError(f'"response" body must be a top level object ({what})')
+        raise OidcError(f"{CLIENT_ERROR}invalid response encountered")
     return body
 
 
@@ -155,7 +166,7 @@ async def discover(oauth: Mapping[str, Any]) -> Provider:
         if not isinstance(issuer, str) or issuer.rstrip("/") != issuer_url.rstrip("/").split(
             "/.well-known/"
         )[0].rstrip("/"):
-            raise OidcError('"response" body "issuer" property does not match the expected value')
+            raise OidcError(f"{CLIENT_ERROR}discovered metadata issuer does not match the expected issuer")
         for key in ("authorization_endpoint", "token_endpoint"):
             if not isinstance(meta.get(key), str):
                 raise OidcError(f'"{key}" is missing from the discovery document')
@@ -361,9 +372,9 @@ async def fetch_picture(oauth: Mapping[str, Any], url: str, *, limit: int) -> by
                     if len(received) > limit:
                         raise OidcError(f"the picture is larger than {limit} bytes")
     except (trio.TooSlowError, httpx.TimeoutException):
-        raise OidcError("The operation was aborted due to timeout") from None
-    except httpx.HTTPError as exc:
-        raise OidcError(f"fetch failed: {exc}") from None
+        raise OidcError(TIMED_OUT) from None
+    except httpx.HTTPError:
+        raise OidcError(FETCH_FAILED) from None
     return bytes(received)
 
 

@@ -142,13 +142,22 @@ async def test_a_mount_vanishing_mid_scan_ends_it_cleanly_and_takes_the_assets_o
         result = await _run(pool, scanner, walk)
     monkeypatch.undo()
     assert result.status == "success"
-    assert pages == 1  # the folders not yet entered could not be read: the walk ended there
+    # the folders not yet entered could not be read: the walk ended there (the pages it had read
+    # ahead of the database's check before the mount went away are still checked: of 8 pages)
+    assert 1 <= pages <= 2 + scanner_module.WALK_AHEAD
     # what the first pages queued cannot be read any more: nothing half-imported, no failure
     imports = await _drain(pool, sql, scanner, "LibrarySyncFiles")
     assert all(r.status == "success" for r in imports)
     assert sql(ASSETS) == [(40, 0, 0)]
     # the check of known assets: every file is missing, so offline and in the trash
     await _run(pool, scanner, check)
+    queued = sql("SELECT data FROM immich_trio.job WHERE name = 'LibrarySyncAssets' ORDER BY id")
+    # pages of 10 ids, every asset in exactly one, with Immich's progress counters
+    assert [(len(d["assetIds"]), d["progressCounter"], d["totalAssets"]) for (d,) in queued] == [
+        (10, 10 * (n + 1), 40) for n in range(4)
+    ]
+    assert sorted(i for (d,) in queued for i in d["assetIds"]) == sorted(i for (i,) in sql("SELECT id::text FROM asset"))
+    assert all(d["importPaths"] == [str(mount)] and d["libraryId"] == library for (d,) in queued)
     checks = await _drain(pool, sql, scanner, "LibrarySyncAssets")
     assert [r.status for r in checks] == ["success"] * 4
     assert sql(ASSETS) == [(40, 40, 40)]

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from immich_trio.actors.library_scanner import walk
+from immich_trio.actors.library_scanner import actor as scanner_actor
 from immich_trio.actors.library_scanner.walk import Exclusions, batches, takes, walk_files
+from tests.unprivileged import run_as_nobody, traversable_folder
 
 DEFAULTS = ["**/@eaDir/**", "**/._*", "**/#recycle/**", "**/#snapshot/**", "**/.stversions/**", "**/.stfolder/**"]
 
@@ -83,17 +81,28 @@ def test_patterns_match_as_picomatch_and_the_text_prefilter_is_exact() -> None:
     assert exclusions.prunes("/lib/@eaDir") and not exclusions.prunes("/lib/eaDir")
 
 
-def test_an_unreadable_folder_is_skipped_and_the_walk_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    root = tmp_path / "lib"
-    for rel in ("locked/a.jpg", "open/b.jpg"):
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(b"x")
-    real_scandir = os.scandir
+def test_an_unreadable_folder_is_skipped_and_the_walk_goes_on() -> None:
+    # real permissions: the walk runs as uid 65534 (root, whom the tests run as, reads anything)
+    with traversable_folder() as root:
+        for rel in ("locked/a.jpg", "open/b.jpg", "open/deeper/c.jpg"):
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(b"x")
+        (root / "open" / "deeper").chmod(0o311)  # may be entered, not listed
+        (root / "locked").chmod(0o000)
+        found = run_as_nobody(lambda: sorted(walk_files([str(root)], Exclusions([]))))
+        assert found == [f"{root}/open/b.jpg"]
+        if os.geteuid() == 0:  # the same walk as root takes all three: the user is what differs
+            assert len(list(walk_files([str(root)], Exclusions([])))) == 3
 
-    def scandir(path: str) -> Any:
-        if path.endswith("/locked"):
-            raise PermissionError(13, "Permission denied", path)
-        return real_scandir(path)
 
-    monkeypatch.setattr(walk.os, "scandir", scandir)
-    assert list(walk_files([str(root)], Exclusions([]))) == [f"{root}/open/b.jpg"]
+def test_the_scan_skips_an_unreadable_import_path_and_walks_the_others(tmp_path: Path) -> None:
+    with traversable_folder() as base:
+        for rel in ("locked/a.jpg", "open/b.jpg"):
+            (base / rel).parent.mkdir(parents=True, exist_ok=True)
+            (base / rel).write_bytes(b"x")
+        (base / "locked").chmod(0o300)
+        paths = [str(base / "locked"), str(base / "open")]
+        # as the scanner does: the import paths Immich's validation accepts, then their walk
+        roots = run_as_nobody(lambda: scanner_actor._valid_roots(paths, tmp_path / "media"))
+        assert roots == [str(base / "open")]
+        assert run_as_nobody(lambda: list(walk_files(paths, Exclusions([])))) == [f"{base}/open/b.jpg"]

@@ -23,6 +23,7 @@ from immich_trio.sql.driver import connect
 
 Sql = Callable[..., list[tuple[Any, ...]]]
 SNAPSHOT = Path(schema_catalogue.__file__).with_name(schema_catalogue.SNAPSHOT_FILE)
+DRIFT_HEADER = "Detected schema drift. For more information, see https://docs.immich.app/errors#schema-drift"
 SQL_HEADER = (
     "\n\nThe below SQL is automatically generated and may be helpful for resolving drift."
     " ** Use at your own risk! **\n\n```sql\n"
@@ -47,7 +48,7 @@ def drift_report(out: str) -> tuple[list[str], list[str]]:
     """The ``  - Type: text`` lines and the SQL block's statements."""
     head, _, rest = out.partition(SQL_HEADER)
     assert rest.endswith("\n```\n\n"), out
-    lines = head.split("\nDetected schema drift\n", 1)[1].splitlines()
+    lines = head.split(f"\n{DRIFT_HEADER}\n", 1)[1].splitlines()
     return lines, rest.removesuffix("\n```\n\n").splitlines()
 
 
@@ -87,7 +88,7 @@ def test_a_dropped_index_is_reported(
     sql("DROP INDEX asset_checksum_idx")
     code, out = schema_check(capsys, monkeypatch)
     assert code == 1
-    assert out.startswith("Migrations are up to date\n\nDetected schema drift\n")
+    assert out.startswith(f"Migrations are up to date\n\n{DRIFT_HEADER}\n")
     lines, statements = drift_report(out)
     assert lines == ['  - IndexCreate: The index "asset"."asset_checksum_idx" is missing and needs to be created']
     assert statements == [definition + ";"]
@@ -169,3 +170,22 @@ def test_a_changed_function_body_is_reported_with_its_definition(
     sql("\n".join(statements))  # CREATE OR REPLACE with the migrations' body
     assert sql("SELECT pg_get_functiondef('updated_at()'::regprocedure)") == [(original,)]
     assert schema_check(capsys, monkeypatch) == (0, "Migrations are up to date\n\nNo schema drift detected\n")
+
+
+def test_a_failure_to_read_is_reported_as_immich_does(
+    env: Path, db_url: str, sql: Sql, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a role that may connect but read none of our tables: the report cannot be read
+    role = f"reader_{os.getpid()}"
+    sql(f'CREATE ROLE "{role}" LOGIN')
+    try:
+        monkeypatch.setenv("DB_URL", db_url.replace("postgresql://postgres", f"postgresql://{role}", 1))
+        monkeypatch.setattr(sys, "stdin", None)
+        code = admin_cli.main(["schema-check"])
+        out, err = capsys.readouterr()
+    finally:
+        sql(f'DROP OWNED BY "{role}"')
+        sql(f'DROP ROLE "{role}"')
+    assert (code, out) == (1, "")
+    assert err.endswith("\nUnable to debug migrations\n"), err
+    assert "permission denied" in err

@@ -38,6 +38,9 @@ def provider() -> Iterator[str]:
         yield issuer
 
 
+CALLBACK_BODY = {"url": f"{REDIRECT}?code=c&state=s", "state": "s", "codeVerifier": "v" * 43}
+
+
 # --- bad input and faults --------------------------------------------------------------------------
 
 
@@ -98,14 +101,18 @@ async def test_bad_state_and_reused_code_fail_without_a_session(
 
 
 async def test_provider_down_or_slow(client: Any, sql: Sql) -> None:
-    # Nothing listens: discovery fails at once.
+    # Immich puts openid-client's error into the message: undici's TypeError when nothing
+    # listens, openid-client's ClientError when its AbortSignal timeout fires.
     with trio.socket.socket() as probe:
         await probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     configure(sql, f"http://127.0.0.1:{port}")
-    response = await client.post("/api/oauth/authorize", json={"redirectUri": REDIRECT})
-    assert response.status_code == 500
-    assert (await response.get_json())["message"].startswith("Error in OAuth discovery: ")
+    for path, body in (("authorize", {"redirectUri": REDIRECT}), ("callback", CALLBACK_BODY)):
+        response = await client.post(f"/api/oauth/{path}", json=body)
+        assert (response.status_code, await response.get_json()) == (
+            500,
+            {"message": "Error in OAuth discovery: TypeError: fetch failed"},
+        ), path
 
     # A provider that accepts and never answers: the configured timeout (ms) ends the wait.
     listener = trio.socket.socket()
@@ -117,7 +124,7 @@ async def test_provider_down_or_slow(client: Any, sql: Sql) -> None:
             response = await client.post("/api/oauth/authorize", json={"redirectUri": REDIRECT})
         assert response.status_code == 500
         assert await response.get_json() == {
-            "message": "Error in OAuth discovery: The operation was aborted due to timeout"
+            "message": "Error in OAuth discovery: ClientError: operation timed out"
         }
     finally:
         listener.close()
@@ -130,8 +137,37 @@ async def test_plain_http_provider_needs_insecure_requests(
     response = await client.post("/api/oauth/authorize", json={"redirectUri": REDIRECT})
     assert response.status_code == 500
     assert await response.get_json() == {
-        "message": "Error in OAuth discovery: only requests to HTTPS are allowed"
+        "message": "Error in OAuth discovery: ClientError: only requests to HTTPS are allowed"
     }
+
+
+async def test_a_provider_answering_no_metadata(client: Any, sql: Sql, provider: str) -> None:
+    # oauth4webapi's status check, as openid-client's errorHandler words it.
+    configure(sql, provider + "/no-such-issuer")
+    response = await client.post("/api/oauth/authorize", json={"redirectUri": REDIRECT})
+    assert (response.status_code, await response.get_json()) == (
+        500,
+        {"message": "Error in OAuth discovery: ClientError: unexpected HTTP response status code"},
+    )
+
+
+async def test_a_failed_code_exchange_on_link(
+    client: Any, sql: Sql, provider: str, make_user: MakeUser
+) -> None:
+    # A code the provider never issued: the token endpoint refuses it; Immich's error
+    # interceptor answers with the handler's name, and the user stays unlinked.
+    user = await first_admin(make_user)
+    configure(sql, provider)
+    response = await client.post(
+        "/api/oauth/link",
+        json={"url": f"{REDIRECT}?code=never-issued&state=s", "state": "s", "codeVerifier": "v" * 43},
+        headers=user.headers,
+    )
+    assert (response.status_code, await response.get_json()) == (
+        500,
+        {"message": "Failed to link oauth account"},
+    )
+    assert sql('SELECT "oauthId" FROM "user" WHERE id = %s', (user.id,)) == [("",)]
 
 
 async def test_wrong_signing_algorithm_fails_the_login(

@@ -6,10 +6,8 @@ import errno
 import os
 from pathlib import Path
 
-import pytest
-
-from immich_trio.storage import import_paths
 from immich_trio.storage.import_paths import import_path_problem, node_error_text
+from tests.unprivileged import run_as_nobody, traversable_folder
 
 
 def test_a_readable_folder_is_valid(tmp_path: Path) -> None:
@@ -30,10 +28,28 @@ def test_refusals_carry_immich_messages(tmp_path: Path) -> None:
     assert import_path_problem(str(loop), media) == f"Error: ELOOP: too many symbolic links encountered, stat '{loop}'"
 
 
-def test_unreadable_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # the tests may run as root, whom permissions do not stop: the access check is what is faked
-    monkeypatch.setattr(import_paths.os, "access", lambda path, mode: False)
-    assert import_path_problem(str(tmp_path), tmp_path / "media") == "Lacking read permission for folder"
+def test_unreadable_folder_as_an_unprivileged_user() -> None:
+    # the tests run as root, whom permissions do not stop: the check runs as uid 65534
+    with traversable_folder() as base:
+        media = base / "media"
+        readable, locked, write_only = base / "readable", base / "locked", base / "write-only"
+        for folder in (readable, locked, write_only):
+            folder.mkdir()
+        (locked / "inner").mkdir()
+        locked.chmod(0o000)
+        write_only.chmod(0o333)  # may be entered and written, not listed
+
+        def problems() -> list[str | None]:
+            paths = (readable, locked, write_only, locked / "inner")
+            return [import_path_problem(str(p), media) for p in paths]
+
+        assert run_as_nobody(problems) == [
+            None,
+            "Lacking read permission for folder",
+            "Lacking read permission for folder",
+            # below a folder it may not enter, the stat itself fails: Node's error, as Immich says it
+            f"Error: EACCES: permission denied, stat '{locked / 'inner'}'",
+        ]
 
 
 def test_node_wording_of_other_errors() -> None:

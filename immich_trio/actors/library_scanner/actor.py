@@ -34,6 +34,11 @@ HANDLER_SLOTS = 5
 INBOX = 8
 PAGE = 10_000
 """Immich's ``JOBS_LIBRARY_PAGINATION_SIZE``: paths per ``LibrarySyncFiles``, ids per ``LibrarySyncAssets``."""
+WALK_AHEAD = 1
+"""Pages the walk may read ahead of the one being checked against the database."""
+CHECK_CHUNK = 2_500
+"""``LibrarySyncAssets`` reads its page's rows in chunks of this many, the next read while the
+files of the last are stat'ed."""
 DELETE_RECHECK = 60.0
 """Seconds after which ``LibraryDelete`` looks again for a library whose assets it queued for deletion."""
 JOBS = (
@@ -79,27 +84,33 @@ class AssetChecks:
     changed: list[tuple[str, datetime]]
 
 
-def check_assets(assets: Sequence[q.KnownAsset], import_paths: Sequence[str], exclusions: Exclusions) -> AssetChecks:
-    """Stat each asset's file and sort it as Immich's ``checkExistingAsset`` does (blocking:
-    run in a thread). A file that cannot be stat'ed counts as missing."""
-    checks = AssetChecks(offline=[], offline_trashed=[], online=[], online_trashed=[], changed=[])
-    for asset in assets:
+def check_assets(
+    assets: q.KnownAssets, import_paths: Sequence[str], exclusions: Exclusions, into: AssetChecks | None = None
+) -> AssetChecks:
+    """Stat each asset's file and sort it as Immich's ``checkExistingAsset`` does, into ``into``
+    (a new one when None; blocking: run in a thread). A file that cannot be stat'ed counts as
+    missing."""
+    checks = into or AssetChecks(offline=[], offline_trashed=[], online=[], online_trashed=[], changed=[])
+    stat = os.stat
+    for asset_id, path, is_offline, status, modified_ms in zip(
+        assets.ids, assets.paths, assets.offline, assets.status, assets.mtimes, strict=True
+    ):
         try:
-            mtime_ms: int | None = os.stat(asset.original_path).st_mtime_ns // 1_000_000
+            mtime_ms = stat(path).st_mtime_ns // 1_000_000
         except (OSError, ValueError):
-            mtime_ms = None
-        trashed = asset.status == "trashed"
-        if mtime_ms is None:
-            if not asset.is_offline:
-                (checks.offline_trashed if trashed else checks.offline).append(asset.id)
-        elif asset.is_offline:
-            if asset.status == "deleted":
+            if not is_offline:
+                (checks.offline_trashed if status == "trashed" else checks.offline).append(asset_id)
+            continue
+        if mtime_ms == modified_ms and not is_offline:
+            continue  # the common case of a rescan: there, unchanged
+        if is_offline:
+            if status == "deleted":
                 continue
-            inside = any(asset.original_path.startswith(p) for p in import_paths)
-            if inside and not exclusions.excludes(asset.original_path):
-                (checks.online_trashed if trashed else checks.online).append(asset.id)
-        elif mtime_ms != asset.modified_ms:
-            checks.changed.append((asset.id, datetime.fromtimestamp(mtime_ms / 1000, UTC)))
+            inside = any(path.startswith(p) for p in import_paths)
+            if inside and not exclusions.excludes(path):
+                (checks.online_trashed if status == "trashed" else checks.online).append(asset_id)
+        else:
+            checks.changed.append((asset_id, datetime.fromtimestamp(mtime_ms / 1000, UTC)))
     return checks
 
 
@@ -131,7 +142,7 @@ class LibraryScannerActor(QueueWorker):
       upload pipeline from there. A deleted library fails the job, as Immich's does.
     - ``LibraryScanAssetsQueueAll {id}``: in SQL, takes offline (and trashes) the assets outside
       the import paths or inside an exclusion pattern; then queues ``LibrarySyncAssets`` per
-      page of 10,000 asset ids (keyset pages, each committed).
+      page of 10,000 asset ids, all pages in one statement (one snapshot, one commit).
     - ``LibrarySyncAssets``: a missing or unreadable file goes offline (and to the trash, unless
       trashed already); an offline file that is back, inside an import path and not excluded,
       comes back online (out of the trash); a changed mtime queues metadata extraction again.
@@ -191,31 +202,46 @@ class LibraryScannerActor(QueueWorker):
             log.warning("%s: no valid import paths in library %s", self.name, library_id)
             return JobResult(status="skipped")
         pages: Iterator[list[str]] = batches(walk_files(roots, Exclusions(library["exclusionPatterns"])), self._page)
+        send, receive = trio.open_memory_channel[list[str]](WALK_AHEAD)
         crawled = queued = 0
+        deleted = False
         try:
-            while True:
-                async with self.limiter:
-                    page = await trio.to_thread.run_sync(next, pages, None)
-                if page is None:
-                    break
-                crawled += len(page)
-                async with self._pool.connection() as conn, conn.transaction():
-                    if await libraries_q.get(conn, library_id) is None:
-                        log.info("%s: library %s was deleted, scan stopped", self.name, library_id)
-                        return JobResult(status="skipped")
-                    fresh = await q.new_paths(conn, library_id, page)
-                    if fresh:
-                        queued += len(fresh)
-                        payload = {"libraryId": library_id, "paths": fresh, "progressCounter": crawled}
-                        await jobs_q.enqueue_job(conn, JobName.LIBRARY_SYNC_FILES, payload)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._walk_pages, pages, send)
+                with receive:
+                    async for page in receive:
+                        crawled += len(page)
+                        async with self._pool.connection() as conn, conn.transaction():
+                            if await libraries_q.get(conn, library_id) is None:
+                                deleted = True
+                                nursery.cancel_scope.cancel()
+                                break
+                            fresh = await q.new_paths(conn, library_id, page)
+                            if fresh:
+                                queued += len(fresh)
+                                payload = {"libraryId": library_id, "paths": fresh, "progressCounter": crawled}
+                                await jobs_q.enqueue_job(conn, JobName.LIBRARY_SYNC_FILES, payload)
         finally:
             pages.close()  # type: ignore[attr-defined]
+        if deleted:
+            log.info("%s: library %s was deleted, scan stopped", self.name, library_id)
+            return JobResult(status="skipped")
         log.info("%s: crawled %d file(s), queued %d for import into %s", self.name, crawled, queued, library_id)
 
         async def apply(conn: Conn) -> None:
             await libraries_q.mark_refreshed(conn, library_id)
 
         return JobResult(status="success", apply=apply)
+
+    async def _walk_pages(self, pages: Iterator[list[str]], send: trio.MemorySendChannel[list[str]]) -> None:
+        """The walk's pages, each read in a thread while the one before is checked in SQL."""
+        with send:
+            while True:
+                async with self.limiter:
+                    page = await trio.to_thread.run_sync(next, pages, None)
+                if page is None:
+                    return
+                await send.send(page)
 
     async def _sync_files(self, data: Mapping[str, Any]) -> JobResult:
         library_id = data.get("libraryId")
@@ -253,24 +279,14 @@ class LibraryScannerActor(QueueWorker):
         log.info("%s: %d of %d asset(s) offline by paths or patterns in %s", self.name, offlined, total, library_id)
         if offlined == total:
             return JobResult(status="success")
-        after: UUID | None = None
-        count = 0
-        while True:
-            async with self._pool.connection() as conn, conn.transaction():
-                ids = await q.asset_ids_after(conn, library_id, after, self._page)
-                if not ids:
-                    break
-                count += len(ids)
-                payload = {
-                    "libraryId": library_id,
-                    "importPaths": library["importPaths"],
-                    "exclusionPatterns": library["exclusionPatterns"],
-                    "assetIds": [str(i) for i in ids],
-                    "progressCounter": count,
-                    "totalAssets": total,
-                }
-                await jobs_q.enqueue_job(conn, JobName.LIBRARY_SYNC_ASSETS, payload)
-            after = ids[-1]
+        data = {
+            "libraryId": library_id,
+            "importPaths": library["importPaths"],
+            "exclusionPatterns": library["exclusionPatterns"],
+            "totalAssets": total,
+        }
+        async with self._pool.connection() as conn, conn.transaction():
+            await q.queue_asset_pages(conn, library_id, limit=self._page, data=data)
         return JobResult(status="success")
 
     async def _sync_assets(self, data: Mapping[str, Any]) -> JobResult:
@@ -280,10 +296,23 @@ class LibraryScannerActor(QueueWorker):
             return JobResult(status="failed", error="job data has no libraryId and assetIds", retry=False)
         import_paths = [p for p in data.get("importPaths") or [] if isinstance(p, str)]
         exclusions = Exclusions([p for p in data.get("exclusionPatterns") or [] if isinstance(p, str)])
-        async with self._pool.connection() as conn:
-            assets = await q.assets_by_ids(conn, library_id, [i for i in ids if isinstance(i, str)])
-        async with self.limiter:
-            checks = await trio.to_thread.run_sync(check_assets, assets, import_paths, exclusions)
+        wanted = [i for i in ids if isinstance(i, str)]
+        checks = AssetChecks(offline=[], offline_trashed=[], online=[], online_trashed=[], changed=[])
+        send, receive = trio.open_memory_channel[q.KnownAssets](1)
+        checked = 0
+
+        async def read_rows() -> None:
+            async with send, self._pool.connection() as conn:
+                for start in range(0, len(wanted), CHECK_CHUNK):
+                    await send.send(await q.assets_by_ids(conn, library_id, wanted[start : start + CHECK_CHUNK]))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read_rows)
+            async with receive:
+                async for assets in receive:
+                    checked += len(assets)
+                    async with self.limiter:
+                        await trio.to_thread.run_sync(check_assets, assets, import_paths, exclusions, checks)
         now = self._now()
 
         async def apply(conn: Conn) -> None:
@@ -296,7 +325,7 @@ class LibraryScannerActor(QueueWorker):
         log.info(
             "%s: %d offline, %d online, %d changed of %d asset(s) in %s", self.name,
             len(checks.offline) + len(checks.offline_trashed), len(checks.online) + len(checks.online_trashed),
-            len(checks.changed), len(assets), library_id,
+            len(checks.changed), checked, library_id,
         )
         return JobResult(status="success", apply=apply)
 

@@ -75,7 +75,14 @@ class Exclusions:
     @staticmethod
     def _any(matchers: list[tuple[str | None, glob.WcMatcher[str]]], path: str) -> bool:
         lower = path.lower()
-        return any((text is None or text in lower) and matcher.match(path) for text, matcher in matchers)
+        for text, matcher in matchers:
+            if (text is None or text in lower) and matcher.match(path):
+                return True
+        return False
+
+    @property
+    def has_file_patterns(self) -> bool:
+        return bool(self._files)
 
     def excludes(self, path: str) -> bool:
         return bool(self._files) and self._any(self._files, path)
@@ -101,31 +108,37 @@ def _storable(name: str, folder: str) -> bool:
 
 
 def walk_files(roots: Sequence[str], exclusions: Exclusions) -> Iterator[str]:
-    """Every file to import under ``roots``, depth first, one open folder per level."""
+    """Every file to import under ``roots``, depth first, one open folder per level.
+
+    The loop runs once per entry of the whole tree, so it is kept lean: the folder's prefix is
+    built once, a name's kind is one dictionary look-up, and the exclusion globs are consulted
+    only when the library has some."""
+    kinds = media_extensions()
+    excludes = exclusions.excludes if exclusions.has_file_patterns else None
     for root in roots:
         stack: list[tuple[str, Iterator[os.DirEntry[str]]]] = []
         try:
-            stack.append((root, os.scandir(root)))
+            stack.append((root.rstrip("/") + "/", os.scandir(root)))
         except OSError as exc:
             log.warning("library scan: cannot read %s: %s", root, exc)
             continue
         while stack:
-            folder, entries = stack[-1]
+            prefix, entries = stack[-1]
             entry = next(entries, None)
             if entry is None:
                 entries.close()  # type: ignore[attr-defined]
                 stack.pop()
                 continue
             name = entry.name
-            if name.startswith(".") or not _storable(name, folder):
+            if name[0] == "." or not (name.isascii() or _storable(name, prefix[:-1] or "/")):
                 continue
-            path = f"{folder.rstrip('/')}/{name}"
+            path = prefix + name
             try:
                 if entry.is_dir(follow_symlinks=False):
                     if exclusions.prunes(path):
                         continue
                     try:
-                        stack.append((path, os.scandir(path)))
+                        stack.append((path + "/", os.scandir(path)))
                     except OSError as exc:  # unreadable or vanished: the rest goes on
                         log.warning("library scan: cannot read %s: %s", path, exc)
                     continue
@@ -133,7 +146,8 @@ def walk_files(roots: Sequence[str], exclusions: Exclusions) -> Iterator[str]:
                     continue
             except OSError:
                 continue
-            if media_type(name) is not None and not exclusions.excludes(path):
+            dot = name.rfind(".")
+            if dot > 0 and name[dot:].lower() in kinds and (excludes is None or not excludes(path)):
                 yield path
 
 
