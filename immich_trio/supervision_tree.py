@@ -29,6 +29,8 @@ from immich_trio.actors.database_backup import DatabaseBackupActor
 from immich_trio.actors.dispatcher import Dispatcher
 from immich_trio.actors.duplicates import JOBS as DUPLICATE_JOBS
 from immich_trio.actors.duplicates import DuplicateDetectionActor
+from immich_trio.actors.face_recognition import JOBS as FACE_RECOGNITION_JOBS
+from immich_trio.actors.face_recognition import FacialRecognitionActor
 from immich_trio.actors.geodata.loader import TASK_NAME as GEODATA_TASK
 from immich_trio.actors.geodata.loader import GeodataLoader
 from immich_trio.actors.integrity import JOBS as INTEGRITY_JOBS
@@ -139,6 +141,7 @@ class Microservices:
     cleanup: CleanupActor
     smart_search: SmartSearchActor
     duplicates: DuplicateDetectionActor
+    face_recognition: FacialRecognitionActor
     transcoder: TranscoderActor
     workflows: WorkflowRunnerActor
     storage_template: StorageTemplateActor
@@ -166,6 +169,7 @@ def add_microservices(
         cleanup=CleanupActor(pool, now=now, media=settings.media_location),
         smart_search=SmartSearchActor(pool, clip),
         duplicates=DuplicateDetectionActor(pool, now=now),
+        face_recognition=FacialRecognitionActor(pool, now=now),
         transcoder=TranscoderActor(pool, settings.media_location),
         workflows=WorkflowRunnerActor(pool),
         storage_template=StorageTemplateActor(pool, settings.media_location),
@@ -177,7 +181,7 @@ def add_microservices(
         parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories,
         parts.integrity, parts.user_deletion, parts.database_backup, parts.person_thumbnails, parts.cleanup,
         parts.smart_search, parts.duplicates, parts.transcoder, parts.workflows, parts.storage_template,
-        parts.library_scanner, parts.sidecar_check,
+        parts.library_scanner, parts.sidecar_check, parts.face_recognition,
     )
     for actor in workers:
         media.add_actor(actor)
@@ -198,6 +202,7 @@ def add_microservices(
         (CLEANUP_JOBS, parts.cleanup),
         (SMART_SEARCH_JOBS, parts.smart_search),
         (DUPLICATE_JOBS, parts.duplicates),
+        (FACE_RECOGNITION_JOBS, parts.face_recognition),
         (TRANSCODER_JOBS, parts.transcoder),
         (WORKFLOW_JOBS, parts.workflows),
         (STORAGE_TEMPLATE_JOBS, parts.storage_template),
