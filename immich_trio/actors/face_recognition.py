@@ -175,15 +175,16 @@ class FacialRecognitionActor(QueueWorker):
             return JobResult(status="failed", error=f"Face {face_id} does not have an embedding", retry=False)
         if face["personId"] is not None:
             return JobResult(status="skipped")
-        apply = partial(self._cluster, face_id=face_uuid, settings=settings, deferred=bool(data.get("deferred")))
+        apply = partial(
+            self._cluster, face_id=face_uuid, owner=face["ownerId"], settings=settings,
+            deferred=bool(data.get("deferred")),
+        )  # fmt: skip
         return JobResult(status="success", apply=apply)
 
-    async def _cluster(self, conn: Conn, *, face_id: UUID, settings: Clustering, deferred: bool) -> None:
+    async def _cluster(
+        self, conn: Conn, *, face_id: UUID, owner: UUID, settings: Clustering, deferred: bool
+    ) -> None:
         """Immich's ``handleRecognizeFaces`` decision, under the owner's lock."""
-        face = await q.face_for_job(conn, face_id)
-        if face is None or face["personId"] is not None or face["embedding"] is None:
-            return
-        owner: UUID = face["ownerId"]
         await q.lock_owner(conn, owner)
         face = await q.face_for_job(conn, face_id)  # another process may have assigned it meanwhile
         if face is None or face["personId"] is not None or face["embedding"] is None:

@@ -53,7 +53,6 @@ J = JobName
 UNBUILT: MappingProxyType[JobName, Feature] = MappingProxyType(
     {
         J.ASSET_DETECT_FACES_QUEUE_ALL: Feature(name="face detection", off=_ml_feature("facialRecognition")),
-        J.FACIAL_RECOGNITION_QUEUE_ALL: Feature(name="facial recognition", off=_ml_feature("facialRecognition")),
         J.OCR_QUEUE_ALL: Feature(name="OCR", off=_ml_feature("ocr")),
         J.FILE_MIGRATION_QUEUE_ALL: Feature(name="file migration"),
     }
