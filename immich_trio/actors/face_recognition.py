@@ -171,7 +171,7 @@ class FacialRecognitionActor(QueueWorker):
             return JobResult(status="failed", error=f"Face {face_id} not found", retry=False)
         if face["sourceType"] != q.MACHINE_LEARNING:
             return JobResult(status="skipped")
-        if face["embedding"] is None:
+        if not face["hasEmbedding"]:
             return JobResult(status="failed", error=f"Face {face_id} does not have an embedding", retry=False)
         if face["personId"] is not None:
             return JobResult(status="skipped")
@@ -187,10 +187,10 @@ class FacialRecognitionActor(QueueWorker):
         """Immich's ``handleRecognizeFaces`` decision, under the owner's lock."""
         await q.lock_owner(conn, owner)
         face = await q.face_for_job(conn, face_id)  # another process may have assigned it meanwhile
-        if face is None or face["personId"] is not None or face["embedding"] is None:
+        if face is None or face["personId"] is not None or not face["hasEmbedding"]:
             return
         search = partial(
-            q.search_faces, conn, owner_id=owner, embedding=face["embedding"],
+            q.search_faces, conn, owner_id=owner, face_id=face_id,
             max_distance=settings.max_distance, min_birth=face["fileCreatedAt"],
         )  # fmt: skip
         matches = await search(limit=settings.min_faces)

@@ -30,19 +30,21 @@ MACHINE_LEARNING = "machine-learning"
 # visibility and date, and its embedding (absent when detection stored none).
 FACE_FOR_JOB = """
 SELECT f.id, f."personId", f."sourceType", a.id AS "assetId", a."ownerId", a.visibility,
-       a."fileCreatedAt", s.embedding::text AS embedding
+       a."fileCreatedAt", s."faceId" IS NOT NULL AS "hasEmbedding"
 FROM asset_face f
 LEFT JOIN asset a ON a.id = f."assetId"
 LEFT JOIN face_search s ON s."faceId" = f.id
 WHERE f.id = %s AND f."deletedAt" IS NULL
 """
 
-# Immich's searchFaces: the owner's ``limit`` nearest faces on live assets (the face itself
+# Immich's searchFaces around one face's own embedding (read in the query, so the 512 floats
+# never travel): the owner's ``limit`` nearest faces on live assets (the face itself
 # included), then those within ``max_distance``. ``has_person`` keeps assigned faces only;
 # ``min_birth`` leaves out people born after the photo was taken.
 SEARCH_FACES = """
 WITH cte AS (
-    SELECT f.id, f."personId", s.embedding <=> %(embedding)s::vector AS distance
+    SELECT f.id, f."personId",
+           s.embedding <=> (SELECT embedding FROM face_search WHERE "faceId" = %(face)s) AS distance
     FROM asset_face f
     JOIN asset a ON a.id = f."assetId"
     JOIN face_search s ON s."faceId" = f.id
@@ -93,17 +95,17 @@ async def search_faces(
     conn: Conn,
     *,
     owner_id: UUID,
-    embedding: str,
+    face_id: UUID,
     max_distance: float,
     limit: int,
     has_person: bool = False,
     min_birth: datetime | None = None,
 ) -> list[Row]:
-    """The nearest faces (``id``, ``personId``, ``distance``), nearest first."""
+    """The faces nearest ``face_id``'s embedding (``id``, ``personId``, ``distance``), nearest first."""
     cur = await conn.execute(
         SEARCH_FACES,
         {
-            "embedding": embedding,
+            "face": face_id,
             "owner": owner_id,
             "has_person": has_person,
             "min_birth": min_birth,
