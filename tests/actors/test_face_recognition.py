@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import trio
 from face_world import (
+    DIM,
     TAKEN,
     Sql,
     Wall,
@@ -182,6 +183,42 @@ async def test_nightly_looks_again_only_after_new_faces(pool: Pool, sql: Sql, ow
 
     assert state(sql) == {"lastRun": "2024-06-02T12:00:00.000Z"}
     assert groups(sql) == {frozenset([early, *later])}
+
+
+async def test_a_person_born_after_the_photo_is_not_matched(pool: Pool, sql: Sql, owner: str) -> None:
+    rng = random.Random(7)
+    members = cluster(rng, 5)
+    [(kid,)] = sql(
+        "INSERT INTO person (\"ownerId\", name, \"birthDate\") VALUES (%s, 'Kid', '2025-01-01') RETURNING id::text",
+        (owner,),
+    )
+    known = [make_face(sql, make_asset(sql, owner, taken=TAKEN + timedelta(days=400)), e, person=kid)
+             for e in members[:3]]  # fmt: skip
+    # the same face on a photo taken before the birth date cannot be the kid; one taken after is
+    [before] = faces_on_new_assets(sql, owner, members[3:4])  # taken 2024-05-01
+    [after] = faces_on_new_assets(sql, owner, members[4:], taken=TAKEN + timedelta(days=500))
+
+    async with recognition(pool, Wall(NOW)):
+        queue(sql, QUEUE_ALL, {"force": False})
+        await settled(sql)
+
+    assert people(sql) == {kid: {*known, after}}
+    assert unassigned(sql) == {before}
+
+
+async def test_a_zero_embedding_matches_nothing_and_breaks_nothing(pool: Pool, sql: Sql, owner: str) -> None:
+    """A zero vector has no cosine distance (NaN) to anything: its face stays alone, its job
+    ends, and the faces around it still cluster."""
+    zero = make_face(sql, make_asset(sql, owner), [0.0] * DIM)
+    faces = faces_on_new_assets(sql, owner, cluster(random.Random(8), 3))
+    async with recognition(pool, Wall(NOW)) as actor:
+        queue(sql, QUEUE_ALL, {"force": False})
+        await settled(sql)
+        status = actor.extra_status()
+
+    assert groups(sql) == {frozenset(faces)}
+    assert unassigned(sql) == {zero}
+    assert status["failed"] == 0
 
 
 async def test_turned_off_it_does_nothing(pool: Pool, sql: Sql, owner: str) -> None:
