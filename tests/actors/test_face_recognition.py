@@ -35,8 +35,10 @@ from face_world import (
 )
 from media_harness import LIMIT, POLL
 
+from immich_trio.actors import face_recognition
 from immich_trio.actors.face_recognition import FacialRecognitionActor
 from immich_trio.jobs.names import JobName
+from immich_trio.sql import face_recognition as face_sql
 from immich_trio.sql.jobs import Job
 from immich_trio.sql.pool import Pool
 
@@ -219,6 +221,50 @@ async def test_a_zero_embedding_matches_nothing_and_breaks_nothing(pool: Pool, s
     assert groups(sql) == {frozenset(faces)}
     assert unassigned(sql) == {zero}
     assert status["failed"] == 0
+
+
+async def test_queue_all_waits_until_face_detection_is_done(
+    pool: Pool, sql: Sql, owner: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    faces = faces_on_new_assets(sql, owner, cluster(random.Random(9), 3))
+    [(detecting,)] = sql(
+        "INSERT INTO immich_trio.job (queue, name, data, status)"
+        " VALUES ('faceDetection', 'AssetDetectFaces', '{}'::jsonb, 'active') RETURNING id"
+    )
+    looks: list[int] = []
+    looked_thrice = trio.Event()
+    active_jobs = face_sql.active_jobs
+
+    async def counted(conn: face_sql.Conn, queues: list[str]) -> int:
+        looks.append(await active_jobs(conn, queues))
+        if len(looks) >= 3:
+            looked_thrice.set()
+        return looks[-1]
+
+    monkeypatch.setattr(face_sql, "active_jobs", counted)
+    monkeypatch.setattr(face_recognition, "QUEUE_WAIT_POLL", POLL / 10)
+    actor = FacialRecognitionActor(pool, now=Wall(NOW))
+    job = Job(id=1, queue="facialRecognition", name=QUEUE_ALL.value, data={"force": False}, attempt=1,
+              max_attempts=3, created_at=NOW)  # fmt: skip
+    results = []
+
+    async def run() -> None:
+        results.append(await actor.run_job(job))
+
+    with trio.fail_after(LIMIT):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run)
+            await looked_thrice.wait()
+            assert results == []  # still waiting on the detection job
+            sql("DELETE FROM immich_trio.job WHERE id = %s", (detecting,))
+
+    [result] = results
+    assert result.status == "success" and looks[-1] == 0 and set(looks[:3]) == {1}
+    assert result.apply is not None
+    async with pool.connection() as conn, conn.transaction():
+        await result.apply(conn)
+    queued = sql("SELECT data->>'id' FROM immich_trio.job WHERE name = 'FacialRecognition'")
+    assert {face for (face,) in queued} == set(faces)
 
 
 async def test_turned_off_it_does_nothing(pool: Pool, sql: Sql, owner: str) -> None:
