@@ -31,6 +31,8 @@ from immich_trio.actors.duplicates import JOBS as DUPLICATE_JOBS
 from immich_trio.actors.duplicates import DuplicateDetectionActor
 from immich_trio.actors.face_detection import JOBS as FACE_DETECTION_JOBS
 from immich_trio.actors.face_detection import FaceDetectionActor
+from immich_trio.actors.face_recognition import JOBS as FACE_RECOGNITION_JOBS
+from immich_trio.actors.face_recognition import FacialRecognitionActor
 from immich_trio.actors.geodata.loader import TASK_NAME as GEODATA_TASK
 from immich_trio.actors.geodata.loader import GeodataLoader
 from immich_trio.actors.integrity import JOBS as INTEGRITY_JOBS
@@ -150,6 +152,7 @@ class Microservices:
     smart_search: SmartSearchActor
     face_detection: FaceDetectionActor
     duplicates: DuplicateDetectionActor
+    face_recognition: FacialRecognitionActor
     transcoder: TranscoderActor
     workflows: WorkflowRunnerActor
     storage_template: StorageTemplateActor
@@ -181,6 +184,7 @@ def add_microservices(
         smart_search=SmartSearchActor(pool, clip),
         face_detection=FaceDetectionActor(pool, make_faces(settings, clip), now=now),
         duplicates=DuplicateDetectionActor(pool, now=now),
+        face_recognition=FacialRecognitionActor(pool, now=now),
         transcoder=TranscoderActor(pool, settings.media_location),
         workflows=WorkflowRunnerActor(pool),
         storage_template=StorageTemplateActor(pool, settings.media_location),
@@ -193,7 +197,7 @@ def add_microservices(
         parts.metadata, parts.thumbnailer, parts.queue_all, parts.janitor, parts.notifications, parts.memories,
         parts.integrity, parts.user_deletion, parts.database_backup, parts.person_thumbnails, parts.cleanup,
         parts.smart_search, parts.face_detection, parts.duplicates, parts.transcoder, parts.workflows, parts.storage_template,
-        parts.library_scanner, parts.sidecar_check, parts.ocr,
+        parts.library_scanner, parts.sidecar_check, parts.ocr, parts.face_recognition,
     )
     for actor in workers:
         media.add_actor(actor)
@@ -216,6 +220,7 @@ def add_microservices(
         (SMART_SEARCH_JOBS, parts.smart_search),
         (FACE_DETECTION_JOBS, parts.face_detection),
         (DUPLICATE_JOBS, parts.duplicates),
+        (FACE_RECOGNITION_JOBS, parts.face_recognition),
         (TRANSCODER_JOBS, parts.transcoder),
         (WORKFLOW_JOBS, parts.workflows),
         (STORAGE_TEMPLATE_JOBS, parts.storage_template),

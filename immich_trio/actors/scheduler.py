@@ -47,9 +47,8 @@ DATABASE_CLEANUP: tuple[JobName, ...] = (
 def nightly_jobs(config: sysconfig.Config) -> list[JobItem]:
     """The jobs one night queues, by the ``nightlyTasks`` toggles, in Immich's order.
 
-    ``clusterNewFaces`` (``FacialRecognitionQueueAll {force: false, nightly: true}``) is left
-    out while no actor runs the ``facialRecognition`` queue: a job queued there would wait
-    forever.
+    ``clusterNewFaces`` queues ``FacialRecognitionQueueAll {force: false, nightly: true}``,
+    which looks at the unassigned faces only when a face was detected since its last run.
     """
     tasks = config.get("nightlyTasks") or {}
     jobs: list[JobItem] = []
@@ -61,6 +60,8 @@ def nightly_jobs(config: sysconfig.Config) -> list[JobItem]:
         jobs.append((JobName.USER_SYNC_USAGE, {}))
     if tasks.get("missingThumbnails", True):
         jobs.append((JobName.ASSET_GENERATE_THUMBNAILS_QUEUE_ALL, {"force": False}))
+    if tasks.get("clusterNewFaces", True):
+        jobs.append((JobName.FACIAL_RECOGNITION_QUEUE_ALL, {"force": False, "nightly": True}))
     return jobs
 
 

@@ -52,7 +52,6 @@ class Feature:
 J = JobName
 UNBUILT: MappingProxyType[JobName, Feature] = MappingProxyType(
     {
-        J.FACIAL_RECOGNITION_QUEUE_ALL: Feature(name="facial recognition", off=_ml_feature("facialRecognition")),
         J.FILE_MIGRATION_QUEUE_ALL: Feature(name="file migration"),
     }
 )

@@ -26,7 +26,7 @@ REAL_TIMEOUT = 20.0
 ALL_NIGHTLY = {
     "AssetDeleteCheck", "UserDeleteCheck", "PersonCleanup", "MemoryCleanup", "SessionCleanup",
     "HlsSessionCleanup", "AuditTableCleanup", "MemoryGenerate", "UserSyncUsage",
-    "AssetGenerateThumbnailsQueueAll",
+    "AssetGenerateThumbnailsQueueAll", "FacialRecognitionQueueAll",
 }
 
 
@@ -209,4 +209,9 @@ def test_the_toggles_choose_the_jobs() -> None:
         "startTime": "00:00", "databaseCleanup": False, "generateMemories": True,
         "syncQuotaUsage": False, "missingThumbnails": False, "clusterNewFaces": True,
     }
+    assert nightly_jobs(config) == [
+        (JobName.MEMORY_GENERATE, {}),
+        (JobName.FACIAL_RECOGNITION_QUEUE_ALL, {"force": False, "nightly": True}),
+    ]
+    config["nightlyTasks"]["clusterNewFaces"] = False
     assert nightly_jobs(config) == [(JobName.MEMORY_GENERATE, {})]
