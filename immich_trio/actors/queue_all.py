@@ -1,29 +1,23 @@
 """Expands the ``*QueueAll`` jobs of the asset queues into one job per asset
-(``SidecarQueueAll`` into ``SidecarCheck``s: assets without a sidecar, all with ``force``); answers
-``skipped`` for the start jobs of features not built yet (``jobs.gates``)."""
+(``SidecarQueueAll`` into ``SidecarCheck``s: assets without a sidecar, all with ``force``)."""
 
 from __future__ import annotations
 
-import logging
 from functools import partial
 from typing import Any, ClassVar
 
 from psycopg import AsyncConnection
 
 from immich_trio.actors.dispatcher import JobResult, RunJob
-from immich_trio.jobs.gates import SKIPPED_WHEN_OFF, UNBUILT
 from immich_trio.jobs.names import JobName
 from immich_trio.reactor import Actor
 from immich_trio.sql import jobs as q
 from immich_trio.sql import sidecars as sidecars_q
 
-log = logging.getLogger(__name__)
-
 HANDLED: tuple[JobName, ...] = (
     JobName.ASSET_GENERATE_THUMBNAILS_QUEUE_ALL,
     JobName.ASSET_EXTRACT_METADATA_QUEUE_ALL,
     JobName.SIDECAR_QUEUE_ALL,
-    *SKIPPED_WHEN_OFF,
 )
 """Job names to register this actor for with the dispatcher."""
 
@@ -31,9 +25,7 @@ HANDLED: tuple[JobName, ...] = (
 class QueueAllActor(Actor[RunJob]):
     """Answers ``RunJob`` for the QueueAll jobs of ``HANDLED`` with an ``apply`` that
     enqueues the per-asset jobs in one ``INSERT … SELECT``: for assets missing that step,
-    or all of them with ``{force: true}``. The start job of a feature not built yet is
-    answered ``skipped`` and queues nothing, as Immich answers it with the feature off (the
-    API accepts it only then).
+    or all of them with ``{force: true}``.
 
     Owns nothing but its inbox; the work happens in the dispatcher's completion
     transaction, so the expansion and the QueueAll job's deletion commit together. The
@@ -51,10 +43,6 @@ class QueueAllActor(Actor[RunJob]):
                 apply = partial(_metadata, force=force)
             case JobName.SIDECAR_QUEUE_ALL:
                 apply = partial(_sidecars, force=force)
-            case name if name in UNBUILT:
-                log.info("%s: %s is not built, skipping %s", self.name, UNBUILT[JobName(name)].name, name)
-                msg.reply_to.send(JobResult(status="skipped"))
-                return
             case other:
                 msg.reply_to.send(
                     JobResult(status="failed", error=f"QueueAllActor cannot run {other}")

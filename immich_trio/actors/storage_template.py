@@ -2,10 +2,8 @@
 extraction) and ``StorageTemplateMigration`` (every asset) move originals, their sidecars and
 live-photo videos to the paths the storage template gives them, as Immich does.
 
-Each move is made resumable by a ``move_history`` row, written before the file moves and
-deleted in the transaction that records the new path. A run killed anywhere finds the row
-again and finishes or undoes the move from what is on disk, so a file is never lost nor
-left in two places, and the asset row points at the one that exists.
+Each move is journaled in ``move_history`` (``file_moves.JournaledMoves``), so a run killed
+anywhere is finished or undone by the next one from what is on disk.
 """
 
 from __future__ import annotations
@@ -17,19 +15,20 @@ from pathlib import Path
 from typing import Any, ClassVar
 from uuid import UUID
 
-import psycopg
 import trio
 from psycopg import AsyncConnection
 
 from immich_trio.actors.dispatcher import JobResult
+from immich_trio.actors.file_moves import JournaledMoves
 from immich_trio.actors.nightly_time import server_zone
 from immich_trio.actors.worker import QueueWorker
 from immich_trio.jobs.names import JobName, QueueName
 from immich_trio.sql import storage_template as q
 from immich_trio.sql.jobs import Job, enqueue_job
+from immich_trio.sql.move_history import ORIGINAL, SIDECAR
 from immich_trio.sql.pool import Pool
 from immich_trio.storage.layout import ENCODED_VIDEO, LIBRARY
-from immich_trio.storage.relocate import RelocateFailed, relocate, remove_empty_dirs
+from immich_trio.storage.relocate import remove_empty_dirs
 from immich_trio.storage.template import Node, TemplateError, names_album, parse_template
 from immich_trio.storage.template_path import (
     Album,
@@ -45,15 +44,12 @@ SERVICE_NAME = "storage-template"
 INBOX = 1
 JOBS = (JobName.STORAGE_TEMPLATE_MIGRATION, JobName.STORAGE_TEMPLATE_MIGRATION_SINGLE)
 THUMBNAIL_SOURCES = frozenset({"upload", "copy"})
+MOVED = (ORIGINAL, SIDECAR)
 Conn = AsyncConnection[Any]
 
 
 def _exists(path: str) -> bool:
     return os.path.lexists(path)
-
-
-def _both_exist(old: str, new: str) -> tuple[bool, bool]:
-    return _exists(old), _exists(new)
 
 
 class StorageTemplateActor(QueueWorker):
@@ -75,6 +71,7 @@ class StorageTemplateActor(QueueWorker):
         self._zone = zone if zone is not None else server_zone()
         # storageTemplate.hashVerificationEnabled of the job running (one at a time)
         self._verify_hash = True
+        self._moves = JournaledMoves(name)
 
     async def run_job(self, job: Job) -> JobResult:
         async with self._pool.connection() as conn:
@@ -130,7 +127,7 @@ class StorageTemplateActor(QueueWorker):
 
     async def move_asset(self, conn: Conn, nodes: tuple[Node, ...], asset_id: UUID) -> bool:
         """Move one asset (and its live-photo video); False when the asset is gone."""
-        await self._resume(conn, asset_id)
+        await self._moves.resume(conn, asset_id, MOVED)
         row = await q.for_template_job(conn, asset_id)
         if row is None:
             return False
@@ -138,7 +135,7 @@ class StorageTemplateActor(QueueWorker):
         still = await self._template_asset(conn, row, needs_album=names_album(nodes))
         await self._move_original(conn, nodes, row, still, filename)
         if row["livePhotoVideoId"] is not None:
-            await self._resume(conn, row["livePhotoVideoId"])
+            await self._moves.resume(conn, row["livePhotoVideoId"], MOVED)
             motion = await q.for_template_job(conn, row["livePhotoVideoId"], hidden=True)
             if motion is not None:
                 name = motion_filename(filename, motion["originalPath"])
@@ -178,46 +175,10 @@ class StorageTemplateActor(QueueWorker):
         )  # fmt: skip
         if destination != source:
             checksum = bytes(row["checksum"]) if self._verify_hash else None
-            if not await self._move(conn, row["id"], q.ORIGINAL, source, destination, row["fileSizeInByte"], checksum):
+            size = row["fileSizeInByte"]
+            if not await self._moves.move(conn, row["id"], ORIGINAL, source, destination, size=size, checksum=checksum):
                 return
         # the sidecar follows the original, also when an earlier run moved only the original
         sidecar = row["sidecarPath"]
         if sidecar and sidecar != f"{destination}.xmp":
-            await self._move(conn, row["id"], q.SIDECAR, sidecar, f"{destination}.xmp", None, None)
-
-    async def _move(
-        self, conn: Conn, entity_id: UUID, path_type: str, old: str, new: str, size: int | None, checksum: bytes | None
-    ) -> bool:
-        """``old`` to ``new``, recorded; True when the file is at ``new`` and the row says so."""
-        try:
-            move_id = await q.create_move(conn, entity_id, path_type, old, new)
-        except psycopg.errors.UniqueViolation:
-            log.warning("%s: %s is the target of another move; %s stays", self.name, new, old)
-            return False
-        try:
-            await trio.to_thread.run_sync(
-                lambda: relocate(Path(old), Path(new), expected_size=size, checksum=checksum)
-            )
-        except (RelocateFailed, OSError) as exc:
-            log.warning("%s: unable to complete move %s => %s: %s", self.name, old, new, exc)
-            await q.delete_move(conn, move_id)
-            return False
-        await q.finish_move(conn, move_id, path_type, entity_id, new)
-        return True
-
-    async def _resume(self, conn: Conn, entity_id: UUID) -> None:
-        """Finish or undo the moves of ``entity_id`` an earlier run left half done."""
-        for move in await q.pending_moves(conn, entity_id):
-            path_type = move["pathType"]
-            old, new = move["oldPath"], move["newPath"]
-            at_old, at_new = await trio.to_thread.run_sync(_both_exist, old, new)
-            if at_new:
-                log.info("%s: finishing an incomplete move %s => %s", self.name, old, new)
-                if at_old:  # an interrupted copy across file systems: the copy is whole
-                    await trio.to_thread.run_sync(os.unlink, old)
-                await q.finish_move(conn, move["id"], path_type, entity_id, new)
-            elif at_old:
-                await q.delete_move(conn, move["id"])  # the file never left; start again
-            else:
-                log.warning("%s: unable to complete move %s => %s: no file at either", self.name, old, new)
-                await q.delete_move(conn, move["id"])
+            await self._moves.move(conn, row["id"], SIDECAR, sidecar, f"{destination}.xmp")

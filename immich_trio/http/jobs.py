@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from immich_trio import sysconfig
 from immich_trio.http.context import Ctx
 from immich_trio.http.dto import value_or
 from immich_trio.http.dto.generated import JobCreateDto, QueueCommandDto, QueueResponseLegacyDto
 from immich_trio.http.dto.jobs import legacy_dto
 from immich_trio.http.errors import BadRequest
 from immich_trio.http.registry import operation
-from immich_trio.jobs.gates import refuses
 from immich_trio.jobs.names import MANUAL_JOBS, START_JOBS, ManualJobName, QueueName
 from immich_trio.sql import jobs as q
 
@@ -54,15 +52,9 @@ async def _start(ctx: Ctx, conn: Any, queue: QueueName, force: bool | None) -> N
     if counts[queue.value]["active"] > 0:
         raise BadRequest("Job is already running")
     start = START_JOBS.get(queue)
-    if start is None or refuses(start.name, await _config(ctx, conn)):
-        # A feature not built yet is started only while its system-config switch is off
-        # (then its job is skipped, as Immich skips it); otherwise no worker would run it.
+    if start is None:
         raise BadRequest(f"Invalid job name: {queue.value}")
     await q.enqueue_job(conn, start.name, start.data(force))
-
-
-async def _config(ctx: Ctx, conn: Any) -> sysconfig.Config:
-    return await sysconfig.load(conn, sysconfig.defaults_for(ctx.runtime.settings))
 
 
 @operation("createJob")

@@ -1,5 +1,5 @@
 """Queries of the storage template migration: what the template reads of an asset, its
-first album, the ``move_history`` rows that make each move resumable, and the path saves."""
+first album, the walk over every asset, and the cleanup of its ``move_history`` rows."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from psycopg import AsyncConnection
 
 Conn = AsyncConnection[Any]
 
-ORIGINAL = "original"
-SIDECAR = "sidecar"
 # Arbitrary constant naming the migration among the database's advisory locks (Immich's
 # DatabaseLock.StorageTemplateMigration): one move at a time across processes.
 LOCK_KEY = 0x1A11C4_0420
@@ -54,24 +52,6 @@ ORDER BY al."createdAt" DESC
 LIMIT 1
 """
 
-PENDING_MOVES = '''
-SELECT id, "pathType", "oldPath", "newPath" FROM move_history
-WHERE "entityId" = %s AND "pathType" IN ('original', 'sidecar') ORDER BY "pathType"
-'''
-CREATE_MOVE = """
-INSERT INTO move_history ("entityId", "pathType", "oldPath", "newPath") VALUES (%s, %s, %s, %s) RETURNING id
-"""
-DELETE_MOVE = "DELETE FROM move_history WHERE id = %s"
-# The new path and the end of its move in one statement: both happen or neither.
-FINISH_ORIGINAL = """
-WITH done AS (DELETE FROM move_history WHERE id = %(move)s)
-UPDATE asset SET "originalPath" = %(path)s WHERE id = %(entity)s
-"""
-FINISH_SIDECAR = """
-WITH done AS (DELETE FROM move_history WHERE id = %(move)s)
-UPDATE asset_file SET path = %(path)s, "updatedAt" = now()
-WHERE "assetId" = %(entity)s AND type = 'sidecar' AND NOT "isEdited"
-"""
 # Immich's cleanMoveHistory: rows of assets that are gone.
 CLEAN_MOVE_HISTORY = """
 DELETE FROM move_history m
@@ -92,29 +72,6 @@ async def page_of_assets(conn: Conn, after: UUID | None, limit: int = PAGE) -> l
 async def first_album(conn: Conn, owner_id: UUID | str, asset_id: UUID | str) -> dict[str, Any] | None:
     cur = await conn.execute(FIRST_ALBUM, {"owner": owner_id, "asset": asset_id})
     return await cur.fetchone()
-
-
-async def pending_moves(conn: Conn, entity_id: UUID | str) -> list[dict[str, Any]]:
-    """The moves of an asset's original (first) and sidecar an earlier run left unfinished."""
-    cur = await conn.execute(PENDING_MOVES, (entity_id,))
-    return await cur.fetchall()
-
-
-async def create_move(conn: Conn, entity_id: UUID | str, path_type: str, old: str, new: str) -> UUID:
-    cur = await conn.execute(CREATE_MOVE, (entity_id, path_type, old, new))
-    row = await cur.fetchone()
-    assert row is not None
-    return row["id"]  # type: ignore[no-any-return]
-
-
-async def delete_move(conn: Conn, move_id: UUID) -> None:
-    await conn.execute(DELETE_MOVE, (move_id,))
-
-
-async def finish_move(conn: Conn, move_id: UUID, path_type: str, entity_id: UUID | str, path: str) -> None:
-    """Record ``path`` as the entity's file and forget the move, atomically."""
-    query = FINISH_ORIGINAL if path_type == ORIGINAL else FINISH_SIDECAR
-    await conn.execute(query, {"move": move_id, "path": path, "entity": entity_id})
 
 
 async def clean_move_history(conn: Conn) -> None:

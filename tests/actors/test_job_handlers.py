@@ -1,9 +1,7 @@
 """No job waits forever: every job the API can cause to be queued has a worker that runs it.
 
 Walks from each ``POST /api/jobs`` name and each queue ``start`` command through
-``jobs.follow_ups`` in a server's microservices built as ``build_tree`` builds them. A
-start job of a feature not built is accepted only with the feature off (``jobs.gates``),
-where its worker answers ``skipped``; one with no off switch is refused by the API.
+``jobs.follow_ups`` in a server's microservices built as ``build_tree`` builds them.
 """
 
 from __future__ import annotations
@@ -15,12 +13,11 @@ import pytest
 from immich_trio.actors import janitor
 from immich_trio.config import Settings
 from immich_trio.jobs.follow_ups import FOLLOW_UPS
-from immich_trio.jobs.gates import UNBUILT, refuses
 from immich_trio.jobs.names import MANUAL_JOBS, START_JOBS, JobName
+from immich_trio.microservices import Microservices, add_microservices, make_clip
 from immich_trio.reactor import Supervisor
 from immich_trio.runtime import utc_now
 from immich_trio.sql.pool import Pool
-from immich_trio.supervision_tree import Microservices, add_microservices, make_clip
 
 PENDING_IN_JANITOR: frozenset[str] = frozenset()
 """Names allowed to reach only the janitor's queue-wide ``skipped`` answer (none today: a name
@@ -34,13 +31,8 @@ def parts(tmp_path: Path) -> Microservices:
 
 
 def accepted_starts() -> set[JobName]:
-    """Job names the API queues directly under some system config."""
-    names = {job.name for job in MANUAL_JOBS.values()}
-    for start in START_JOBS.values():
-        feature = UNBUILT.get(start.name)
-        if feature is None or feature.off is not None:
-            names.add(start.name)
-    return names
+    """Job names the API queues directly."""
+    return {job.name for job in MANUAL_JOBS.values()} | {start.name for start in START_JOBS.values()}
 
 
 def reachable() -> set[JobName]:
@@ -77,39 +69,15 @@ def test_the_walk_reaches_fan_outs_and_manual_jobs() -> None:
     assert JobName.DATABASE_BACKUP in names
     assert JobName.SMART_SEARCH_QUEUE_ALL in names  # accepted with CLIP off
     assert JobName.SIDECAR_CHECK in names  # sidecar start fans out
-    assert JobName.FILE_MIGRATION_QUEUE_ALL not in names  # always refused
+    assert JobName.PERSON_FILE_MIGRATION in names  # migration start fans out
 
 
 def test_a_new_job_without_a_worker_fails_the_walk(
     parts: Microservices, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    extra = {**FOLLOW_UPS, JobName.DATABASE_BACKUP: (JobName.ASSET_FILE_MIGRATION,)}
-    monkeypatch.setattr(f"{__name__}.FOLLOW_UPS", extra)
+    # every job name has a worker today: take one away, as a job added without one would be
+    registered = parts.dispatcher.target_of
+    monkeypatch.setattr(
+        parts.dispatcher, "target_of", lambda name: None if name == JobName.ASSET_FILE_MIGRATION else registered(name)
+    )
     assert unhandled(parts) == ["AssetFileMigration: no worker"]
-
-
-@pytest.mark.parametrize("name", sorted(n for n, f in UNBUILT.items() if f.off is not None))
-def test_gated_jobs_are_refused_with_their_feature_on(name: JobName) -> None:
-    on = {
-        "machineLearning": {"enabled": True},
-        "ffmpeg": {"transcode": "required"},
-        "storageTemplate": {"enabled": True},
-    }
-    assert refuses(name, on)
-    off = {
-        "machineLearning": {"enabled": False},
-        "ffmpeg": {"transcode": "disabled"},
-        "storageTemplate": {"enabled": False},
-    }
-    assert not refuses(name, off)
-
-
-def test_ml_sub_switches_gate_as_immich_does() -> None:
-    ml = {"enabled": True, "clip": {"enabled": False}, "duplicateDetection": {"enabled": True}}
-    config = {"machineLearning": ml}
-    assert not refuses(JobName.SMART_SEARCH_QUEUE_ALL, config)
-    assert not refuses(JobName.ASSET_DETECT_DUPLICATES_QUEUE_ALL, config)  # needs CLIP too
-    assert refuses(JobName.FACIAL_RECOGNITION_QUEUE_ALL, config)
-    assert not refuses(JobName.ASSET_DETECT_FACES_QUEUE_ALL, config)  # built
-    assert refuses(JobName.FILE_MIGRATION_QUEUE_ALL, {})
-    assert not refuses(JobName.SIDECAR_QUEUE_ALL, {})  # built

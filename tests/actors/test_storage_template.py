@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import trio
 
-from immich_trio.actors import storage_template as actor_module
+from immich_trio.actors import file_moves as moves_module
 from immich_trio.actors.dispatcher import JobResult, RunJob
 from immich_trio.actors.storage_template import StorageTemplateActor
-from immich_trio.sql import storage_template as q
+from immich_trio.sql import move_history as q
 from immich_trio.sql.jobs import Job
 from immich_trio.sql.pool import Pool
 from immich_trio.storage import files
@@ -227,7 +227,7 @@ class Killed(Exception):
 
 @pytest.fixture
 def relocate_then_die(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[bool], None]]:
-    real = actor_module.relocate
+    real = moves_module.relocate
 
     def arm(after_move: bool) -> None:
         def dying(src: Path, dst: Path, *, expected_size: int | None = None, checksum: bytes | None = None) -> None:
@@ -235,10 +235,10 @@ def relocate_then_die(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[boo
                 real(src, dst, expected_size=expected_size, checksum=checksum)
             raise Killed
 
-        monkeypatch.setattr(actor_module, "relocate", dying)
+        monkeypatch.setattr(moves_module, "relocate", dying)
 
     yield arm
-    monkeypatch.setattr(actor_module, "relocate", real)
+    monkeypatch.setattr(moves_module, "relocate", real)
 
 
 @pytest.mark.parametrize("after_move", [False, True], ids=["before-the-rename", "after-the-rename"])
@@ -307,12 +307,13 @@ from pathlib import Path
 
 import trio
 
+from immich_trio.actors import file_moves
 from immich_trio.actors import storage_template as actor_module
 from immich_trio.sql.pool import open_pool
 from immich_trio.storage.template import parse_template
 
 db_url, media, asset_id, when, template = sys.argv[1:]
-real = actor_module.relocate
+real = file_moves.relocate
 
 
 def relocate(src, dst, **checks):
@@ -321,7 +322,7 @@ def relocate(src, dst, **checks):
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-actor_module.relocate = relocate
+file_moves.relocate = relocate
 
 
 async def main():
