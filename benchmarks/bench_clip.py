@@ -1,0 +1,161 @@
+"""CLIP image-embedding throughput in-process against onnxruntime alone, per core, on the same
+model and images (issue goal: in-process >= 0.9 of onnxruntime alone).
+
+    python benchmarks/bench_clip.py [--images 40] [--rounds 2] [--layers 12]
+
+No real CLIP model can be downloaded here, so the model is a stand-in of ViT-B/32's cost built
+with the ``onnx`` package in Immich's layout: a 224x224 input cut into 32x32 patches by a
+convolution (49 tokens of 768), ``--layers`` blocks each of a 768 -> 2304 -> 768 stand-in for
+attention's projections and a 768 -> 3072 -> 768 MLP (12 blocks: about 9.8 GFLOP per image;
+ViT-B/32's visual tower, Immich's default, is about 4.4 GMAC = 8.8 GFLOP), mean-pooled,
+projected to 512 and L2-normalised. Rounds alternate (A B A B) on one inference thread each:
+- ``onnxruntime alone``: ``session.run`` on a ready 1x3x224x224 tensor;
+- ``in-process``: ``LocalClip.encode_image`` from Trio on a 1440x1080 JPEG preview (decode,
+  shortest-side bicubic resize, centre crop, normalisation, the model, in a worker thread
+  under the model limiter), i.e. what the smart-search job pays per asset.
+Pin the process to one core for a per-core figure: ``taskset -c 1 python benchmarks/...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+import trio
+from onnx import TensorProto, helper, numpy_helper
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from tiny_clip import MEAN, STD, build_clip
+
+from immich_trio.ml.clip import VisualEncoder
+from immich_trio.ml.layout import ClipPaths
+from immich_trio.ml.local import LocalClip
+
+MODEL = "ViT-B-32-standin__bench"
+SIZE, PATCH, WIDTH, HIDDEN, DIM = 224, 32, 768, 3072, 512
+
+
+def standin_visual(path: Path, layers: int) -> None:
+    rng = np.random.default_rng(3)
+
+    def weight(name: str, *shape: int) -> onnx.TensorProto:
+        return numpy_helper.from_array((rng.standard_normal(shape) / np.sqrt(shape[0])).astype(np.float32), name)
+
+    inits = [
+        numpy_helper.from_array((rng.standard_normal((WIDTH, 3, PATCH, PATCH)) * 0.02).astype(np.float32), "patch_w"),
+        numpy_helper.from_array(np.array([1, WIDTH, -1], dtype=np.int64), "flat"),
+        numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1"),
+        weight("proj", WIDTH, DIM),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["image", "patch_w"], ["patches"], strides=[PATCH, PATCH]),
+        helper.make_node("Reshape", ["patches", "flat"], ["tokens_t"]),
+        helper.make_node("Transpose", ["tokens_t"], ["x0"], perm=[0, 2, 1]),
+    ]
+    for i in range(layers):
+        for part, hidden in (("a", 3 * WIDTH), ("m", HIDDEN)):
+            inits += [weight(f"up{part}{i}", WIDTH, hidden), weight(f"down{part}{i}", hidden, WIDTH)]
+        nodes += [
+            helper.make_node("MatMul", [f"x{i}", f"upa{i}"], [f"ha{i}"]),
+            helper.make_node("Relu", [f"ha{i}"], [f"ra{i}"]),
+            helper.make_node("MatMul", [f"ra{i}", f"downa{i}"], [f"a{i}"]),
+            helper.make_node("Add", [f"x{i}", f"a{i}"], [f"y{i}"]),
+            helper.make_node("MatMul", [f"y{i}", f"upm{i}"], [f"hm{i}"]),
+            helper.make_node("Relu", [f"hm{i}"], [f"rm{i}"]),
+            helper.make_node("MatMul", [f"rm{i}", f"downm{i}"], [f"m{i}"]),
+            helper.make_node("Add", [f"y{i}", f"m{i}"], [f"x{i + 1}"]),
+        ]
+    nodes += [
+        helper.make_node("ReduceMean", [f"x{layers}", "axis1"], ["pooled"], keepdims=0),
+        helper.make_node("MatMul", ["pooled", "proj"], ["projected"]),
+        helper.make_node("ReduceL2", ["projected", "axis1"], ["norm"], keepdims=1),
+        helper.make_node("Div", ["projected", "norm"], ["embedding"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "visual",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, SIZE, SIZE])],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [1, DIM])],
+        initializer=inits,
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    onnx.save(model, path.as_posix())  # about 400 MB of weights at 12 blocks
+
+
+def build(cache: Path, layers: int) -> None:
+    root = build_clip(cache, MODEL)
+    standin_visual(root / "visual" / "model.onnx", layers)
+    config = {"size": [SIZE, SIZE], "mode": "RGB", "mean": MEAN, "std": STD,
+              "interpolation": "bicubic", "resize_mode": "shortest"}  # fmt: skip
+    (root / "visual" / "preprocess_cfg.json").write_text(json.dumps(config))
+
+
+def previews(folder: Path, count: int) -> list[Path]:
+    rng = np.random.default_rng(5)
+    paths = []
+    for i in range(count):
+        pixels = rng.integers(0, 256, size=(27, 36, 3), dtype=np.uint8)  # smooth once enlarged
+        image = Image.fromarray(pixels).resize((1440, 1080), Image.Resampling.BILINEAR)
+        out = io.BytesIO()
+        image.save(out, format="JPEG", quality=80)
+        path = folder / f"preview-{i}.jpeg"
+        path.write_bytes(out.getvalue())
+        paths.append(path)
+    return paths
+
+
+def alone(encoder: VisualEncoder, count: int) -> float:
+    tensor = np.zeros((1, 3, SIZE, SIZE), dtype=np.float32)
+    started = time.perf_counter()
+    for _ in range(count):
+        encoder.session.run(None, {encoder.input_name: tensor})
+    return time.perf_counter() - started
+
+
+def in_process(local: LocalClip, images: list[Path]) -> float:
+    async def run() -> float:
+        await local.encode_image(MODEL, images[0])  # loaded before the clock starts
+        started = trio.current_time()
+        for path in images:
+            await local.encode_image(MODEL, path)
+        return trio.current_time() - started
+
+    return trio.run(run)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--images", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--layers", type=int, default=12)
+    args = parser.parse_args()
+    cache = Path(tempfile.mkdtemp())
+    build(cache, args.layers)
+    images = previews(cache, args.images)
+    encoder = VisualEncoder(ClipPaths.of(cache, MODEL), threads=1)
+    local = LocalClip(cache, threads=1)
+    alone(encoder, 2)  # warm-up
+    ratios = []
+    for r in range(args.rounds):
+        a = alone(encoder, args.images)
+        b = in_process(local, images)
+        ratio = a / b
+        ratios.append(ratio)
+        print(f"round {r + 1}: onnxruntime alone {1000 * a / args.images:7.1f} ms/image, "
+              f"in-process {1000 * b / args.images:7.1f} ms/image, ratio {ratio:.3f}")  # fmt: skip
+    print(f"in-process / onnxruntime alone (throughput, one thread): median {float(np.median(ratios)):.3f}"
+          f" over {args.rounds} rounds of {args.images} images; goal >= 0.9")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
