@@ -1,7 +1,7 @@
 """The floor of a CLI upload: a bare Hypercorn app that answers ``@immich/cli upload``'s calls
 with constants (the body of each upload read and dropped). A CLI run against it times what is
 not the server's: Node's start, the crawl, SHA-1 of every file, the multipart encoding and the
-loopback transfer. ``bench_requests.py --cli-floor`` runs it beside the real servers.
+loopback transfer. ``bench_requests.py`` runs it after each round of uploads to the real servers.
 """
 
 from __future__ import annotations
