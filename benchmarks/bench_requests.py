@@ -330,9 +330,12 @@ def main() -> None:
             for measured in running:
                 for _, url, headers in measured.targets:  # warm up: prepared statements, caches
                     wrk(url, 8, 1, headers)
-            for _ in range(args.rounds):
+            for round_ in range(args.rounds):
                 for conns in connections:
-                    for index, (name, _, _) in enumerate(running[0].targets):
+                    # Every other round in reverse (A B, B A...): a drift in the machine's load
+                    # within a round favours no target, e.g. the session over the API key.
+                    order = list(enumerate(running[0].targets))
+                    for index, (name, _, _) in order if round_ % 2 == 0 else reversed(order):
                         floor[conns].append(wrk(floor_url, conns, seconds, {}, floor_proc.pid))
                         for measured in running:
                             _, url, headers = measured.targets[index]
