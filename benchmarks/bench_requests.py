@@ -228,6 +228,12 @@ def set_up(label: str, pythonpath: str, work: Path, photos: Path, upload: bool =
     cli = immich_cli_command()
     cli_env = {**os.environ, "IMMICH_CONFIG_DIR": str(folder / "cli-config")}
     _run_cli(cli, ["login", api, key], cli_env)
+    # No CLIP model here and no network to fetch one: smart-search jobs would fail and retry
+    # for ~30 s after the media work is done, which a version without them never waits for.
+    config = call(api, "GET", "/system-config", headers=session).body
+    if config.get("machineLearning", {}).get("enabled"):
+        config["machineLearning"]["enabled"] = False
+        assert call(api, "PUT", "/system-config", config, session).status == 200
     quiet_seconds = wait_quiet(server) if settle else 0.0
     assert server.proc is not None
     cpu = group_cpu_seconds(server.proc.pid, server.media)
