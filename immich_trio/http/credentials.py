@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -42,10 +43,17 @@ def parse_cookies(header: str | None) -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=1024)
+def _app_version_of(ua: str) -> tuple[str | None, str | None]:
+    """The app version and platform a client's User-Agent names (a client sends the same one on
+    every request: kept, so that the cached session path does not search it each time)."""
+    match = _APP_VERSION.search(ua)
+    return (match.group(2), match.group(1)) if match else (None, None)
+
+
 def device_from_user_agent(ua: str, headers: Mapping[str, str]) -> tuple[str | None, str, str]:
     """(appVersion, deviceType, deviceOS) as Immich derives them for a session."""
-    match = _APP_VERSION.search(ua)
-    app_version = match.group(2) if match else None
+    app_version, platform = _app_version_of(ua)
     device_type = headers.get("devicemodel") or ""
     device_os = headers.get("devicetype") or ""
     if not device_os:
@@ -61,8 +69,8 @@ def device_from_user_agent(ua: str, headers: Mapping[str, str]) -> tuple[str | N
             if needle in ua:
                 device_type = type_name
                 break
-    if match and not device_os:
-        device_os = {"android": "Android", "ios": "iOS"}.get(match.group(1).lower(), "")
+    if platform is not None and not device_os:
+        device_os = {"android": "Android", "ios": "iOS"}.get(platform.lower(), "")
     return app_version, device_type, device_os
 
 
@@ -209,6 +217,8 @@ class _SessionFound:
     row: dict[str, Any]
     user_row: dict[str, Any]
     user: AuthUser
+    plain: Auth | None = None
+    """The Auth itself when no PIN elevation is in play (it then does not change with time)."""
 
 
 def _session_writes(
@@ -216,9 +226,11 @@ def _session_writes(
 ) -> tuple[tuple[str | None, str, str] | None, datetime | None]:
     """What the request must write first: the touch (appVersion, deviceType, deviceOS) Immich
     does on an hour-old or upgraded session, and the PIN keep-alive's new ``pinExpiresAt``."""
-    app_version, device_type, device_os = device_from_user_agent(headers.get("user-agent") or "", headers)
+    ua = headers.get("user-agent") or ""
+    app_version = _app_version_of(ua)[0]
     touch = None
     if now - row["updatedAt"] > SESSION_TOUCH_AFTER or (app_version and app_version != row["appVersion"]):
+        _, device_type, device_os = device_from_user_agent(ua, headers)
         touch = (app_version or row["appVersion"], device_type or row["deviceType"], device_os or row["deviceOS"])
     pin_expires_at: datetime | None = row["pinExpiresAt"]
     keep_alive = None
@@ -244,7 +256,7 @@ async def _session_auth(runtime: Runtime, token: str, headers: Mapping[str, str]
     if cached is not None:
         expires_at = cached.row["expiresAt"]
         if (expires_at is None or expires_at >= now) and _session_writes(cached.row, headers, now) == (None, None):
-            return _session_of(cached, cached.row["pinExpiresAt"], now)
+            return cached.plain or _session_of(cached, cached.row["pinExpiresAt"], now)
     generation = cache.generation
     async with runtime.pool.connection() as conn:
         found = await q.session_by_token(conn, token_hash)
@@ -259,6 +271,8 @@ async def _session_auth(runtime: Runtime, token: str, headers: Mapping[str, str]
             await sessions_q.set_pin_expires(conn, row["id"], keep_alive)
     result = _SessionFound(row=row, user_row=user, user=_user_of_row(user))
     if touch is None and keep_alive is None:
+        if row["pinExpiresAt"] is None:
+            result = attrs.evolve(result, plain=_session_of(result, None, now))
         cache.put(cache_key, user["id"], result, generation)
     return _session_of(result, keep_alive or row["pinExpiresAt"], now)
 
