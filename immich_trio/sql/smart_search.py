@@ -50,7 +50,7 @@ _MEMBERS = {
     "albums": 'SELECT count(*) AS n FROM (SELECT 1 FROM album_asset WHERE "albumId" = ANY(%(ids)s::uuid[])'
               " LIMIT %(cap)s) m",
     "people": 'SELECT count(*) AS n FROM (SELECT 1 FROM asset_face WHERE "personId" = ANY(%(ids)s::uuid[])'
-              ' AND "deletedAt" IS NULL LIMIT %(cap)s) m',
+              ' AND "deletedAt" IS NULL AND "isVisible" LIMIT %(cap)s) m',
     "tags": 'SELECT count(*) AS n FROM (SELECT 1 FROM tag_asset ta JOIN tag_closure tc'
             ' ON tc.id_descendant = ta."tagId" WHERE tc.id_ancestor = ANY(%(ids)s::uuid[]) LIMIT %(cap)s) m',
 }
