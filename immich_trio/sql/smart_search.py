@@ -37,10 +37,14 @@ ON CONFLICT ("assetId") DO UPDATE SET embedding = EXCLUDED.embedding
 """
 EMBEDDING_OF = 'SELECT embedding::text AS embedding FROM smart_search WHERE "assetId" = %s'
 # For this transaction: a candidate list as deep as the page, and (pgvector 0.8+) iterative
-# scans so that a filter rejecting most candidates still fills the page.
+# scans so that a filter rejecting most candidates still fills the page. The scan's memory
+# (work_mem times hnsw.scan_mem_multiplier) holds the candidates it has seen; at the default
+# (4 MB) a 512-d scan stops after ~2,000 of them, short of a page under a 5 % filter.
 SEARCH_SETTINGS = """
 SELECT set_config('hnsw.ef_search', %s, true),
-       (SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true) FROM pg_extension
+       (SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)
+               || set_config('hnsw.scan_mem_multiplier', '8', true)
+        FROM pg_extension
         WHERE extname = 'vector' AND string_to_array(extversion, '.')::int[] >= '{0,8,0}')
 """
 # A membership filter at most this many assets strong is answered exactly (every distance):
