@@ -13,6 +13,30 @@ Immich's ``clip_index`` (HNSW, vector_cosine_ops, m 16, ef_construction 300) unl
 ``--usearch`` also measures the in-process alternative (``bench_usearch.py``) on the same data.
 Random vectors have no clusters: the hardest case for an HNSW graph (real CLIP embeddings
 cluster, and recall on them is higher).
+
+Measured 2026-12-07 at 105,000 embeddings (``--rounds 20 --usearch --explain``) on the shared
+2-core machine at load average ~10 (wall times there run 3-5x what the same statement takes
+unloaded; the exact scan measured 0.8 s unloaded in issue 10 and 1.8 s here):
+
+    p50 / p99 ms, recall@100        exact           usearch + SQL      clip_index walk
+    owner + partners                1830 / 2244     101 / 148  0.26    60 / 100  0.11
+    + timeline, image, 2020..2022   1297 / 1931      72 / 407  0.31    360 / 1084 (*)
+    + favourites (5 %)               239 /  301     482 / 667  0.89    113 / 133  0.38
+    + a person (2 %)                  74 /  127     438 / 674  0.87    22 / 36 (exact path)
+    + an album (1,000)                40 /   81   18029 (**)   1.00    13 / 29 (exact path)
+    build                           -               663.7 s, 145 MiB   784.1 s, 273 MiB
+                                                    in each process    on disk, shared
+
+(*) the walk stopped at pgvector's scan memory (4 MB: ~2,000 candidates of 512-d) and the
+exact query answered; ``hnsw.scan_mem_multiplier`` is raised since. (**) candidates were then
+matched with ``= ANY(array)`` and distances recomputed; now joined by rank. At 1,000,000
+(not run: the 100,000 builds took 11 and 13 minutes here) both builds grow ~12x
+(n log n), usearch needs ~1.4 GiB in every process and pgvector ~2.7 GB on disk, shared
+through PostgreSQL's cache; per query the graph walk grows with log n.
+Picked: the clip_index walk, in the same statement as the filters. It is the index Immich
+itself keeps (adopted databases have it), it is shared by every process (no per-process copy
+to rebuild at start and keep in step by NOTIFY), and the filters cost nothing extra: usearch
+must hand its candidates to PostgreSQL anyway, widening ``k`` under a selective filter.
 """
 
 from __future__ import annotations
