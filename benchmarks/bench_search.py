@@ -10,7 +10,10 @@ states and countries, ~20 camera makes/models, lenses, ratings, GPS for all, dat
 years. Then it runs ``immich-trio serve`` as a separate process, lets it import the GeoNames
 places (waits for ``reverse-geocoding-state`` in ``system_metadata``) unless ``--no-places``,
 and drives it over HTTP on one kept-alive connection: p50/p95 per request shape with the
-goals of issue 10 and a verdict each. ``--explain`` also prints EXPLAIN ANALYZE of the SQL the
+goals of issue 10 and a verdict each. ``--smart`` also stores a random 512-d embedding per
+asset, builds Immich's ``clip_index`` (HNSW; minutes) and times ``POST /search/smart`` by
+``queryAssetId`` (a new asset each round: text encoding excluded, as the goal says; the
+comparison with usearch and the exact scan is ``bench_smart_search.py``). ``--explain`` also prints EXPLAIN ANALYZE of the SQL the
 slowest shapes send (captured with ``auto_explain`` would need superuser; these are the same
 statements written out).
 """
@@ -40,6 +43,7 @@ import trio
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_search_smart import SMART_SHAPES, fill_smart
 from bench_timeline import percentiles, postgres_server, with_database
 from bench_upload import free_port, stop_server, wait_ready
 
@@ -91,7 +95,7 @@ EXIF_COLUMNS = (
     "assetId", "city", "state", "country", "latitude", "longitude", "make", "model", "lensModel",
     "rating", "dateTimeOriginal", "exifImageWidth", "exifImageHeight", "fileSizeInByte",
 )
-GOALS = {"metadata": 30.0, "suggestions": 20.0, "markers": 100.0}
+GOALS = {"metadata": 30.0, "suggestions": 20.0, "markers": 100.0, "smart": 10.0}
 
 
 def rows_for(owner: str, count: int, rng: random.Random) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...]]]:
@@ -252,12 +256,12 @@ def postmaster_pid(url: str) -> int | None:
     return int(stat.rsplit(")", 1)[1].split()[1])
 
 
-def bench(client: Client, rounds: int, pids: tuple[int, int | None]) -> None:
+def bench(client: Client, rounds: int, pids: tuple[int, int | None], smart_ids: list[str]) -> None:
     """p50/p95 of each shape, and the CPU time the server and PostgreSQL spent per request
     (steadier than wall time on a loaded machine)."""
     print(f"\n{'request':50} {'p50 ms':>8} {'p95 ms':>8} {'cpu ms':>7} {'goal':>6}  verdict  size")
     server, postmaster = pids
-    for title, goal_key, method, path, body in SHAPES:
+    for title, goal_key, method, path, body in SHAPES + (SMART_SHAPES if smart_ids else ()):
         samples: list[float] = []
         size = 0
         cpu_before = 0.0
@@ -265,7 +269,10 @@ def bench(client: Client, rounds: int, pids: tuple[int, int | None]) -> None:
             if i == 5 and postmaster is not None:
                 cpu_before = cpu_ms(server, postmaster)
             started = time.perf_counter()
-            raw = client.request(method, cold_path(path, i), body)
+            asked = body
+            if isinstance(body, dict) and body.get("queryAssetId") == "{asset}":
+                asked = {**body, "queryAssetId": smart_ids[i % len(smart_ids)]}
+            raw = client.request(method, cold_path(path, i), asked)
             elapsed = (time.perf_counter() - started) * 1000
             size = len(raw)
             if i >= 5:  # warm-up
@@ -330,6 +337,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--no-places", action="store_true", help="skip the GeoNames import")
     parser.add_argument("--explain", action="store_true")
+    parser.add_argument("--smart", action="store_true", help="also smart search (builds clip_index: minutes)")
     args = parser.parse_args()
     with postgres_server(args.db_url) as server_url:
         name = "bench_search_" + uuid.uuid4().hex[:8]
@@ -341,6 +349,7 @@ def main() -> None:
         try:
             trio.run(migrate_url, url)
             token = fill(url, args.assets)
+            smart_ids = fill_smart(url) if args.smart else []
             port = free_port()
             env = {
                 **os.environ, "DB_URL": url, "IMMICH_MEDIA_LOCATION": str(work / "media"),
@@ -355,7 +364,7 @@ def main() -> None:
                 wait_for_places(url)
             time.sleep(1)  # let the start-up work settle
             calibrate(url)
-            bench(Client(port, token), args.rounds, (proc.pid, postmaster_pid(url)))
+            bench(Client(port, token), args.rounds, (proc.pid, postmaster_pid(url)), smart_ids)
             if args.explain:
                 explain(url)
         finally:

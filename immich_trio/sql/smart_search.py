@@ -1,11 +1,15 @@
 """CLIP embeddings in Immich's ``smart_search`` table (pgvector ``vector(512)``) and the
 nearest-neighbour search over them.
 
-The search runs in one query with the asset filters of ``sql/search.py``: pgvector's cosine
-distance (``<=>``, what Immich's ``clip_index`` HNSW index serves) orders the matching assets.
-With filters the planner may choose the filtered scan over the index; both give the exact
-order for what they return. ``hnsw.ef_search`` is raised for the query (from the page depth) and pgvector's iterative scan
-is on, so that a filtered page deep in the results is still filled from the index.
+The search runs in one query with the asset filters of ``sql/search.py``. The usual path walks
+Immich's ``clip_index`` (HNSW, ``<=>`` cosine distance) nearest first and checks the filters on
+each candidate as it comes; pgvector 0.8's iterative scan (``relaxed_order``) keeps walking
+until the page is full, and the page is then put in exact distance order. A filter on an album,
+a person or a tag that leaves few assets (``EXACT_UP_TO``) goes the other way: the distance of
+each of those assets, exactly. When the walk comes back short (the filter matched fewer assets
+than asked for, or pgvector stopped at ``hnsw.max_scan_tuples``) the exact query answers, so a
+page is never missing an asset. Measured in ``benchmarks/bench_smart_search.py`` (HNSW against
+an in-process usearch index and the exact scan; the numbers are in docs/CODE-MAP.md).
 """
 
 from __future__ import annotations
@@ -32,13 +36,28 @@ INSERT INTO smart_search ("assetId", embedding) VALUES (%(id)s, %(embedding)s::v
 ON CONFLICT ("assetId") DO UPDATE SET embedding = EXCLUDED.embedding
 """
 EMBEDDING_OF = 'SELECT embedding::text AS embedding FROM smart_search WHERE "assetId" = %s'
-# For this transaction: a wider HNSW candidate list, and (pgvector 0.8+) iterative scans so a
-# filter that rejects most candidates still fills the page, in exact distance order.
+# For this transaction: a candidate list as deep as the page, and (pgvector 0.8+) iterative
+# scans so that a filter rejecting most candidates still fills the page. The scan's memory
+# (work_mem times hnsw.scan_mem_multiplier) holds the candidates it has seen; at the default
+# (4 MB) a 512-d scan stops after ~2,000 of them, short of a page under a 5 % filter.
 SEARCH_SETTINGS = """
 SELECT set_config('hnsw.ef_search', %s, true),
-       (SELECT set_config('hnsw.iterative_scan', 'strict_order', true) FROM pg_extension
+       (SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)
+               || set_config('hnsw.scan_mem_multiplier', '8', true)
+        FROM pg_extension
         WHERE extname = 'vector' AND string_to_array(extversion, '.')::int[] >= '{0,8,0}')
 """
+# A membership filter at most this many assets strong is answered exactly (every distance):
+# cheaper than walking the index past the candidates it rejects.
+EXACT_UP_TO = 5000
+_MEMBERS = {
+    "albums": 'SELECT count(*) AS n FROM (SELECT 1 FROM album_asset WHERE "albumId" = ANY(%(ids)s::uuid[])'
+              " LIMIT %(cap)s) m",
+    "people": 'SELECT count(*) AS n FROM (SELECT 1 FROM asset_face WHERE "personId" = ANY(%(ids)s::uuid[])'
+              ' AND "deletedAt" IS NULL AND "isVisible" LIMIT %(cap)s) m',
+    "tags": 'SELECT count(*) AS n FROM (SELECT 1 FROM tag_asset ta JOIN tag_closure tc'
+            ' ON tc.id_descendant = ta."tagId" WHERE tc.id_ancestor = ANY(%(ids)s::uuid[]) LIMIT %(cap)s) m',
+}
 DIMENSIONS = """
 SELECT atttypmod AS dims FROM pg_attribute
 WHERE attrelid = 'smart_search'::regclass AND attname = 'embedding'
@@ -98,14 +117,59 @@ async def enqueue_missing(conn: Conn, *, force: bool) -> int:
     return count
 
 
-def smart_query(f: AssetSearch, params: dict[str, Any]) -> sql.Composed:
-    """The search: ``params`` holds ``embedding``, ``limit`` and ``offset``; filters add theirs."""
+def ef_search(page: int, size: int) -> int:
+    """The HNSW candidate list for a page: its depth, within pgvector's bounds."""
+    return min(max(page * size + 1, 40), 1000)
+
+
+def nearest_query(f: AssetSearch, embedding: str, *, page: int, size: int) -> tuple[sql.Composed, dict[str, Any]]:
+    """The index walk: the first ``page * size + 1`` matching assets as the index yields them,
+    then in exact distance order (``relaxed_order`` may yield them slightly out of order)."""
+    params: dict[str, Any] = {
+        "embedding": embedding, "depth": page * size + 1, "limit": size + 1, "offset": (page - 1) * size,
+    }
     select, source, where = search_parts(f, params)
-    return sql.SQL(
+    query = sql.SQL(
+        "WITH nearest AS MATERIALIZED (SELECT {select}, ss.embedding <=> %(embedding)s::vector AS distance"
+        " FROM {source} JOIN smart_search ss ON ss.\"assetId\" = a.id WHERE {where}"
+        " ORDER BY ss.embedding <=> %(embedding)s::vector LIMIT %(depth)s)"
+        " SELECT * FROM nearest ORDER BY distance LIMIT %(limit)s OFFSET %(offset)s"
+    ).format(select=select, source=source, where=where)
+    return query, params
+
+
+def exact_query(f: AssetSearch, embedding: str, *, page: int, size: int) -> tuple[sql.Composed, dict[str, Any]]:
+    """Every matching asset's distance, sorted (``+ 0``: an order the index cannot serve)."""
+    params: dict[str, Any] = {"embedding": embedding, "limit": size + 1, "offset": (page - 1) * size}
+    select, source, where = search_parts(f, params)
+    query = sql.SQL(
         "SELECT {select} FROM {source} JOIN smart_search ss ON ss.\"assetId\" = a.id"
-        " WHERE {where} ORDER BY ss.embedding <=> %(embedding)s::vector"
+        " WHERE {where} ORDER BY (ss.embedding <=> %(embedding)s::vector) + 0"
         " LIMIT %(limit)s OFFSET %(offset)s"
     ).format(select=select, source=source, where=where)
+    return query, params
+
+
+async def _few_members(conn: Conn, f: AssetSearch) -> bool:
+    """Whether an album, person or tag filter leaves at most ``EXACT_UP_TO`` assets."""
+    filters = {"albums": f.album_ids, "people": f.person_ids, "tags": f.tag_ids or ()}
+    for name, ids in filters.items():
+        if ids:
+            cur = await conn.execute(_MEMBERS[name], {"ids": list(ids), "cap": EXACT_UP_TO + 1})
+            row = await cur.fetchone()
+            if row is not None and int(row["n"]) <= EXACT_UP_TO:
+                return True
+    return False
+
+
+async def search_exact(
+    conn: Conn, f: AssetSearch, embedding: str, *, page: int, size: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """One page by exact distance (no index)."""
+    query, params = exact_query(f, embedding, page=page, size=size)
+    cur = await conn.execute(query, params)
+    rows = await cur.fetchall()
+    return rows[:size], len(rows) > size
 
 
 async def search_smart(
@@ -113,10 +177,15 @@ async def search_smart(
 ) -> tuple[list[dict[str, Any]], bool]:
     """One page of the assets matching ``f``, nearest to ``embedding`` first, and whether
     more follow."""
-    params: dict[str, Any] = {"embedding": embedding, "limit": size + 1, "offset": (page - 1) * size}
-    query = smart_query(f, params)
+    if await _few_members(conn, f):
+        return await search_exact(conn, f, embedding, page=page, size=size)
+    query, params = nearest_query(f, embedding, page=page, size=size)
     async with conn.transaction():
-        await conn.execute(SEARCH_SETTINGS, (str(min(max(page * size + 1, 40), 1000)),))
+        await conn.execute(SEARCH_SETTINGS, (str(ef_search(page, size)),))
         cur = await conn.execute(query, params)
         rows = await cur.fetchall()
+    if len(rows) <= size:  # the walk ended short of the page: let the exact query say
+        return await search_exact(conn, f, embedding, page=page, size=size)
+    for row in rows:
+        row.pop("distance", None)
     return rows[:size], len(rows) > size
