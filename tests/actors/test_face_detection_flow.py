@@ -111,6 +111,10 @@ async def test_faces_of_an_upload_then_re_runs(db_url: str, tmp_path: Path, nurs
         user = await trio.to_thread.run_sync(make_user, server.db_url, "owner@example.com")
         admin = await trio.to_thread.run_sync(partial(make_user, server.db_url, "admin@example.com", is_admin=True))
         async with httpx.AsyncClient(base_url=server.base, timeout=LIMIT) as client:
+            # clustering paused, so that the jobs detection queues stay to be seen
+            pause = {"command": "pause"}
+            resp = await client.put("/api/jobs/facialRecognition", json=pause, headers=admin.headers)
+            assert resp.status_code == 200, resp.text
             with trio.fail_after(LIMIT):
                 asset_id = await _upload(client, user, _png(face_image()))
             await wait_for(server, 'SELECT count(*) FROM asset_face WHERE "assetId" = %s', (asset_id,), [(1,)])
