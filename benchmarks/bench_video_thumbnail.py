@@ -69,7 +69,9 @@ def main() -> None:
     print(f"made {source.stat().st_size / 1e6:.1f} MB 4K clip ({args.seconds} s) in {time.perf_counter() - started:.1f} s")
     pts = thumbs._representative_frame(source).pts
     assert pts is not None
-    read = thumbs._candidates(source, keyframes_only=True)[1]
+    container, stream = thumbs._open(source, keyframes_only=True)
+    with container:
+        read = thumbs._candidates(container, stream)[1]
     print(f"the choice decodes {read} key frames")
     options = ThumbnailOptions()
 
