@@ -8,6 +8,12 @@ the opening shot): key frames are decoded (every frame when there are fewer than
 ``MIN_KEYFRAMES``), near-black frames are dropped (fade-ins, black leaders) unless all are,
 and among the first ``BATCH`` remaining the one nearest the mean luma histogram wins.
 
+Cost (benchmarks/bench_video_thumbnail.py): frames are scored as they are decoded and decoding
+stops once the batch is full; the candidates' key packets are held, not their frames (a 4K
+frame is 12 MB of fresh memory when the decoder cannot reuse its buffers), and the chosen one
+is decoded again alone. The preview is scaled by libswscale straight from YUV; the thumbnail
+and the thumbhash come from the preview, the preview's encode in a thread beside them.
+
 HDR (PQ or HLG transfer): the frame is read as 16-bit RGB and tone-mapped with
 ``colour.tone_map_hdr`` (PQ: BT.2390-style roll-off of the nits; HLG: the reference OOTF),
 then converted from BT.2020 primaries to the configured colour space.
