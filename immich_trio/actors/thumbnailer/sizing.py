@@ -25,11 +25,12 @@ def fit_inside(width: int, height: int, longest: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+def resize(image: Image.Image, size: tuple[int, int], *, reducing_gap: float = REDUCING_GAP) -> Image.Image:
+    """``image`` at ``size`` with Lanczos; shrinks beyond ``reducing_gap``x box-reduce first."""
     if image.size == size:
         return image
     if image.mode == "RGBA":
         # Premultiply, or transparent pixels' colours bleed into the edges.
-        premultiplied = image.convert("RGBa").resize(size, LANCZOS, reducing_gap=REDUCING_GAP)
+        premultiplied = image.convert("RGBa").resize(size, LANCZOS, reducing_gap=reducing_gap)
         return premultiplied.convert("RGBA")
-    return image.resize(size, LANCZOS, reducing_gap=REDUCING_GAP)
+    return image.resize(size, LANCZOS, reducing_gap=reducing_gap)

@@ -8,6 +8,12 @@ the opening shot): key frames are decoded (every frame when there are fewer than
 ``MIN_KEYFRAMES``), near-black frames are dropped (fade-ins, black leaders) unless all are,
 and among the first ``BATCH`` remaining the one nearest the mean luma histogram wins.
 
+Cost (benchmarks/bench_video_thumbnail.py): frames are scored as they are decoded and decoding
+stops once the batch is full; the candidates' key packets are held, not their frames (a 4K
+frame is 12 MB of fresh memory when the decoder cannot reuse its buffers), and the chosen one
+is decoded again alone. The preview is scaled by libswscale straight from YUV; the thumbnail
+and the thumbhash come from the preview, the preview's encode in a thread beside them.
+
 HDR (PQ or HLG transfer): the frame is read as 16-bit RGB and tone-mapped with
 ``colour.tone_map_hdr`` (PQ: BT.2390-style roll-off of the nits; HLG: the reference OOTF),
 then converted from BT.2020 primaries to the configured colour space.
@@ -15,12 +21,15 @@ then converted from BT.2020 primaries to the configured colour space.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 import av
 import av.error
 import numpy as np
 import numpy.typing as npt
+from av.video.reformatter import VideoReformatter
 from PIL import Image
 
 from .colour import PRIMARIES_BT2020, display_p3_icc, rgb_icc, tone_map_hdr, transform_to
@@ -42,6 +51,8 @@ MIN_KEYFRAMES = 3
 BLACK_LUMA = 0.06
 """Mean luma (0..1) under which a frame counts as black."""
 HDR_TRANSFERS = frozenset({16, 18})  # PQ (smpte2084), HLG (arib-std-b67)
+THUMBNAIL_REDUCING_GAP = 2.0
+"""The thumbnail is shrunk from the preview by a box reduce to within 2x, then Lanczos."""
 _SCORE_SIDE = 32
 _ROTATE = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
 
@@ -85,38 +96,103 @@ def _open(source: Path, *, keyframes_only: bool) -> tuple[av.container.InputCont
     return container, stream
 
 
-def _frames(source: Path, *, keyframes_only: bool, limit: int) -> list[av.VideoFrame]:
-    container, stream = _open(source, keyframes_only=keyframes_only)
-    frames: list[av.VideoFrame] = []
-    with container:
-        try:
-            for frame in container.decode(stream):
-                frames.append(frame)
-                if len(frames) >= limit:
-                    break
-        except av.error.InvalidDataError:
-            if not frames:
-                raise  # a damaged tail still leaves the frames decoded before it
-    return frames
+class _Candidate(NamedTuple):
+    pts: int | None
+    luma: npt.NDArray[np.float64]
+    kept: av.Packet[av.VideoStream] | av.VideoFrame
+    """A key frame's packet, decoded again alone once chosen (twelve 4K frames held at once are
+    150 MB the decoder must take fresh on every frame), else the frame itself."""
 
 
 def _representative_frame(source: Path) -> av.VideoFrame:
-    frames = _frames(source, keyframes_only=True, limit=MAX_CANDIDATES)
-    if len(frames) < MIN_KEYFRAMES:
-        frames = _frames(source, keyframes_only=False, limit=MAX_CANDIDATES) or frames
-    if not frames:
+    container, stream = _open(source, keyframes_only=True)
+    with container:
+        batch, read = _candidates(container, stream)
+        if read >= MIN_KEYFRAMES:
+            return _frame_of(container, stream, _pick(batch))
+        few = _frame_of(container, stream, _pick(batch)) if batch else None
+    container, stream = _open(source, keyframes_only=False)
+    with container:
+        every, _ = _candidates(container, stream)
+        if every:
+            return _frame_of(container, stream, _pick(every))
+    if few is None:
         raise ThumbnailError(f"{source.name}: the video has no decodable frame")
-    lumas = [_luma(f) for f in frames]
-    lit = [i for i, luma in enumerate(lumas) if luma.mean() >= BLACK_LUMA] or list(range(len(frames)))
-    batch = lit[:BATCH]
-    hists = {i: np.histogram(lumas[i], bins=16, range=(0.0, 1.0))[0] / lumas[i].size for i in batch}
-    mean = np.mean([hists[i] for i in batch], axis=0)
-    best = min(batch, key=lambda i: float(np.square(hists[i] - mean).sum()))
-    return frames[best]
+    return few
 
 
-def _luma(frame: av.VideoFrame) -> npt.NDArray[np.float64]:
-    grey = frame.reformat(width=_SCORE_SIDE, height=_SCORE_SIDE, format="gray")
+def _candidates(container: av.container.InputContainer, stream: av.VideoStream) -> tuple[list[_Candidate], int]:
+    """The batch the choice compares and how many frames were decoded for it.
+
+    The batch is the first ``BATCH`` lit frames among the first ``MAX_CANDIDATES`` (all of them
+    when fewer are lit), or the first ``BATCH`` frames when none is lit. Frames are scored as
+    they come out of the decoder and decoding stops once the batch is full: the frames after
+    it could not change the choice, and the decoder's threads keep working while a frame is
+    scored."""
+    lit: list[_Candidate] = []
+    dark: list[_Candidate] = []
+    read = 0
+    key_packets: dict[int, av.Packet[av.VideoStream]] = {}
+    scaler = VideoReformatter()
+    try:
+        for packet in container.demux(stream):
+            if packet.is_keyframe and packet.pts is not None:
+                key_packets[packet.pts] = packet
+            for frame in stream.decode(packet):
+                read += 1
+                luma = _luma(frame, scaler)
+                pts = frame.pts
+                kept: av.Packet[av.VideoStream] | av.VideoFrame = frame
+                if pts is not None:
+                    packet_of = key_packets.pop(pts, None)
+                    if packet_of is not None and frame.key_frame:  # intra: decodes alone the same
+                        kept = packet_of
+                    for stale in [p for p in key_packets if p < pts]:
+                        del key_packets[stale]
+                if luma.mean() >= BLACK_LUMA:
+                    lit.append(_Candidate(pts, luma, kept))
+                elif len(dark) < BATCH:
+                    dark.append(_Candidate(pts, luma, kept))
+                if len(lit) >= BATCH or read >= MAX_CANDIDATES:
+                    return (lit or dark), read
+    except av.error.InvalidDataError:
+        if not read:
+            raise  # a damaged tail still leaves the frames decoded before it
+    return (lit or dark), read
+
+
+def _pick(batch: list[_Candidate]) -> _Candidate:
+    """The frame whose luma histogram is nearest the batch's mean (ffmpeg's ``thumbnail``)."""
+    hists = [np.histogram(c.luma, bins=16, range=(0.0, 1.0))[0] / c.luma.size for c in batch]
+    mean = np.mean(hists, axis=0)
+    return batch[min(range(len(batch)), key=lambda i: float(np.square(hists[i] - mean).sum()))]
+
+
+def _frame_of(container: av.container.InputContainer, stream: av.VideoStream, chosen: _Candidate) -> av.VideoFrame:
+    """The chosen frame: its key packet decoded alone, or (a packet that does not decode alone)
+    the stream decoded again from the start up to it."""
+    if isinstance(chosen.kept, av.VideoFrame):
+        return chosen.kept
+    codec = stream.codec_context
+    codec.flush_buffers()
+    try:
+        for frame in [*codec.decode(chosen.kept), *codec.decode(None)]:
+            if frame.pts == chosen.pts:
+                return frame
+    except av.error.FFmpegError:
+        pass
+    codec.flush_buffers()
+    container.seek(0, stream=stream)
+    for frame in container.decode(stream):
+        if frame.pts == chosen.pts:
+            return frame
+    raise ThumbnailError("the chosen frame did not decode a second time")
+
+
+def _luma(frame: av.VideoFrame, scaler: VideoReformatter) -> npt.NDArray[np.float64]:
+    """The frame's luma (0..1) scaled down to a ``_SCORE_SIDE`` square by libswscale, through
+    one reformatter per video (its scaling context is built once, not per frame)."""
+    grey = scaler.reformat(frame, width=_SCORE_SIDE, height=_SCORE_SIDE, format="gray")
     return np.asarray(grey.to_ndarray(), dtype=np.float64) / 255.0
 
 
@@ -138,13 +214,19 @@ def _render(
     if rotation in _ROTATE:
         image = image.transpose(_ROTATE[rotation])
     width, height = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
-    thumbnail = resize(image, fit_outside(*image.size, options.thumbnail.size))
     po, to = options.preview, options.thumbnail
-    outputs = [
-        (preview_path, encode(image, po.format, po.quality, po.progressive, out_icc)),
-        (thumbnail_path, encode(thumbnail, to.format, to.quality, to.progressive, out_icc)),
-    ]
-    small = resize(image, fit_inside(*image.size, THUMBHASH_MAX_SIDE)).convert("RGBA")
+    # The preview's JPEG encode (Pillow lets go of the GIL) runs beside the thumbnail's resize,
+    # encode and thumbhash.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="preview-encode") as encoder:
+        preview = encoder.submit(encode, image, po.format, po.quality, po.progressive, out_icc)
+        # From the preview, box-reduced first past 2x as libvips does for Immich (sharp): a
+        # tenth of a grey level from the plain Lanczos on textured frames, at half its cost.
+        thumbnail_size = fit_outside(*image.size, to.size)
+        thumbnail = resize(image, thumbnail_size, reducing_gap=THUMBNAIL_REDUCING_GAP)
+        thumbnail_bytes = encode(thumbnail, to.format, to.quality, to.progressive, out_icc)
+        small = resize(thumbnail, fit_inside(*thumbnail.size, THUMBHASH_MAX_SIDE)).convert("RGBA")
+        thumbhash = rgba_to_thumbhash(small.width, small.height, small.tobytes())
+        outputs = [(preview_path, preview.result()), (thumbnail_path, thumbnail_bytes)]
     result = ThumbnailResult(
         width=width,
         height=height,
@@ -154,7 +236,7 @@ def _render(
         thumbnail_size=thumbnail.size,
         fullsize_path=None,
         fullsize_size=None,
-        thumbhash=rgba_to_thumbhash(small.width, small.height, small.tobytes()),
+        thumbhash=thumbhash,
         is_transparent=False,
         colorspace=options.colorspace if out_icc is not None else "srgb",
     )
