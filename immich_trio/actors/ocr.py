@@ -10,16 +10,14 @@ from typing import Any, ClassVar
 from psycopg import AsyncConnection
 
 from immich_trio.actors.dispatcher import JobResult, WallClock
+from immich_trio.actors.preview_inference import PreviewInference
 from immich_trio.actors.thumbnailer.edited import unedited_size
 from immich_trio.actors.thumbnailer.ocr_visibility import update_ocr_visibility
-from immich_trio.actors.worker import QueueWorker
 from immich_trio.jobs.names import JobName, QueueName
-from immich_trio.ml.layout import ModelError
 from immich_trio.ml.ocr.reader import ImageError, OcrResult
 from immich_trio.ml.ocr.service import OcrService, OcrUnavailable, ocr_enabled
 from immich_trio.sql import ocr as q
 from immich_trio.sql.assets import asset_edits
-from immich_trio.sql.jobs import Job
 from immich_trio.sql.pool import Pool
 
 log = logging.getLogger(__name__)
@@ -30,7 +28,7 @@ JOBS: tuple[JobName, ...] = (JobName.OCR, JobName.OCR_QUEUE_ALL)
 HANDLER_SLOTS = 4
 
 
-class OcrActor(QueueWorker):
+class OcrActor(PreviewInference[OcrResult]):
     """Owns the writing of ``asset_ocr`` and ``ocr_search`` rows and ``asset_job_status.ocrAt``.
 
     Inbox: ``RunJob`` for ``Ocr`` ``{id}`` and ``OcrQueueAll`` ``{force}``. As Immich's
@@ -47,45 +45,30 @@ class OcrActor(QueueWorker):
 
     concurrency: ClassVar[int] = HANDLER_SLOTS
     queue = QueueName.OCR
+    each_job = JobName.OCR
+    queue_all_job = JobName.OCR_QUEUE_ALL
+    label = "ocr"
+    unavailable = (OcrUnavailable,)
+    unreadable = (ImageError,)
 
     def __init__(self, pool: Pool, ocr: OcrService, *, now: WallClock, name: str = SERVICE_NAME) -> None:
         super().__init__(pool, name=name)
         self._ocr = ocr
         self._now = now
 
-    async def run_job(self, job: Job) -> JobResult:
-        async with self._pool.connection() as conn:
-            config = await self.current_config(conn)
-        if not ocr_enabled(config):
-            return JobResult(status="skipped")
-        if job.name == JobName.OCR_QUEUE_ALL:
-            return JobResult(status="success", apply=partial(_queue_all, force=bool(job.data.get("force"))))
-        if job.name != JobName.OCR:
-            return self.unexpected(job)
-        return await self._read(job.data, config)
+    def feature_on(self, config: dict[str, Any]) -> bool:
+        return ocr_enabled(config)
 
-    async def _read(self, data: Any, config: dict[str, Any]) -> JobResult:
-        asset_id = data.get("id") if isinstance(data, dict) else None
-        if not isinstance(asset_id, str):
-            return JobResult(status="failed", error="job data has no asset id")
-        async with self._pool.connection() as conn:
-            asset = await q.asset_for_ocr(conn, asset_id)
-        if asset is None or asset["previewPath"] is None:
-            return JobResult(status="failed", error="asset or its preview not found")
-        if asset["visibility"] == "hidden":
-            return JobResult(status="skipped")
-        try:
-            async with self.limiter:
-                result = await self._ocr.read(config, Path(asset["previewPath"]))
-        except ModelError as exc:
-            log.warning("ocr: asset %s: %s", asset_id, exc.reason)
-            return JobResult(status="failed", error=exc.reason)
-        except ImageError as exc:
-            log.warning("ocr: asset %s: %s", asset_id, exc)
-            return JobResult(status="failed", error=str(exc), retry=False)
-        except (OcrUnavailable, OSError) as exc:
-            log.warning("ocr: asset %s: %s", asset_id, exc)
-            return JobResult(status="failed", error=str(exc) or type(exc).__name__)
+    async def queue_all(self, conn: AsyncConnection[Any], *, force: bool) -> None:
+        await q.enqueue_missing(conn, force=force)
+
+    async def preview_of(self, conn: AsyncConnection[Any], asset_id: str) -> dict[str, Any] | None:
+        return await q.asset_for_ocr(conn, asset_id)
+
+    async def infer(self, config: dict[str, Any], preview: Path) -> OcrResult:
+        return await self._ocr.read(config, preview)
+
+    async def finish(self, asset_id: str, data: dict[str, Any], config: dict[str, Any], result: OcrResult) -> JobResult:
         log.debug("ocr: %d text(s) in asset %s", len(result.text), asset_id)
         return JobResult(status="success", apply=partial(self._store, asset_id=asset_id, result=result))
 
@@ -106,7 +89,3 @@ class OcrActor(QueueWorker):
         if edits := await asset_edits.edits(conn, asset_id):
             asset = await asset_edits.asset_for_edit(conn, asset_id)
             await update_ocr_visibility(conn, asset_id, edits=edits, size=unedited_size(asset or {}))
-
-
-async def _queue_all(conn: AsyncConnection[Any], *, force: bool) -> None:
-    await q.enqueue_missing(conn, force=force)

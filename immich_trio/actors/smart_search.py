@@ -13,12 +13,11 @@ from psycopg import AsyncConnection
 
 from immich_trio.actors.dispatcher import JobResult
 from immich_trio.actors.duplicates import duplicates_enabled
-from immich_trio.actors.worker import QueueWorker
+from immich_trio.actors.preview_inference import PreviewInference
 from immich_trio.jobs.names import JobName, QueueName
-from immich_trio.ml.layout import ModelError
 from immich_trio.ml.service import ClipService, ClipUnavailable, clip_enabled
 from immich_trio.sql import smart_search as q
-from immich_trio.sql.jobs import Job, enqueue_job
+from immich_trio.sql.jobs import enqueue_job
 from immich_trio.sql.pool import Pool
 
 log = logging.getLogger(__name__)
@@ -29,7 +28,7 @@ JOBS: tuple[JobName, ...] = (JobName.SMART_SEARCH, JobName.SMART_SEARCH_QUEUE_AL
 HANDLER_SLOTS = 8
 
 
-class SmartSearchActor(QueueWorker):
+class SmartSearchActor(PreviewInference[str]):
     """Owns the writing of ``smart_search`` rows.
 
     Inbox: ``RunJob`` for ``SmartSearch`` ``{id}`` and ``SmartSearchQueueAll`` ``{force}``.
@@ -43,41 +42,28 @@ class SmartSearchActor(QueueWorker):
 
     concurrency: ClassVar[int] = HANDLER_SLOTS
     queue = QueueName.SMART_SEARCH
+    each_job = JobName.SMART_SEARCH
+    queue_all_job = JobName.SMART_SEARCH_QUEUE_ALL
+    label = "smart search"
+    unavailable = (ClipUnavailable,)
 
     def __init__(self, pool: Pool, clip: ClipService, *, name: str = SERVICE_NAME) -> None:
         super().__init__(pool, name=name)
         self._clip = clip
 
-    async def run_job(self, job: Job) -> JobResult:
-        async with self._pool.connection() as conn:
-            config = await self.current_config(conn)
-        if not clip_enabled(config):
-            return JobResult(status="skipped")
-        if job.name == JobName.SMART_SEARCH_QUEUE_ALL:
-            return JobResult(status="success", apply=partial(_queue_all, force=bool(job.data.get("force"))))
-        if job.name != JobName.SMART_SEARCH:
-            return self.unexpected(job)
-        return await self._encode(job.data, config)
+    def feature_on(self, config: dict[str, Any]) -> bool:
+        return clip_enabled(config)
 
-    async def _encode(self, data: Any, config: dict[str, Any]) -> JobResult:
-        asset_id = data.get("id") if isinstance(data, dict) else None
-        if not isinstance(asset_id, str):
-            return JobResult(status="failed", error="job data has no asset id")
-        async with self._pool.connection() as conn:
-            asset = await q.asset_for_smart_search(conn, asset_id)
-        if asset is None or asset["previewPath"] is None:
-            return JobResult(status="failed", error="asset or its preview not found")
-        if asset["visibility"] == "hidden":
-            return JobResult(status="skipped")
-        try:
-            async with self.limiter:
-                embedding = await self._clip.encode_image(config, Path(asset["previewPath"]))
-        except ModelError as exc:
-            log.warning("smart search: asset %s: %s", asset_id, exc.reason)
-            return JobResult(status="failed", error=exc.reason)
-        except (ClipUnavailable, OSError) as exc:
-            log.warning("smart search: asset %s: %s", asset_id, exc)
-            return JobResult(status="failed", error=str(exc) or type(exc).__name__)
+    async def queue_all(self, conn: AsyncConnection[Any], *, force: bool) -> None:
+        await q.enqueue_missing(conn, force=force)
+
+    async def preview_of(self, conn: AsyncConnection[Any], asset_id: str) -> dict[str, Any] | None:
+        return await q.asset_for_smart_search(conn, asset_id)
+
+    async def infer(self, config: dict[str, Any], preview: Path) -> str:
+        return await self._clip.encode_image(config, preview)
+
+    async def finish(self, asset_id: str, data: dict[str, Any], config: dict[str, Any], embedding: str) -> JobResult:
         problem = await self._check_embedding(embedding)
         if problem is not None:
             return JobResult(status="failed", error=problem)
@@ -112,7 +98,3 @@ async def _store(
         await q.upsert_embedding(conn, asset_id, embedding)
         if detect_duplicates:
             await enqueue_job(conn, JobName.ASSET_DETECT_DUPLICATES, {"id": asset_id})
-
-
-async def _queue_all(conn: AsyncConnection[Any], *, force: bool) -> None:
-    await q.enqueue_missing(conn, force=force)
