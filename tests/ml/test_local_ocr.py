@@ -15,10 +15,10 @@ import trio.testing
 from ocr_models import MODEL, WORDS, drawn_box, install_ocr_model, text_image
 from PIL import Image
 
+from immich_trio.ml import local
 from immich_trio.ml.layout import ModelError
-from immich_trio.ml.ocr import local
 from immich_trio.ml.ocr.detection import preprocess, scaled_size
-from immich_trio.ml.ocr.local import LocalOcr
+from immich_trio.ml.ocr.local import OCR_TASK, LocalOcr
 from immich_trio.ml.ocr.models import OcrPaths
 from immich_trio.ml.ocr.reader import ImageError, OcrOptions, load_reader
 from immich_trio.ml.ocr.recognition import ctc_decode
@@ -167,15 +167,16 @@ def test_an_idle_model_is_unloaded_after_the_ttl(tmp_path: Path) -> None:
         ocr = LocalOcr(tmp_path, ttl=300.0, poll=10.0)
         # a loaded model, put in place directly: threads and MockClock do not mix
         reader = load_reader(OcrPaths.of(tmp_path, MODEL), 1)
-        ocr._slots[MODEL] = local._Slot(reader=reader, last_used=trio.current_time())
+        key = (MODEL, OCR_TASK)
+        ocr._slots[key] = local._Slot(encoder=reader, last_used=trio.current_time())
         async with trio.open_nursery() as nursery:
             await nursery.start(ocr.run)
             await trio.sleep(295)
-            assert ocr.statistics().loaded == (MODEL,)
-            ocr._slots[MODEL].in_use = 1  # a model reading is never unloaded
+            assert ocr.statistics().loaded == (f"{MODEL}/{OCR_TASK}",)
+            ocr._slots[key].in_use = 1  # a model reading is never unloaded
             await trio.sleep(20)
-            assert ocr.statistics().loaded == (MODEL,)
-            ocr._slots[MODEL].in_use = 0
+            assert ocr.statistics().loaded == (f"{MODEL}/{OCR_TASK}",)
+            ocr._slots[key].in_use = 0
             await trio.sleep(10)
             assert ocr.statistics().loaded == ()
             assert ocr.statistics().unloads == 1
