@@ -16,8 +16,8 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 
-from immich_trio.jobs.names import QUEUE_OF, JobName
-from immich_trio.sql.jobs.model import notify
+from immich_trio.jobs.names import JobName
+from immich_trio.sql.jobs.enqueue import enqueue_selected
 
 Conn = AsyncConnection[Any]
 
@@ -163,11 +163,4 @@ async def enqueue_missing(conn: Conn, *, force: bool) -> int:
     if force:
         await conn.execute("DELETE FROM asset_ocr")
         await conn.execute("DELETE FROM ocr_search")
-    name = JobName.OCR
-    cur = await conn.execute(
-        _INSERT_MISSING, {"queue": QUEUE_OF[name].value, "name": name.value, "force": force}
-    )
-    count = cur.rowcount
-    if count:
-        await notify(conn, QUEUE_OF[name].value)
-    return count
+    return await enqueue_selected(conn, _INSERT_MISSING, JobName.OCR, {"force": force})

@@ -19,8 +19,8 @@ from uuid import UUID
 
 from psycopg import AsyncConnection, sql
 
-from immich_trio.jobs.names import QUEUE_OF, JobName
-from immich_trio.sql.jobs.model import notify
+from immich_trio.jobs.names import JobName
+from immich_trio.sql.jobs.enqueue import enqueue_selected
 from immich_trio.sql.search import AssetSearch, search_parts
 
 Conn = AsyncConnection[Any]
@@ -107,14 +107,7 @@ async def enqueue_missing(conn: Conn, *, force: bool) -> int:
     of them with ``force``, whose embeddings are cleared first as Immich resets the table)."""
     if force:
         await conn.execute("DELETE FROM smart_search")
-    name = JobName.SMART_SEARCH
-    cur = await conn.execute(
-        _INSERT_MISSING, {"queue": QUEUE_OF[name].value, "name": name.value, "force": force}
-    )
-    count = cur.rowcount
-    if count:
-        await notify(conn, QUEUE_OF[name].value)
-    return count
+    return await enqueue_selected(conn, _INSERT_MISSING, JobName.SMART_SEARCH, {"force": force})
 
 
 def ef_search(page: int, size: int) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -13,7 +15,10 @@ import trio
 from immich_trio import crypto
 from immich_trio.actors.dispatcher import Dispatcher
 from immich_trio.actors.notifier.hub import Hub, Subscription
+from immich_trio.config import Settings
 from immich_trio.runtime import Runtime
+from immich_trio.sql.pool import Pool
+from immich_trio.supervision_tree import build_tree, make_media_folders
 
 # Real clock, hard cap: the pipeline waits on threads, exiftool and PostgreSQL.
 LIMIT = 60
@@ -109,3 +114,23 @@ async def wait_for(server: Server, query: str, params: tuple[Any, ...], expected
             return
         await trio.sleep(POLL)
     raise AssertionError(f"never saw {expected!r} for {query}, last {seen!r}")
+
+
+async def serve_with_models(
+    db_url: str, tmp_path: Path, nursery: trio.Nursery, install: Callable[[Path], Any]
+) -> AsyncIterator[Server]:
+    """The whole tree on ``db_url`` with ``install(cache)``'s models in its model cache; shut
+    down when the caller's ``async for`` ends."""
+    cache = tmp_path / "models"
+    install(cache)
+    port = free_port()
+    settings = Settings(
+        host="127.0.0.1", port=port, media_location=tmp_path / "media", db_url=db_url, machine_learning_cache=cache
+    )
+    make_media_folders(settings)
+    root, runtime = build_tree(settings, Pool(db_url))
+    with trio.fail_after(LIMIT):
+        await nursery.start(root.run)
+    yield Server(runtime=runtime, base=f"http://127.0.0.1:{port}", db_url=db_url)
+    with trio.fail_after(LIMIT):
+        await root.shutdown()

@@ -19,16 +19,21 @@ import numpy as np
 import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
-from media_harness import LIMIT, Server, User, free_port, make_user, run_sql, wait_for
+from media_harness import (
+    LIMIT,
+    Server,
+    User,
+    make_user,
+    run_sql,
+    serve_with_models,
+    wait_for,
+)
 from PIL import Image
 from quart import request
 from quart_trio import QuartTrio
 from tiny_faces import EXPECTED_BOX, MODEL, build_faces, face_image, reference_embedding
 
-from immich_trio.config import Settings
 from immich_trio.ml.faces import decode_bgr
-from immich_trio.sql.pool import Pool
-from immich_trio.supervision_tree import build_tree, make_media_folders
 
 FACES = 'SELECT id::text, "sourceType"::text FROM asset_face WHERE "assetId" = %s ORDER BY "sourceType", id'
 JOBS = "SELECT name, data FROM immich_trio.job WHERE queue = %s ORDER BY id"
@@ -59,19 +64,8 @@ def _config(db_url: str, *, enabled: bool = True, urls: list[str] | None = None,
 
 
 async def _start(db_url: str, tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Server]:
-    cache = tmp_path / "models"
-    build_faces(cache)
-    port = free_port()
-    settings = Settings(
-        host="127.0.0.1", port=port, media_location=tmp_path / "media", db_url=db_url, machine_learning_cache=cache
-    )
-    make_media_folders(settings)
-    root, runtime = build_tree(settings, Pool(db_url))
-    with trio.fail_after(LIMIT):
-        await nursery.start(root.run)
-    yield Server(runtime=runtime, base=f"http://127.0.0.1:{port}", db_url=db_url)
-    with trio.fail_after(LIMIT):
-        await root.shutdown()
+    async for server in serve_with_models(db_url, tmp_path, nursery, build_faces):
+        yield server
 
 
 async def _upload(client: httpx.AsyncClient, user: User, data: bytes) -> str:

@@ -14,12 +14,16 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from media_harness import LIMIT, Server, User, free_port, make_user, run_sql, wait_for
+from media_harness import (
+    LIMIT,
+    Server,
+    User,
+    make_user,
+    run_sql,
+    serve_with_models,
+    wait_for,
+)
 from ocr_models import MODEL, WORDS, drawn_box, install_ocr_model, text_image
-
-from immich_trio.config import Settings
-from immich_trio.sql.pool import Pool
-from immich_trio.supervision_tree import build_tree, make_media_folders
 
 FIELDS = {"deviceId": "pytest", "fileCreatedAt": "2024-01-15T10:30:00.000Z", "fileModifiedAt": "2024-01-15T10:30:00.000Z"}
 DONE = "SELECT count(*) FROM immich_trio.job WHERE queue = 'ocr'"
@@ -39,19 +43,8 @@ async def _start(db_url: str, tmp_path: Path, nursery: trio.Nursery, config: dic
         " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
         (json.dumps(config),),
     )
-    cache = tmp_path / "models"
-    install_ocr_model(cache)
-    port = free_port()
-    settings = Settings(
-        host="127.0.0.1", port=port, media_location=tmp_path / "media", db_url=db_url, machine_learning_cache=cache
-    )
-    make_media_folders(settings)
-    root, runtime = build_tree(settings, Pool(db_url))
-    with trio.fail_after(LIMIT):
-        await nursery.start(root.run)
-    yield Server(runtime=runtime, base=f"http://127.0.0.1:{port}", db_url=db_url)
-    with trio.fail_after(LIMIT):
-        await root.shutdown()
+    async for server in serve_with_models(db_url, tmp_path, nursery, install_ocr_model):
+        yield server
 
 
 async def _upload(client: httpx.AsyncClient, user: User, name: str, data: bytes) -> str:

@@ -13,16 +13,22 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from media_harness import LIMIT, Server, User, free_port, make_user, run_sql, wait_for
+from media_harness import (
+    LIMIT,
+    Server,
+    User,
+    make_user,
+    run_sql,
+    serve_with_models,
+    wait_for,
+)
 from PIL import Image
 from tiny_clip import MODEL, build_clip
 
 from immich_trio.actors.smart_search import SmartSearchActor
-from immich_trio.config import Settings
 from immich_trio.ml.local import LocalClip
 from immich_trio.ml.service import ClipService
-from immich_trio.sql.pool import Pool, open_pool
-from immich_trio.supervision_tree import build_tree, make_media_folders
+from immich_trio.sql.pool import open_pool
 
 COLOURS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255)}
 
@@ -51,19 +57,8 @@ def _ml(model: str, *, enabled: bool = True) -> dict[str, Any]:
 
 
 async def _start(db_url: str, tmp_path: Path, nursery: trio.Nursery) -> AsyncIterator[Server]:
-    cache = tmp_path / "models"
-    build_clip(cache)
-    port = free_port()
-    settings = Settings(
-        host="127.0.0.1", port=port, media_location=tmp_path / "media", db_url=db_url, machine_learning_cache=cache
-    )
-    make_media_folders(settings)
-    root, runtime = build_tree(settings, Pool(db_url))
-    with trio.fail_after(LIMIT):
-        await nursery.start(root.run)
-    yield Server(runtime=runtime, base=f"http://127.0.0.1:{port}", db_url=db_url)
-    with trio.fail_after(LIMIT):
-        await root.shutdown()
+    async for server in serve_with_models(db_url, tmp_path, nursery, build_clip):
+        yield server
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from immich_trio.sql.jobs.enqueue import (
     enqueue_job,
     enqueue_missing_metadata,
     enqueue_missing_thumbnails,
+    enqueue_selected,
     held_assets,
     release_held,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "enqueue_job",
     "enqueue_missing_metadata",
     "enqueue_missing_thumbnails",
+    "enqueue_selected",
     "failed_for_asset",
     "finish",
     "held_assets",

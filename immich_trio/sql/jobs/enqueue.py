@@ -129,15 +129,18 @@ ORDER BY p."createdAt", p.id
 """
 
 
-async def _insert_asset_jobs(conn: Conn, name: JobName, condition: str, force: bool) -> int:
+async def enqueue_selected(conn: Conn, query: str, name: JobName, params: Mapping[str, Any]) -> int:
+    """Run an ``INSERT … SELECT`` of ``name`` jobs (``%(queue)s`` and ``%(name)s`` are filled in
+    beside ``params``) and wake the queue's dispatchers at commit; the number queued."""
     queue = QUEUE_OF[name].value
-    cur = await conn.execute(
-        _INSERT_ASSET_JOBS.format(condition=condition),
-        {"queue": queue, "name": name.value, "force": force},
-    )
+    cur = await conn.execute(query, {**params, "queue": queue, "name": name.value})
     if cur.rowcount:
         await notify(conn, queue)
     return cur.rowcount
+
+
+async def _insert_asset_jobs(conn: Conn, name: JobName, condition: str, force: bool) -> int:
+    return await enqueue_selected(conn, _INSERT_ASSET_JOBS.format(condition=condition), name, {"force": force})
 
 
 async def enqueue_missing_thumbnails(conn: Conn, *, force: bool) -> int:
