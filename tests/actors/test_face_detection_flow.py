@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
@@ -17,8 +16,7 @@ from typing import Any
 import httpx
 import numpy as np
 import trio
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
+from fake_ml import free_port, serve_app
 from media_harness import (
     LIMIT,
     Server,
@@ -197,12 +195,6 @@ async def test_a_corrupt_model_fails_the_job_and_the_actor_stays_up(
         assert "face-detection" in snapshot and '"failed": 1' in snapshot.replace('"failed":1', '"failed": 1')
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def _fake_ml(port: int, seen: list[dict[str, Any]], *, task_status: trio.TaskStatus[None]) -> None:
     app = QuartTrio("fake-ml")
     embedding = [0.0] * 512
@@ -217,21 +209,12 @@ async def _fake_ml(port: int, seen: list[dict[str, Any]], *, task_status: trio.T
                 "embedding": json.dumps(embedding), "score": 0.91}
         return {"facial-recognition": [face], "imageHeight": 240, "imageWidth": 320}
 
-    config = HypercornConfig()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = None
-
-    async def run(*, task_status: trio.TaskStatus[Any]) -> None:
-        await serve(app, config, task_status=task_status)
-
-    async with trio.open_nursery() as nursery:
-        await nursery.start(run)
-        task_status.started()
+    await serve_app(app, port, task_status=task_status)
 
 
 async def test_through_immichs_predict(db_url: str, tmp_path: Path, nursery: trio.Nursery) -> None:
     seen: list[dict[str, Any]] = []
-    port = _free_port()
+    port = free_port()
     await nursery.start(_fake_ml, port, seen)
     _config(db_url, urls=[f"http://127.0.0.1:{port}"], model="buffalo_l")
     async for server in _start(db_url, tmp_path, nursery):

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
-from quart import request
-from quart_trio import QuartTrio
+from fake_ml import free_port, predict_app, serve_app
 
 from immich_trio import sysconfig
 from immich_trio.ml.face_service import (
@@ -37,38 +32,6 @@ ANSWER = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _ml_app(seen: list[dict[str, Any]], answer: Any) -> QuartTrio:
-    app = QuartTrio("fake-ml")
-
-    @app.post("/predict")
-    async def predict() -> Any:
-        form = await request.form
-        files = await request.files
-        seen.append({"entries": json.loads(form["entries"]), "image": files["image"].read()})
-        return answer
-
-    return app
-
-
-async def _serve(app: QuartTrio, port: int, *, task_status: trio.TaskStatus[None]) -> None:
-    config = HypercornConfig()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = None
-
-    async def run(*, task_status: trio.TaskStatus[Any]) -> None:
-        await serve(app, config, task_status=task_status)
-
-    async with trio.open_nursery() as nursery:
-        await nursery.start(run)
-        task_status.started()
-
-
 def _config(url: str) -> dict[str, Any]:
     return {
         "machineLearning": {
@@ -82,8 +45,8 @@ def _config(url: str) -> dict[str, Any]:
 
 async def test_the_request_and_answer_are_immichs(tmp_path: Path, nursery: trio.Nursery) -> None:
     seen: list[dict[str, Any]] = []
-    port = _free_port()
-    await nursery.start(_serve, _ml_app(seen, ANSWER), port)
+    port = free_port()
+    await nursery.start(serve_app, predict_app(seen, ANSWER), port)
     image = tmp_path / "preview.jpeg"
     image.write_bytes(b"jpeg bytes")
     service = FaceService(LocalFaces(tmp_path), RemoteML())
@@ -102,8 +65,8 @@ async def test_the_request_and_answer_are_immichs(tmp_path: Path, nursery: trio.
 
 
 async def test_a_malformed_answer_and_no_service_are_clear_errors(tmp_path: Path, nursery: trio.Nursery) -> None:
-    port = _free_port()
-    await nursery.start(_serve, _ml_app([], {"clip": "[1]"}), port)
+    port = free_port()
+    await nursery.start(serve_app, predict_app([], {"clip": "[1]"}), port)
     image = tmp_path / "preview.jpeg"
     image.write_bytes(b"jpeg bytes")
     service = FaceService(LocalFaces(tmp_path), RemoteML())
@@ -111,7 +74,7 @@ async def test_a_malformed_answer_and_no_service_are_clear_errors(tmp_path: Path
         with pytest.raises(FacesUnavailable, match="no 'facial-recognition' list"):
             await service.detect(_config(f"http://127.0.0.1:{port}"), image)
         with pytest.raises(FacesUnavailable, match="failed for all URLs"):
-            await service.detect(_config(f"http://127.0.0.1:{_free_port()}"), image)
+            await service.detect(_config(f"http://127.0.0.1:{free_port()}"), image)
 
 
 @pytest.mark.parametrize(

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
+from fake_ml import free_port, serve_app
 from quart import request
 from quart_trio import QuartTrio
 
@@ -19,12 +17,6 @@ from immich_trio.ml.remote import RemoteML
 from immich_trio.ml.service import ClipService, ClipUnavailable, uses_remote
 
 LIMIT = 30
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _ml_app(seen: list[dict[str, Any]]) -> QuartTrio:
@@ -48,19 +40,6 @@ def _ml_app(seen: list[dict[str, Any]]) -> QuartTrio:
     return app
 
 
-async def _serve(app: QuartTrio, port: int, *, task_status: trio.TaskStatus[None]) -> None:
-    config = HypercornConfig()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = None
-
-    async def run(*, task_status: trio.TaskStatus[Any]) -> None:
-        await serve(app, config, task_status=task_status)
-
-    async with trio.open_nursery() as nursery:
-        await nursery.start(run)
-        task_status.started()
-
-
 def _config(urls: list[str], *, checks: bool = True) -> dict[str, Any]:
     return {
         "machineLearning": {
@@ -74,9 +53,9 @@ def _config(urls: list[str], *, checks: bool = True) -> dict[str, Any]:
 
 async def test_fail_over_to_the_second_url(tmp_path: Path, nursery: trio.Nursery) -> None:
     seen: list[dict[str, Any]] = []
-    port = _free_port()
-    await nursery.start(_serve, _ml_app(seen), port)
-    down, up = f"http://127.0.0.1:{_free_port()}", f"http://127.0.0.1:{port}"
+    port = free_port()
+    await nursery.start(serve_app, _ml_app(seen), port)
+    down, up = f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{port}"
     config = _config([down, up])
     assert uses_remote(config)
     service = ClipService(LocalClip(tmp_path))
@@ -98,16 +77,16 @@ async def test_fail_over_to_the_second_url(tmp_path: Path, nursery: trio.Nursery
 
 
 async def test_all_urls_down_is_a_clear_error(tmp_path: Path) -> None:
-    config = _config([f"http://127.0.0.1:{_free_port()}"], checks=False)
+    config = _config([f"http://127.0.0.1:{free_port()}"], checks=False)
     service = ClipService(LocalClip(tmp_path))
     with trio.fail_after(LIMIT), pytest.raises(ClipUnavailable, match="failed for all URLs"):
         await service.encode_text(config, "red")
 
 
 async def test_availability_checks_mark_urls(tmp_path: Path, nursery: trio.Nursery) -> None:
-    port = _free_port()
-    await nursery.start(_serve, _ml_app([]), port)
-    down, up = f"http://127.0.0.1:{_free_port()}", f"http://127.0.0.1:{port}"
+    port = free_port()
+    await nursery.start(serve_app, _ml_app([]), port)
+    down, up = f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{port}"
     remote = RemoteML()
     with trio.fail_after(LIMIT):
         await remote.check(up, 2.0)

@@ -6,17 +6,16 @@ the model repository Immich's ML service fetches OCR models from."""
 from __future__ import annotations
 
 import hashlib
-import json
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
+from fake_ml import free_port, predict_app, serve_app
 from ocr_models import DETECTION_FILE, RECOGNITION_FILE, WORDS, shipped_models, text_image
-from quart import request
 from quart_trio import QuartTrio
-from test_remote_ml import LIMIT, _free_port, _serve
+from test_remote_ml import LIMIT
 
 from immich_trio.ml.layout import ModelError
 from immich_trio.ml.ocr import models
@@ -33,16 +32,7 @@ ANSWER = {
 
 
 def _ml_app(seen: list[dict[str, Any]], answer: Any) -> QuartTrio:
-    app = QuartTrio("fake-ml")
-
-    @app.post("/predict")
-    async def predict() -> Any:
-        form = await request.form
-        files = await request.files
-        seen.append({"entries": json.loads(form["entries"]), "image": files["image"].read()})
-        return {"ocr": answer, "imageHeight": 360, "imageWidth": 640}
-
-    return app
+    return predict_app(seen, {"ocr": answer, "imageHeight": 360, "imageWidth": 640})
 
 
 def _config(url: str) -> dict[str, Any]:
@@ -64,8 +54,8 @@ def _config(url: str) -> dict[str, Any]:
 
 async def test_the_request_and_answer_are_immichs(tmp_path: Path, nursery: trio.Nursery) -> None:
     seen: list[dict[str, Any]] = []
-    port = _free_port()
-    await nursery.start(_serve, _ml_app(seen, ANSWER), port)
+    port = free_port()
+    await nursery.start(serve_app, _ml_app(seen, ANSWER), port)
     preview = tmp_path / "preview.jpeg"
     preview.write_bytes(b"jpeg bytes")
     service = OcrService(LocalOcr(tmp_path))
@@ -96,8 +86,8 @@ async def test_the_request_and_answer_are_immichs(tmp_path: Path, nursery: trio.
     ],
 )
 async def test_a_malformed_answer_is_refused(tmp_path: Path, nursery: trio.Nursery, answer: Any) -> None:
-    port = _free_port()
-    await nursery.start(_serve, _ml_app([], answer), port)
+    port = free_port()
+    await nursery.start(serve_app, _ml_app([], answer), port)
     preview = tmp_path / "preview.jpeg"
     preview.write_bytes(b"jpeg bytes")
     service = OcrService(LocalOcr(tmp_path))
@@ -110,7 +100,7 @@ async def test_every_url_down_is_a_clear_error(tmp_path: Path) -> None:
     preview.write_bytes(b"jpeg bytes")
     service = OcrService(LocalOcr(tmp_path))
     with trio.fail_after(LIMIT), pytest.raises(OcrUnavailable, match="failed for all URLs"):
-        await service.read(_config(f"http://127.0.0.1:{_free_port()}"), preview)
+        await service.read(_config(f"http://127.0.0.1:{free_port()}"), preview)
 
 
 def _model_hub(requested: list[str]) -> QuartTrio:
@@ -138,8 +128,8 @@ async def test_a_missing_model_is_downloaded_as_immich_fetches_it(
     tmp_path: Path, nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     requested: list[str] = []
-    port = _free_port()
-    await nursery.start(_serve, _model_hub(requested), port)
+    port = free_port()
+    await nursery.start(serve_app, _model_hub(requested), port)
     monkeypatch.setenv("OCR_MODEL_ENDPOINT", f"http://127.0.0.1:{port}")
     # the shipped files stand in for RapidOCR's: their checksums in its table
     det, rec = "det/ch_PP-OCRv5_det_mobile.onnx", "rec/en_PP-OCRv5_rec_mobile.onnx"
@@ -161,8 +151,8 @@ async def test_a_missing_model_is_downloaded_as_immich_fetches_it(
 
 async def test_a_download_with_another_checksum_is_refused(tmp_path: Path, nursery: trio.Nursery) -> None:
     requested: list[str] = []
-    port = _free_port()
-    await nursery.start(_serve, _model_hub(requested), port)
+    port = free_port()
+    await nursery.start(serve_app, _model_hub(requested), port)
     paths = OcrPaths.of(tmp_path, "PP-OCRv5_server")
     with trio.fail_after(LIMIT), pytest.raises(ModelError, match="SHA-256 differs"):
         await trio.to_thread.run_sync(
