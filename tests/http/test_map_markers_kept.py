@@ -184,3 +184,29 @@ async def test_kept_markers_answer_what_the_join_answered_after_every_write(
     sql("TRUNCATE asset_exif")
     assert sql(KEPT) == []
     await check("truncated")
+
+
+async def test_without_the_kept_markers_the_join_answers_the_same(client: Any, make_user: Any, sql: Sql) -> None:
+    """An adopted Immich database skips migration 0006 (its triggers would sit on Immich's
+    tables): the markers are then built from the join, with the same bytes."""
+    me = await make_user()
+    when = instants()
+    for lat, city in ((48.85, "Paris"), (-33.87, 'Say "cheese"'), (35.68, None)):
+        t = next(when)
+        insert_asset(sql, me.id, local=t.replace(tzinfo=None), file_created=t,
+                     exif={"latitude": lat, "longitude": 2.5, "city": city})
+    for query in QUERIES[:3]:
+        response = await client.get("/api/map/markers", headers=me.headers, query_string=query)
+        kept = await response.get_data()
+        assert kept == reference(sql, me.id, [], query)
+        assert kept.count(b'"id"') == (0 if query.get("isFavorite") else 3)
+    # As on an adopted database: neither the triggers nor the table.
+    sql("DROP FUNCTION immich_trio.map_marker_inserted, immich_trio.map_marker_deleted,"
+        " immich_trio.map_marker_updated, immich_trio.map_marker_truncated CASCADE")
+    sql("DROP TABLE immich_trio.map_marker")
+    t = next(when)
+    insert_asset(sql, me.id, local=t.replace(tzinfo=None), file_created=t, exif={"latitude": 1.0, "longitude": 2.0})
+    for query in QUERIES[:3]:
+        response = await client.get("/api/map/markers", headers=me.headers, query_string=query)
+        assert response.status_code == 200
+        assert await response.get_data() == reference(sql, me.id, [], query), query
