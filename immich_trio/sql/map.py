@@ -128,7 +128,7 @@ ALBUM_MEMBER_ASSETS = (
 )
 
 
-def _kept_query(f: MarkerFilter, params: dict[str, Any]) -> sql.Composable:
+def _kept_query(f: MarkerFilter, params: dict[str, Any]) -> sql.Composed:
     """One branch per owner (an ordered scan of the owner's index range each, merged by
     PostgreSQL's Merge Append, no sort) and one for the albums' other assets."""
     common: list[sql.Composable] = []
@@ -171,10 +171,7 @@ async def markers_json(conn: Conn, f: MarkerFilter) -> tuple[str, bytes]:
         cur = await conn.execute(KEPT_MARKERS_PRESENT)
         present = await cur.fetchone()
         kept = present is not None and present["present"] and bool(f.owner_ids)
-        if kept:
-            query = _kept_query(f, params)
-        else:
-            query = sql.SQL(MARKERS_JSON).format(where=_where(f, params))
+        query = _kept_query(f, params) if kept else sql.SQL(MARKERS_JSON).format(where=_where(f, params))
         cur = conn.cursor()
         cur.adapters.register_loader("text", _TextAsJsonArray if kept else _TextAsBytes)
         await cur.execute(query, params)
