@@ -133,7 +133,9 @@ async def test_kept_markers_answer_what_the_join_answered_after_every_write(
         " city = excluded.city", (no_gps,))
     sql('UPDATE asset_exif SET longitude = 7.5 WHERE "assetId" = %s', (half_gps,))
     sql('UPDATE asset_exif SET longitude = 0.0 WHERE "assetId" = %s', (odd,))  # -0 prints otherwise
-    sql('UPDATE asset_exif SET city = %s, state = NULL WHERE "assetId" = %s', ("Paris 1er", plain))
+    sql('UPDATE asset_exif SET state = NULL WHERE "assetId" = %s', (plain,))
+    sql('UPDATE asset_exif SET country = %s WHERE "assetId" = %s', ("Frankreich", archived))
+    sql('UPDATE asset_exif SET city = %s WHERE "assetId" = %s', ("Paris 1er", plain))  # each column alone
     sql('UPDATE asset_exif SET "fileSizeInByte" = 5 WHERE "assetId" = %s', (plain,))  # nothing to redo
     await check("exif written")
 
