@@ -2,8 +2,9 @@
 
 Markers: the caller's assets (with ``withPartners`` also those of every partner sharing with
 them; with ``withSharedAlbums`` also the assets of albums they own or joined), timeline only
-unless ``isArchived`` (then archive too), never trashed, newest first. The JSON is built in
-PostgreSQL and sent as it comes; asked again while nothing has committed, the same answer
+unless ``isArchived`` (then archive too), never trashed, newest first. The JSON is joined in
+PostgreSQL from each marker's text, kept ahead of time by triggers (``sql.map``), and sent as it
+comes; asked again while nothing has committed, the same answer
 comes from memory (``sql.snapshot_cache``, as GET /albums). Reverse geocoding answers the nearest GeoNames place within
 25 km (city, state, English country name), else the country polygon's name, else
 ``[{"country":null,"state":null,"city":null}]`` (as Immich does).
