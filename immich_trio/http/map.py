@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from immich_trio.http.context import Ctx, Reply
+from immich_trio.http.context import Ctx
 from immich_trio.http.dto import search as _search_key_order  # noqa: F401
 from immich_trio.http.dto.generated import MapReverseGeocodeResponseDto
 from immich_trio.http.registry import operation
@@ -31,7 +31,9 @@ def _datetime(value: Any) -> datetime | None:
 
 
 @operation("getMapMarkers")
-async def get_map_markers(ctx: Ctx) -> Reply:
+async def get_map_markers(ctx: Ctx) -> bytes:
+    # The bytes themselves, not a Reply: the common answer's path (ETag from the bytes in hand,
+    # no werkzeug Response reading 14 MB back to hash it).
     query = ctx.query
     me = ctx.user.id
     key = ("getMapMarkers", me, tuple(sorted((k, str(v)) for k, v in query.items())))
@@ -39,7 +41,7 @@ async def get_map_markers(ctx: Ctx) -> Reply:
         # Nothing committed since the same question was answered: the same answer.
         cached = ctx.runtime.answers.get(key, await current_snapshot(conn))
         if cached is not None:
-            return Reply(body=cached)
+            return cached
         owners = [me]
         if query.get("withPartners"):
             owners += [p for p in await q.sharing_partner_ids(conn, me) if p != me]
@@ -53,7 +55,7 @@ async def get_map_markers(ctx: Ctx) -> Reply:
         )
         snapshot, body = await q.markers_json(conn, f)
     ctx.runtime.answers.put(key, snapshot, body)
-    return Reply(body=body)
+    return body
 
 
 @operation("reverseGeocode")
