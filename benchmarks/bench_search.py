@@ -16,6 +16,19 @@ asset, builds Immich's ``clip_index`` (HNSW; minutes) and times ``POST /search/s
 comparison with usearch and the exact scan is ``bench_smart_search.py``). ``--explain`` also prints EXPLAIN ANALYZE of the SQL the
 slowest shapes send (captured with ``auto_explain`` would need superuser; these are the same
 statements written out).
+
+Map markers, cold (issue 10's goal: p50 <= 100 ms), measured A B A B on this 2-core machine
+shared with other work (``--no-places --rounds 20``; A = the join of asset and asset_exif at
+each request, commit 7284079; B = the markers kept by migration 0006's triggers, read per owner
+in index order, plus the XXH3 ETag); wall p50 / CPU per request (server + PostgreSQL):
+    A  296 ms / 278 ms     B  110 ms / 102 ms
+    A  434 ms / 311 ms     B  131 ms / 117 ms
+Warm answers (the snapshot cache) went from 18-20 ms to 9-12 ms (the ETag's hash). What B
+still spends: PostgreSQL's ordered index scan and ``string_agg`` over ~95,000 rows (~55 ms
+on a quiet machine, the executor's cost per row: an index-only scan, ``ARRAY(...)`` or an
+ordered aggregate did no better), libpq receiving the 14.5 MB text (~10 ms), one copy adding
+the brackets, the HTTP write. Fewer, larger rows (markers pre-joined per owner and month)
+would be the next step.
 """
 
 from __future__ import annotations
@@ -159,6 +172,8 @@ def fill(url: str, assets: int) -> str:
                     copy.write_row(exif_row)
         conn.execute("VACUUM ANALYZE asset")
         conn.execute("VACUUM ANALYZE asset_exif")
+        if conn.execute("SELECT to_regclass('immich_trio.map_marker')").fetchone() != (None,):
+            conn.execute("VACUUM ANALYZE immich_trio.map_marker")  # filled by its triggers
         print(f"filled {len(exif)} assets (+exif) in {time.perf_counter() - started:.1f} s")
     return token
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import importlib
 import json
 import logging
@@ -11,6 +10,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import xxhash
 from quart import Request, Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
@@ -155,7 +155,9 @@ def error_response(exc: HttpError) -> Response:
 
 
 def strong_etag(data: bytes) -> str:
-    digest = base64.b64encode(hashlib.sha1(data).digest()).decode()[:27]
+    """Length and a 128-bit XXH3 of the bytes (not a cryptographic hash: a validator of our own
+    answers; SHA-1 cost 8-20 ms on the 14 MB of 100,000 map markers, XXH3 half a millisecond)."""
+    digest = base64.b64encode(xxhash.xxh3_128_digest(data)).decode()[:22]
     return f'"{len(data):x}-{digest}"'
 
 

@@ -2,8 +2,9 @@
 
 Markers: the caller's assets (with ``withPartners`` also those of every partner sharing with
 them; with ``withSharedAlbums`` also the assets of albums they own or joined), timeline only
-unless ``isArchived`` (then archive too), never trashed, newest first. The JSON is built in
-PostgreSQL and sent as it comes; asked again while nothing has committed, the same answer
+unless ``isArchived`` (then archive too), never trashed, newest first. The JSON is joined in
+PostgreSQL from each marker's text, kept ahead of time by triggers (``sql.map``), and sent as it
+comes; asked again while nothing has committed, the same answer
 comes from memory (``sql.snapshot_cache``, as GET /albums). Reverse geocoding answers the nearest GeoNames place within
 25 km (city, state, English country name), else the country polygon's name, else
 ``[{"country":null,"state":null,"city":null}]`` (as Immich does).
@@ -14,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from immich_trio.http.context import Ctx, Reply
+from immich_trio.http.context import Ctx
 from immich_trio.http.dto import search as _search_key_order  # noqa: F401
 from immich_trio.http.dto.generated import MapReverseGeocodeResponseDto
 from immich_trio.http.registry import operation
@@ -30,7 +31,9 @@ def _datetime(value: Any) -> datetime | None:
 
 
 @operation("getMapMarkers")
-async def get_map_markers(ctx: Ctx) -> Reply:
+async def get_map_markers(ctx: Ctx) -> bytes:
+    # The bytes themselves, not a Reply: the common answer's path (ETag from the bytes in hand,
+    # no werkzeug Response reading 14 MB back to hash it).
     query = ctx.query
     me = ctx.user.id
     key = ("getMapMarkers", me, tuple(sorted((k, str(v)) for k, v in query.items())))
@@ -38,7 +41,7 @@ async def get_map_markers(ctx: Ctx) -> Reply:
         # Nothing committed since the same question was answered: the same answer.
         cached = ctx.runtime.answers.get(key, await current_snapshot(conn))
         if cached is not None:
-            return Reply(body=cached)
+            return cached
         owners = [me]
         if query.get("withPartners"):
             owners += [p for p in await q.sharing_partner_ids(conn, me) if p != me]
@@ -52,7 +55,7 @@ async def get_map_markers(ctx: Ctx) -> Reply:
         )
         snapshot, body = await q.markers_json(conn, f)
     ctx.runtime.answers.put(key, snapshot, body)
-    return Reply(body=body)
+    return body
 
 
 @operation("reverseGeocode")
