@@ -9,6 +9,7 @@ API runs in plain (non-Trio) test functions, so no Trio loop is ever blocked. De
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ import pytest
 from tests.e2e.conftest import ServerProcess, new_server
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page, Response
+    from playwright.sync_api import Browser, BrowserContext, Page, Response
 
 ADMIN_EMAIL = "admin@immich.app"
 ADMIN_PASSWORD = "admin-password"
@@ -241,7 +242,8 @@ def open_page(
 def upload_through_api(
     site: ServerProcess, browser: Browser, signed: Signed, data: bytes, name: str, mime: str, created: str
 ) -> str:
-    """Upload ``data`` as ``signed`` through the API, as the web app's uploader does; the asset id."""
+    """Upload ``data`` as ``signed`` through the API, as the web app's uploader does; the asset id
+    once its thumbnails exist (a page opened before then shows Immich's "Error loading image")."""
     context = browser.new_context(base_url=site.url, storage_state=signed.storage_state)
     try:
         form = {
@@ -254,9 +256,22 @@ def upload_through_api(
         response = context.request.post("/api/assets", multipart=form)
         assert response.status == 201, response.text()
         asset_id: str = response.json()["id"]
+        wait_for_thumbhash(context, asset_id)
     finally:
         context.close()
     return asset_id
+
+
+def wait_for_thumbhash(context: BrowserContext, asset_id: str, timeout_s: float = 90.0) -> None:
+    """Poll the asset until its thumbnail job has set ``thumbhash`` (shared machines are slow)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        asset = context.request.get(f"/api/assets/{asset_id}")
+        assert asset.status == 200, asset.text()
+        if asset.json().get("thumbhash"):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"asset {asset_id} has no thumbnail after {timeout_s} s")
 
 
 def set_realtime_transcoding(site: ServerProcess, browser: Browser, signed: Signed, enabled: bool) -> None:

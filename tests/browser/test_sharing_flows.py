@@ -27,6 +27,7 @@ from tests.browser.conftest import (
     Signed,
     api_failures,
     assert_no_error_toast,
+    upload_through_api,
     wait_for_thumbnails,
 )
 from tests.e2e.conftest import ServerProcess
@@ -95,19 +96,7 @@ def photo(site: ServerProcess, browser: Browser, admin: Signed, test_assets: Pat
     """The admin's one photo, uploaded through the API (the upload button has its own test)."""
     path = test_assets / PHOTO
     data = path.read_bytes()
-    context = browser.new_context(base_url=site.url, storage_state=admin.storage_state)
-    try:
-        form = {
-            "assetData": {"name": path.name, "mimeType": "image/jpeg", "buffer": data},
-            "deviceAssetId": "browser-sharing-1",
-            "deviceId": "browser",
-            "fileCreatedAt": "2022-03-31T12:00:00.000Z",
-            "fileModifiedAt": "2022-03-31T12:00:00.000Z",
-        }
-        response = context.request.post("/api/assets", multipart=form)
-        assert response.status == 201, response.text()
-    finally:
-        context.close()
+    upload_through_api(site, browser, admin, data, path.name, "image/jpeg", "2022-03-31T12:00:00.000Z")
     return Photo(path.name, data)
 
 
