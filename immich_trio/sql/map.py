@@ -49,30 +49,42 @@ class MarkerFilter:
     created_before: datetime | None = None
 
 
+# The assets in the albums this user owns or joined (``%(member)s``): the map's shared-albums filter.
+MEMBER_ALBUM_ASSETS = (
+    'SELECT aa."assetId" FROM album_asset aa'
+    ' JOIN album al ON al.id = aa."albumId" AND al."deletedAt" IS NULL'
+    ' JOIN album_user au ON au."albumId" = al.id AND au."userId" = %(member)s::uuid'
+)
+
+
+def _favourite_and_dates(f: MarkerFilter, params: dict[str, Any], prefix: str) -> list[sql.Composable]:
+    """The favourite and date filters on ``<prefix>"isFavorite"`` and ``<prefix>"fileCreatedAt"``
+    (columns of both ``asset`` and the kept markers)."""
+    conds: list[sql.Composable] = []
+    if f.is_favorite is not None:
+        params["favorite"] = f.is_favorite
+        conds.append(sql.SQL(prefix + '"isFavorite" = %(favorite)s'))
+    if f.created_after is not None:
+        params["after"] = f.created_after
+        conds.append(sql.SQL(prefix + '"fileCreatedAt" >= %(after)s'))
+    if f.created_before is not None:
+        params["before"] = f.created_before
+        conds.append(sql.SQL(prefix + '"fileCreatedAt" <= %(before)s'))
+    return conds
+
+
 def _where(f: MarkerFilter, params: dict[str, Any]) -> sql.Composable:
     conds: list[sql.Composable] = [sql.SQL('a."deletedAt" IS NULL')]
     if f.is_archived:
         conds.append(sql.SQL("a.visibility IN ('timeline', 'archive')"))
     else:
         conds.append(sql.SQL("a.visibility = 'timeline'"))
-    if f.is_favorite is not None:
-        params["favorite"] = f.is_favorite
-        conds.append(sql.SQL('a."isFavorite" = %(favorite)s'))
-    if f.created_after is not None:
-        params["after"] = f.created_after
-        conds.append(sql.SQL('a."fileCreatedAt" >= %(after)s'))
-    if f.created_before is not None:
-        params["before"] = f.created_before
-        conds.append(sql.SQL('a."fileCreatedAt" <= %(before)s'))
+    conds += _favourite_and_dates(f, params, "a.")
     params["owners"] = list(f.owner_ids)
     whose: sql.Composable = sql.SQL('a."ownerId" = ANY(%(owners)s::uuid[])')
     if f.album_ids_of is not None:
         params["member"] = f.album_ids_of
-        whose = sql.SQL(
-            '({whose} OR a.id IN (SELECT aa."assetId" FROM album_asset aa'
-            ' JOIN album al ON al.id = aa."albumId" AND al."deletedAt" IS NULL'
-            ' JOIN album_user au ON au."albumId" = al.id AND au."userId" = %(member)s::uuid))'
-        ).format(whose=whose)
+        whose = sql.SQL("({whose} OR a.id IN (" + MEMBER_ALBUM_ASSETS + "))").format(whose=whose)
     conds.append(whose)
     return sql.SQL(" AND ").join(conds)
 
@@ -120,29 +132,14 @@ SELECT pg_current_snapshot()::text::varchar AS snapshot, string_agg(m.marker, ',
 FROM ({branches} ORDER BY "fileCreatedAt" DESC) m
 """
 KEPT_BRANCH = 'SELECT marker, "fileCreatedAt" FROM immich_trio.map_marker WHERE {where}'
-ALBUM_MEMBER_ASSETS = (
-    '"assetId" IN (SELECT aa."assetId" FROM album_asset aa'
-    ' JOIN album al ON al.id = aa."albumId" AND al."deletedAt" IS NULL'
-    ' JOIN album_user au ON au."albumId" = al.id AND au."userId" = %(member)s::uuid)'
-    ' AND "ownerId" <> ALL(%(owners)s::uuid[])'
-)
+ALBUM_MEMBER_ASSETS = '"assetId" IN (' + MEMBER_ALBUM_ASSETS + ') AND "ownerId" <> ALL(%(owners)s::uuid[])'
 
 
 def _kept_query(f: MarkerFilter, params: dict[str, Any]) -> sql.Composed:
     """One branch per owner (an ordered scan of the owner's index range each, merged by
     PostgreSQL's Merge Append, no sort) and one for the albums' other assets."""
-    common: list[sql.Composable] = []
-    if not f.is_archived:
-        common.append(sql.SQL("NOT archived"))
-    if f.is_favorite is not None:
-        params["favorite"] = f.is_favorite
-        common.append(sql.SQL('"isFavorite" = %(favorite)s'))
-    if f.created_after is not None:
-        params["after"] = f.created_after
-        common.append(sql.SQL('"fileCreatedAt" >= %(after)s'))
-    if f.created_before is not None:
-        params["before"] = f.created_before
-        common.append(sql.SQL('"fileCreatedAt" <= %(before)s'))
+    common: list[sql.Composable] = [] if f.is_archived else [sql.SQL("NOT archived")]
+    common += _favourite_and_dates(f, params, "")
     whose: list[sql.Composable] = []
     for i, owner in enumerate(dict.fromkeys(f.owner_ids)):
         params[f"owner{i}"] = owner
