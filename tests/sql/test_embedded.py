@@ -14,7 +14,7 @@ import pytest
 import trio
 
 from immich_trio.sql.driver import connect
-from immich_trio.sql.embedded import EmbeddedPostgres, run_embedded_postgres
+from immich_trio.sql.embedded import EmbeddedPostgres, run_embedded_postgres, shared_buffers_mb
 from immich_trio.sql.errors import EmbeddedPostgresDied
 
 CAP = 120  # initdb on a busy 2-core machine takes seconds
@@ -53,6 +53,11 @@ async def test_start_kill_restart_keeps_data(pg_data_dir: Path) -> None:
                 assert await query_one(url, "SELECT current_database()") == "immich"
                 assert await query_one(url, "SHOW server_encoding") == "UTF8"
                 assert await query_one(url, "SELECT upper('é')") == "É"
+                # Tuned as Immich's own database image is.
+                assert await query_one(url, "SHOW work_mem") == "16MB"
+                assert await query_one(url, "SHOW random_page_cost") == "1.2"
+                assert await query_one(url, "SHOW wal_compression") == "pglz"  # what "on" means
+                assert await query_one(url, "SHOW shared_buffers") == f"{shared_buffers_mb()}MB"
                 conn = await connect(url, autocommit=True)
                 await conn.execute("CREATE TABLE kept (v text)")
                 await conn.execute("INSERT INTO kept VALUES ('survives')")
@@ -68,6 +73,14 @@ async def test_start_kill_restart_keeps_data(pg_data_dir: Path) -> None:
             assert url2 == url
             assert await query_one(url, "SELECT v FROM kept") == "survives"
             nursery.cancel_scope.cancel()
+
+
+def test_shared_buffers_follow_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    pages = {"SC_PAGE_SIZE": 4096}
+    monkeypatch.setattr(os, "sysconf", lambda name: pages[name])
+    for memory_mb, expected in ((16384, 512), (1024, 256), (256, 128)):
+        pages["SC_PHYS_PAGES"] = memory_mb * 256
+        assert shared_buffers_mb() == expected
 
 
 async def test_cancel_stops_server_and_stale_pid_file_is_handled(pg_data_dir: Path) -> None:

@@ -133,3 +133,21 @@ async def test_the_walk_uses_clip_index(library: tuple[Pool, dict[str, Any]]) ->
         cur = await conn.execute(b"EXPLAIN " + query.as_bytes(conn), params)
         plan = "\n".join(str(next(iter(r.values()))) for r in await cur.fetchall())
     assert "clip_index" in plan
+
+
+async def test_searches_are_planned_for_their_own_filters(library: tuple[Pool, dict[str, Any]]) -> None:
+    """A statement run often enough on one connection is prepared, and PostgreSQL then plans it
+    once for any parameters: for smart search that generic plan sorts every matching row instead
+    of walking the index (10 ms → 230 ms at 100,000). Twenty searches leave no prepared one."""
+    pool, facts = library
+    me, partner = (uuid.UUID(u) for u in facts["users"])
+    query = _text(facts["vectors"][3])
+    shapes = [AssetSearch(caller_id=me, owner_ids=(me, partner)),
+              AssetSearch(caller_id=me, owner_ids=(me, partner), person_ids=(uuid.UUID(facts["person"]),))]
+    async with pool.connection() as conn:
+        for _ in range(10):
+            for f in shapes:
+                await q.search_smart(conn, f, query, page=1, size=10)
+        cur = await conn.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [str(r["statement"]) for r in await cur.fetchall()]
+    assert not [s for s in prepared if "<=>" in s], prepared
