@@ -42,6 +42,14 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def pss_kib(pid: int) -> int:
+    """Proportional set size: shared pages divided among the processes sharing them."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    return 0
+
+
 def start(env: dict[str, str], api: str) -> tuple[subprocess.Popen[bytes], float]:
     t0 = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "immich_trio", "serve"], env=env,
@@ -78,14 +86,17 @@ def main() -> None:
         time.sleep(3)
         print(f"idle RSS of the server process: {rss_kib(proc.pid) / 1024:.1f} MiB (embedded PostgreSQL not included)")
         postmaster = int((media / "postgres" / "postmaster.pid").read_text().split()[0])
-        pg_rss = rss_kib(postmaster)
+        pg_rss, pg_pss = rss_kib(postmaster), pss_kib(postmaster)
         for p in Path("/proc").iterdir():
             try:
                 if p.name.isdigit() and f"PPid:\t{postmaster}\n" in (p / "status").read_text():
                     pg_rss += rss_kib(int(p.name))
+                    pg_pss += pss_kib(int(p.name))
             except OSError:
                 pass
         print(f"RSS of the embedded PostgreSQL (postmaster + backends, shared memory counted per process): {pg_rss / 1024:.1f} MiB")
+        print(f"PSS of the embedded PostgreSQL (shared memory counted once): {pg_pss / 1024:.1f} MiB;"
+              f" server process PSS {pss_kib(proc.pid) / 1024:.1f} MiB")
         if shutil.which("wrk"):
             for conns in (1, 16):
                 out = subprocess.run(
