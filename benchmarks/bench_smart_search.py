@@ -46,6 +46,15 @@ clip_index built in 153 s (273 MiB). At 1,000,000 (``--assets 1000000 --rounds 5
 2022 -> 17.9 (0.930), 2020 -> 22.8 (0.990), 399 -> 44.0 (1.000), person (20,000 at this size)
 306 -> 323, album (10,000) 197 -> 204; built in 825 s (2,617 MiB). usearch not run at
 1,000,000 (~1.4 GiB in every process; its build took 664 s at 105,000).
+2026-12-07, later: the date shape's 217-330 ms above were PostgreSQL's generic plan, not the walk.
+psycopg prepares a statement run five times on a connection, PostgreSQL then plans it once for
+any parameters, and without the dates in hand that plan sorts every matching row; this script
+measures from a connection's eleventh search on, so it measured that plan. The search statements
+are no longer prepared, and the script's PostgreSQL now runs with the server's settings (Immich's:
+512 MB of shared buffers instead of 128 MB). Same machine, load ~1, ``--assets 100000 --rounds 20
+--clustered``, p50 exact -> walk (recall@100): owner + partners 382 -> 7.0 (1.000); + timeline,
+image, 2020..2022 143 -> 12.9 (0.994); + favourites 68 -> 62 (0.945); + a person 25 -> 30 and
++ an album 15 -> 18 (both answered exactly; the walk forced: 28.5 and 15.0); built in 220 s.
 Picked: the clip_index walk, in the same statement as the filters. It is the index Immich
 itself keeps (adopted databases have it), it is shared by every process (no per-process copy
 to rebuild at start and keep in step by NOTIFY), and the filters cost nothing extra: usearch
