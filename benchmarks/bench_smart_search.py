@@ -55,7 +55,13 @@ of shared buffers instead of 128 MB). Same machine, load ~1, ``--assets 100000 -
 --clustered``, p50 exact -> as served (recall@100): owner + partners 381 -> 8.6 (1.000); +
 timeline, image, 2020..2022 149 -> 12.5 (0.990); + favourites 49 -> 53 (0.950); + a person 21
 -> 30 and + an album 13 -> 16 (both answered exactly, after the index build took a share of the
-buffers; the walk forced: 31.9 and 20.1); built in 197 s.
+buffers; the walk forced: 31.9 and 20.1); built in 197 s. At 1,000,000 (``--assets 1000000
+--rounds 5 --clustered --maintenance-work-mem 8GB``, quiet): 2009 -> 52.5 (0.930), 2013 -> 49.5
+(0.996), 336 -> 199 (1.000), person 183 -> 211, album 110 -> 170; built in 1086 s. The walks there
+are 2-4.5x slower than the earlier run (same exact times), not yet isolated (512 MB of buffers,
+the index 2.6 GB). usearch at 1,000,000 (``--usearch --no-index``, the test suite beside it):
+40 (0.964), 421 (0.982), 102 (0.984), person 81 (0.906), album 4919 (0.966); built in 988 s,
+1272 MiB in the process.
 Picked: the clip_index walk, in the same statement as the filters. It is the index Immich
 itself keeps (adopted databases have it), it is shared by every process (no per-process copy
 to rebuild at start and keep in step by NOTIFY), and the filters cost nothing extra: usearch
