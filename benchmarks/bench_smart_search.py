@@ -58,8 +58,9 @@ timeline, image, 2020..2022 149 -> 12.5 (0.990); + favourites 49 -> 53 (0.950); 
 buffers; the walk forced: 31.9 and 20.1); built in 197 s. At 1,000,000 (``--assets 1000000
 --rounds 5 --clustered --maintenance-work-mem 8GB``, quiet): 2009 -> 52.5 (0.930), 2013 -> 49.5
 (0.996), 336 -> 199 (1.000), person 183 -> 211, album 110 -> 170; built in 1086 s. The walks there
-are 2-4.5x slower than the earlier run (same exact times), not yet isolated (512 MB of buffers,
-the index 2.6 GB). usearch at 1,000,000 (``--usearch --no-index``, the test suite beside it):
+are slower than the earlier run's (same exact times) and varied between two runs that evening
+(favourites 65 ms with the test suite beside it): not yet isolated (512 MB of buffers, the
+index 2.6 GB). usearch at 1,000,000 (``--usearch --no-index``, the test suite beside it):
 40 (0.964), 421 (0.982), 102 (0.984), person 81 (0.906), album 4919 (0.966); built in 988 s,
 1272 MiB in the process.
 Picked: the clip_index walk, in the same statement as the filters. It is the index Immich
