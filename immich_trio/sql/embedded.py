@@ -77,10 +77,14 @@ def shared_buffers_mb() -> int:
     return max(128, min(SHARED_BUFFERS_MB, memory_mb // 4))
 
 
+def database_settings() -> dict[str, str]:
+    """The settings the server starts with (Immich's, shared buffers sized to the machine)."""
+    return {**IMMICH_DATABASE_SETTINGS, "shared_buffers": f"{shared_buffers_mb()}MB"}
+
+
 def server_settings() -> list[str]:
     """The ``-c name=value`` arguments the server starts with."""
-    settings = {**IMMICH_DATABASE_SETTINGS, "shared_buffers": f"{shared_buffers_mb()}MB"}
-    return [arg for name, value in settings.items() for arg in ("-c", f"{name}={value}")]
+    return [arg for name, value in database_settings().items() for arg in ("-c", f"{name}={value}")]
 
 
 def url_for(socket_dir: Path, database: str) -> str:
