@@ -294,7 +294,7 @@ def main() -> None:
                 recall(exact, indexed, "the HNSW search")
                 # The album and person shapes went the exact way (few members): the walk for them.
                 members = {k: v for k, v in cases.items() if v.album_ids or v.person_ids}
-                q.EXACT_UP_TO = 0
+                q.WALK_PER_EXACT = q.EXACT_AT_LEAST = 0
                 walked = run(measure, url, members, vectors, "album and person by the clip_index walk:",
                              q.search_smart)
                 recall({k: exact[k] for k in members}, walked, "the walk")

@@ -100,36 +100,39 @@ def _owners(f: AssetSearch, params: dict[str, Any]) -> list[sql.Composable]:
     ]
 
 
+def members(kind: str, f: AssetSearch, params: dict[str, Any]) -> sql.Composable:
+    """The ids of the assets in every album, of every person, or under every tag (``kind``:
+    ``albums``, ``people``, ``tags``) that ``f`` names, as a subquery. With one id there is
+    nothing to count, and the planner may join the rows as they come (no sort, no grouping)."""
+    ids = {"albums": f.album_ids, "people": f.person_ids, "tags": f.tag_ids or ()}[kind]
+    params[kind] = list(ids)
+    params[f"{kind}_count"] = len(set(ids))
+    if kind == "albums":
+        query = 'SELECT aa."assetId" FROM album_asset aa WHERE aa."albumId" = ANY(%(albums)s::uuid[])'
+        every = ' GROUP BY aa."assetId" HAVING count(DISTINCT aa."albumId") = %(albums_count)s'
+    elif kind == "tags":
+        query = ('SELECT ta."assetId" FROM tag_asset ta JOIN tag_closure tc ON tc.id_descendant = ta."tagId"'
+                 ' WHERE tc.id_ancestor = ANY(%(tags)s::uuid[])')
+        every = ' GROUP BY ta."assetId" HAVING count(DISTINCT tc.id_ancestor) >= %(tags_count)s'
+    else:
+        query = ('SELECT af."assetId" FROM asset_face af WHERE af."personId" = ANY(%(people)s::uuid[])'
+                 ' AND af."deletedAt" IS NULL AND af."isVisible"')
+        every = ' GROUP BY af."assetId" HAVING count(DISTINCT af."personId") = %(people_count)s'
+    return sql.SQL(query + (every if len(set(ids)) > 1 else ""))
+
+
 def _memberships(f: AssetSearch, params: dict[str, Any]) -> list[sql.Composable]:
     conds: list[sql.Composable] = []
     if f.album_ids:
-        params["albums"] = list(f.album_ids)
-        params["album_count"] = len(set(f.album_ids))
-        conds.append(sql.SQL(
-            'a.id IN (SELECT aa."assetId" FROM album_asset aa WHERE aa."albumId" = ANY(%(albums)s::uuid[])'
-            ' GROUP BY aa."assetId" HAVING count(DISTINCT aa."albumId") = %(album_count)s)'
-        ))
+        conds.append(sql.SQL("a.id IN ({})").format(members("albums", f, params)))
     elif f.is_not_in_album:
         conds.append(sql.SQL('NOT EXISTS (SELECT 1 FROM album_asset aa WHERE aa."assetId" = a.id)'))
     if f.tag_ids is None:
         conds.append(sql.SQL('NOT EXISTS (SELECT 1 FROM tag_asset ta WHERE ta."assetId" = a.id)'))
     elif f.tag_ids:
-        params["tags"] = list(f.tag_ids)
-        params["tag_count"] = len(f.tag_ids)
-        conds.append(sql.SQL(
-            'a.id IN (SELECT ta."assetId" FROM tag_asset ta'
-            ' JOIN tag_closure tc ON tc.id_descendant = ta."tagId"'
-            ' WHERE tc.id_ancestor = ANY(%(tags)s::uuid[])'
-            ' GROUP BY ta."assetId" HAVING count(DISTINCT tc.id_ancestor) >= %(tag_count)s)'
-        ))
+        conds.append(sql.SQL("a.id IN ({})").format(members("tags", f, params)))
     if f.person_ids:
-        params["people"] = list(f.person_ids)
-        params["person_count"] = len(set(f.person_ids))
-        conds.append(sql.SQL(
-            'a.id IN (SELECT af."assetId" FROM asset_face af WHERE af."personId" = ANY(%(people)s::uuid[])'
-            ' AND af."deletedAt" IS NULL AND af."isVisible"'
-            ' GROUP BY af."assetId" HAVING count(DISTINCT af."personId") = %(person_count)s)'
-        ))
+        conds.append(sql.SQL("a.id IN ({})").format(members("people", f, params)))
     return conds
 
 

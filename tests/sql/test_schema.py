@@ -588,5 +588,8 @@ def test_vector_tables(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
         'SELECT "assetId" FROM smart_search ORDER BY embedding <=> %s::vector', [probe]
     ).fetchall()
     assert [r[0] for r in rows] == assets
+    # Kept in the row, not the TOAST table (0007): a distance needs no second lookup.
+    chunks = conn.execute("SELECT pg_column_toast_chunk_id(embedding) FROM smart_search").fetchall()
+    assert chunks == [(None,), (None,)]
     conn.execute("DELETE FROM asset WHERE id = %s", [assets[0]])
     assert count(conn, "smart_search") == 1

@@ -28,7 +28,8 @@ def _text(v: np.ndarray[Any, Any]) -> str:
 @pytest.fixture
 async def library(db_url: str) -> AsyncIterator[tuple[Pool, dict[str, Any]]]:
     """Two users (the second shares with the first), assets with embeddings, every 7th a
-    favourite, an album of 12 and a person on 30 of the first user's assets."""
+    favourite, an album of 12, a person on 30 and a tag (with a child tag) on 41 of the first
+    user's assets."""
     rng = np.random.default_rng(7)
     with psycopg.connect(db_url, autocommit=True) as conn:
         users = [
@@ -61,11 +62,25 @@ async def library(db_url: str) -> AsyncIterator[tuple[Pool, dict[str, Any]]]:
             conn.execute('INSERT INTO album_asset ("albumId", "assetId") VALUES (%s, %s)', (album, i))
         for i in ids[1:MINE:8]:
             conn.execute('INSERT INTO asset_face ("assetId", "personId") VALUES (%s, %s)', (i, person))
+        # A tag and its child: an asset under both is still one asset under the tag.
+        parent, child = (
+            str(conn.execute('INSERT INTO tag ("userId", value, "parentId") VALUES (%s, %s, %s) RETURNING id',
+                             (users[0], value, up)).fetchone()[0])  # type: ignore[index]
+            for value, up in (("t", None), ("t/c", None))
+        )
+        conn.execute('UPDATE tag SET "parentId" = %s WHERE id = %s', (parent, child))
+        conn.execute("INSERT INTO tag_closure VALUES (%s, %s), (%s, %s), (%s, %s)",
+                     (parent, parent, child, child, parent, child))
+        for i in ids[2:MINE:9]:
+            conn.execute('INSERT INTO tag_asset ("assetId", "tagId") VALUES (%s, %s)', (i, parent))
+        for i in ids[2:MINE:18] + ids[5:MINE:18]:
+            conn.execute('INSERT INTO tag_asset ("assetId", "tagId") VALUES (%s, %s)', (i, child))
         conn.execute("ANALYZE")
         facts = {"users": users, "ids": ids, "vectors": vectors, "album": album, "person": person,
                  "favourite": {ids[n] for n in range(len(ids)) if (n if n < MINE else n - MINE) % 7 == 6},
                  "archived": {ids[n] for n in range(len(ids)) if (n if n < MINE else n - MINE) % 10 == 2},
-                 "in_album": set(ids[:MINE:20]), "with_person": set(ids[1:MINE:8])}
+                 "in_album": set(ids[:MINE:20]), "with_person": set(ids[1:MINE:8]), "tag": parent,
+                 "tagged": set(ids[2:MINE:9]) | set(ids[5:MINE:18])}
     async with open_pool(db_url) as pool:
         yield pool, facts
 
@@ -109,6 +124,13 @@ async def test_every_path_gives_the_exact_order(library: tuple[Pool, dict[str, A
                   facts["in_album"]),
         "person": (AssetSearch(caller_id=me, owner_ids=(me, partner), person_ids=(uuid.UUID(facts["person"]),)),
                    facts["with_person"]),
+        "tag": (AssetSearch(caller_id=me, owner_ids=(me, partner), tag_ids=(uuid.UUID(facts["tag"]),)),
+                facts["tagged"]),
+        # Driven by the person's assets, nearest first, the other filters checked as they come.
+        "person's favourites": (
+            AssetSearch(caller_id=me, owner_ids=(me, partner), person_ids=(uuid.UUID(facts["person"]),),
+                        is_favorite=True),
+            facts["with_person"] & facts["favourite"]),
     }
     for name, (f, allowed) in cases.items():
         expected = _exact(facts, query_vector, allowed)
