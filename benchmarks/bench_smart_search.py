@@ -63,6 +63,20 @@ are slower than the earlier run's (same exact times) and varied between two runs
 index 2.6 GB). usearch at 1,000,000 (``--usearch --no-index``, the test suite beside it):
 40 (0.964), 421 (0.982), 102 (0.984), person 81 (0.906), album 4919 (0.966); built in 988 s,
 1272 MiB in the process.
+2026-12-07, night: the vectors are kept in smart_search's rows (toast_tuple_target 8160, migration
+0007; a 512-d vector is just over the 2 kB toast threshold, and each distance cost a second lookup
+in the TOAST table), and an album, person or tag filter below sqrt(5 x depth x library) members
+(~7,300 at 100,000, ~22,000 at 1,000,000) is answered from its members: every member's distance,
+sorted, the other filters checked on the nearest until the page is full (``members_query``).
+Same machine, quiet, ``--assets 100000 --rounds 20 --clustered``, p50 as served (recall@100), two
+runs: owner + partners 6.9 / 6.7 (1.000); + timeline, image, 2020..2022 11.2 / 13.0 (0.990); +
+favourites 49.0 / 61.8 (0.95); + a person 9.5 / 14.4 (1.000; the walk forced 35.6 / 48.0); + an
+album 7.2 / 8.9 (1.000; walk 10.5 / 12.4); built in 137 / 123 s. At 1,000,000 (built in 1160 s,
+``--maintenance-work-mem 8GB``): 60.1, 53.5, 81.3, person (20,000) 91.7 (the walk forced 204,
+recall 0.92 against it), album (10,000) 49-51 (walk 275, recall 0.74). Favourites at 5 % stay
+the slow shape: too many for the exact answer (5,179 lookups, ~25 ms even through a partial index
+on favourites, tried by hand) and too few for the walk (~2,200 candidates at ~15 us each in the
+index and ~4 us in ``asset`` for 100 matches).
 Picked: the clip_index walk, in the same statement as the filters. It is the index Immich
 itself keeps (adopted databases have it), it is shared by every process (no per-process copy
 to rebuild at start and keep in step by NOTIFY), and the filters cost nothing extra: usearch
