@@ -44,13 +44,10 @@ log = logging.getLogger("immich_trio.actors.dispatcher")
 _QUEUES = frozenset(queue.value for queue in QueueName)
 _JOBS = frozenset(job.value for job in JobName)
 
+
 def _queue_of(key: str) -> str:
     """The queue of a route key (a queue name, or a job name)."""
     return key if key in _QUEUES else QUEUE_OF[JobName(key)].value
-
-
-def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
 class Dispatcher(Actor[SetConcurrency]):
