@@ -5,23 +5,21 @@ The search runs in one query with the asset filters of ``sql/search.py``. The us
 Immich's ``clip_index`` (HNSW, ``<=>`` cosine distance) nearest first and checks the filters on
 each candidate as it comes; pgvector 0.8's iterative scan (``relaxed_order``) keeps walking
 until the page is full, and the page is then put in exact distance order. A filter on an album,
-a person or a tag that leaves few assets (``exact_up_to``: few against the library's size) goes
+a person or a tag that leaves few assets (``FEW_MEMBERS``: few against the library's size) goes
 the other way: the distance of each of those assets, exactly, nearest first, the other filters
 checked on the nearest until the page is full. The vectors are kept in ``smart_search``'s rows
-(migration ``0007_smart_search_inline.sql``), so each distance is one row lookup, not two.
-When the walk comes back short (the filter matched fewer assets
-than asked for, or pgvector stopped at ``hnsw.max_scan_tuples``) the exact query answers, so a
-page is never missing an asset. The search statements are never prepared: PostgreSQL plans a
-prepared statement once for any parameters after a few runs (its generic plan), and without the
-dates, owners and people in hand that plan sorts every matching row instead of walking the index
-(timeline, image and three years of 100,000: 10 ms became 230 ms from a connection's eleventh
-search on); planning takes ~0.4 ms. Measured in ``benchmarks/bench_smart_search.py`` (HNSW against
+(migration ``0007_smart_search_inline.sql``), so each distance is one row lookup, not two. When
+the walk comes back short (the filter matched fewer assets than asked for, or pgvector stopped at
+``hnsw.max_scan_tuples``) the exact query answers, so a page is never missing an asset. The
+search statements are never prepared: PostgreSQL plans a prepared statement once for any
+parameters after a few runs (its generic plan), and without the dates, owners and people in hand
+that plan sorts every matching row instead of walking the index (timeline, image and three years
+of 100,000: 10 ms became 230 ms from a connection's eleventh search on); planning takes ~0.4 ms. Measured in ``benchmarks/bench_smart_search.py`` (HNSW against
 an in-process usearch index and the exact scan; the numbers are in its docstring).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 from uuid import UUID
 
@@ -61,14 +59,16 @@ SELECT set_config('hnsw.ef_search', %s, true),
 # candidate, and under a filter it visits about depth x library / members candidates to fill a
 # page. Exact is cheaper below members = sqrt(WALK_PER_EXACT x depth x library): ~7,300 of
 # 105,000 for a first page of 100, ~22,000 of 1,000,000 (measured in bench_smart_search.py).
+# The library's size is the planner's row count of smart_search; counted in the same statement
+# as the members, up to that cap.
 WALK_PER_EXACT = 5
 EXACT_AT_LEAST = 1000
-LIBRARY_SIZE = "SELECT greatest(reltuples, 0)::bigint AS n FROM pg_class WHERE oid = 'smart_search'::regclass"
-
-
-def exact_up_to(library: int, depth: int) -> int:
-    """The most members a filter may have and still be answered exactly."""
-    return max(EXACT_AT_LEAST, int(math.sqrt(WALK_PER_EXACT * depth * library)))
+FEW_MEMBERS = """
+WITH lib AS (
+    SELECT greatest(%(at_least)s, sqrt(%(walk_per_exact)s * %(depth)s * greatest(reltuples, 0)))::bigint AS cap
+    FROM pg_class WHERE oid = 'smart_search'::regclass)
+SELECT count(*) <= (SELECT cap FROM lib) AS few FROM ({members} LIMIT (SELECT cap + 1 FROM lib)) m
+"""
 
 
 DIMENSIONS = """
@@ -182,21 +182,15 @@ def members_query(
 
 async def _few_members(conn: Conn, f: AssetSearch, depth: int) -> str | None:
     """The album, person or tag filter of ``f`` with few enough members to answer exactly
-    (``exact_up_to``), if any."""
-    kinds = [kind for kind, ids in (("albums", f.album_ids), ("people", f.person_ids), ("tags", f.tag_ids))
-             if ids]
-    if not kinds:
-        return None
-    cur = await conn.execute(LIBRARY_SIZE)
-    row = await cur.fetchone()
-    cap = exact_up_to(int(row["n"]) if row is not None else 0, depth)
-    for kind in kinds:
-        params: dict[str, Any] = {"cap": cap + 1}
-        query = sql.SQL("SELECT count(*) AS n FROM ({} LIMIT %(cap)s) m").format(members(kind, f, params))
-        cur = await conn.execute(query, params)
-        row = await cur.fetchone()
-        if row is not None and int(row["n"]) <= cap:
-            return kind
+    (``FEW_MEMBERS``), if any."""
+    for kind, ids in (("albums", f.album_ids), ("people", f.person_ids), ("tags", f.tag_ids)):
+        if ids:
+            params: dict[str, Any] = {"at_least": EXACT_AT_LEAST, "walk_per_exact": WALK_PER_EXACT, "depth": depth}
+            query = sql.SQL(FEW_MEMBERS).format(members=members(kind, f, params))
+            cur = await conn.execute(query, params)
+            row = await cur.fetchone()
+            if row is not None and row["few"]:
+                return kind
     return None
 
 
