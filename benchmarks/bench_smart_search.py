@@ -306,10 +306,10 @@ def main() -> None:
                 build_index(url, args.maintenance_work_mem)
                 indexed = run(measure, url, cases, vectors, "with clip_index (HNSW):", q.search_smart)
                 recall(exact, indexed, "the HNSW search")
-                # The album and person shapes went the exact way (few members): the walk for them.
-                members = {k: v for k, v in cases.items() if v.album_ids or v.person_ids}
+                # The album, person and favourites shapes went the exact way (few members): the walk for them.
+                members = {k: v for k, v in cases.items() if v.album_ids or v.person_ids or v.is_favorite}
                 q.WALK_PER_EXACT = q.EXACT_AT_LEAST = 0
-                walked = run(measure, url, members, vectors, "album and person by the clip_index walk:",
+                walked = run(measure, url, members, vectors, "album, person and favourites by the clip_index walk:",
                              q.search_smart)
                 recall({k: exact[k] for k in members}, walked, "the walk")
                 if args.explain:

@@ -103,7 +103,12 @@ def _owners(f: AssetSearch, params: dict[str, Any]) -> list[sql.Composable]:
 def members(kind: str, f: AssetSearch, params: dict[str, Any]) -> sql.Composable:
     """The ids of the assets in every album, of every person, or under every tag (``kind``:
     ``albums``, ``people``, ``tags``) that ``f`` names, as a subquery. With one id there is
-    nothing to count, and the planner may join the rows as they come (no sort, no grouping)."""
+    nothing to count, and the planner may join the rows as they come (no sort, no grouping).
+    ``favorites``: the owners' untrashed favourites (``immich_trio_asset_favorite_idx``)."""
+    if kind == "favorites":
+        params["owners"] = list(f.owner_ids)
+        return sql.SQL('SELECT fa.id FROM asset fa WHERE fa."ownerId" = ANY(%(owners)s::uuid[])'
+                       ' AND fa."isFavorite" AND fa."deletedAt" IS NULL')
     ids = {"albums": f.album_ids, "people": f.person_ids, "tags": f.tag_ids or ()}[kind]
     params[kind] = list(ids)
     params[f"{kind}_count"] = len(set(ids))
@@ -193,6 +198,11 @@ def _texts(f: AssetSearch, params: dict[str, Any]) -> list[sql.Composable]:
     return conds
 
 
+def includes_trashed(f: AssetSearch) -> bool:
+    """Whether trashed assets may match: asked for, or implied by a trash date or offline."""
+    return f.with_deleted or bool({"trashed_before", "trashed_after"} & f.dates.keys() or f.is_offline)
+
+
 def _where(f: AssetSearch, params: dict[str, Any]) -> sql.Composable:
     conds = _owners(f, params)
     if f.visibility is not None:
@@ -212,10 +222,7 @@ def _where(f: AssetSearch, params: dict[str, Any]) -> sql.Composable:
             params[f"exif_{field}"] = wanted
             conds.append(sql.SQL("{} = %({})s").format(exif_column, sql.SQL(f"exif_{field}")))
     conds += _memberships(f, params) + _flags(f, params) + _texts(f, params)
-    with_deleted = f.with_deleted or bool(
-        {"trashed_before", "trashed_after"} & f.dates.keys() or f.is_offline
-    )
-    if not with_deleted:
+    if not includes_trashed(f):
         conds.append(sql.SQL('a."deletedAt" IS NULL'))
     return sql.SQL(" AND ").join(conds) if conds else sql.SQL("true")
 

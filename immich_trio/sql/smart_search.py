@@ -5,7 +5,7 @@ The search runs in one query with the asset filters of ``sql/search.py``. The us
 Immich's ``clip_index`` (HNSW, ``<=>`` cosine distance) nearest first and checks the filters on
 each candidate as it comes; pgvector 0.8's iterative scan (``relaxed_order``) keeps walking
 until the page is full, and the page is then put in exact distance order. A filter on an album,
-a person or a tag that leaves few assets (``FEW_MEMBERS``: few against the library's size) goes
+a person, a tag or favourites that leaves few assets (``FEW_MEMBERS``: few against the library's size) goes
 the other way: the distance of each of those assets, exactly, nearest first, the other filters
 checked on the nearest until the page is full. The vectors are kept in ``smart_search``'s rows
 (migration ``0007_smart_search_inline.sql``), so each distance is one row lookup, not two. When
@@ -28,7 +28,7 @@ from psycopg import AsyncConnection, sql
 
 from immich_trio.jobs.names import JobName
 from immich_trio.sql.jobs.enqueue import enqueue_selected
-from immich_trio.sql.search import AssetSearch, members, search_parts
+from immich_trio.sql.search import AssetSearch, includes_trashed, members, search_parts
 
 Conn = AsyncConnection[Any]
 
@@ -63,12 +63,18 @@ SELECT set_config('hnsw.ef_search', %s, true),
 # as the members, up to that cap.
 WALK_PER_EXACT = 5
 EXACT_AT_LEAST = 1000
+# Favourites are listed by our own index (migration 0008); without it (an adopted Immich
+# database) listing them would read all of asset, so they are not counted at all (PostgreSQL
+# runs the CASE's subquery only when its branch is taken).
 FEW_MEMBERS = """
 WITH lib AS (
     SELECT greatest(%(at_least)s, sqrt(%(walk_per_exact)s * %(depth)s * greatest(reltuples, 0)))::bigint AS cap
     FROM pg_class WHERE oid = 'smart_search'::regclass)
-SELECT count(*) <= (SELECT cap FROM lib) AS few FROM ({members} LIMIT (SELECT cap + 1 FROM lib)) m
+SELECT CASE WHEN {listable}
+            THEN (SELECT count(*) FROM ({members} LIMIT (SELECT cap + 1 FROM lib)) m) <= (SELECT cap FROM lib)
+            ELSE false END AS few
 """
+FAVORITES_LISTABLE = "to_regclass('immich_trio_asset_favorite_idx') IS NOT NULL"
 
 
 DIMENSIONS = """
@@ -159,7 +165,7 @@ def exact_query(f: AssetSearch, embedding: str, *, page: int, size: int) -> tupl
 def members_query(
     f: AssetSearch, kind: str, embedding: str, *, page: int, size: int
 ) -> tuple[sql.Composed, dict[str, Any]]:
-    """The exact answer driven by a membership (``kind``: albums, people, tags): the distance of
+    """The exact answer driven by a membership (``kind``: albums, people, tags, favorites): the distance of
     each member, sorted, and the other filters checked on the nearest first, so that only about a
     page of the members is looked up in ``asset`` (a person's 2,000 assets: 20 -> 7 ms). ``+ 0``:
     an order the index cannot serve (its walk is approximate)."""
@@ -169,8 +175,10 @@ def members_query(
         rest = attrs.evolve(f, album_ids=())
     elif kind == "people":
         rest = attrs.evolve(f, person_ids=())
-    else:
+    elif kind == "tags":
         rest = attrs.evolve(f, tag_ids=())
+    else:
+        rest = attrs.evolve(f, is_favorite=None)
     select, source, where = search_parts(rest, params)
     query = sql.SQL(
         'SELECT {select} FROM (SELECT ss."assetId", (ss.embedding <=> %(embedding)s::vector) + 0 AS distance'
@@ -180,13 +188,16 @@ def members_query(
     return query, params
 
 
-async def _few_members(conn: Conn, f: AssetSearch, depth: int) -> str | None:
-    """The album, person or tag filter of ``f`` with few enough members to answer exactly
-    (``FEW_MEMBERS``), if any."""
-    for kind, ids in (("albums", f.album_ids), ("people", f.person_ids), ("tags", f.tag_ids)):
-        if ids:
+async def few_members(conn: Conn, f: AssetSearch, depth: int) -> str | None:
+    """The album, person, tag or favourites filter of ``f`` with few enough members to answer
+    exactly (``FEW_MEMBERS``), if any."""
+    favourites = f.is_favorite is True and bool(f.owner_ids) and not includes_trashed(f)
+    for kind, wanted in (("albums", bool(f.album_ids)), ("people", bool(f.person_ids)),
+                         ("tags", bool(f.tag_ids)), ("favorites", favourites)):
+        if wanted:
             params: dict[str, Any] = {"at_least": EXACT_AT_LEAST, "walk_per_exact": WALK_PER_EXACT, "depth": depth}
-            query = sql.SQL(FEW_MEMBERS).format(members=members(kind, f, params))
+            listable = sql.SQL(FAVORITES_LISTABLE if kind == "favorites" else "true")
+            query = sql.SQL(FEW_MEMBERS).format(listable=listable, members=members(kind, f, params))
             cur = await conn.execute(query, params)
             row = await cur.fetchone()
             if row is not None and row["few"]:
@@ -209,7 +220,7 @@ async def search_smart(
 ) -> tuple[list[dict[str, Any]], bool]:
     """One page of the assets matching ``f``, nearest to ``embedding`` first, and whether
     more follow."""
-    kind = await _few_members(conn, f, page * size + 1)
+    kind = await few_members(conn, f, page * size + 1)
     if kind is not None:
         query, params = members_query(f, kind, embedding, page=page, size=size)
         cur = await conn.execute(query, params, prepare=False)

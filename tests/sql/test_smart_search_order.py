@@ -9,13 +9,15 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import attrs
 import numpy as np
 import psycopg
+import psycopg.sql
 import pytest
 
 from immich_trio.sql import smart_search as q
 from immich_trio.sql.pool import Pool, open_pool
-from immich_trio.sql.search import AssetSearch
+from immich_trio.sql.search import AssetSearch, members
 
 DIM = 512
 MINE, THEIRS = 240, 60
@@ -173,3 +175,49 @@ async def test_searches_are_planned_for_their_own_filters(library: tuple[Pool, d
         cur = await conn.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [str(r["statement"]) for r in await cur.fetchall()]
     assert not [s for s in prepared if "<=>" in s], prepared
+
+
+async def test_favourites_are_answered_from_their_index(library: tuple[Pool, dict[str, Any]]) -> None:
+    """The owners' favourites, listed by our index (migration 0008), drive the search when they
+    are few; on a database without that index (an adopted Immich one) they are not even counted
+    (that would read all of asset) and the walk answers. The same exact order either way."""
+    pool, facts = library
+    me, partner = (uuid.UUID(u) for u in facts["users"])
+    visible = set(facts["ids"][:MINE]) | (set(facts["ids"][MINE:]) - facts["archived"])
+    query_vector = np.random.default_rng(12).standard_normal(DIM).astype(np.float32)
+    expected = _exact(facts, query_vector, visible & facts["favourite"])
+    favourites = AssetSearch(caller_id=me, owner_ids=(me, partner), is_favorite=True)
+    trash_too = AssetSearch(caller_id=me, owner_ids=(me, partner), is_favorite=True, with_deleted=True)
+    async with pool.connection() as conn:
+        assert await q.few_members(conn, favourites, 101) == "favorites"
+        assert await q.few_members(conn, trash_too, 101) is None  # the index holds no trashed asset
+        assert await q.few_members(conn, attrs.evolve(favourites, is_favorite=False), 101) is None
+        # The index's predicate covers the listing (on 300 rows the planner would rather read them all).
+        await conn.execute("SET enable_seqscan = off")
+        query, params = q.members_query(favourites, "favorites", _text(query_vector), page=1, size=100)
+        cur = await conn.execute(b"EXPLAIN " + query.as_bytes(conn), params)
+        plan = "\n".join(str(next(iter(r.values()))) for r in await cur.fetchall())
+        assert "immich_trio_asset_favorite_idx" in plan
+        await conn.execute("RESET enable_seqscan")
+    assert await _pages(pool, favourites, _text(query_vector), 10, walk=False) == expected
+    async with pool.connection() as conn:
+        await conn.execute("DROP INDEX immich_trio_asset_favorite_idx")
+        assert await q.few_members(conn, favourites, 101) is None
+        params = {"at_least": 0, "walk_per_exact": 0, "depth": 101}
+        cur = await conn.execute(
+            b"EXPLAIN (ANALYZE, FORMAT JSON) " + psycopg.sql.SQL(q.FEW_MEMBERS).format(
+                listable=psycopg.sql.SQL(q.FAVORITES_LISTABLE),
+                members=members("favorites", favourites, params)).as_bytes(conn), params)
+        row = await cur.fetchone()
+        assert row is not None
+        reads = _reads_of(next(iter(row.values()))[0]["Plan"], "asset")
+        assert reads == [0], reads  # planned, never run
+    assert await _pages(pool, favourites, _text(query_vector), 10, walk=False) == expected
+
+
+def _reads_of(node: dict[str, Any], table: str) -> list[int]:
+    """How many times each scan of ``table`` in an EXPLAIN (ANALYZE, FORMAT JSON) plan ran."""
+    found = [int(node["Actual Loops"])] if node.get("Relation Name") == table else []
+    for child in node.get("Plans", []):
+        found += _reads_of(child, table)
+    return found
