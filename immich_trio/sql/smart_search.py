@@ -182,7 +182,7 @@ def members_query(
     select, source, where = search_parts(rest, params)
     query = sql.SQL(
         'SELECT {select} FROM (SELECT ss."assetId", (ss.embedding <=> %(embedding)s::vector) + 0 AS distance'
-        ' FROM smart_search ss WHERE ss."assetId" IN ({driving}) ORDER BY distance) n, {source}'
+        ' FROM smart_search ss WHERE ss."assetId" = ANY(ARRAY({driving})) ORDER BY distance) n, {source}'
         ' WHERE a.id = n."assetId" AND {where} ORDER BY n.distance LIMIT %(limit)s OFFSET %(offset)s'
     ).format(select=select, driving=driving, source=source, where=where)
     return query, params
