@@ -5,9 +5,9 @@ The search runs in one query with the asset filters of ``sql/search.py``. The us
 Immich's ``clip_index`` (HNSW, ``<=>`` cosine distance) nearest first and checks the filters on
 each candidate as it comes; pgvector 0.8's iterative scan (``relaxed_order``) keeps walking
 until the page is full, and the page is then put in exact distance order. A filter on an album,
-a person, a tag or favourites that leaves few assets (``FEW_MEMBERS``: few against the library's size) goes
-the other way: the distance of each of those assets, exactly, nearest first, the other filters
-checked on the nearest until the page is full. The vectors are kept in ``smart_search``'s rows
+a person, a tag or favourites that leaves few assets (``FEW_MEMBERS``: few against the library's
+size) goes the other way: the distance of each of those assets, exactly, nearest first, the other
+filters checked on the nearest until the page is full. The vectors are kept in ``smart_search``'s rows
 (migration ``0007_smart_search_inline.sql``), so each distance is one row lookup, not two. When
 the walk comes back short (the filter matched fewer assets than asked for, or pgvector stopped at
 ``hnsw.max_scan_tuples``) the exact query answers, so a page is never missing an asset. The
@@ -165,12 +165,12 @@ def exact_query(f: AssetSearch, embedding: str, *, page: int, size: int) -> tupl
 def members_query(
     f: AssetSearch, kind: str, embedding: str, *, page: int, size: int
 ) -> tuple[sql.Composed, dict[str, Any]]:
-    """The exact answer driven by a membership (``kind``: albums, people, tags, favorites): the distance of
-    each member, sorted, and the other filters checked on the nearest first, so that only about a
-    page of the members is looked up in ``asset`` (a person's 2,000 assets: 20 -> 6 ms). The
-    members' rows are read by one scan of ``smart_search_pkey`` over their sorted ids (``= ANY``),
-    a quarter of the buffers of one lookup each (5 % favourites: 48 -> 18 ms). ``+ 0``:
-    an order the index cannot serve (its walk is approximate)."""
+    """The exact answer driven by a membership (``kind``: albums, people, tags, favorites): the
+    distance of each member, sorted, and the other filters checked on the nearest first, so that
+    only about a page of the members is looked up in ``asset`` (a person's 2,000 assets: 20 -> 6
+    ms). The members' rows are read by one scan of ``smart_search_pkey`` over their sorted ids
+    (``= ANY``), a quarter of the buffers of one lookup each (5 % favourites: 48 -> 18 ms).
+    ``+ 0``: an order the index cannot serve (its walk is approximate)."""
     params: dict[str, Any] = {"embedding": embedding, "limit": size + 1, "offset": (page - 1) * size}
     driving = members(kind, f, params)
     if kind == "albums":
