@@ -80,9 +80,9 @@ index and ~4 us in ``asset`` for 100 matches).
 2026-12-08: favourites are listed by our partial index (migration 0008) and answered from them
 below the same crossover, and the members' rows are read by one index scan over the sorted array
 of their ids (``= ANY(ARRAY(...))``: 5,426 buffers for 5,193 favourites instead of 20,806). Same
-command, quiet: 6.4 (1.000), 12.3 (0.992), favourites 19.4 (1.000; the walk forced 58.4, recall
-0.935), person 10.4 (walk 41.1), album 6.1 (walk 11.8); exact 194 / 89 / 26 / 33 / 8 ms; built
-in 107 s. On one kept database (the same shapes, 50 searches each, three runs): 4.4-5.6,
+command, two runs: 6.4 / 6.6 (1.000), 12.3 / 11.5 (0.992), favourites 19.4 / 16.8 (1.000; the
+walk forced 58.4 / 50.6, recall 0.935 / 0.945), person 10.4 / 7.8 (walk 41.1 / 39.8), album
+6.1 / 5.8 (walk 11.8 / 10.2); exact 194 / 89 / 26 / 33 / 8 ms; built in 107 / 98 s. On one kept database (the same shapes, 50 searches each, three runs): 4.4-5.6,
 7.8-10.4, 17.1-18.9, 6.1-8.3, 4.6-6.0 ms. At 1,000,000 (kept database, built in 1024 s): 17-105
 (the first run read the index from disk), 29-65, favourites 73-78 (50,000 of them: the walk),
 person (20,000) 77-79, album (10,000) 49-52.
