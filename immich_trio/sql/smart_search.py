@@ -6,16 +6,17 @@ Immich's ``clip_index`` (HNSW, ``<=>`` cosine distance) nearest first and checks
 each candidate as it comes; pgvector 0.8's iterative scan (``relaxed_order``) keeps walking
 until the page is full, and the page is then put in exact distance order. A filter on an album,
 a person, a tag or favourites that leaves few assets (``FEW_MEMBERS``: few against the library's
-size) goes the other way: the distance of each of those assets, exactly, nearest first, the other
-filters checked on the nearest until the page is full. The vectors are kept in ``smart_search``'s rows
-(migration ``0007_smart_search_inline.sql``), so each distance is one row lookup, not two. When
-the walk comes back short (the filter matched fewer assets than asked for, or pgvector stopped at
-``hnsw.max_scan_tuples``) the exact query answers, so a page is never missing an asset. The
-search statements are never prepared: PostgreSQL plans a prepared statement once for any
-parameters after a few runs (its generic plan), and without the dates, owners and people in hand
-that plan sorts every matching row instead of walking the index (timeline, image and three years
-of 100,000: 10 ms became 230 ms from a connection's eleventh search on); planning takes ~0.4 ms. Measured in ``benchmarks/bench_smart_search.py`` (HNSW against
-an in-process usearch index and the exact scan; the numbers are in its docstring).
+size) goes the other way: the distance of each of those assets, exactly, nearest first, the
+other filters checked on the nearest until the page is full. The vectors are kept in
+``smart_search``'s rows (migration ``0007_smart_search_inline.sql``), so each distance is one
+row lookup, not two. When the walk comes back short (the filter matched fewer assets than asked
+for, or pgvector stopped at ``hnsw.max_scan_tuples``) the exact query answers, so a page is
+never missing an asset. The search statements are never prepared: PostgreSQL plans a prepared
+statement once for any parameters after a few runs (its generic plan), and without the dates,
+owners and people in hand that plan sorts every matching row instead of walking the index
+(timeline, image and three years of 100,000: 10 ms became 230 ms from a connection's eleventh
+search on); planning takes ~0.4 ms. Measured in ``benchmarks/bench_smart_search.py`` (HNSW
+against an in-process usearch index and the exact scan; the numbers are in its docstring).
 """
 
 from __future__ import annotations
